@@ -1,0 +1,21 @@
+/**
+ * The admin listener, on its own port: /healthz (liveness: the process answers),
+ * /readyz (readiness: started and not shutting down), /metrics (Prometheus).
+ */
+import { Hono } from "hono";
+import type { AppDeps } from "./pipeline/context.js";
+
+export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics">): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) => {
+    const { ready, draining } = deps.lifecycle;
+    if (ready && !draining) return c.json({ status: "ready" });
+    return c.json({ status: draining ? "draining" : "not ready" }, 503);
+  });
+  app.get("/metrics", async (c) => {
+    const body = await deps.metrics.registry.metrics();
+    return c.body(body, 200, { "content-type": deps.metrics.registry.contentType });
+  });
+  return app;
+}

@@ -1,0 +1,40 @@
+/**
+ * The proxy as a hono app, read top to bottom as the request travels. buildApp never
+ * listens: server.ts puts it on a socket, tests may too.
+ */
+import { Hono } from "hono";
+import { isProxyError, problemResponse, toProxyError } from "./errors.js";
+import { body } from "./pipeline/body.js";
+import type { AppDeps, ProxyEnv } from "./pipeline/context.js";
+import { forward } from "./pipeline/forward.js";
+import { guard } from "./pipeline/guard.js";
+import { observe } from "./pipeline/observe.js";
+import { requestId } from "./pipeline/request-id.js";
+import { route } from "./pipeline/route.js";
+
+export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
+  const app = new Hono<ProxyEnv>();
+  app.use(observe(deps)); //   time it; metrics and the access log once the response is done
+  app.use(requestId()); //     X-Request-Id: propagate or generate
+  app.use(guard(deps)); //     not an open proxy; refuse new work while draining
+  app.use(route(deps)); //     pick the route's policies
+  app.use(body(deps)); //      buffer the body up to limits.maxBodySize
+  app.all("*", forward(deps)); // call the gateway, stream the answer back
+
+  // The one place a failure becomes an answer.
+  app.onError((err, c) => {
+    const problem = toProxyError(err);
+    c.set("problem", problem);
+    if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.var.requestId }, "unhandled error");
+    else if (!isProxyError(err)) deps.logger.warn({ reqId: c.var.requestId, code: problem.code, cause: describe(err) }, "upstream call failed");
+    const { status, headers, body } = problemResponse(problem, c.var.requestId);
+    return c.body(body, status as never, headers);
+  });
+  return app;
+}
+
+/** Error code and message only: an upstream error message never carries request data. */
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}`;
+  return String(err);
+}

@@ -1,0 +1,106 @@
+/**
+ * Loads a config file: YAML → `${VAR}` interpolation → zod validation. Every problem is
+ * collected and reported together, each with its path, before anything listens.
+ */
+import { readFile } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { type Config, configSchema } from "./schema.js";
+
+/** Thrown when a config cannot be used; `problems` lists every one as "path: message". */
+export class ConfigError extends Error {
+  readonly isConfigError = true;
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function isConfigError(err: unknown): err is ConfigError {
+  return typeof err === "object" && err !== null && (err as { isConfigError?: unknown }).isConfigError === true;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads and validates the file; throws ConfigError listing every problem. */
+export async function loadConfigFile(path: string, env: Env = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parseConfig(text, env, path);
+}
+
+/** Parses YAML text into a validated Config; throws ConfigError listing every problem. */
+export function parseConfig(text: string, env: Env = process.env, source = "<inline>"): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    // prettyErrors puts "… at line L, column C:" on the first line of each message.
+    throw new ConfigError(source, doc.errors.map((e) => `yaml: ${(e.message.split("\n")[0] ?? "").replace(/:$/, "")}`));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(source, ["(root): must be a mapping of sections"]);
+
+  const problems: string[] = [];
+  const interpolated = interpolate(raw, env, [], problems);
+  const result = configSchema.safeParse(interpolated, { reportInput: true });
+  if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return (result as { data: Config }).data;
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in string values (never in keys). */
+function interpolate(value: unknown, env: Env, path: PropertyKey[], problems: string[]): unknown {
+  if (typeof value === "string") {
+    return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== "") return found;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+      return "";
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+  }
+  return value;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return "(root)";
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === "number") return `${acc}[${part}]`;
+    return acc === "" ? String(part) : `${acc}.${String(part)}`;
+  }, "");
+}
+
+/** One zod issue → "path: message" lines, worded for operators rather than programmers. */
+function formatIssue(issue: z.core.$ZodIssue): string[] {
+  const at = formatPath(issue.path);
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+    case "too_big":
+      return [`${at}: must be ≤ ${String(issue.maximum)}${issue.origin === "array" ? " items" : ""}`];
+    case "too_small":
+      return [`${at}: must be ≥ ${String(issue.minimum)}${issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""}`];
+    case "invalid_type":
+      return [issue.input === undefined ? `${at}: is required` : `${at}: must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}`];
+    case "invalid_value":
+      return [`${at}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`];
+    case "invalid_union": {
+      // Our unions are string|number for durations/sizes: the wrong-type message says it all.
+      return [`${at}: must be a string or a number`];
+    }
+    default:
+      return [`${at}: ${issue.message}`];
+  }
+}

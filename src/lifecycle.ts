@@ -1,0 +1,40 @@
+/**
+ * Graceful shutdown, in the order load balancers need: readiness turns false first, a short
+ * delay lets them notice, then the proxy stops accepting and in-flight requests finish
+ * (each gets its real upstream answer) under a hard drain timeout.
+ */
+import type { Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Config } from "./config/schema.js";
+import type { AppDeps } from "./pipeline/context.js";
+
+export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "upstream"> {
+  proxyServer: Server;
+  adminServer: Server;
+}
+
+export async function drain(target: Drainable, shutdown: Config["shutdown"]): Promise<{ drained: boolean }> {
+  const { lifecycle, logger, proxyServer, adminServer, upstream } = target;
+  if (lifecycle.draining) return { drained: true };
+  lifecycle.ready = false;
+  logger.info({ readinessDelayMs: shutdown.readinessDelay }, "shutdown: readiness off");
+  await sleep(shutdown.readinessDelay);
+
+  lifecycle.draining = true;
+  logger.info({ drainTimeoutMs: shutdown.drainTimeout }, "shutdown: draining");
+  const closed = new Promise<void>((resolve) => proxyServer.close(() => resolve()));
+  // Keep-alive connections become idle as their last response ends: close them as they do.
+  const sweep = setInterval(() => proxyServer.closeIdleConnections(), 100);
+  const timedOut = await Promise.race([closed.then(() => false), sleep(shutdown.drainTimeout).then(() => true)]);
+  clearInterval(sweep);
+  if (timedOut) {
+    logger.warn("shutdown: drain timeout reached, closing remaining connections");
+    proxyServer.closeAllConnections();
+    await closed;
+  }
+  await upstream.close();
+  adminServer.closeAllConnections();
+  await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+  logger.info({ drained: !timedOut }, "shutdown: done");
+  return { drained: !timedOut };
+}

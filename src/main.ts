@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * The payguard command: `payguard [serve] [--config FILE]`, `payguard check --config FILE`,
+ * `--version`, `--help`. Config comes from --config, else $PAYGUARD_CONFIG.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { isConfigError, loadConfigFile } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { formatDuration, formatSize } from "./config/units.js";
+import { createLogger } from "./log.js";
+import { startPayguard } from "./server.js";
+
+const HELP = `payguard — idempotency and safe retries in front of a payment gateway
+
+Usage:
+  payguard [serve] [--config FILE]   run the proxy (config from --config or $PAYGUARD_CONFIG)
+  payguard check --config FILE       validate a config, print the effective settings, exit 0/1
+  payguard --version                 print the version
+  payguard --help                    print this help
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`payguard: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(HELP), 0;
+  if (values.version) return void process.stdout.write(`${version()}\n`), 0;
+
+  const command = positionals[0] ?? "serve";
+  if (positionals.length > 1 || (command !== "serve" && command !== "check")) {
+    process.stderr.write(`payguard: unknown command ${JSON.stringify(positionals.join(" "))}\n\n${HELP}`);
+    return 2;
+  }
+  const file = values.config ?? process.env.PAYGUARD_CONFIG;
+  if (!file) {
+    process.stderr.write("payguard: no config file: pass --config FILE or set PAYGUARD_CONFIG\n");
+    return 2;
+  }
+
+  let config: Config;
+  try {
+    config = await loadConfigFile(file);
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  if (command === "check") {
+    process.stdout.write(summary(file, config));
+    return 0;
+  }
+  return serve(config);
+}
+
+function parseCli(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+    },
+  });
+}
+
+async function serve(config: Config): Promise<number> {
+  const logger = createLogger(config.log.level);
+  const payguard = await startPayguard(config, { logger });
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        return resolve(1);
+      }
+      stopping = true;
+      logger.info({ signal }, "shutdown requested");
+      payguard.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+function summary(file: string, config: Config): string {
+  const lines = [
+    `config ${file}: ok`,
+    `  proxy     ${config.server.host}:${config.server.port} → ${config.upstream.url} (${config.upstream.connections} connections)`,
+    `  admin     ${config.admin.host}:${config.admin.port} (/healthz /readyz /metrics)`,
+    `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
+    `  timeouts  attempt ${formatDuration(config.resilience.timeout.attempt)}, total ${formatDuration(config.resilience.timeout.total)}`,
+    `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
+    `  routes    ${config.routes.length === 0 ? "none (defaults apply to every request)" : config.routes.map((r, i) => `${r.name ?? `route-${i}`} ${(r.methods ?? ["*"]).join(",")} ${r.path}`).join("; ")}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // serve resolves only at shutdown; give pino's async writer a tick to flush, then leave.
+    setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`payguard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,68 @@
+/**
+ * Buffers the request body up to `limits.maxBodySize`, so it can be fingerprinted, stored
+ * and re-sent on a retry. Larger bodies get 413 without being read into memory: a declared
+ * Content-Length is refused before reading, a chunked body as soon as it crosses the limit,
+ * and the connection is closed after the answer.
+ */
+import type { IncomingMessage } from "node:http";
+import type { MiddlewareHandler } from "hono";
+import { ProxyError } from "../errors.js";
+import type { AppDeps, ProxyEnv } from "./context.js";
+
+export function body(deps: Pick<AppDeps, "config">): MiddlewareHandler<ProxyEnv> {
+  const limit = deps.config.limits.maxBodySize;
+  return async function body(c, next) {
+    c.set("body", await readBody(c.env.incoming, limit));
+    await next();
+  };
+}
+
+function tooLarge(limit: number): ProxyError {
+  return new ProxyError("body_too_large", `limit is ${limit} bytes`, { connection: "close" });
+}
+
+export function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = incoming.headers["content-length"];
+  const chunked = incoming.headers["transfer-encoding"] !== undefined;
+  if (declared === undefined && !chunked) return Promise.resolve(undefined);
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      incoming.off("error", onError);
+      incoming.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        incoming.pause();
+        chunks.length = 0;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new ProxyError("invalid_request", "the request body could not be read", {}, { cause: err }));
+    };
+    const onClose = () => {
+      if (incoming.complete) return;
+      cleanup();
+      reject(new ProxyError("client_disconnected"));
+    };
+    incoming.on("data", onData);
+    incoming.on("end", onEnd);
+    incoming.on("error", onError);
+    incoming.on("close", onClose);
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * The last stage: sends the request to the gateway and streams its answer back unchanged
+ * (status, headers minus hop-by-hop, body byte for byte). Failures before the response
+ * headers are thrown to the error mapping; a break-off mid-body can only cut the stream.
+ */
+import { pipeline } from "node:stream/promises";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { Handler } from "hono";
+import { classifyUpstreamError } from "../upstream/classify.js";
+import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
+import { statusClass } from "../metrics/registry.js";
+import type { AppDeps, ProxyEnv } from "./context.js";
+
+export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<ProxyEnv> {
+  return async function forward(c) {
+    const { incoming, outgoing } = c.env;
+    const route = c.var.route;
+    const body = c.var.body;
+    const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
+    const headers = toUpstreamHeaders(incoming.rawHeaders, {
+      upstreamHost: deps.upstream.host,
+      requestId: c.var.requestId,
+      clientIp: socket.remoteAddress,
+      proto: socket.encrypted ? "https" : "http",
+      contentLength: body?.length,
+    });
+    const timeoutMs = Math.min(route.resilience.timeout.attempt, route.resilience.timeout.total);
+
+    c.set("attempts", c.var.attempts + 1);
+    const started = performance.now();
+    let response: Awaited<ReturnType<typeof deps.upstream.send>>;
+    try {
+      response = await deps.upstream.send({ method: c.req.method, path: incoming.url as string, headers, body, timeoutMs });
+    } catch (err) {
+      const failure = classifyUpstreamError(err);
+      deps.metrics.upstreamAttemptDuration.observe({ route: route.name, outcome: failure?.kind ?? "error" }, (performance.now() - started) / 1000);
+      throw err;
+    }
+    deps.metrics.upstreamAttemptDuration.observe({ route: route.name, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
+
+    const clientHeaders = toClientHeaders(response.headers);
+    clientHeaders["x-request-id"] ??= c.var.requestId;
+    c.set("upstreamStatus", response.status);
+    outgoing.writeHead(response.status, clientHeaders);
+    try {
+      await pipeline(response.body, outgoing);
+    } catch (err) {
+      // Headers are out: the only honest signal left is a cut connection.
+      c.set("streamFlag", outgoing.destroyed && !classifyUpstreamError(err) ? "DC" : "UC");
+      outgoing.destroy();
+    }
+    return RESPONSE_ALREADY_SENT;
+  };
+}

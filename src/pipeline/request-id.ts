@@ -1,0 +1,15 @@
+import { randomUUID } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import type { ProxyEnv } from "./context.js";
+
+/** A client-supplied id is kept when it is plain visible ASCII of sane length. */
+const VALID_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** Propagates `X-Request-Id` or generates one; later stages and every answer carry it. */
+export function requestId(): MiddlewareHandler<ProxyEnv> {
+  return async function requestId(c, next) {
+    const given = c.env.incoming.headers["x-request-id"];
+    c.set("requestId", typeof given === "string" && VALID_ID.test(given) ? given : randomUUID());
+    await next();
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Puts payguard on sockets: builds the dependencies, the proxy and admin listeners, and
+ * answers what never reaches the app (CONNECT, unparseable requests) as problem+json.
+ */
+import { type IncomingMessage, STATUS_CODES, type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { createAdaptorServer, getRequestListener } from "@hono/node-server";
+import { buildAdminApp } from "./admin.js";
+import { buildApp } from "./app.js";
+import { compileRoutes } from "./config/routes.js";
+import type { Config } from "./config/schema.js";
+import { ProxyError, type ProblemCode, problemResponse } from "./errors.js";
+import { drain } from "./lifecycle.js";
+import { type Logger, createLogger } from "./log.js";
+import { type Metrics, createMetrics } from "./metrics/registry.js";
+import type { AppDeps } from "./pipeline/context.js";
+import { createUpstreamClient } from "./upstream/client.js";
+
+export interface Payguard {
+  readonly deps: AppDeps;
+  /** http://host:port of the proxy listener */
+  readonly url: string;
+  /** http://host:port of the admin listener */
+  readonly adminUrl: string;
+  readonly proxyServer: Server;
+  readonly adminServer: Server;
+  /** Graceful shutdown: readiness off → readinessDelay → drain → close. */
+  shutdown(): Promise<{ drained: boolean }>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const deps: AppDeps = {
+    config,
+    routes: compileRoutes(config),
+    upstream: createUpstreamClient(config.upstream),
+    metrics: options.metrics ?? createMetrics(),
+    logger,
+    lifecycle: { ready: false, draining: false },
+  };
+
+  const app = buildApp(deps);
+  const proxyServer = createServer(
+    {
+      headersTimeout: config.limits.headersTimeout,
+      requestTimeout: config.limits.requestTimeout,
+    },
+    getRequestListener(app.fetch, {
+      hostname: "localhost",
+      errorHandler: (err) => problemAsResponse(new ProxyError("invalid_request", undefined, {}, { cause: err })),
+    }),
+  );
+  proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected"));
+  proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
+    writeRawProblem(socket, code);
+  });
+
+  const adminServer = createAdaptorServer({ fetch: buildAdminApp(deps).fetch, hostname: "localhost" }) as Server;
+
+  await Promise.all([listen(proxyServer, config.server), listen(adminServer, config.admin)]);
+  const url = baseUrl(proxyServer);
+  const adminUrl = baseUrl(adminServer);
+  deps.lifecycle.ready = true;
+  logger.info({ url, adminUrl, upstream: config.upstream.url, routes: deps.routes.routes.length }, "listening");
+
+  return {
+    deps,
+    url,
+    adminUrl,
+    proxyServer,
+    adminServer,
+    shutdown: () => drain({ ...deps, proxyServer, adminServer }, config.shutdown),
+  };
+}
+
+function listen(server: Server, at: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function baseUrl(server: Server): string {
+  const { address, family, port } = server.address() as AddressInfo;
+  const host = address === "0.0.0.0" || address === "::" ? "127.0.0.1" : family === "IPv6" ? `[${address}]` : address;
+  return `http://${host}:${port}`;
+}
+
+function problemAsResponse(err: ProxyError): Response {
+  const { status, headers, body } = problemResponse(err, undefined);
+  return new Response(body, { status, headers });
+}
+
+/** For sockets that never became a request (CONNECT, parse errors): answer, then close. */
+function writeRawProblem(socket: Duplex, code: ProblemCode): void {
+  if (!socket.writable) return void socket.destroy();
+  const err = new ProxyError(code);
+  const { status, headers, body } = problemResponse(err, undefined);
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`];
+  for (const [name, value] of Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close" })) {
+    head.push(`${name}: ${value}`);
+  }
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+}

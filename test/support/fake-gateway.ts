@@ -1,0 +1,136 @@
+/**
+ * A scripted fake payment gateway: a real node:http server on port 0. Each request takes
+ * the next scripted step (or the default), and every request it saw is recorded — with its
+ * raw headers and body — so tests can assert what reached the "gateway".
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface Step {
+  /** wait this long before doing anything else */
+  delayMs?: number;
+  status?: number;
+  headers?: Record<string, string | string[]>;
+  /** a string/Buffer is sent as is; anything else as JSON */
+  body?: unknown;
+  /** send a body of this many bytes (deterministic pattern) in chunks, without Content-Length */
+  streamBytes?: number;
+  /** "now": destroy the socket without answering; "mid-body": after part of the body */
+  destroy?: "now" | "mid-body";
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  body: Buffer;
+  at: number;
+}
+
+export type StepFn = (req: SeenRequest) => Step;
+
+export interface FakeGateway {
+  readonly url: string;
+  readonly requests: SeenRequest[];
+  /** queue steps: each request consumes one, in order */
+  script(...steps: Step[]): void;
+  /** what a request gets once the script is empty */
+  setDefault(step: Step | StepFn): void;
+  close(): Promise<void>;
+}
+
+/** Step helpers, named for what a gateway does. */
+export const steps = {
+  json: (status: number, body: unknown, headers: Record<string, string | string[]> = {}): Step => ({ status, body, headers }),
+  delay: (delayMs: number, step: Step = {}): Step => ({ ...step, delayMs }),
+  reset: (): Step => ({ destroy: "now" }),
+  unavailable: (): Step => ({ status: 503, body: { error: { type: "api_error", message: "service unavailable" } } }),
+  rateLimited: (retryAfter: string): Step => ({ status: 429, headers: { "retry-after": retryAfter }, body: { error: { type: "rate_limit" } } }),
+};
+
+/** A deterministic byte pattern, so streamed bodies can be compared. */
+export function patternBytes(n: number, offset = 0): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) buf[i] = (i + offset) % 251;
+  return buf;
+}
+
+const echo: StepFn = (req) => ({
+  status: 200,
+  headers: { "request-id": `req_${req.at}` },
+  body: { method: req.method, url: req.url, body: req.body.toString("utf8") },
+});
+
+export async function startFakeGateway(): Promise<FakeGateway> {
+  const requests: SeenRequest[] = [];
+  const queue: Step[] = [];
+  let fallback: Step | StepFn = echo;
+  let counter = 0;
+  const sockets = new Set<Socket>();
+
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const seen: SeenRequest = {
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: { ...req.headers },
+      rawHeaders: [...req.rawHeaders],
+      body: Buffer.concat(chunks),
+      at: ++counter,
+    };
+    requests.push(seen);
+    const next = queue.shift() ?? fallback;
+    await play(typeof next === "function" ? next(seen) : next, res);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    script: (...more) => void queue.push(...more),
+    setDefault: (step) => void (fallback = step),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function play(step: Step, res: ServerResponse): Promise<void> {
+  if (step.delayMs) await sleep(step.delayMs);
+  if (res.destroyed) return;
+  if (step.destroy === "now") return void res.socket?.destroy();
+  const headers = { ...(step.headers ?? {}) };
+  if (step.streamBytes !== undefined) {
+    res.writeHead(step.status ?? 200, { "content-type": "application/octet-stream", ...headers });
+    const chunk = 16 * 1024;
+    for (let sent = 0; sent < step.streamBytes; sent += chunk) {
+      if (step.destroy === "mid-body" && sent >= step.streamBytes / 2) return void res.socket?.destroy();
+      const n = Math.min(chunk, step.streamBytes - sent);
+      if (!res.write(patternBytes(n, sent))) await new Promise((resolve) => res.once("drain", resolve));
+    }
+    return void res.end();
+  }
+  let body: Buffer;
+  if (step.body === undefined) body = Buffer.alloc(0);
+  else if (typeof step.body === "string" || Buffer.isBuffer(step.body)) body = Buffer.from(step.body as string | Buffer);
+  else {
+    body = Buffer.from(JSON.stringify(step.body));
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+  }
+  if (step.destroy === "mid-body") {
+    res.writeHead(step.status ?? 200, { ...headers, "content-length": String(body.length + 100) });
+    res.write(body);
+    return void res.socket?.destroy();
+  }
+  res.writeHead(step.status ?? 200, { ...headers, "content-length": String(body.length) });
+  res.end(body);
+}

@@ -1,0 +1,95 @@
+/**
+ * Runs the real payguard for tests: in process (real sockets on port 0, logs captured) or
+ * as a child process through the CLI (dist/main.js, built by `pretest`).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { parseConfig } from "../../src/config/load.js";
+import { createLogger } from "../../src/log.js";
+import { type Payguard, startPayguard } from "../../src/server.js";
+
+export interface Running {
+  pg: Payguard;
+  url: string;
+  adminUrl: string;
+  /** every log line written so far, raw */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** YAML for a test instance: both listeners on 127.0.0.1:0, quick shutdown. */
+export function testConfigYaml(upstreamUrl: string, extra = ""): string {
+  return `
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+upstream: { url: "${upstreamUrl}" }
+shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
+log: { level: info }
+${extra}`;
+}
+
+export async function startInProcess(upstreamUrl: string, extra = ""): Promise<Running> {
+  const config = parseConfig(testConfigYaml(upstreamUrl, extra), {});
+  const logs: string[] = [];
+  const logger = createLogger(config.log.level, { write: (line: string) => void logs.push(line) });
+  const pg = await startPayguard(config, { logger });
+  return { pg, url: pg.url, adminUrl: pg.adminUrl, logs, close: async () => void (await pg.shutdown()) };
+}
+
+export interface Child {
+  proc: ChildProcess;
+  url: string;
+  adminUrl: string;
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+const MAIN = new URL("../../dist/main.js", import.meta.url).pathname;
+
+export function writeTempConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "payguard-test-"));
+  const file = join(dir, "payguard.yaml");
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** Runs the CLI to completion; returns its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    proc.on("error", reject);
+    proc.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `payguard serve --config FILE` and waits for its "listening" log line. */
+export function startChild(configFile: string, env: Record<string, string> = {}): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [MAIN, "serve", "--config", configFile], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
+    createInterface({ input: proc.stderr }).on("line", (line) => stderr.push(line));
+    const timer = setTimeout(() => reject(new Error(`payguard did not start: ${stderr.join("\n")}`)), 10_000);
+    createInterface({ input: proc.stdout }).on("line", (line) => {
+      stdout.push(line);
+      const entry = JSON.parse(line) as { msg?: string; url?: string; adminUrl?: string };
+      if (entry.msg === "listening" && entry.url && entry.adminUrl) {
+        clearTimeout(timer);
+        resolve({ proc, url: entry.url, adminUrl: entry.adminUrl, stdout, stderr, exited });
+      }
+    });
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`payguard exited with ${code}: ${stderr.join("\n")}`));
+    });
+  });
+}
