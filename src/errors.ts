@@ -5,7 +5,7 @@
  * Upstream 4xx/5xx responses are not errors: they pass through untouched.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
-import { type UpstreamFailure, classifyUpstreamError } from "./upstream/classify.js";
+import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
 /** Envoy-style short flags for proxy-made outcomes, in logs, metrics and a response header. */
 export type Flag = "UF" | "UT" | "UC" | "UE" | "LR" | "SD" | "DC" | "IE";

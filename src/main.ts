@@ -34,8 +34,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.help) return void process.stdout.write(HELP), 0;
-  if (values.version) return void process.stdout.write(`${version()}\n`), 0;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
 
   const command = positionals[0] ?? "serve";
   if (positionals.length > 1 || (command !== "serve" && command !== "check")) {

@@ -2,7 +2,7 @@
  * Puts payguard on sockets: builds the dependencies, the proxy and admin listeners, and
  * answers what never reaches the app (CONNECT, unparseable requests) as problem+json.
  */
-import { type IncomingMessage, STATUS_CODES, type Server, createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
@@ -10,10 +10,10 @@ import { buildAdminApp } from "./admin.js";
 import { buildApp } from "./app.js";
 import { compileRoutes } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
-import { ProxyError, type ProblemCode, problemResponse } from "./errors.js";
+import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
 import { drain } from "./lifecycle.js";
-import { type Logger, createLogger } from "./log.js";
-import { type Metrics, createMetrics } from "./metrics/registry.js";
+import { createLogger, type Logger } from "./log.js";
+import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { createUpstreamClient } from "./upstream/client.js";
 

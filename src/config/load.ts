@@ -41,7 +41,10 @@ export function parseConfig(text: string, env: Env = process.env, source = "<inl
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // prettyErrors puts "… at line L, column C:" on the first line of each message.
-    throw new ConfigError(source, doc.errors.map((e) => `yaml: ${(e.message.split("\n")[0] ?? "").replace(/:$/, "")}`));
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => `yaml: ${(e.message.split("\n")[0] ?? "").replace(/:$/, "")}`),
+    );
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(source, ["(root): must be a mapping of sections"]);

@@ -44,10 +44,7 @@ export function size(bounds: { min?: number } = {}) {
 
 /** An integer that may arrive as a string after `${VAR}` interpolation. */
 export function int(bounds: { min: number; max: number }) {
-  return z.preprocess(
-    (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
-    z.number().int().min(bounds.min).max(bounds.max),
-  );
+  return z.preprocess((v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v), z.number().int().min(bounds.min).max(bounds.max));
 }
 
 const port = int({ min: 0, max: 65535 });
@@ -68,6 +65,17 @@ const upstreamUrl = z.string().superRefine((value, ctx) => {
   if (url.search || url.hash) ctx.addIssue({ code: "custom", message: "must not have a query string or fragment" });
 });
 
+/**
+ * Cross-field checks run even when a sibling field is invalid, so one pass reports every
+ * problem; they apply only once both compared fields parsed.
+ */
+function bothNumbers(a: string, b: string) {
+  return (payload: { value: unknown }) => {
+    const v = payload.value as Record<string, unknown> | undefined;
+    return typeof v?.[a] === "number" && typeof v?.[b] === "number";
+  };
+}
+
 /** Per-attempt and overall upstream timeouts (the resilience issue adds retries inside `total`). */
 const timeoutSchema = z.strictObject({
   attempt: duration({ min: 1 }).default(10_000),
@@ -76,13 +84,16 @@ const timeoutSchema = z.strictObject({
 
 const resilienceSchema = z.strictObject({
   timeout: timeoutSchema
-    .refine((t) => t.attempt <= t.total, { message: "must be ≤ resilience.timeout.total", path: ["attempt"] })
+    .refine((t) => !(t.attempt > t.total), { message: "must be ≤ resilience.timeout.total", path: ["attempt"], when: bothNumbers("attempt", "total") })
     .prefault({}),
 });
 
 /** Route overrides: same keys as the top-level sections, every one optional. */
 const routeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'")
+    .optional(),
   methods: z.array(httpMethod).min(1).optional(),
   path: z.string().startsWith("/", "must start with '/'"),
   resilience: z
@@ -105,7 +116,11 @@ export const configSchema = z.strictObject({
       headersTimeout: duration({ min: 1 }).default(10_000),
       requestTimeout: duration({ min: 1 }).default(60_000),
     })
-    .refine((l) => l.headersTimeout <= l.requestTimeout, { message: "headersTimeout must be ≤ requestTimeout", path: ["headersTimeout"] })
+    .refine((l) => !(l.headersTimeout > l.requestTimeout), {
+      message: "must be ≤ limits.requestTimeout",
+      path: ["headersTimeout"],
+      when: bothNumbers("headersTimeout", "requestTimeout"),
+    })
     .prefault({}),
   shutdown: z
     .strictObject({

@@ -3,7 +3,7 @@
  * the typed per-request variables the stages set for each other.
  */
 import type { HttpBindings } from "@hono/node-server";
-import type { RouteTable, RoutePolicy } from "../config/routes.js";
+import type { RoutePolicy, RouteTable } from "../config/routes.js";
 import type { Config } from "../config/schema.js";
 import type { Flag, ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";

@@ -6,9 +6,9 @@
 import { pipeline } from "node:stream/promises";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
+import { statusClass } from "../metrics/registry.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
-import { statusClass } from "../metrics/registry.js";
 import type { AppDeps, ProxyEnv } from "./context.js";
 
 export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<ProxyEnv> {

@@ -57,11 +57,11 @@ describe("pass-through is transparent", () => {
   });
 
   it("returns a 201 with Location unchanged", async () => {
-    const { direct, proxied } = await bothWays(
-      steps.json(201, { id: "pi_1" }, { location: "/v1/payment_intents/pi_1" }),
-      "/v1/payment_intents",
-      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "amount=100&currency=usd" },
-    );
+    const { direct, proxied } = await bothWays(steps.json(201, { id: "pi_1" }, { location: "/v1/payment_intents/pi_1" }), "/v1/payment_intents", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "amount=100&currency=usd",
+    });
     expectIdentical(direct, proxied);
     expect(proxied.status).toBe(201);
     expect(proxied.headers.location).toBe("/v1/payment_intents/pi_1");

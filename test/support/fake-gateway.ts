@@ -3,7 +3,7 @@
  * the next scripted step (or the default), and every request it saw is recorded — with its
  * raw headers and body — so tests can assert what reached the "gateway".
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -96,7 +96,9 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     url: `http://127.0.0.1:${port}`,
     requests,
     script: (...more) => void queue.push(...more),
-    setDefault: (step) => void (fallback = step),
+    setDefault: (step) => {
+      fallback = step;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

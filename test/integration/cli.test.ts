@@ -1,0 +1,107 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { send } from "../support/http.js";
+import { runCli, startChild, startInProcess, testConfigYaml, writeTempConfig } from "../support/payguard.js";
+
+let gw: FakeGateway;
+beforeAll(async () => {
+  gw = await startFakeGateway();
+});
+afterAll(async () => {
+  await gw.close();
+});
+
+describe("payguard CLI", () => {
+  it("check accepts the shipped config/payguard.yaml and prints the effective settings", async () => {
+    const { code, stdout } = await runCli(["check", "--config", "config/payguard.yaml"], { PAYGUARD_UPSTREAM_URL: "https://api.stripe.com" });
+    expect(code).toBe(0);
+    expect(stdout).toContain("config config/payguard.yaml: ok");
+    expect(stdout).toContain("→ https://api.stripe.com");
+    expect(stdout).toContain("body 1MB");
+  });
+
+  it("check takes the file from PAYGUARD_CONFIG when --config is absent", async () => {
+    const file = writeTempConfig("upstream:\n  url: ${UP:-http://127.0.0.1:1}\n");
+    const { code, stdout } = await runCli(["check"], { PAYGUARD_CONFIG: file, UP: "http://gw.internal:8443" });
+    expect(code).toBe(0);
+    expect(stdout).toContain("→ http://gw.internal:8443");
+  });
+
+  it("a config with three mistakes exits non-zero and names every path, before listening", async () => {
+    const file = writeTempConfig(`
+server: { port: 70000 }
+upstream: { url: "ftp://gateway" }
+limits: { maxBodySize: lots }
+`);
+    for (const command of [
+      ["check", "--config", file],
+      ["serve", "--config", file],
+    ]) {
+      const { code, stderr, stdout } = await runCli(command);
+      expect(code).toBe(1);
+      expect(stderr).toContain("server.port: must be ≤ 65535");
+      expect(stderr).toContain("upstream.url: must use http or https");
+      expect(stderr).toContain("limits.maxBodySize: must be a size");
+      expect(stdout).not.toContain("listening");
+    }
+  });
+
+  it("prints --version and --help, and refuses unknown commands", async () => {
+    const v = await runCli(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const h = await runCli(["--help"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("payguard check --config FILE");
+    const bad = await runCli(["frobnicate"]);
+    expect(bad.code).toBe(2);
+    const none = await runCli(["check"], { PAYGUARD_CONFIG: "" });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no config file");
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM: readiness turns 503 first, the in-flight request gets the gateway's answer, exit 0", async () => {
+    const file = writeTempConfig(testConfigYaml(gw.url).replace("readinessDelay: 0ms", "readinessDelay: 400ms"));
+    const child = await startChild(file);
+    expect((await send(child.adminUrl, "/readyz")).status).toBe(200);
+
+    gw.script(steps.delay(1500, steps.json(201, { id: "ch_slow", paid: true }, { location: "/v1/charges/ch_slow" })));
+    const seenBefore = gw.requests.length;
+    const inFlight = send(child.url, "/v1/charges", { method: "POST", body: "amount=500" });
+    while (gw.requests.length === seenBefore) await sleep(10);
+
+    child.proc.kill("SIGTERM");
+    await sleep(150);
+    const readiness = await send(child.adminUrl, "/readyz");
+    expect(readiness.status).toBe(503);
+
+    const answer = await inFlight;
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.body.toString())).toEqual({ id: "ch_slow", paid: true });
+    expect(answer.headers.location).toBe("/v1/charges/ch_slow");
+    expect(await child.exited).toBe(0);
+    const messages = child.stdout.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages.indexOf("shutdown: readiness off")).toBeLessThan(messages.indexOf("shutdown: draining"));
+    expect(messages).toContain("shutdown: done");
+    // The listener is gone.
+    await expect(send(child.url, "/v1/charges")).rejects.toThrow();
+  });
+
+  it("refuses new requests while draining with 503 shutting_down, without calling the gateway", async () => {
+    const pg = await startInProcess(gw.url);
+    try {
+      pg.pg.deps.lifecycle.draining = true;
+      const before = gw.requests.length;
+      const res = await send(pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body.toString())).toMatchObject({ code: "shutting_down" });
+      expect(gw.requests.length).toBe(before);
+      pg.pg.deps.lifecycle.draining = false;
+    } finally {
+      await pg.close();
+    }
+  });
+});

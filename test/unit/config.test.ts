@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import { isConfigError, parseConfig } from "../../src/config/load.js";
+import { compileRoutes } from "../../src/config/routes.js";
+import { parseDuration, parseSize } from "../../src/config/units.js";
+
+function problemsOf(yaml: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(yaml, env);
+  } catch (err) {
+    if (isConfigError(err)) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config defaults", () => {
+  it("a file with only upstream.url is complete, with the documented defaults", () => {
+    const config = parseConfig("upstream:\n  url: https://api.stripe.com\n", {});
+    expect(config).toEqual({
+      server: { host: "0.0.0.0", port: 8080 },
+      admin: { host: "0.0.0.0", port: 9090 },
+      upstream: { url: "https://api.stripe.com", connections: 128, connectTimeout: 5000, keepAliveTimeout: 4000 },
+      limits: { maxBodySize: 1024 * 1024, headersTimeout: 10_000, requestTimeout: 60_000 },
+      shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
+      log: { level: "info" },
+      resilience: { timeout: { attempt: 10_000, total: 30_000 } },
+      routes: [],
+    });
+  });
+
+  it("parses durations and sizes as strings", () => {
+    const config = parseConfig(
+      "upstream: { url: http://gw }\nlimits: { maxBodySize: 512kb, headersTimeout: 250ms, requestTimeout: 2m }\nshutdown: { drainTimeout: 1h }",
+      {},
+    );
+    expect(config.limits).toEqual({ maxBodySize: 512 * 1024, headersTimeout: 250, requestTimeout: 120_000 });
+    expect(config.shutdown.drainTimeout).toBe(3_600_000);
+  });
+});
+
+describe("units", () => {
+  it.each([
+    ["250ms", 250],
+    ["10s", 10_000],
+    ["24h", 86_400_000],
+    [1500, 1500],
+  ])("duration %s → %d ms", (input, expected) => expect(parseDuration(input)).toBe(expected));
+
+  it.each(["", "soon", "-5s", "10 parsecs"])("rejects duration %j", (input) => expect(parseDuration(input)).toBeUndefined());
+
+  it.each([
+    ["1mb", 1024 * 1024],
+    ["512kb", 512 * 1024],
+    ["100", 100],
+    [2048, 2048],
+  ])("size %s → %d bytes", (input, expected) => expect(parseSize(input)).toBe(expected));
+
+  it.each(["lots", "1zb", "-1kb", 1.5])("rejects size %j", (input) => expect(parseSize(input)).toBeUndefined());
+});
+
+describe("environment interpolation", () => {
+  it("replaces ${VAR} and ${VAR:-default}, including into numbers", () => {
+    const config = parseConfig("server: { port: '${PORT}' }\nupstream: { url: '${UP:-http://fallback:1}' }\nlog: { level: '${LVL:-warn}' }", {
+      PORT: "8181",
+      LVL: "",
+    });
+    expect(config.server.port).toBe(8181);
+    expect(config.upstream.url).toBe("http://fallback:1");
+    expect(config.log.level).toBe("warn");
+  });
+
+  it("reports an unset variable without a default at its path", () => {
+    expect(problemsOf("upstream:\n  url: ${GATEWAY_URL}\n")).toContain(
+      "upstream.url: environment variable GATEWAY_URL is not set (use ${GATEWAY_URL:-default} for a default)",
+    );
+  });
+});
+
+describe("config errors", () => {
+  it("lists every problem with its path at once", () => {
+    const problems = problemsOf(`
+server: { port: 99999, hots: x }
+upstream: { url: "http://user:pw@gw", connections: 0 }
+limits: { maxBodySize: huge, headersTimeout: 2m, requestTimeout: 1m }
+log: { level: loud }
+resilience: { timeout: { attempt: 40s, total: 30s } }
+routes:
+  - { path: v1/charges, methods: [FETCH] }
+  - { name: "bad name!", path: /x }
+`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        "server.port: must be ≤ 65535",
+        "server.hots: unknown key",
+        "upstream.url: must not carry credentials; the client's own headers are forwarded",
+        "upstream.connections: must be ≥ 1",
+        'limits.maxBodySize: must be a size such as "512kb" or "1mb" (got "huge")',
+        "limits.headersTimeout: must be ≤ limits.requestTimeout",
+        'log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
+        "resilience.timeout.attempt: must be ≤ resilience.timeout.total",
+        "routes[0].path: must start with '/'",
+        'routes[0].methods[0]: must be one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"',
+        "routes[1].name: must be 1-64 letters, digits, '_', '.' or '-'",
+      ]),
+    );
+    expect(problems).toHaveLength(11);
+  });
+
+  it("reports a missing upstream.url and YAML syntax errors with positions", () => {
+    expect(problemsOf("server: { port: 1 }")).toEqual(["upstream: is required"]);
+    const [yamlProblem] = problemsOf("upstream: [\n");
+    expect(yamlProblem).toMatch(/^yaml: .*line \d+, column \d+/);
+  });
+
+  it("rejects a document that is not a mapping", () => {
+    expect(problemsOf("- a\n- b\n")).toEqual(["(root): must be a mapping of sections"]);
+  });
+});
+
+describe("routes", () => {
+  const config = parseConfig(
+    `
+upstream: { url: http://gw }
+resilience: { timeout: { attempt: 5s, total: 20s } }
+routes:
+  - { name: refunds, methods: [post], path: /v1/refunds, resilience: { timeout: { attempt: 2s } } }
+  - { name: charge-by-id, path: "/v1/charges/:id" }
+  - { name: v1, path: "/v1/*" }
+`,
+    {},
+  );
+  const table = compileRoutes(config);
+
+  it("picks the first matching route by method and path, else the default", () => {
+    expect(table.match("POST", "/v1/refunds").name).toBe("refunds");
+    expect(table.match("GET", "/v1/refunds").name).toBe("v1");
+    expect(table.match("GET", "/v1/charges/ch_1").name).toBe("charge-by-id");
+    expect(table.match("GET", "/v2/other").name).toBe("default");
+  });
+
+  it("overrides only the keys a route sets", () => {
+    expect(table.match("POST", "/v1/refunds").resilience.timeout).toEqual({ attempt: 2000, total: 20_000 });
+    expect(table.match("GET", "/v1/x").resilience.timeout).toEqual({ attempt: 5000, total: 20_000 });
+  });
+});
