@@ -3,7 +3,8 @@
  * (status, headers minus hop-by-hop, body byte for byte). Failures before the response
  * headers are thrown to the error mapping; a break-off mid-body can only cut the stream.
  */
-import { pipeline } from "node:stream/promises";
+import type { ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
 import { statusClass } from "../metrics/registry.js";
@@ -42,13 +43,36 @@ export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<Pr
     clientHeaders["x-request-id"] ??= c.var.requestId;
     c.set("upstreamStatus", response.status);
     outgoing.writeHead(response.status, clientHeaders);
-    try {
-      await pipeline(response.body, outgoing);
-    } catch (err) {
-      // Headers are out: the only honest signal left is a cut connection.
-      c.set("streamFlag", outgoing.destroyed && !classifyUpstreamError(err) ? "DC" : "UC");
-      outgoing.destroy();
-    }
+    const broken = await streamBody(response.body, outgoing);
+    // Headers are out: the only honest signal left is a cut connection.
+    if (broken) c.set("streamFlag", broken);
     return RESPONSE_ALREADY_SENT;
   };
+}
+
+/**
+ * Pipes the gateway's body to the client with backpressure. Resolves when the response is
+ * done: undefined on success, "UC" when the gateway broke off, "DC" when the client left.
+ * (Plain pipe: stream/promises' pipeline allocates an AbortController per call.)
+ */
+function streamBody(source: Readable, target: ServerResponse): Promise<"UC" | "DC" | undefined> {
+  return new Promise((resolve) => {
+    const done = (result: "UC" | "DC" | undefined) => {
+      source.off("error", onSourceError);
+      target.off("close", onTargetClose);
+      resolve(result);
+    };
+    const onSourceError = () => {
+      target.destroy();
+      done("UC");
+    };
+    const onTargetClose = () => {
+      if (target.writableFinished) return done(undefined);
+      source.destroy();
+      done("DC");
+    };
+    source.on("error", onSourceError);
+    target.on("close", onTargetClose);
+    source.pipe(target);
+  });
 }
