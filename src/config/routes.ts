@@ -1,15 +1,17 @@
 /**
  * Per-route policies, resolved once at load time: each `routes[]` entry overrides the
- * top-level sections; a request takes the first route whose methods and path match, or the
- * default route. Path patterns use hono's syntax: `/v1/charges`, `/v1/charges/:id`, `/v1/*`.
+ * top-level sections key by key; a request takes the first route whose methods and path
+ * match, or the default route. Path patterns use hono's syntax: `/v1/charges`,
+ * `/v1/charges/:id`, `/v1/*`.
  */
 import { PatternRouter } from "hono/router/pattern-router";
-import type { Config, ResilienceConfig } from "./schema.js";
+import type { Config, IdempotencyConfig, ResilienceConfig } from "./schema.js";
 
 export interface RoutePolicy {
   /** Metrics/log label: the route's `name`, `route-<index>`, or `default`. */
   readonly name: string;
   readonly resilience: ResilienceConfig;
+  readonly idempotency: IdempotencyConfig;
 }
 
 export interface RouteTable {
@@ -18,16 +20,14 @@ export interface RouteTable {
 }
 
 export function compileRoutes(config: Config): RouteTable {
-  const fallback: RoutePolicy = { name: "default", resilience: config.resilience };
+  const fallback: RoutePolicy = { name: "default", resilience: config.resilience, idempotency: config.idempotency };
   const router = new PatternRouter<number>();
   const routes = config.routes.map((route, index): RoutePolicy => {
     for (const method of route.methods ?? ["ALL"]) router.add(method, route.path, index);
     return {
       name: route.name ?? `route-${index}`,
-      resilience: {
-        ...config.resilience,
-        timeout: { ...config.resilience.timeout, ...stripUndefined(route.resilience?.timeout ?? {}) },
-      },
+      resilience: mergeDefined(config.resilience, route.resilience),
+      idempotency: mergeDefined(config.idempotency, route.idempotency),
     };
   });
   return {
@@ -42,6 +42,16 @@ export function compileRoutes(config: Config): RouteTable {
   };
 }
 
-function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as never;
+/** Deep merge of plain objects; arrays and scalars in `override` replace; undefined is skipped. */
+export function mergeDefined<T>(base: T, override: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : (override as T);
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (value !== undefined) out[key] = mergeDefined(out[key], value);
+  }
+  return out as T;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

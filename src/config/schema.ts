@@ -76,32 +76,89 @@ function bothNumbers(a: string, b: string) {
   };
 }
 
-/** Per-attempt and overall upstream timeouts (the resilience issue adds retries inside `total`). */
-const timeoutSchema = z.strictObject({
-  attempt: duration({ min: 1 }).default(10_000),
-  total: duration({ min: 1 }).default(30_000),
-});
+/**
+ * Sections that routes may override are written once as a function of `mode`: with
+ * defaults at the top level, all-optional (no defaults) inside `routes[]`.
+ */
+type Mode = "defaults" | "override";
+type Opt<M extends Mode, T extends z.ZodType> = M extends "defaults" ? z.ZodDefault<T> : z.ZodOptional<T>;
+type Section<M extends Mode, T extends z.core.$ZodShape> = M extends "defaults"
+  ? z.ZodPrefault<z.ZodObject<T, z.core.$strict>>
+  : z.ZodOptional<z.ZodObject<T, z.core.$strict>>;
 
-const resilienceSchema = z.strictObject({
-  timeout: timeoutSchema
-    .refine((t) => !(t.attempt > t.total), { message: "must be ≤ resilience.timeout.total", path: ["attempt"], when: bothNumbers("attempt", "total") })
-    .prefault({}),
-});
+function opt<M extends Mode, T extends z.ZodType>(mode: M, field: T, value: z.output<T>): Opt<M, T> {
+  return (mode === "defaults" ? field.default(value as never) : field.optional()) as Opt<M, T>;
+}
+function section<M extends Mode, T extends z.core.$ZodShape>(mode: M, shape: T): Section<M, T> {
+  const object = z.strictObject(shape);
+  return (mode === "defaults" ? object.prefault({} as never) : object.optional()) as Section<M, T>;
+}
+
+/** Per-attempt and overall upstream timeouts (the resilience issue adds retries inside `total`). */
+function resilienceSection<M extends Mode>(mode: M) {
+  return section(mode, {
+    timeout: section(mode, {
+      attempt: opt(mode, duration({ min: 1 }), 10_000),
+      total: opt(mode, duration({ min: 1 }), 30_000),
+    }),
+  });
+}
+
+/** A status class ("2xx") or an exact status (402). */
+const statusMatcher = z.union([z.string().regex(/^[1-5]xx$/, 'must be a status class like "2xx" or a status code'), z.number().int().min(100).max(599)]);
+
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name")
+  .transform((h) => h.toLowerCase());
+
+/** JSON Pointer (RFC 6901): "" or "/a/b~1c". */
+const jsonPointer = z.string().regex(/^(\/([^~/]|~[01])*)*$/, 'must be a JSON pointer such as "/metadata/trace_id"');
+
+function idempotencySection<M extends Mode>(mode: M) {
+  return section(mode, {
+    header: opt(mode, headerName, "idempotency-key"),
+    methods: opt(mode, z.array(httpMethod).min(1), ["POST", "PATCH"]),
+    mode: opt(mode, z.enum(["required", "optional", "off"]), "required"),
+    ttl: opt(mode, duration({ min: 1000 }), 24 * 3_600_000),
+    lease: opt(mode, duration({ min: 100 }), 10_000),
+    scope: opt(mode, z.array(headerName), ["authorization"]),
+    fingerprint: section(mode, {
+      body: opt(mode, z.enum(["canonical-json", "bytes"]), "canonical-json"),
+      ignoreFields: opt(mode, z.array(jsonPointer), []),
+      headers: opt(mode, z.array(headerName), []),
+    }),
+    inFlight: section(mode, {
+      strategy: opt(mode, z.enum(["wait", "reject"]), "wait"),
+      maxWait: opt(mode, duration(), 10_000),
+    }),
+    replay: opt(mode, z.array(statusMatcher).min(1), ["2xx", "4xx"]),
+    maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
+    upstreamKey: opt(
+      mode,
+      z.union([z.literal(false), z.strictObject({ header: headerName })]),
+      { header: "idempotency-key" },
+    ),
+  });
+}
 
 /** Route overrides: same keys as the top-level sections, every one optional. */
 const routeSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'")
-    .optional(),
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'").optional(),
   methods: z.array(httpMethod).min(1).optional(),
   path: z.string().startsWith("/", "must start with '/'"),
-  resilience: z
-    .strictObject({ timeout: z.strictObject({ attempt: duration({ min: 1 }).optional(), total: duration({ min: 1 }).optional() }).optional() })
-    .optional(),
+  resilience: resilienceSection("override"),
+  idempotency: idempotencySection("override"),
 });
 
-export const configSchema = z.strictObject({
+const storeSchema = z.strictObject({
+  type: z.enum(["memory"]).default("memory"),
+  maxEntries: int({ min: 1, max: 100_000_000 }).default(100_000),
+  maxSize: size({ min: 1024 }).default(256 * 1024 * 1024),
+});
+
+export const configSchema = z
+  .strictObject({
   server: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(8080) }).prefault({}),
   admin: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(9090) }).prefault({}),
   upstream: z.strictObject({
@@ -129,10 +186,39 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({}),
-  resilience: resilienceSchema.prefault({}),
+  resilience: resilienceSection("defaults"),
+  idempotency: idempotencySection("defaults"),
+  store: storeSchema.prefault({}),
   routes: z.array(routeSchema).default([]),
-});
+  })
+  .superRefine(crossChecks, { when: () => true });
+
+/**
+ * Checks across fields, on the effective values of the top level and of every route. They
+ * run even when other fields are invalid (so one pass reports every problem), and skip what
+ * did not parse.
+ */
+function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
+  const c = config as { resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> }; routes?: unknown };
+  const top = c.resilience?.timeout ?? {};
+  const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
+    const attempt = timeout.attempt ?? top.attempt;
+    const total = timeout.total ?? top.total;
+    if (typeof attempt === "number" && typeof total === "number" && attempt > total) {
+      ctx.addIssue({ code: "custom", path, message: "must be ≤ resilience.timeout.total" });
+    }
+  };
+  check(top, ["resilience", "timeout", "attempt"]);
+  if (Array.isArray(c.routes)) {
+    c.routes.forEach((route: { resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> } } | undefined, i) => {
+      if (route?.resilience?.timeout) check(route.resilience.timeout, ["routes", i, "resilience", "timeout", "attempt"]);
+    });
+  }
+}
 
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = Config["routes"][number];
 export type ResilienceConfig = Config["resilience"];
+export type IdempotencyConfig = Config["idempotency"];
+export type StoreConfig = Config["store"];
+export type StatusMatcher = z.output<typeof statusMatcher>;

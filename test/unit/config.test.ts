@@ -24,6 +24,20 @@ describe("config defaults", () => {
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
       log: { level: "info" },
       resilience: { timeout: { attempt: 10_000, total: 30_000 } },
+      idempotency: {
+        header: "idempotency-key",
+        methods: ["POST", "PATCH"],
+        mode: "required",
+        ttl: 86_400_000,
+        lease: 10_000,
+        scope: ["authorization"],
+        fingerprint: { body: "canonical-json", ignoreFields: [], headers: [] },
+        inFlight: { strategy: "wait", maxWait: 10_000 },
+        replay: ["2xx", "4xx"],
+        maxResponseSize: 1024 * 1024,
+        upstreamKey: { header: "idempotency-key" },
+      },
+      store: { type: "memory", maxEntries: 100_000, maxSize: 256 * 1024 * 1024 },
       routes: [],
     });
   });
@@ -136,6 +150,20 @@ routes:
     expect(table.match("GET", "/v1/refunds").name).toBe("v1");
     expect(table.match("GET", "/v1/charges/ch_1").name).toBe("charge-by-id");
     expect(table.match("GET", "/v2/other").name).toBe("default");
+  });
+
+  it("merges idempotency overrides key by key, replacing arrays", () => {
+    const merged = compileRoutes(
+      parseConfig(
+        "upstream: { url: http://gw }\nidempotency: { scope: [authorization, stripe-account] }\nroutes:\n  - { path: /v1/refunds, idempotency: { inFlight: { strategy: reject }, replay: [2xx], upstreamKey: false } }\n",
+        {},
+      ),
+    ).match("POST", "/v1/refunds").idempotency;
+    expect(merged.inFlight).toEqual({ strategy: "reject", maxWait: 10_000 });
+    expect(merged.replay).toEqual(["2xx"]);
+    expect(merged.upstreamKey).toBe(false);
+    expect(merged.scope).toEqual(["authorization", "stripe-account"]);
+    expect(merged.mode).toBe("required");
   });
 
   it("overrides only the keys a route sets", () => {
