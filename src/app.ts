@@ -8,8 +8,10 @@ import { body } from "./pipeline/body.js";
 import type { AppDeps, ProxyEnv } from "./pipeline/context.js";
 import { forward } from "./pipeline/forward.js";
 import { guard } from "./pipeline/guard.js";
+import { idempotency } from "./pipeline/idempotency.js";
 import { observe } from "./pipeline/observe.js";
 import { requestId } from "./pipeline/request-id.js";
+import { respond } from "./pipeline/respond.js";
 import { route } from "./pipeline/route.js";
 
 export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
@@ -19,7 +21,9 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   app.use(guard(deps)); //     not an open proxy; refuse new work while draining
   app.use(route(deps)); //     pick the route's policies
   app.use(body(deps)); //      buffer the body up to limits.maxBodySize
-  app.all("*", forward(deps)); // call the gateway, stream the answer back
+  app.use(respond()); //       after the stages below: write their Reply (stream, stored answer or replay)
+  app.use(idempotency(deps)); // claim the key, or replay / wait / refuse; store the answer
+  app.all("*", forward(deps)); // call the gateway
 
   // The one place a failure becomes an answer.
   app.onError((err, c) => {

@@ -5,6 +5,7 @@
  * Upstream 4xx/5xx responses are not errors: they pass through untouched.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
+import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
 /** Envoy-style short flags for proxy-made outcomes, in logs, metrics and a response header. */
@@ -26,6 +27,17 @@ export const PROBLEMS = {
   invalid_request: { status: 400, title: "The request could not be parsed", flag: "LR" },
   headers_too_large: { status: 431, title: "The request headers exceed the server's limit", flag: "LR" },
   body_too_large: { status: 413, title: "The request body exceeds limits.maxBodySize", flag: "LR" },
+  idempotency_key_missing: { status: 400, title: "This request requires an Idempotency-Key header", flag: "LR" },
+  idempotency_key_invalid: { status: 400, title: "The Idempotency-Key must be 1-255 visible ASCII characters (bare or as a quoted string)", flag: "LR" },
+  idempotency_key_reused: { status: 422, title: "This Idempotency-Key was already used with a different request", flag: "LR" },
+  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed; retry later", flag: "LR" },
+  outcome_indeterminate: {
+    status: 502,
+    title: "An earlier request with this Idempotency-Key reached the gateway but its outcome is unknown; it will not be sent again",
+    flag: "LR",
+  },
+  store_full: { status: 503, title: "The idempotency store is full; the request was not sent", flag: "LR" },
+  store_unavailable: { status: 503, title: "The idempotency store is unavailable; the request was not sent", flag: "LR" },
   upstream_unreachable: { status: 502, title: "The gateway could not be reached; the request was not sent", flag: "UF" },
   upstream_reset: { status: 502, title: "The gateway connection failed after the request was sent", flag: "UC" },
   upstream_error: { status: 502, title: "The gateway call failed", flag: "UE" },
@@ -63,6 +75,7 @@ export function isProxyError(err: unknown): err is ProxyError {
 /** Maps any thrown value to a ProxyError: the single spot unknown errors are classified. */
 export function toProxyError(err: unknown): ProxyError {
   if (isProxyError(err)) return err;
+  if (isStoreError(err)) return new ProxyError(err.code, undefined, { "retry-after": "1" }, { cause: err });
   const upstream = classifyUpstreamError(err);
   if (upstream) return fromUpstreamFailure(upstream, err);
   return new ProxyError("internal_error", undefined, {}, { cause: err });

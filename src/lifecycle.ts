@@ -8,13 +8,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "upstream"> {
+export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "upstream" | "store"> {
   proxyServer: Server;
   adminServer: Server;
 }
 
 export async function drain(target: Drainable, shutdown: Config["shutdown"]): Promise<{ drained: boolean }> {
-  const { lifecycle, logger, proxyServer, adminServer, upstream } = target;
+  const { lifecycle, logger, proxyServer, adminServer, upstream, store } = target;
   if (lifecycle.draining) return { drained: true };
   lifecycle.ready = false;
   logger.info({ readinessDelayMs: shutdown.readinessDelay }, "shutdown: readiness off");
@@ -33,6 +33,7 @@ export async function drain(target: Drainable, shutdown: Config["shutdown"]): Pr
     await closed;
   }
   await upstream.close();
+  await store.close();
   adminServer.closeAllConnections();
   await new Promise<void>((resolve) => adminServer.close(() => resolve()));
   logger.info({ drained: !timedOut }, "shutdown: done");

@@ -15,6 +15,7 @@ import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
+import { createMemoryStore } from "./store/memory.js";
 import { createUpstreamClient } from "./upstream/client.js";
 
 export interface Payguard {
@@ -36,13 +37,17 @@ export interface StartOptions {
 
 export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
   const logger = options.logger ?? createLogger(config.log.level);
+  const metrics = options.metrics ?? createMetrics();
+  const store = createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() });
+  metrics.observeStore(() => store.stats());
   const deps: AppDeps = {
     config,
     routes: compileRoutes(config),
     upstream: createUpstreamClient(config.upstream),
-    metrics: options.metrics ?? createMetrics(),
+    metrics,
     logger,
     lifecycle: { ready: false, draining: false },
+    store,
   };
 
   const app = buildApp(deps);

@@ -134,17 +134,16 @@ function idempotencySection<M extends Mode>(mode: M) {
     }),
     replay: opt(mode, z.array(statusMatcher).min(1), ["2xx", "4xx"]),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
-    upstreamKey: opt(
-      mode,
-      z.union([z.literal(false), z.strictObject({ header: headerName })]),
-      { header: "idempotency-key" },
-    ),
+    upstreamKey: opt(mode, z.union([z.literal(false), z.strictObject({ header: headerName })]), { header: "idempotency-key" }),
   });
 }
 
 /** Route overrides: same keys as the top-level sections, every one optional. */
 const routeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'")
+    .optional(),
   methods: z.array(httpMethod).min(1).optional(),
   path: z.string().startsWith("/", "must start with '/'"),
   resilience: resilienceSection("override"),
@@ -159,37 +158,37 @@ const storeSchema = z.strictObject({
 
 export const configSchema = z
   .strictObject({
-  server: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(8080) }).prefault({}),
-  admin: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(9090) }).prefault({}),
-  upstream: z.strictObject({
-    url: upstreamUrl,
-    connections: int({ min: 1, max: 10_000 }).default(128),
-    connectTimeout: duration({ min: 1 }).default(5_000),
-    keepAliveTimeout: duration({ min: 1 }).default(4_000),
-  }),
-  limits: z
-    .strictObject({
-      maxBodySize: size({ min: 1 }).default(1024 * 1024),
-      headersTimeout: duration({ min: 1 }).default(10_000),
-      requestTimeout: duration({ min: 1 }).default(60_000),
-    })
-    .refine((l) => !(l.headersTimeout > l.requestTimeout), {
-      message: "must be ≤ limits.requestTimeout",
-      path: ["headersTimeout"],
-      when: bothNumbers("headersTimeout", "requestTimeout"),
-    })
-    .prefault({}),
-  shutdown: z
-    .strictObject({
-      readinessDelay: duration().default(2_000),
-      drainTimeout: duration().default(30_000),
-    })
-    .prefault({}),
-  log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({}),
-  resilience: resilienceSection("defaults"),
-  idempotency: idempotencySection("defaults"),
-  store: storeSchema.prefault({}),
-  routes: z.array(routeSchema).default([]),
+    server: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(8080) }).prefault({}),
+    admin: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(9090) }).prefault({}),
+    upstream: z.strictObject({
+      url: upstreamUrl,
+      connections: int({ min: 1, max: 10_000 }).default(128),
+      connectTimeout: duration({ min: 1 }).default(5_000),
+      keepAliveTimeout: duration({ min: 1 }).default(4_000),
+    }),
+    limits: z
+      .strictObject({
+        maxBodySize: size({ min: 1 }).default(1024 * 1024),
+        headersTimeout: duration({ min: 1 }).default(10_000),
+        requestTimeout: duration({ min: 1 }).default(60_000),
+      })
+      .refine((l) => !(l.headersTimeout > l.requestTimeout), {
+        message: "must be ≤ limits.requestTimeout",
+        path: ["headersTimeout"],
+        when: bothNumbers("headersTimeout", "requestTimeout"),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        readinessDelay: duration().default(2_000),
+        drainTimeout: duration().default(30_000),
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({}),
+    resilience: resilienceSection("defaults"),
+    idempotency: idempotencySection("defaults"),
+    store: storeSchema.prefault({}),
+    routes: z.array(routeSchema).default([]),
   })
   .superRefine(crossChecks, { when: () => true });
 

@@ -2,7 +2,8 @@
  * Every metric payguard exports, defined once. One registry per running instance, so tests
  * can run several instances in one process and read each one's values.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { StoreStats } from "../store/types.js";
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -13,12 +14,60 @@ export interface Metrics {
   readonly requestDuration: Histogram<"route" | "method" | "status_class">;
   /** One per upstream attempt; `outcome` is the status class or the failure kind. */
   readonly upstreamAttemptDuration: Histogram<"route" | "outcome">;
+  /** Per keyed request: new, replayed, waited, conflict, mismatch, missing_key, invalid_key, indeterminate, takeover. */
+  readonly idempotency: Counter<"route" | "result">;
+  /** How each claimed key ended: stored, released, indeterminate, lost (ownership lost), failed (store error). */
+  readonly settlements: Counter<"route" | "settlement">;
+  readonly storeOperationDuration: Histogram<"op" | "result">;
+  readonly storeEvictions: Counter;
+  /** Point the store gauges (entries, bytes, in-flight) at a store. */
+  observeStore(stats: () => StoreStats): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  let storeStats: () => StoreStats = () => ({ entries: 0, bytes: 0, inFlight: 0 });
+  const storeGauge = (name: string, help: string, pick: (s: StoreStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(storeStats()));
+      },
+    });
+  storeGauge("payguard_idempotency_in_flight", "Idempotency keys claimed whose upstream call has not settled.", (s) => s.inFlight);
+  storeGauge("payguard_store_entries", "Records held by the idempotency store (this replica's view).", (s) => s.entries);
+  storeGauge("payguard_store_bytes", "Approximate bytes held by the idempotency store (memory store).", (s) => s.bytes);
   return {
+    observeStore(stats) {
+      storeStats = stats;
+    },
+    idempotency: new Counter({
+      name: "payguard_idempotency_total",
+      help: "Requests subject to idempotency, by what the engine did with them.",
+      labelNames: ["route", "result"],
+      registers: [registry],
+    }),
+    settlements: new Counter({
+      name: "payguard_idempotency_settlements_total",
+      help: "How claimed idempotency keys were settled after the upstream call.",
+      labelNames: ["route", "settlement"],
+      registers: [registry],
+    }),
+    storeOperationDuration: new Histogram({
+      name: "payguard_store_operation_duration_seconds",
+      help: "Duration of idempotency store operations.",
+      labelNames: ["op", "result"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    storeEvictions: new Counter({
+      name: "payguard_store_evictions_total",
+      help: "Final records evicted from the memory store under its size bounds before their TTL.",
+      registers: [registry],
+    }),
     registry,
     requests: new Counter({
       name: "payguard_requests_total",

@@ -2,12 +2,14 @@
  * What every stage of the request pipeline shares: the dependencies handed to buildApp and
  * the typed per-request variables the stages set for each other.
  */
+import type { Readable } from "node:stream";
 import type { HttpBindings } from "@hono/node-server";
 import type { RoutePolicy, RouteTable } from "../config/routes.js";
 import type { Config } from "../config/schema.js";
 import type { Flag, ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
+import type { IdempotencyStore } from "../store/types.js";
 import type { UpstreamClient } from "../upstream/client.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
@@ -23,6 +25,14 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   lifecycle: Lifecycle;
+  store: IdempotencyStore;
+}
+
+/** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Readable | Buffer;
 }
 
 export interface RequestVars {
@@ -32,8 +42,10 @@ export interface RequestVars {
   body: Buffer | undefined;
   /** upstream attempts made for this request */
   attempts: number;
-  /** set when the gateway's response was streamed straight to the client */
-  upstreamStatus: number | undefined;
+  /** the answer respond writes; unset when payguard answers with a problem */
+  reply: Reply | undefined;
+  /** header and value carrying the idempotency key to the gateway on every attempt */
+  upstreamKey: { header: string; value: string } | undefined;
   /** set when payguard answered (or broke off) the request itself */
   problem: ProxyError | undefined;
   /** set when a streamed response broke off after its headers were sent */

@@ -1,10 +1,8 @@
 /**
- * The last stage: sends the request to the gateway and streams its answer back unchanged
- * (status, headers minus hop-by-hop, body byte for byte). Failures before the response
- * headers are thrown to the error mapping; a break-off mid-body can only cut the stream.
+ * The last stage: sends the request to the gateway and hands its answer up the pipeline as
+ * a streamed Reply (status, headers minus hop-by-hop, body untouched). Failures before the
+ * response headers are thrown to the error mapping.
  */
-import type { ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
 import { statusClass } from "../metrics/registry.js";
@@ -14,7 +12,7 @@ import type { AppDeps, ProxyEnv } from "./context.js";
 
 export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<ProxyEnv> {
   return async function forward(c) {
-    const { incoming, outgoing } = c.env;
+    const { incoming } = c.env;
     const route = c.var.route;
     const body = c.var.body;
     const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
@@ -24,6 +22,7 @@ export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<Pr
       clientIp: socket.remoteAddress,
       proto: socket.encrypted ? "https" : "http",
       contentLength: body?.length,
+      upstreamKey: c.var.upstreamKey,
     });
     const timeoutMs = Math.min(route.resilience.timeout.attempt, route.resilience.timeout.total);
 
@@ -38,41 +37,7 @@ export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<Pr
       throw err;
     }
     deps.metrics.upstreamAttemptDuration.observe({ route: route.name, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
-
-    const clientHeaders = toClientHeaders(response.headers);
-    clientHeaders["x-request-id"] ??= c.var.requestId;
-    c.set("upstreamStatus", response.status);
-    outgoing.writeHead(response.status, clientHeaders);
-    const broken = await streamBody(response.body, outgoing);
-    // Headers are out: the only honest signal left is a cut connection.
-    if (broken) c.set("streamFlag", broken);
+    c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
     return RESPONSE_ALREADY_SENT;
   };
-}
-
-/**
- * Pipes the gateway's body to the client with backpressure. Resolves when the response is
- * done: undefined on success, "UC" when the gateway broke off, "DC" when the client left.
- * (Plain pipe: stream/promises' pipeline allocates an AbortController per call.)
- */
-function streamBody(source: Readable, target: ServerResponse): Promise<"UC" | "DC" | undefined> {
-  return new Promise((resolve) => {
-    const done = (result: "UC" | "DC" | undefined) => {
-      source.off("error", onSourceError);
-      target.off("close", onTargetClose);
-      resolve(result);
-    };
-    const onSourceError = () => {
-      target.destroy();
-      done("UC");
-    };
-    const onTargetClose = () => {
-      if (target.writableFinished) return done(undefined);
-      source.destroy();
-      done("DC");
-    };
-    source.on("error", onSourceError);
-    target.on("close", onTargetClose);
-    source.pipe(target);
-  });
 }

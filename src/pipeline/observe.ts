@@ -21,7 +21,7 @@ export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHa
 function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">, started: number): void {
   const durationMs = performance.now() - started;
   const problem = c.var.problem;
-  const status = c.var.upstreamStatus ?? c.res.status;
+  const status = c.error ? c.res.status : (c.var.reply?.status ?? c.res.status);
   const route = c.var.route?.name ?? "none";
   const method = c.req.method;
   const flag = problem?.flag ?? c.var.streamFlag;

@@ -42,6 +42,8 @@ export interface ForwardContext {
   proto: string;
   /** body length, or undefined for a request without a body */
   contentLength: number | undefined;
+  /** the idempotency key for the gateway: replaces any client header of that name */
+  upstreamKey?: { header: string; value: string } | undefined;
 }
 
 /**
@@ -64,12 +66,13 @@ export function toUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardCon
     else if (name === "host") host ??= value;
   }
   const dropped = connectionTokens(connectionValues);
+  const keyHeader = ctx.upstreamKey?.header.toLowerCase();
 
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || dropped.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || dropped.has(lower) || lower === keyHeader) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push("host", ctx.upstreamHost);
@@ -80,6 +83,7 @@ export function toUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardCon
   if (host) out.push("x-forwarded-host", join(forwardedHost, host) as string);
   else if (forwardedHost) out.push("x-forwarded-host", forwardedHost);
   if (ctx.contentLength !== undefined) out.push("content-length", String(ctx.contentLength));
+  if (ctx.upstreamKey) out.push(ctx.upstreamKey.header, ctx.upstreamKey.value);
   return out;
 }
 

@@ -8,7 +8,7 @@ let pg: Running;
 
 beforeAll(async () => {
   gw = await startFakeGateway();
-  pg = await startInProcess(gw.url, "routes: [ { name: charges, methods: [POST], path: /v1/charges } ]");
+  pg = await startInProcess(gw.url, "idempotency: { mode: optional }\nroutes: [ { name: charges, methods: [POST], path: /v1/charges } ]");
 });
 afterAll(async () => {
   await pg.close();

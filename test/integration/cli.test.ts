@@ -70,7 +70,7 @@ describe("graceful shutdown", () => {
 
     gw.script(steps.delay(1500, steps.json(201, { id: "ch_slow", paid: true }, { location: "/v1/charges/ch_slow" })));
     const seenBefore = gw.requests.length;
-    const inFlight = send(child.url, "/v1/charges", { method: "POST", body: "amount=500" });
+    const inFlight = send(child.url, "/v1/charges", { method: "POST", headers: { "idempotency-key": "shutdown-1" }, body: "amount=500" });
     while (gw.requests.length === seenBefore) await sleep(10);
 
     child.proc.kill("SIGTERM");
@@ -95,7 +95,7 @@ describe("graceful shutdown", () => {
     try {
       pg.pg.deps.lifecycle.draining = true;
       const before = gw.requests.length;
-      const res = await send(pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
+      const res = await send(pg.url, "/v1/charges", { method: "POST", headers: { "idempotency-key": "drain-1" }, body: "amount=1" });
       expect(res.status).toBe(503);
       expect(JSON.parse(res.body.toString())).toMatchObject({ code: "shutting_down" });
       expect(gw.requests.length).toBe(before);

@@ -9,7 +9,8 @@ let pg: Running;
 
 beforeAll(async () => {
   gw = await startFakeGateway();
-  pg = await startInProcess(gw.url, "limits: { maxBodySize: 1kb }\nresilience: { timeout: { attempt: 300ms, total: 1s } }");
+  // Idempotency off: this file is about the proxy's own answers (idempotency.test.ts covers keys).
+  pg = await startInProcess(gw.url, "limits: { maxBodySize: 1kb }\nresilience: { timeout: { attempt: 300ms, total: 1s } }\nidempotency: { mode: off }");
 });
 afterAll(async () => {
   await pg.close();
@@ -92,7 +93,7 @@ describe("limits", () => {
 describe("upstream failures", () => {
   it("answers 502 upstream_unreachable when the gateway refuses connections", async () => {
     const port = await freePortThatRefuses();
-    const down = await startInProcess(`http://127.0.0.1:${port}`);
+    const down = await startInProcess(`http://127.0.0.1:${port}`, "idempotency: { mode: off }");
     try {
       const res = await send(down.url, "/v1/charges", { method: "POST", body: "amount=1" });
       const problem = expectProblem(res, 502, "upstream_unreachable");

@@ -8,7 +8,7 @@ let pg: Running;
 
 beforeAll(async () => {
   gw = await startFakeGateway();
-  pg = await startInProcess(gw.url);
+  pg = await startInProcess(gw.url, "idempotency: { mode: optional }");
 });
 afterAll(async () => {
   await pg.close();

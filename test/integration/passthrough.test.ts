@@ -15,9 +15,16 @@ afterAll(async () => {
   await gw.close();
 });
 
-/** Sends the same request directly and through payguard, with the same scripted answer. */
+let keys = 0;
+
+/**
+ * Sends the same request directly and through payguard, with the same scripted answer.
+ * POST/PATCH carry a fresh Idempotency-Key, so their answers take the buffered-and-stored
+ * path; GETs stream.
+ */
 async function bothWays(step: Parameters<FakeGateway["script"]>[0], path: string, init: Parameters<typeof send>[2] = {}) {
   gw.script(step, step);
+  if (init.method === "POST" || init.method === "PATCH") init = { ...init, headers: { "idempotency-key": `pt-${++keys}`, ...init.headers } };
   const direct = await send(gw.url, path, init);
   const directSeen = gw.requests.at(-1);
   const proxied = await send(pg.url, path, init);

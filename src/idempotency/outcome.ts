@@ -1,0 +1,32 @@
+/**
+ * What an upstream result means for the idempotency record. Pure.
+ * ../shared/SEMANTICS.md: once a request was sent, a timeout, a reset or a 5xx leave the
+ * outcome indeterminate — the charge may exist.
+ */
+import type { StatusMatcher } from "../config/schema.js";
+import type { UpstreamFailure } from "../upstream/classify.js";
+
+/**
+ * store: keep the response for replay. release: the gateway did not act (or said so), the
+ * key may be used afresh. indeterminate: the gateway may have acted; nobody knows.
+ */
+export type Settlement = "store" | "release" | "indeterminate";
+
+/** Statuses that say "not processed, try again" and are never stored (Stripe, the IETF draft). */
+const NEVER_STORED = new Set([409, 429]);
+
+export function settleResponse(status: number, replay: readonly StatusMatcher[]): Settlement {
+  if (NEVER_STORED.has(status)) return "release";
+  if (matchesStatus(status, replay)) return "store";
+  if (status >= 500) return "indeterminate";
+  return "release";
+}
+
+export function settleFailure(failure: UpstreamFailure | undefined): Settlement {
+  // An unclassified failure is treated as possibly sent: the safe side for money.
+  return failure && !failure.maybeSent ? "release" : "indeterminate";
+}
+
+export function matchesStatus(status: number, matchers: readonly StatusMatcher[]): boolean {
+  return matchers.some((m) => (typeof m === "number" ? m === status : m[0] === String(status)[0]));
+}

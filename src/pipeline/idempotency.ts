@@ -1,0 +1,133 @@
+/**
+ * Idempotency, as a pipeline stage: a keyed request is claimed before it may go upstream;
+ * a repeat gets the stored answer (or 409/422/502); after the gateway answers, the answer
+ * is stored — before the client sees it — or the key is released or marked indeterminate.
+ * The engine (../idempotency/engine.ts) owns the record logic; this file owns HTTP.
+ */
+import { Readable } from "node:stream";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { MiddlewareHandler } from "hono";
+import { ProxyError } from "../errors.js";
+import { begin, type EngineDeps, type Ticket } from "../idempotency/engine.js";
+import { fingerprint } from "../idempotency/fingerprint.js";
+import { parseIdempotencyKey, scopedKey } from "../idempotency/key.js";
+import { settleFailure, settleResponse } from "../idempotency/outcome.js";
+import type { StoredResponse } from "../store/types.js";
+import { classifyUpstreamError } from "../upstream/classify.js";
+import type { ProxyEnv, Reply } from "./context.js";
+
+export const REPLAYED_HEADER = "idempotent-replayed";
+
+/** Response headers that describe this delivery, not the answer: never stored. */
+const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age", "x-request-id"]);
+
+export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
+  return async function idempotency(c, next) {
+    const policy = c.var.route.idempotency;
+    const method = c.req.method;
+    if (policy.mode === "off" || !policy.methods.includes(method as never)) return next();
+
+    const { incoming } = c.env;
+    const raw = incoming.headers[policy.header];
+    const count = (result: string) => deps.metrics.idempotency.inc({ route: c.var.route.name, result });
+    if (raw === undefined) {
+      if (policy.mode === "optional") return next();
+      count("missing_key");
+      throw new ProxyError("idempotency_key_missing", `send an ${policy.header} header with ${method} requests`);
+    }
+    const parsed = parseIdempotencyKey(Array.isArray(raw) ? raw.join(", ") : raw);
+    if (!parsed.ok) {
+      count("invalid_key");
+      throw new ProxyError("idempotency_key_invalid", parsed.reason);
+    }
+
+    const target = incoming.url ?? "/";
+    const query = target.indexOf("?");
+    const header = (name: string) => headerValue(incoming.headers[name]);
+    const started = await begin(deps, {
+      route: c.var.route.name,
+      policy,
+      requestId: c.var.requestId,
+      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: query === -1 ? target : target.slice(0, query), key: parsed.key }),
+      fingerprint: fingerprint(
+        { method, target, contentType: header("content-type"), body: c.var.body },
+        { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
+      ),
+    });
+
+    if (started.kind === "replay") {
+      c.set("reply", replayOf(started.response, policy.header, headerValue(raw) ?? parsed.key));
+      return RESPONSE_ALREADY_SENT;
+    }
+
+    // We own the key: go upstream with the same key on every attempt, then settle.
+    const ticket = started.ticket;
+    if (policy.upstreamKey !== false) c.set("upstreamKey", { header: policy.upstreamKey.header, value: parsed.key });
+    ticket.startRenewal();
+    try {
+      await next();
+    } finally {
+      ticket.stopRenewal();
+    }
+    if (c.error || !c.var.reply) {
+      const failure = classifyUpstreamError(c.error);
+      await ticket.settle(settleFailure(failure), { reason: failure ? `${failure.kind} (${failure.code})` : "error before an answer" });
+      return;
+    }
+    c.set("reply", await storeReply(ticket, c.var.reply, policy.replay, policy.maxResponseSize));
+  };
+}
+
+/**
+ * Buffers the gateway's answer, records it, and returns it for the client. A body larger
+ * than maxResponseSize cannot be replayed: it streams through and the key is settled as
+ * indeterminate (the gateway acted, but a repeat could not be answered faithfully).
+ */
+async function storeReply(ticket: Ticket, reply: Reply, replay: Parameters<typeof settleResponse>[1], maxResponseSize: number): Promise<Reply> {
+  const source = reply.body as Readable;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > maxResponseSize) {
+        await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${maxResponseSize} bytes)` });
+        return { ...reply, body: Readable.from(concatStreams(chunks, source)) };
+      }
+    }
+  } catch (err) {
+    // The gateway answered, then broke off mid-body: the outcome is unknown.
+    await ticket.settle("indeterminate", { reason: "response body cut off" });
+    throw err;
+  }
+  const body = Buffer.concat(chunks, size);
+  const settlement = settleResponse(reply.status, replay);
+  const stored: StoredResponse = { status: reply.status, headers: storableHeaders(reply.headers), body };
+  await ticket.settle(settlement, { response: stored, reason: `gateway answered ${reply.status}` });
+  return { ...reply, body };
+}
+
+async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
+  yield* head;
+  for await (const chunk of rest) yield chunk as Buffer;
+}
+
+function storableHeaders(headers: Reply["headers"]): StoredResponse["headers"] {
+  const out: StoredResponse["headers"] = {};
+  for (const [name, value] of Object.entries(headers)) if (!NOT_STORED.has(name)) out[name] = value;
+  return out;
+}
+
+/** The stored answer as first returned, marked as a replay and echoing the key. */
+function replayOf(response: StoredResponse, keyHeader: string, key: string): Reply {
+  return {
+    status: response.status,
+    headers: { ...response.headers, [REPLAYED_HEADER]: "true", [keyHeader]: key },
+    body: response.body,
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
+}

@@ -1,0 +1,64 @@
+/**
+ * Writes the Reply the stages below produced — the gateway's answer (streamed, or buffered
+ * after it was stored) or a replay — straight to the client socket, with backpressure.
+ * Problems payguard answers itself are not Replies: hono writes those.
+ */
+import type { ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { MiddlewareHandler } from "hono";
+import type { ProxyEnv } from "./context.js";
+
+export function respond(): MiddlewareHandler<ProxyEnv> {
+  return async function respond(c, next) {
+    await next();
+    const reply = c.var.reply;
+    if (!reply || c.error) return;
+    const { outgoing } = c.env;
+    const headers = { ...reply.headers };
+    headers["x-request-id"] ??= c.var.requestId;
+    if (Buffer.isBuffer(reply.body)) {
+      headers["content-length"] = String(reply.body.length);
+      delete headers["transfer-encoding"];
+      outgoing.writeHead(reply.status, headers);
+      outgoing.end(reply.body);
+    } else {
+      outgoing.writeHead(reply.status, headers);
+      const broken = await streamBody(reply.body, outgoing);
+      // Headers are out: the only honest signal left is a cut connection.
+      if (broken) c.set("streamFlag", broken);
+    }
+    c.res = RESPONSE_ALREADY_SENT;
+  };
+}
+
+/**
+ * Pipes the gateway's body to the client. Resolves when the response is done: undefined on
+ * success, "UC" when the gateway broke off, "DC" when the client left.
+ * (A plain pipe: stream/promises' pipeline allocates an AbortController per call.)
+ */
+export function streamBody(source: Readable, target: ServerResponse): Promise<"UC" | "DC" | undefined> {
+  if (target.destroyed) {
+    source.destroy();
+    return Promise.resolve("DC");
+  }
+  return new Promise((resolve) => {
+    const done = (result: "UC" | "DC" | undefined) => {
+      source.off("error", onSourceError);
+      target.off("close", onTargetClose);
+      resolve(result);
+    };
+    const onSourceError = () => {
+      target.destroy();
+      done("UC");
+    };
+    const onTargetClose = () => {
+      if (target.writableFinished) return done(undefined);
+      source.destroy();
+      done("DC");
+    };
+    source.on("error", onSourceError);
+    target.on("close", onTargetClose);
+    source.pipe(target);
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * The embedded store: one process, no I/O. Final records live in an lru-cache bounded by
+ * `store.maxEntries` and `store.maxSize`; in-flight records live apart in a Map, so LRU
+ * pressure can never evict a request that is still running. JavaScript runs one callback
+ * at a time, so each method body is atomic.
+ */
+import { LRUCache } from "lru-cache";
+import type { StoreConfig } from "../config/schema.js";
+import {
+  type ClaimRequest,
+  type ClaimResult,
+  type FinalRecord,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type InFlightRecord,
+  StoreError,
+  type StoreStats,
+} from "./types.js";
+
+export interface MemoryStoreOptions extends Pick<StoreConfig, "maxEntries" | "maxSize"> {
+  /** called when a final record is evicted under pressure (metrics) */
+  onEvict?: () => void;
+  now?: () => number;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore {
+  const now = options.now ?? Date.now;
+  const final = new LRUCache<string, FinalRecord>({
+    max: options.maxEntries,
+    maxSize: options.maxSize,
+    sizeCalculation: sizeOf,
+    ttlAutopurge: false,
+    allowStale: false,
+    dispose: (_value, _key, reason) => {
+      if (reason === "evict") options.onEvict?.();
+    },
+  });
+  const inFlight = new Map<string, InFlightRecord>();
+  const waiters = new Map<string, Set<() => void>>();
+
+  const wake = (key: string) => {
+    const set = waiters.get(key);
+    if (!set) return;
+    waiters.delete(key);
+    for (const fn of set) fn();
+  };
+  const owned = (key: string, token: string): InFlightRecord | undefined => {
+    const record = inFlight.get(key);
+    return record && record.token === token ? record : undefined;
+  };
+
+  // Forget in-flight records abandoned past their ttl (an owner that vanished, nobody retried).
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const [key, record] of inFlight) if (record.expiresAt <= t) inFlight.delete(key);
+  }, 60_000);
+  sweep.unref();
+
+  return {
+    async claim(key, request: ClaimRequest): Promise<ClaimResult> {
+      const t = now();
+      const existing = inFlight.get(key);
+      const fresh: InFlightRecord = {
+        state: "in-flight",
+        token: request.token,
+        fingerprint: request.fingerprint,
+        createdAt: t,
+        leaseUntil: t + request.leaseMs,
+        expiresAt: t + request.ttlMs,
+      };
+      if (existing && existing.expiresAt > t) {
+        if (existing.leaseUntil > t) return { outcome: "exists", record: existing };
+        inFlight.set(key, fresh);
+        return { outcome: "taken-over", previous: existing };
+      }
+      const done = final.get(key);
+      if (done) return { outcome: "exists", record: done };
+      if (inFlight.size >= options.maxEntries) {
+        throw new StoreError("store_full", `memory store holds ${inFlight.size} in-flight records (store.maxEntries)`);
+      }
+      inFlight.set(key, fresh);
+      return { outcome: "claimed" };
+    },
+
+    async get(key): Promise<IdempotencyRecord | undefined> {
+      const record = inFlight.get(key);
+      if (record && record.expiresAt > now()) return record;
+      return final.get(key);
+    },
+
+    async complete(key, token, record, ttlMs) {
+      if (!owned(key, token)) return false;
+      inFlight.delete(key);
+      final.set(key, record, { ttl: ttlMs });
+      if (!final.has(key)) throw new StoreError("store_full", `record of ${sizeOf(record)} bytes does not fit store.maxSize`);
+      wake(key);
+      return true;
+    },
+
+    async renew(key, token, leaseMs) {
+      const record = owned(key, token);
+      if (!record) return false;
+      record.leaseUntil = now() + leaseMs;
+      return true;
+    },
+
+    async release(key, token) {
+      if (!owned(key, token)) return false;
+      inFlight.delete(key);
+      wake(key);
+      return true;
+    },
+
+    waitForChange(key, timeoutMs) {
+      return new Promise<void>((resolve) => {
+        let set = waiters.get(key);
+        if (!set) waiters.set(key, (set = new Set()));
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          set.delete(done);
+          if (set.size === 0 && waiters.get(key) === set) waiters.delete(key);
+          resolve();
+        }, timeoutMs);
+        set.add(done);
+      });
+    },
+
+    stats(): StoreStats {
+      return { entries: final.size + inFlight.size, bytes: final.calculatedSize, inFlight: inFlight.size };
+    },
+
+    async close() {
+      clearInterval(sweep);
+      for (const key of [...waiters.keys()]) wake(key);
+    },
+  };
+}
+
+/** Approximate bytes a record holds: body, headers and a fixed overhead. */
+function sizeOf(record: FinalRecord): number {
+  if (record.state !== "completed") return 256;
+  let size = 256 + record.response.body.length;
+  for (const [name, value] of Object.entries(record.response.headers)) {
+    size += name.length + (Array.isArray(value) ? value.reduce((n, v) => n + v.length, 0) : value.length);
+  }
+  return size;
+}
