@@ -58,7 +58,14 @@ async function startPayguard(upstreamUrl: string): Promise<string> {
   const file = join(dir, "payguard.yaml");
   writeFileSync(
     file,
-    `server: { host: 127.0.0.1, port: ${port} }\nadmin: { host: 127.0.0.1, port: ${adminPort} }\nupstream: { url: "${upstreamUrl}", connections: 64 }\nlog: { level: info }\n`,
+    [
+      `server: { host: 127.0.0.1, port: ${port} }`,
+      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+      `upstream: { url: "${upstreamUrl}", connections: 64 }`,
+      "log: { level: info }",
+      "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
+      "",
+    ].join("\n"),
   );
   const child = spawn(process.execPath, ["dist/main.js", "serve", "--config", file], { stdio: ["ignore", "ignore", "inherit"] });
   children.push(child);
@@ -79,15 +86,23 @@ interface Scenario {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** "fresh": a new Idempotency-Key on every request; "fixed": one key for the whole run (replays) */
+  key?: "fresh" | "fixed";
 }
 
 const body1k = JSON.stringify({ amount: 1999, currency: "eur", description: "x".repeat(1024 - 60) });
+const json = { "content-type": "application/json", authorization: "Bearer sk_test_bench" };
 const scenarios: Scenario[] = [
   { name: "GET pass-through", method: "GET", path: "/v1/balance?expand=available" },
-  { name: "POST 1 KB", method: "POST", path: "/v1/charges", headers: { "content-type": "application/json" }, body: body1k },
+  { name: "POST 1 KB, idempotency off", method: "POST", path: "/v1/passthrough", headers: json, body: body1k },
+  { name: "POST 1 KB, new key each", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fresh" },
+  { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
 ];
 
+let run = 0;
 async function measure(url: string, scenario: Scenario, seconds: number) {
+  const prefix = `bench-${process.pid}-${++run}`;
+  let n = 0;
   const result = await autocannon({
     url: url + scenario.path,
     method: scenario.method,
@@ -95,8 +110,21 @@ async function measure(url: string, scenario: Scenario, seconds: number) {
     body: scenario.body,
     connections,
     duration: seconds,
+    debug: process.env.BENCH_DEBUG === "1",
+    requests: [
+      {
+        setupRequest: (req) => {
+          if (!scenario.key) return req;
+          const key = scenario.key === "fixed" ? prefix : `${prefix}-${++n}`;
+          return { ...req, headers: { ...req.headers, "idempotency-key": key } };
+        },
+      },
+    ],
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${scenario.name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(
+      `${scenario.name} at ${url}: ${result.non2xx} non-2xx, ${result.errors} errors ${JSON.stringify(result.errorsDetail ?? result.statusCodeStats)}`,
+    );
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -105,16 +133,21 @@ const payguardUrl = await startPayguard(gatewayUrl);
 console.log(`gateway ${gatewayUrl}, payguard ${payguardUrl}; ${connections} connections, ${duration}s per run, node ${process.version}`);
 
 const rows: string[] = [];
+const through: Record<string, number> = {};
 for (const scenario of scenarios) {
   await measure(gatewayUrl, scenario, warmup);
   await measure(payguardUrl, scenario, warmup);
   const direct = await measure(gatewayUrl, scenario, duration);
   const proxied = await measure(payguardUrl, scenario, duration);
+  through[scenario.name] = proxied.rps;
   rows.push(
     `| ${scenario.name} | ${direct.rps.toFixed(0)} | ${proxied.rps.toFixed(0)} | ${(proxied.rps / direct.rps).toFixed(2)} | ${direct.p50} / ${direct.p99} | ${proxied.p50} / ${proxied.p99} |`,
   );
 }
-console.log("\n| scenario | direct req/s | payguard req/s | ratio | direct p50/p99 ms | payguard p50/p99 ms |");
+console.log("\n| scenario | direct req/s | payguard req/s | payguard / direct | direct p50/p99 ms | payguard p50/p99 ms |");
 console.log("|---|---|---|---|---|---|");
 for (const row of rows) console.log(row);
+const plain = through["POST 1 KB, idempotency off"] ?? Number.NaN;
+console.log("\nthrough payguard, relative to its own POST pass-through (idempotency off):");
+for (const name of ["POST 1 KB, new key each", "POST 1 KB, replay (one key)"]) console.log(`  ${name}: ${((through[name] ?? Number.NaN) / plain).toFixed(2)}`);
 process.exit(0);

@@ -39,12 +39,16 @@ export function respond(): MiddlewareHandler<ProxyEnv> {
  */
 export function streamBody(source: Readable, target: ServerResponse): Promise<"UC" | "DC" | undefined> {
   if (target.destroyed) {
+    source.on("error", ignore);
     source.destroy();
     return Promise.resolve("DC");
   }
   return new Promise((resolve) => {
     const done = (result: "UC" | "DC" | undefined) => {
       source.off("error", onSourceError);
+      // Destroying an undici body emits an error later: it must find a listener, or the
+      // process dies of an unhandled 'error' event.
+      source.on("error", ignore);
       target.off("close", onTargetClose);
       resolve(result);
     };
@@ -62,3 +66,5 @@ export function streamBody(source: Readable, target: ServerResponse): Promise<"U
     source.pipe(target);
   });
 }
+
+function ignore(): void {}

@@ -98,6 +98,30 @@ describe("pass-through is transparent", () => {
   });
 });
 
+describe("client disconnects", () => {
+  it("a client leaving mid-stream cuts the upstream body and payguard keeps serving (regression: crash)", async () => {
+    gw.script({ streamBytes: 1024 * 1024, chunkDelayMs: 20 });
+    const { request } = await import("undici");
+    const controller = new AbortController();
+    const res = await request(`${pg.url}/v1/reports/slow`, { signal: controller.signal });
+    let received = 0;
+    await expect(
+      (async () => {
+        for await (const chunk of res.body) {
+          received += (chunk as Buffer).length;
+          if (received > 64 * 1024) controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await send(pg.url, "/v1/balance");
+    expect(after.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const line = pg.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.path === "/v1/reports/slow");
+    expect(line).toMatchObject({ flag: "DC", outcome: "stream_broken" });
+  });
+});
+
 describe("header hygiene", () => {
   it("drops hop-by-hop and Connection-named headers, sets Host and X-Forwarded-*, propagates X-Request-Id", async () => {
     gw.script({ status: 200, headers: { "x-internal": "secret-hop", connection: "x-internal", "keep-alive": "timeout=5" }, body: "ok" });

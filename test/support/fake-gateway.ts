@@ -16,6 +16,8 @@ export interface Step {
   body?: unknown;
   /** send a body of this many bytes (deterministic pattern) in chunks, without Content-Length */
   streamBytes?: number;
+  /** pause between streamed chunks */
+  chunkDelayMs?: number;
   /** "now": destroy the socket without answering; "mid-body": after part of the body */
   destroy?: "now" | "mid-body";
 }
@@ -70,7 +72,11 @@ export async function startFakeGateway(): Promise<FakeGateway> {
   let counter = 0;
   const sockets = new Set<Socket>();
 
-  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // A client (payguard) may hang up mid-request: that must not crash the gateway.
+    handle(req, res).catch(() => res.destroy());
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const seen: SeenRequest = {
@@ -84,7 +90,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     requests.push(seen);
     const next = queue.shift() ?? fallback;
     await play(typeof next === "function" ? next(seen) : next, res);
-  });
+  };
   server.on("connection", (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -116,6 +122,8 @@ async function play(step: Step, res: ServerResponse): Promise<void> {
     const chunk = 16 * 1024;
     for (let sent = 0; sent < step.streamBytes; sent += chunk) {
       if (step.destroy === "mid-body" && sent >= step.streamBytes / 2) return void res.socket?.destroy();
+      if (step.chunkDelayMs && sent > 0) await sleep(step.chunkDelayMs);
+      if (res.destroyed) return;
       const n = Math.min(chunk, step.streamBytes - sent);
       if (!res.write(patternBytes(n, sent))) await new Promise((resolve) => res.once("drain", resolve));
     }

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { canonicalJson, fingerprint, MAX_JSON_DEPTH } from "../../src/idempotency/fingerprint.js";
+import { parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
+import { settleFailure, settleResponse } from "../../src/idempotency/outcome.js";
+
+describe("parseIdempotencyKey", () => {
+  it.each([
+    ["abc-123", "abc-123"],
+    ['"abc-123"', "abc-123"],
+    ['"a\\"b\\\\c"', 'a"b\\c'],
+    ["  padded  ", "padded"],
+    ["k".repeat(255), "k".repeat(255)],
+  ])("accepts %j as %j", (raw, key) => expect(parseIdempotencyKey(raw)).toEqual({ ok: true, key }));
+
+  it.each(["", '""', "k".repeat(256), "has space", "ünïcode", '"unterminated', '"bad\\escape"', '"a"b"', "tab\there"])("rejects %j", (raw) => {
+    expect(parseIdempotencyKey(raw).ok).toBe(false);
+  });
+});
+
+describe("scopedKey", () => {
+  const base = { scopeValues: ["Bearer a"], method: "POST", path: "/v1/charges", key: "k1" };
+  it("differs by tenant, method, path and key, and is stable", () => {
+    const k = scopedKey(base);
+    expect(scopedKey({ ...base })).toBe(k);
+    for (const other of [
+      { ...base, scopeValues: ["Bearer b"] },
+      { ...base, scopeValues: [undefined] },
+      { ...base, method: "PATCH" },
+      { ...base, path: "/v1/refunds" },
+      { ...base, key: "k2" },
+    ]) {
+      expect(scopedKey(other)).not.toBe(k);
+    }
+  });
+
+  it("never contains the raw scope value", () => {
+    expect(scopedKey({ ...base, scopeValues: ["Bearer sk_live_secret"] })).not.toContain("sk_live");
+  });
+});
+
+describe("fingerprint", () => {
+  const opts: Parameters<typeof fingerprint>[1] = { body: "canonical-json", ignoreFields: [], headerValues: [] };
+  const fp = (body: string, extra: Partial<Parameters<typeof fingerprint>[0]> = {}, o = opts) =>
+    fingerprint({ method: "POST", target: "/v1/charges", contentType: "application/json", body: Buffer.from(body), ...extra }, o);
+
+  it("ignores key order and whitespace in JSON", () => {
+    expect(fp('{"a":1,"b":{"c":[1,2],"d":null}}')).toBe(fp(' { "b" : { "d":null, "c":[1, 2] }, "a":1 }\n'));
+  });
+
+  it("sees any change of value, array order, type, query or method", () => {
+    const f = fp('{"amount":1000,"items":[1,2]}');
+    expect(fp('{"amount":1001,"items":[1,2]}')).not.toBe(f);
+    expect(fp('{"amount":1000,"items":[2,1]}')).not.toBe(f);
+    expect(fp('{"amount":"1000","items":[1,2]}')).not.toBe(f);
+    expect(fp('{"amount":1000,"items":[1,2]}', { target: "/v1/charges?expand=x" })).not.toBe(f);
+    expect(fp('{"amount":1000,"items":[1,2]}', { method: "PATCH" })).not.toBe(f);
+  });
+
+  it("hashes non-JSON content types and invalid JSON as bytes", () => {
+    expect(fp("a=1&b=2", { contentType: "application/x-www-form-urlencoded" })).not.toBe(fp("b=2&a=1", { contentType: "application/x-www-form-urlencoded" }));
+    expect(fp('{"a":1, "b":2}', { contentType: "text/plain" })).not.toBe(fp('{"b":2,"a":1}', { contentType: "text/plain" }));
+    expect(fp("{not json")).toBe(fp("{not json"));
+  });
+
+  it("includes configured header values", () => {
+    const withHeader = (v: string) => fp("{}", {}, { ...opts, headerValues: [v] });
+    expect(withHeader("acct_1")).not.toBe(withHeader("acct_2"));
+  });
+
+  it("leaves out ignored JSON pointers, including escaped tokens and array items", () => {
+    expect(canonicalJson('{"a":1,"meta":{"trace/id":"x","keep":2},"list":[{"t":1,"u":2}]}', ["/meta/trace~1id", "/list/0/t", "/missing/path"])).toBe(
+      '{"a":1,"list":[{"u":2}],"meta":{"keep":2}}',
+    );
+  });
+
+  it("survives hostile nesting: hashed as bytes, no stack overflow", () => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    expect(canonicalJson(deep)).toBeUndefined();
+    expect(canonicalJson(`${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}`)).toBeDefined();
+    expect(fp(deep)).toMatch(/^[\w-]{43}$/);
+  });
+});
+
+describe("settlement rules", () => {
+  it("stores statuses in the replay list, never 409/429; 5xx is indeterminate; other statuses release", () => {
+    expect(settleResponse(201, ["2xx", "4xx"])).toBe("store");
+    expect(settleResponse(402, ["2xx", "4xx"])).toBe("store");
+    expect(settleResponse(409, ["2xx", "4xx"])).toBe("release");
+    expect(settleResponse(429, ["2xx", "4xx"])).toBe("release");
+    expect(settleResponse(500, ["2xx", "4xx"])).toBe("indeterminate");
+    expect(settleResponse(500, ["2xx", "5xx"])).toBe("store");
+    expect(settleResponse(402, ["2xx"])).toBe("release");
+    expect(settleResponse(402, ["2xx", 402])).toBe("store");
+  });
+
+  it("a failure before any byte was sent releases; anything else is indeterminate", () => {
+    expect(settleFailure({ kind: "connect", maybeSent: false, code: "ECONNREFUSED" })).toBe("release");
+    expect(settleFailure({ kind: "timeout", maybeSent: true, code: "PAYGUARD_UPSTREAM_TIMEOUT" })).toBe("indeterminate");
+    expect(settleFailure(undefined)).toBe("indeterminate");
+  });
+});
