@@ -114,6 +114,8 @@ function summary(file: string, config: Config): string {
     `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
     `  timeouts  attempt ${formatDuration(config.resilience.timeout.attempt)}, total ${formatDuration(config.resilience.timeout.total)}`,
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
+    `  idempotency ${config.idempotency.mode} for ${config.idempotency.methods.join(",")} (header ${config.idempotency.header}, ttl ${formatDuration(config.idempotency.ttl)}, in flight: ${config.idempotency.inFlight.strategy}, upstream key: ${config.idempotency.upstreamKey === false ? "off" : config.idempotency.upstreamKey.header})`,
+    `  store     ${config.store.type}, ${config.store.maxEntries} entries, ${formatSize(config.store.maxSize)}`,
     `  routes    ${config.routes.length === 0 ? "none (defaults apply to every request)" : config.routes.map((r, i) => `${r.name ?? `route-${i}`} ${(r.methods ?? ["*"]).join(",")} ${r.path}`).join("; ")}`,
   ];
   return `${lines.join("\n")}\n`;

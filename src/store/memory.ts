@@ -113,8 +113,8 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
 
     waitForChange(key, timeoutMs) {
       return new Promise<void>((resolve) => {
-        let set = waiters.get(key);
-        if (!set) waiters.set(key, (set = new Set()));
+        const set = waiters.get(key) ?? new Set<() => void>();
+        waiters.set(key, set);
         const done = () => {
           clearTimeout(timer);
           set.delete(done);
