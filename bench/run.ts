@@ -122,9 +122,7 @@ async function measure(url: string, scenario: Scenario, seconds: number) {
     ],
   });
   if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(
-      `${scenario.name} at ${url}: ${result.non2xx} non-2xx, ${result.errors} errors (BENCH_DEBUG=1 prints them)`,
-    );
+    throw new Error(`${scenario.name} at ${url}: ${result.non2xx} non-2xx, ${result.errors} errors (BENCH_DEBUG=1 prints them)`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
