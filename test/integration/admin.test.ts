@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { send } from "../support/http.js";
+import { sample } from "../support/metrics.js";
 import { type Running, startInProcess } from "../support/payguard.js";
 
 let gw: FakeGateway;
@@ -14,18 +15,6 @@ afterAll(async () => {
   await pg.close();
   await gw.close();
 });
-
-/** The value of one sample line in the Prometheus text format, 0 if absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const labelPart = line.slice(name.length + 1, line.indexOf("}"));
-    const have = labelPart.split(",");
-    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return 0;
-}
 
 async function metrics(): Promise<string> {
   const res = await send(pg.adminUrl, "/metrics");

@@ -3,6 +3,7 @@ import { request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { type Answer, json, send } from "../support/http.js";
+import { sample } from "../support/metrics.js";
 import { type Running, startInProcess } from "../support/payguard.js";
 
 let gw: FakeGateway;
@@ -52,11 +53,8 @@ function expectProblem(answer: Answer, status: number, code: string) {
   expect(json(answer)).toMatchObject({ status, code });
 }
 
-async function metric(pg: Running, name: string, labels: Record<string, string>): Promise<number> {
-  const text = (await send(pg.adminUrl, "/metrics")).body.toString();
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split("\n").find((l) => (want.length === 0 ? l.startsWith(`${name} `) : l.startsWith(`${name}{`) && want.every((w) => l.includes(w))));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+async function metric(pg: Running, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sample((await send(pg.adminUrl, "/metrics")).body.toString(), name, labels);
 }
 
 describe("key checks", () => {
@@ -65,7 +63,7 @@ describe("key checks", () => {
     const before = gw.requests.length;
     expectProblem(await pay(pg, undefined), 400, "idempotency_key_missing");
     expect(gw.requests.length).toBe(before);
-    expect(await metric(pg, "payguard_idempotency_total", { result: "missing_key" })).toBe(1);
+    expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "missing_key" })).toBe(1);
   });
 
   it.each([
@@ -114,8 +112,8 @@ describe("exactly one charge under concurrency", () => {
       expect(a.headers.location).toBe("/v1/charges/ch_once");
     }
     expect(answers.filter((a) => a.headers["idempotent-replayed"] === undefined)).toHaveLength(1);
-    expect(await metric(pg, "payguard_idempotency_total", { result: "new" })).toBe(1);
-    expect(await metric(pg, "payguard_idempotency_total", { result: "waited" })).toBe(99);
+    expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "new" })).toBe(1);
+    expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "waited" })).toBe(99);
   });
 
   it("with reject, one real answer and 409 idempotency_key_in_use with Retry-After for the rest", async () => {
@@ -195,7 +193,7 @@ describe("replay", () => {
     await pay(pg, key, { amount: 1000, currency: "eur" });
     expectProblem(await pay(pg, key, { amount: 9999, currency: "eur" }), 422, "idempotency_key_reused");
     expect(seenWith(key)).toHaveLength(1);
-    expect(await metric(pg, "payguard_idempotency_total", { result: "mismatch" })).toBe(1);
+    expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "mismatch" })).toBe(1);
   });
 
   it("ignores the configured JSON pointers in the fingerprint", async () => {
@@ -277,7 +275,7 @@ describe("indeterminate outcomes", () => {
     const retry = await pay(pg, key);
     expectProblem(retry, 502, "outcome_indeterminate");
     expect(gw.requests.length - before).toBe(1);
-    expect(await metric(pg, "payguard_idempotency_total", { result: "indeterminate" })).toBe(1);
+    expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "indeterminate" })).toBe(1);
   });
 
   it("a reset after sending, or a 5xx, without upstreamKey is indeterminate too", async () => {
@@ -299,7 +297,7 @@ describe("indeterminate outcomes", () => {
     const key = freshKey();
     expectProblem(await pay(down, key), 502, "upstream_unreachable");
     expectProblem(await pay(down, key), 502, "upstream_unreachable");
-    expect(await metric(down, "payguard_idempotency_settlements_total", { settlement: "released" })).toBe(2);
+    expect(await metric(down, "payguard_idempotency_settlements_total", { route: "default", settlement: "released" })).toBe(2);
   });
 });
 
@@ -315,6 +313,6 @@ describe("memory store bounds", () => {
     expect(full.headers["retry-after"]).toBe("1");
     expect(gw.requests.length).toBe(before);
     for (const r of await Promise.all(inFlight)) expect(r.status).toBe(200);
-    expect(await metric(pg, "payguard_store_entries", {})).toBe(2);
+    expect(await metric(pg, "payguard_store_entries")).toBe(2);
   });
 });
