@@ -9,7 +9,7 @@ import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
 /** Envoy-style short flags for proxy-made outcomes, in logs, metrics and a response header. */
-export type Flag = "UF" | "UT" | "UC" | "UE" | "LR" | "SD" | "DC" | "IE";
+export type Flag = "UF" | "UT" | "UC" | "UE" | "UO" | "UH" | "LR" | "SD" | "DC" | "IE";
 
 export const ORIGIN_HEADER = "payguard-origin";
 export const FLAG_HEADER = "payguard-flag";
@@ -43,6 +43,8 @@ export const PROBLEMS = {
   upstream_error: { status: 502, title: "The gateway call failed", flag: "UE" },
   upstream_timeout: { status: 504, title: "The gateway did not answer in time", flag: "UT" },
   client_disconnected: { status: 499, title: "The client closed the connection before the request was complete", flag: "DC" },
+  overloaded: { status: 503, title: "Too many requests are waiting for the gateway; the request was not sent", flag: "UO" },
+  circuit_open: { status: 503, title: "The gateway is failing; payguard stopped sending requests to it for now", flag: "UH" },
   shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD" },
   internal_error: { status: 500, title: "payguard failed internally", flag: "IE" },
 } as const satisfies Record<string, ProblemSpec>;

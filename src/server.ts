@@ -15,6 +15,7 @@ import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
+import { buildResilience } from "./resilience/policy.js";
 import { createMemoryStore } from "./store/memory.js";
 import { createUpstreamClient } from "./upstream/client.js";
 
@@ -40,9 +41,11 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const metrics = options.metrics ?? createMetrics();
   const store = createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() });
   metrics.observeStore(() => store.stats());
+  const routes = compileRoutes(config);
   const deps: AppDeps = {
     config,
-    routes: compileRoutes(config),
+    routes,
+    resilience: buildResilience(routes, routes.fallback, { metrics, logger }),
     upstream: createUpstreamClient(config.upstream),
     metrics,
     logger,

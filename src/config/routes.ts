@@ -17,6 +17,8 @@ export interface RoutePolicy {
 export interface RouteTable {
   match(method: string, path: string): RoutePolicy;
   readonly routes: readonly RoutePolicy[];
+  /** the top-level settings, for requests no route matches */
+  readonly fallback: RoutePolicy;
 }
 
 export function compileRoutes(config: Config): RouteTable {
@@ -32,6 +34,7 @@ export function compileRoutes(config: Config): RouteTable {
   });
   return {
     routes,
+    fallback,
     match(method, path) {
       if (routes.length === 0) return fallback;
       const [matches] = router.match(method, path);

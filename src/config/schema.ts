@@ -95,11 +95,54 @@ function section<M extends Mode, T extends z.core.$ZodShape>(mode: M, shape: T):
 }
 
 /** Per-attempt and overall upstream timeouts (the resilience issue adds retries inside `total`). */
+/** What a retry may be triggered by: failure kinds, or a gateway status. */
+const retryCondition = z.union([
+  z.enum(["connect-error", "attempt-timeout", "reset"]),
+  z.number().int().min(400).max(599),
+  z
+    .string()
+    .regex(/^[45]\d\d$/, 'must be "connect-error", "attempt-timeout", "reset" or a 4xx/5xx status')
+    .transform(Number),
+]);
+
 function resilienceSection<M extends Mode>(mode: M) {
   return section(mode, {
     timeout: section(mode, {
       attempt: opt(mode, duration({ min: 1 }), 10_000),
       total: opt(mode, duration({ min: 1 }), 30_000),
+    }),
+    retry: section(mode, {
+      maxAttempts: opt(mode, int({ min: 1, max: 10 }), 3),
+      backoff: section(mode, {
+        type: opt(mode, z.enum(["exponential"]), "exponential"),
+        initial: opt(mode, duration({ min: 1 }), 100),
+        max: opt(mode, duration({ min: 1 }), 5_000),
+        jitter: opt(mode, z.enum(["decorrelated", "full", "none"]), "decorrelated"),
+      }),
+      on: opt(mode, z.array(retryCondition), ["connect-error", "attempt-timeout", "reset", 502, 503, 504, 429]),
+      retryAfter: section(mode, {
+        honor: opt(mode, z.boolean(), true),
+        max: opt(mode, duration(), 10_000),
+      }),
+      budget: section(mode, {
+        ratio: opt(mode, z.number().min(0).max(10), 0.2),
+        minPerSecond: opt(mode, z.number().min(0), 10),
+        window: opt(mode, duration({ min: 1000, max: 3_600_000 }), 10_000),
+      }),
+    }),
+    bulkhead: section(mode, {
+      maxConcurrent: opt(mode, int({ min: 1, max: 100_000 }), 256),
+      maxQueue: opt(mode, int({ min: 0, max: 1_000_000 }), 512),
+    }),
+    breaker: section(mode, {
+      type: opt(mode, z.enum(["consecutive", "sampling"]), "consecutive"),
+      threshold: opt(mode, int({ min: 1, max: 1000 }), 5),
+      sampling: section(mode, {
+        failureRate: opt(mode, z.number().gt(0).max(1), 0.5),
+        window: opt(mode, duration({ min: 1000 }), 30_000),
+        minRequests: opt(mode, int({ min: 1, max: 1_000_000 }), 20),
+      }),
+      halfOpenAfter: opt(mode, duration({ min: 1 }), 10_000),
     }),
   });
 }

@@ -4,7 +4,6 @@
  * outcome indeterminate — the charge may exist.
  */
 import type { StatusMatcher } from "../config/schema.js";
-import type { UpstreamFailure } from "../upstream/classify.js";
 
 /**
  * store: keep the response for replay. release: the gateway did not act (or said so), the
@@ -22,9 +21,9 @@ export function settleResponse(status: number, replay: readonly StatusMatcher[])
   return "release";
 }
 
-export function settleFailure(failure: UpstreamFailure | undefined): Settlement {
-  // An unclassified failure is treated as possibly sent: the safe side for money.
-  return failure && !failure.maybeSent ? "release" : "indeterminate";
+/** A failure with no answer: released only when no attempt can have reached the gateway. */
+export function settleFailure(maybeSent: boolean): Settlement {
+  return maybeSent ? "indeterminate" : "release";
 }
 
 export function matchesStatus(status: number, matchers: readonly StatusMatcher[]): boolean {

@@ -22,6 +22,18 @@ export interface Metrics {
   readonly storeEvictions: Counter;
   /** Point the store gauges (entries, bytes, in-flight) at a store. */
   observeStore(stats: () => StoreStats): void;
+  readonly attemptsPerRequest: Histogram<"route">;
+  /** Retries made, by the condition that triggered them ("503", "connect-error", …). */
+  readonly retries: Counter<"route" | "reason">;
+  /** Retryable-looking failures not retried: unsafe, budget, deadline, retry_after, gateway_hint, exhausted. */
+  readonly retriesSuppressed: Counter<"route" | "reason">;
+  /** 0 closed, 1 open, 2 half-open. */
+  readonly breakerState: Gauge<"breaker">;
+  readonly breakerTransitions: Counter<"breaker" | "to">;
+  readonly bulkheadRejections: Counter<"bulkhead">;
+  /** Register a bulkhead's occupancy for the active/queued gauges. */
+  observeBulkhead(name: string, occupancy: () => { active: number; queued: number }): void;
+  readonly timeouts: Counter<"route" | "kind">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -40,10 +52,69 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   storeGauge("payguard_idempotency_in_flight", "Idempotency keys claimed whose upstream call has not settled.", (s) => s.inFlight);
   storeGauge("payguard_store_entries", "Records held by the idempotency store (this replica's view).", (s) => s.entries);
   storeGauge("payguard_store_bytes", "Approximate bytes held by the idempotency store (memory store).", (s) => s.bytes);
+  const bulkheads = new Map<string, () => { active: number; queued: number }>();
+  const bulkheadGauge = (name: string, help: string, pick: (o: { active: number; queued: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["bulkhead"],
+      registers: [registry],
+      collect() {
+        for (const [bulkhead, occupancy] of bulkheads) this.set({ bulkhead }, pick(occupancy()));
+      },
+    });
+  bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
+  bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
   return {
     observeStore(stats) {
       storeStats = stats;
     },
+    observeBulkhead(name, occupancy) {
+      bulkheads.set(name, occupancy);
+    },
+    attemptsPerRequest: new Histogram({
+      name: "payguard_upstream_attempts_per_request",
+      help: "Upstream attempts one client request took (0 when refused before any attempt).",
+      labelNames: ["route"],
+      buckets: [0, 1, 2, 3, 4, 5, 6, 8, 10],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "payguard_retries_total",
+      help: "Upstream retries, by the condition that triggered them.",
+      labelNames: ["route", "reason"],
+      registers: [registry],
+    }),
+    retriesSuppressed: new Counter({
+      name: "payguard_retries_suppressed_total",
+      help: "Failures that matched a retry condition but were not retried, by why.",
+      labelNames: ["route", "reason"],
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: "payguard_breaker_state",
+      help: "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
+      labelNames: ["breaker"],
+      registers: [registry],
+    }),
+    breakerTransitions: new Counter({
+      name: "payguard_breaker_transitions_total",
+      help: "Circuit breaker state changes, by the state entered.",
+      labelNames: ["breaker", "to"],
+      registers: [registry],
+    }),
+    bulkheadRejections: new Counter({
+      name: "payguard_bulkhead_rejections_total",
+      help: "Requests refused with 503 overloaded because the bulkhead and its queue were full.",
+      labelNames: ["bulkhead"],
+      registers: [registry],
+    }),
+    timeouts: new Counter({
+      name: "payguard_timeouts_total",
+      help: "Upstream timeouts, by kind: attempt (one try) or total (the whole request).",
+      labelNames: ["route", "kind"],
+      registers: [registry],
+    }),
     idempotency: new Counter({
       name: "payguard_idempotency_total",
       help: "Requests subject to idempotency, by what the engine did with them.",

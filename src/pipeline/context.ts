@@ -9,6 +9,7 @@ import type { Config } from "../config/schema.js";
 import type { Flag, ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
+import type { Resilience } from "../resilience/policy.js";
 import type { IdempotencyStore } from "../store/types.js";
 import type { UpstreamClient } from "../upstream/client.js";
 
@@ -26,6 +27,7 @@ export interface AppDeps {
   logger: Logger;
   lifecycle: Lifecycle;
   store: IdempotencyStore;
+  resilience: Resilience;
 }
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
@@ -42,6 +44,8 @@ export interface RequestVars {
   body: Buffer | undefined;
   /** upstream attempts made for this request */
   attempts: number;
+  /** whether any attempt may have reached the gateway (decides release vs indeterminate) */
+  maybeSent: boolean;
   /** the answer respond writes; unset when payguard answers with a problem */
   reply: Reply | undefined;
   /** header and value carrying the idempotency key to the gateway on every attempt */

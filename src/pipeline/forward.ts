@@ -1,16 +1,17 @@
 /**
- * The last stage: sends the request to the gateway and hands its answer up the pipeline as
- * a streamed Reply (status, headers minus hop-by-hop, body untouched). Failures before the
- * response headers are thrown to the error mapping.
+ * The last stage: sends the request to the gateway through the route's resilience policies
+ * (timeouts, bulkhead, retries, circuit breaker) and hands the answer up the pipeline as a
+ * streamed Reply (status, headers minus hop-by-hop, body untouched). Every attempt carries
+ * the same headers, body and upstream idempotency key. Failures are thrown to the error
+ * mapping.
  */
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
-import { statusClass } from "../metrics/registry.js";
-import { classifyUpstreamError } from "../upstream/classify.js";
+import { newAttemptContext } from "../resilience/policy.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
 import type { AppDeps, ProxyEnv } from "./context.js";
 
-export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<ProxyEnv> {
+export function forward(deps: Pick<AppDeps, "upstream" | "resilience">): Handler<ProxyEnv> {
   return async function forward(c) {
     const { incoming } = c.env;
     const route = c.var.route;
@@ -24,20 +25,20 @@ export function forward(deps: Pick<AppDeps, "upstream" | "metrics">): Handler<Pr
       contentLength: body?.length,
       upstreamKey: c.var.upstreamKey,
     });
-    const timeoutMs = Math.min(route.resilience.timeout.attempt, route.resilience.timeout.total);
+    const method = c.req.method;
+    const path = incoming.url as string;
+    const bodyTimeoutMs = route.resilience.timeout.attempt;
 
-    c.set("attempts", c.var.attempts + 1);
-    const started = performance.now();
-    let response: Awaited<ReturnType<typeof deps.upstream.send>>;
+    const ctx = newAttemptContext(method, c.var.upstreamKey !== undefined, route.resilience.timeout.total);
     try {
-      response = await deps.upstream.send({ method: c.req.method, path: incoming.url as string, headers, body, timeoutMs });
-    } catch (err) {
-      const failure = classifyUpstreamError(err);
-      deps.metrics.upstreamAttemptDuration.observe({ route: route.name, outcome: failure?.kind ?? "error" }, (performance.now() - started) / 1000);
-      throw err;
+      const response = await deps.resilience
+        .forRoute(route)
+        .execute(ctx, (signal) => deps.upstream.send({ method, path, headers, body, signal, bodyTimeoutMs }));
+      c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
+    } finally {
+      c.set("attempts", ctx.attempts);
+      c.set("maybeSent", ctx.maybeSent > 0);
     }
-    deps.metrics.upstreamAttemptDuration.observe({ route: route.name, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
-    c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
     return RESPONSE_ALREADY_SENT;
   };
 }

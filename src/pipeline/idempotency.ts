@@ -71,7 +71,9 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     }
     if (c.error || !c.var.reply) {
       const failure = classifyUpstreamError(c.error);
-      await ticket.settle(settleFailure(failure), { reason: failure ? `${failure.kind} (${failure.code})` : "error before an answer" });
+      await ticket.settle(settleFailure(c.var.maybeSent ?? true), {
+        reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
+      });
       return;
     }
     c.set("reply", await storeReply(ticket, c.var.reply, policy.replay, policy.maxResponseSize));

@@ -11,6 +11,7 @@ export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHa
   return async function observe(c, next) {
     const started = performance.now();
     c.set("attempts", 0);
+    c.set("maybeSent", false);
     await next();
     const outgoing = c.env.outgoing;
     if (outgoing.writableFinished || outgoing.destroyed) record(c, deps, started);

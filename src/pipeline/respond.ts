@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { MiddlewareHandler } from "hono";
+import { discardBody } from "../upstream/client.js";
 import type { ProxyEnv } from "./context.js";
 
 export function respond(): MiddlewareHandler<ProxyEnv> {
@@ -39,15 +40,12 @@ export function respond(): MiddlewareHandler<ProxyEnv> {
  */
 export function streamBody(source: Readable, target: ServerResponse): Promise<"UC" | "DC" | undefined> {
   if (target.destroyed) {
-    source.on("error", ignore);
-    source.destroy();
+    discardBody(source);
     return Promise.resolve("DC");
   }
   return new Promise((resolve) => {
     const done = (result: "UC" | "DC" | undefined) => {
       source.off("error", onSourceError);
-      // Destroying an undici body emits an error later: it must find a listener, or the
-      // process dies of an unhandled 'error' event.
       source.on("error", ignore);
       target.off("close", onTargetClose);
       resolve(result);
@@ -58,8 +56,8 @@ export function streamBody(source: Readable, target: ServerResponse): Promise<"U
     };
     const onTargetClose = () => {
       if (target.writableFinished) return done(undefined);
-      source.destroy();
       done("DC");
+      discardBody(source);
     };
     source.on("error", onSourceError);
     target.on("close", onTargetClose);

@@ -5,7 +5,6 @@
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import type { Config } from "../config/schema.js";
-import { UpstreamTimeoutError } from "./classify.js";
 import type { ResponseHeaders } from "./headers.js";
 
 export interface UpstreamRequest {
@@ -14,8 +13,10 @@ export interface UpstreamRequest {
   path: string;
   headers: string[];
   body: Buffer | undefined;
-  /** deadline for the response headers, then the longest gap between body chunks */
-  timeoutMs: number;
+  /** aborts the attempt (attempt timeout, total deadline): undici then destroys the socket */
+  signal: AbortSignal;
+  /** longest gap between body chunks once the headers arrived */
+  bodyTimeoutMs: number;
 }
 
 export interface UpstreamResponse {
@@ -31,6 +32,19 @@ export interface UpstreamClient {
   close(): Promise<void>;
 }
 
+/**
+ * Throws away a response body we will not deliver (a retried 503, a client that left).
+ * Small bodies are drained so the connection can be reused; anything else destroys it.
+ * An undici body emits an error when destroyed: it must find a listener, or the process
+ * dies of an unhandled 'error' event.
+ */
+export function discardBody(body: Readable): void {
+  body.on("error", () => {});
+  const dump = (body as Readable & { dump?: (opts?: { limit: number }) => Promise<void> }).dump;
+  if (typeof dump === "function") dump.call(body, { limit: 64 * 1024 }).catch(() => {});
+  else body.destroy();
+}
+
 export function createUpstreamClient(upstream: Config["upstream"]): UpstreamClient {
   const url = new URL(upstream.url);
   const basePath = url.pathname.replace(/\/+$/, "");
@@ -43,22 +57,17 @@ export function createUpstreamClient(upstream: Config["upstream"]): UpstreamClie
   return {
     host: url.host,
     async send(request) {
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new UpstreamTimeoutError(request.timeoutMs)), request.timeoutMs);
-      try {
-        const response = await pool.request({
-          method: request.method as never,
-          path: basePath + request.path,
-          headers: request.headers,
-          body: request.body ?? null,
-          signal: controller.signal,
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        });
-        return { status: response.statusCode, headers: response.headers, body: response.body };
-      } finally {
-        clearTimeout(timer);
-      }
+      const response = await pool.request({
+        method: request.method as never,
+        path: basePath + request.path,
+        headers: request.headers,
+        body: request.body ?? null,
+        signal: request.signal,
+        // The attempt timeout (a signal) bounds the wait for headers; these are backstops.
+        headersTimeout: 0,
+        bodyTimeout: request.bodyTimeoutMs,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
     },
     close: () => pool.close(),
   };

@@ -25,8 +25,9 @@ afterAll(async () => {
   await gw.close();
 });
 
+/** One attempt per request unless a test says otherwise: retries are resilience.test.ts's. */
 async function payguard(extra = ""): Promise<Running> {
-  const pg = await startInProcess(gw.url, extra);
+  const pg = await startInProcess(gw.url, extra.includes("resilience:") ? extra : `resilience: { retry: { maxAttempts: 1 } }\n${extra}`);
   running.push(pg);
   return pg;
 }
@@ -254,7 +255,7 @@ describe("client hang-up", () => {
 
 describe("indeterminate outcomes", () => {
   it("timeout after the gateway charged, with upstreamKey: the retry carries the same upstream key", async () => {
-    const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s } }");
+    const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { maxAttempts: 1 } }");
     const key = freshKey();
     gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })), steps.json(200, { id: "ch_late" }));
     expectProblem(await pay(pg, key), 504, "upstream_timeout");
@@ -266,7 +267,7 @@ describe("indeterminate outcomes", () => {
   });
 
   it("timeout after the gateway charged, without upstreamKey: the retry gets outcome_indeterminate, the gateway sees one request", async () => {
-    const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s } }\nidempotency: { upstreamKey: false }");
+    const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }");
     const key = freshKey();
     gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })));
     const before = gw.requests.length;
@@ -292,7 +293,7 @@ describe("indeterminate outcomes", () => {
   });
 
   it("a refused connection is a definite failure: the key is released and the retry goes upstream", async () => {
-    const down = await startInProcess("http://127.0.0.1:9", "idempotency: { upstreamKey: false }");
+    const down = await startInProcess("http://127.0.0.1:9", "resilience: { retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }");
     running.push(down);
     const key = freshKey();
     expectProblem(await pay(down, key), 502, "upstream_unreachable");

@@ -23,7 +23,18 @@ describe("config defaults", () => {
       limits: { maxBodySize: 1024 * 1024, headersTimeout: 10_000, requestTimeout: 60_000 },
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
       log: { level: "info" },
-      resilience: { timeout: { attempt: 10_000, total: 30_000 } },
+      resilience: {
+        timeout: { attempt: 10_000, total: 30_000 },
+        retry: {
+          maxAttempts: 3,
+          backoff: { type: "exponential", initial: 100, max: 5000, jitter: "decorrelated" },
+          on: ["connect-error", "attempt-timeout", "reset", 502, 503, 504, 429],
+          retryAfter: { honor: true, max: 10_000 },
+          budget: { ratio: 0.2, minPerSecond: 10, window: 10_000 },
+        },
+        bulkhead: { maxConcurrent: 256, maxQueue: 512 },
+        breaker: { type: "consecutive", threshold: 5, sampling: { failureRate: 0.5, window: 30_000, minRequests: 20 }, halfOpenAfter: 10_000 },
+      },
       idempotency: {
         header: "idempotency-key",
         methods: ["POST", "PATCH"],
@@ -97,7 +108,7 @@ server: { port: 99999, hots: x }
 upstream: { url: "http://user:pw@gw", connections: 0 }
 limits: { maxBodySize: huge, headersTimeout: 2m, requestTimeout: 1m }
 log: { level: loud }
-resilience: { timeout: { attempt: 40s, total: 30s } }
+resilience: { timeout: { attempt: 40s, total: 30s }, retry: { maxAttempts: 11, on: [teapot] } }
 routes:
   - { path: v1/charges, methods: [FETCH] }
   - { name: "bad name!", path: /x }
@@ -112,12 +123,14 @@ routes:
         "limits.headersTimeout: must be ≤ limits.requestTimeout",
         'log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
         "resilience.timeout.attempt: must be ≤ resilience.timeout.total",
+        "resilience.retry.maxAttempts: must be ≤ 10",
         "routes[0].path: must start with '/'",
         'routes[0].methods[0]: must be one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"',
         "routes[1].name: must be 1-64 letters, digits, '_', '.' or '-'",
       ]),
     );
-    expect(problems).toHaveLength(11);
+    expect(problems.some((p) => p.startsWith("resilience.retry.on[0]:"))).toBe(true);
+    expect(problems).toHaveLength(13);
   });
 
   it("reports a missing upstream.url and YAML syntax errors with positions", () => {
@@ -168,6 +181,7 @@ routes:
 
   it("overrides only the keys a route sets", () => {
     expect(table.match("POST", "/v1/refunds").resilience.timeout).toEqual({ attempt: 2000, total: 20_000 });
+    expect(table.match("POST", "/v1/refunds").resilience.retry.maxAttempts).toBe(3);
     expect(table.match("GET", "/v1/x").resilience.timeout).toEqual({ attempt: 5000, total: 20_000 });
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * Whether one failed attempt may be retried. Pure: the caller supplies the facts.
+ * The safety rule (../shared/SEMANTICS.md, "Retrying"): a POST/PATCH is re-sent only when
+ * every attempt carries the same upstream idempotency key — the gateway then dedupes — or
+ * when the failure proves no byte reached the gateway.
+ */
+import type { ResilienceConfig } from "../config/schema.js";
+import type { UpstreamFailure } from "../upstream/classify.js";
+import type { ResponseHeaders } from "../upstream/headers.js";
+
+/** Methods whose repetition cannot create a second payment by itself (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
+export type AttemptOutcome = { kind: "response"; status: number; headers: ResponseHeaders } | { kind: "failure"; failure: UpstreamFailure };
+
+export interface RetryFacts {
+  method: string;
+  /** an upstream idempotency key goes with every attempt */
+  keyed: boolean;
+  /** ms left before the request's total deadline */
+  remainingMs: number;
+  now: number;
+}
+
+/** Why a retryable-looking failure was not retried (a metric label). */
+export type Suppressed = "unsafe" | "deadline" | "retry_after" | "gateway_hint";
+
+export type RetryDecision = { retry: true; reason: string; minDelayMs: number } | { retry: false; suppressed?: Suppressed; reason?: string };
+
+export function decideRetry(outcome: AttemptOutcome, facts: RetryFacts, retry: ResilienceConfig["retry"]): RetryDecision {
+  const reason = conditionOf(outcome);
+  // Stripe-Should-Retry overrides the status list either way.
+  const hint = outcome.kind === "response" ? headerOf(outcome.headers, "stripe-should-retry") : undefined;
+  if (hint === "false") return { retry: false, suppressed: "gateway_hint", reason };
+  const listed = reason !== undefined && retry.on.some((c) => String(c) === reason);
+  if (!listed && hint !== "true") return { retry: false };
+  const why = reason ?? "gateway_hint";
+
+  const notSent = outcome.kind === "failure" && !outcome.failure.maybeSent;
+  if (!IDEMPOTENT_METHODS.has(facts.method) && !facts.keyed && !notSent) return { retry: false, suppressed: "unsafe", reason: why };
+  if (facts.remainingMs <= 0) return { retry: false, suppressed: "deadline", reason: why };
+
+  let minDelayMs = 0;
+  if (outcome.kind === "response" && retry.retryAfter.honor) {
+    const asked = parseRetryAfter(headerOf(outcome.headers, "retry-after"), facts.now);
+    if (asked !== undefined) {
+      // The gateway asked for more patience than we may spend: pass its answer through now.
+      if (asked > retry.retryAfter.max || asked >= facts.remainingMs) return { retry: false, suppressed: "retry_after", reason: why };
+      minDelayMs = asked;
+    }
+  }
+  return { retry: true, reason: why, minDelayMs };
+}
+
+/** "503", "connect-error", "attempt-timeout", "reset", or undefined for anything else. */
+export function conditionOf(outcome: AttemptOutcome): string | undefined {
+  if (outcome.kind === "response") return String(outcome.status);
+  switch (outcome.failure.kind) {
+    case "connect":
+      return "connect-error";
+    case "timeout":
+      return "attempt-timeout";
+    case "reset":
+      return "reset";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Retry-After as milliseconds from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+ * undefined when absent or unparseable; a date in the past is 0.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function headerOf(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

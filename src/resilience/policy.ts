@@ -1,0 +1,306 @@
+/**
+ * The resilience policies of one route, composed once from cockatiel. Order, outermost first:
+ *
+ *   total timeout → bulkhead → retry → circuit breaker → attempt timeout → upstream call
+ *
+ * - total timeout outermost: it bounds everything the client waits for — queueing in the
+ *   bulkhead, every attempt and every backoff.
+ * - bulkhead outside retry: a request holds one slot for all its attempts, so retries can
+ *   never multiply the concurrency sent to a struggling gateway.
+ * - retry outside the breaker: every attempt is seen (and counted) by the breaker, and an
+ *   open circuit stops the retries at once.
+ * - attempt timeout innermost: it bounds exactly one try; its abort cancels the undici
+ *   request, whose socket is then destroyed, never reused.
+ *
+ * What cockatiel lacks is ours: the safety rule, Retry-After, Stripe-Should-Retry and the
+ * deadline (resilience/classify.ts), and the retry budget (resilience/budget.ts).
+ */
+import {
+  type BulkheadPolicy,
+  bulkhead,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  decorrelatedJitterGenerator,
+  ExponentialBackoff,
+  fullJitterGenerator,
+  handleWhen,
+  type IBackoff,
+  type IBackoffFactory,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  isTaskCancelledError,
+  noJitterGenerator,
+  type RetryPolicy,
+  retry,
+  SamplingBreaker,
+  type TimeoutPolicy,
+  TimeoutStrategy,
+  timeout,
+} from "cockatiel";
+import type { RoutePolicy, RouteTable } from "../config/routes.js";
+import type { ResilienceConfig } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { type Metrics, statusClass } from "../metrics/registry.js";
+import { classifyUpstreamError, type UpstreamFailure, UpstreamTimeoutError } from "../upstream/classify.js";
+import { discardBody, type UpstreamResponse } from "../upstream/client.js";
+import { RetryBudget } from "./budget.js";
+import { type AttemptOutcome, decideRetry } from "./classify.js";
+
+/** Per-request state, threaded through the policies inside results and errors. */
+export interface AttemptContext {
+  readonly method: string;
+  /** an upstream idempotency key goes with every attempt */
+  readonly keyed: boolean;
+  /** epoch ms of the total deadline */
+  readonly deadline: number;
+  attempts: number;
+  /** attempts that may have reached the gateway: counted at the start, uncounted when a failure proves otherwise */
+  maybeSent: number;
+  /** the delay the next retry must at least wait (Retry-After) */
+  minDelayMs: number;
+  /** what triggered the pending retry */
+  reason: string | undefined;
+}
+
+export function newAttemptContext(method: string, keyed: boolean, totalMs: number): AttemptContext {
+  return { method, keyed, deadline: Date.now() + totalMs, attempts: 0, maybeSent: 0, minDelayMs: 0, reason: undefined };
+}
+
+/** Sends one attempt; the signal is the attempt's own (attempt timeout, total deadline). */
+export type SendAttempt = (signal: AbortSignal) => Promise<UpstreamResponse>;
+
+export interface RouteResilience {
+  execute(ctx: AttemptContext, send: SendAttempt): Promise<UpstreamResponse>;
+}
+
+/** A successful attempt (any status) carrying its request's context to the predicates. */
+interface Attempt {
+  ctx: AttemptContext;
+  response: UpstreamResponse;
+}
+
+/** A failed attempt carrying its request's context and what went wrong. */
+class AttemptError extends Error {
+  constructor(
+    readonly ctx: AttemptContext,
+    override readonly cause: unknown,
+    readonly failure: UpstreamFailure,
+  ) {
+    super(failure.code);
+  }
+}
+
+const BREAKER_STATE = { [CircuitState.Closed]: 0, [CircuitState.Open]: 1, [CircuitState.HalfOpen]: 2, [CircuitState.Isolated]: 1 } as const;
+const BREAKER_NAME = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "isolated",
+};
+
+export interface Resilience {
+  forRoute(route: RoutePolicy): RouteResilience;
+}
+
+/**
+ * Builds every route's policies. Breakers, bulkheads and budgets are per upstream, shared by
+ * all routes; a route that overrides one gets its own.
+ */
+export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: { metrics: Metrics; logger: Logger }): Resilience {
+  const instances = new Map<string, unknown>();
+  /** One instance per distinct config: routes that do not override a section share it. */
+  const shared = <T>(kind: string, config: unknown, route: RoutePolicy, make: (name: string) => T): T => {
+    const key = `${kind}:${JSON.stringify(config)}`;
+    let instance = instances.get(key) as T | undefined;
+    if (instance === undefined) {
+      instance = make(route === fallback ? "upstream" : route.name);
+      instances.set(key, instance);
+    }
+    return instance;
+  };
+
+  const compiled = new Map<string, RouteResilience>();
+  for (const route of [fallback, ...table.routes]) {
+    const r = route.resilience;
+    const breaker = shared("breaker", r.breaker, route, (name) => makeBreaker(name, r.breaker, deps.metrics));
+    const bulk = shared("bulkhead", r.bulkhead, route, (name) => makeBulkhead(name, r.bulkhead, deps.metrics));
+    const budget = shared("budget", r.retry.budget, route, () => new RetryBudget(r.retry.budget));
+    compiled.set(route.name, compose(route.name, r, breaker, bulk, budget, deps));
+  }
+  return {
+    forRoute: (route) => compiled.get(route.name) ?? (compiled.get(fallback.name) as RouteResilience),
+  };
+}
+
+interface Breaker {
+  policy: CircuitBreakerPolicy;
+  /** seconds until the open circuit lets a probe through */
+  retryAfterSeconds(): number;
+}
+
+function makeBreaker(name: string, config: ResilienceConfig["breaker"], metrics: Metrics): Breaker {
+  const failure = handleWhen((err) => err instanceof AttemptError && err.failure.kind !== "other").orWhenResult((r) => (r as Attempt).response.status >= 500);
+  const policy = circuitBreaker(failure, {
+    halfOpenAfter: config.halfOpenAfter,
+    breaker:
+      config.type === "consecutive"
+        ? new ConsecutiveBreaker(config.threshold)
+        : new SamplingBreaker({
+            threshold: config.sampling.failureRate,
+            duration: config.sampling.window,
+            minimumRps: config.sampling.minRequests / (config.sampling.window / 1000),
+          }),
+  });
+  let openedAt = 0;
+  metrics.breakerState.set({ breaker: name }, 0);
+  policy.onStateChange((state) => {
+    if (state === CircuitState.Open) openedAt = Date.now();
+    metrics.breakerState.set({ breaker: name }, BREAKER_STATE[state]);
+    metrics.breakerTransitions.inc({ breaker: name, to: BREAKER_NAME[state] });
+  });
+  return {
+    policy,
+    retryAfterSeconds: () => Math.max(1, Math.ceil((config.halfOpenAfter - (Date.now() - openedAt)) / 1000)),
+  };
+}
+
+function makeBulkhead(name: string, config: ResilienceConfig["bulkhead"], metrics: Metrics): BulkheadPolicy {
+  const policy = bulkhead(config.maxConcurrent, config.maxQueue);
+  metrics.observeBulkhead(name, () => ({ active: config.maxConcurrent - policy.executionSlots, queued: config.maxQueue - policy.queueSlots }));
+  policy.onReject(() => metrics.bulkheadRejections.inc({ bulkhead: name }));
+  return policy;
+}
+
+function compose(
+  route: string,
+  config: ResilienceConfig,
+  breaker: Breaker,
+  bulk: BulkheadPolicy,
+  budget: RetryBudget,
+  deps: { metrics: Metrics; logger: Logger },
+): RouteResilience {
+  const { metrics } = deps;
+  const total: TimeoutPolicy = timeout(config.timeout.total, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+  const attemptTimeout: TimeoutPolicy = timeout(config.timeout.attempt, { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false });
+  total.onTimeout(() => metrics.timeouts.inc({ route, kind: "total" }));
+
+  /** The retry predicate: safety, conditions, deadline, Retry-After, attempts left, budget. */
+  const shouldRetry = (ctx: AttemptContext, outcome: AttemptOutcome): boolean => {
+    const now = Date.now();
+    const decision = decideRetry(outcome, { method: ctx.method, keyed: ctx.keyed, remainingMs: ctx.deadline - now, now }, config.retry);
+    if (!decision.retry) {
+      if (decision.suppressed) metrics.retriesSuppressed.inc({ route, reason: decision.suppressed });
+      return false;
+    }
+    if (ctx.attempts >= config.retry.maxAttempts) {
+      metrics.retriesSuppressed.inc({ route, reason: "exhausted" });
+      return false;
+    }
+    if (!budget.tryAcquire()) {
+      metrics.retriesSuppressed.inc({ route, reason: "budget" });
+      return false;
+    }
+    ctx.minDelayMs = decision.minDelayMs;
+    ctx.reason = decision.reason;
+    return true;
+  };
+  const retryWhen = handleWhen((err) => err instanceof AttemptError && shouldRetry(err.ctx, { kind: "failure", failure: err.failure })).orWhenResult((r) => {
+    const { ctx, response } = r as Attempt;
+    return shouldRetry(ctx, { kind: "response", status: response.status, headers: response.headers });
+  });
+  const retries: RetryPolicy = retry(retryWhen, { maxAttempts: config.retry.maxAttempts - 1, backoff: new DeadlineBackoff(config.retry.backoff) });
+  retries.onRetry((event) => {
+    if ("value" in event) {
+      // The answer we retry past is discarded: free its connection.
+      discardBody((event.value as Attempt).response.body);
+    }
+    const ctx = "value" in event ? (event.value as Attempt).ctx : (event.error as AttemptError).ctx;
+    metrics.retries.inc({ route, reason: ctx.reason ?? "unknown" });
+  });
+
+  const attempt = async (ctx: AttemptContext, send: SendAttempt, signal: AbortSignal, totalSignal: AbortSignal): Promise<Attempt> => {
+    // A retry whose backoff ran into the deadline must not start: the client was answered.
+    if (totalSignal.aborted)
+      throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "timeout", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
+    ctx.attempts += 1;
+    ctx.maybeSent += 1;
+    const started = performance.now();
+    try {
+      const response = await send(signal);
+      metrics.upstreamAttemptDuration.observe({ route, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
+      return { ctx, response };
+    } catch (err) {
+      let cause = err;
+      if (signal.aborted && !totalSignal.aborted) {
+        cause = new UpstreamTimeoutError(config.timeout.attempt);
+        metrics.timeouts.inc({ route, kind: "attempt" });
+      }
+      const failure = classifyUpstreamError(cause) ?? { kind: "other" as const, maybeSent: true, code: (cause as Error)?.name ?? "unknown" };
+      if (!failure.maybeSent) ctx.maybeSent -= 1;
+      metrics.upstreamAttemptDuration.observe({ route, outcome: failure.kind }, (performance.now() - started) / 1000);
+      throw new AttemptError(ctx, cause, failure);
+    }
+  };
+
+  return {
+    async execute(ctx, send) {
+      budget.recordRequest();
+      try {
+        const result = await total.execute(({ signal: totalSignal }) =>
+          bulk.execute(
+            () =>
+              retries.execute(
+                ({ signal }) =>
+                  breaker.policy.execute(
+                    ({ signal: attemptParent }) => attemptTimeout.execute(({ signal: s }) => attempt(ctx, send, s, totalSignal), attemptParent),
+                    signal,
+                  ),
+                totalSignal,
+              ),
+            totalSignal,
+          ),
+        );
+        return result.response;
+      } catch (err) {
+        throw localAnswer(err, breaker, config);
+      } finally {
+        metrics.attemptsPerRequest.observe({ route }, ctx.attempts);
+      }
+    },
+  };
+}
+
+/** Maps what the policies threw to what the client gets; upstream failures keep their cause. */
+function localAnswer(err: unknown, breaker: Breaker, config: ResilienceConfig): unknown {
+  if (err instanceof AttemptError) return err.cause;
+  if (isBrokenCircuitError(err)) return new ProxyError("circuit_open", undefined, { "retry-after": String(breaker.retryAfterSeconds()) }, { cause: err });
+  if (isBulkheadRejectedError(err)) return new ProxyError("overloaded", undefined, { "retry-after": "1" }, { cause: err });
+  if (isTaskCancelledError(err)) return new UpstreamTimeoutError(config.timeout.total);
+  return err;
+}
+
+/**
+ * Exponential backoff with jitter (cockatiel), stretched to a Retry-After the gateway asked
+ * for, and never past the request's total deadline.
+ */
+class DeadlineBackoff implements IBackoffFactory<unknown> {
+  private readonly exponential: IBackoffFactory<unknown>;
+  constructor(config: ResilienceConfig["retry"]["backoff"]) {
+    const generator = config.jitter === "decorrelated" ? decorrelatedJitterGenerator : config.jitter === "full" ? fullJitterGenerator : noJitterGenerator;
+    this.exponential = new ExponentialBackoff({ initialDelay: config.initial, maxDelay: config.max, generator: generator as never });
+  }
+  next(context: unknown): IBackoff<unknown> {
+    return step(this.exponential.next(context), context);
+  }
+}
+
+function step(inner: IBackoff<unknown>, context: unknown): IBackoff<unknown> {
+  const result = (context as { result?: { value?: Attempt; error?: unknown } }).result;
+  const ctx = result?.value?.ctx ?? (result?.error instanceof AttemptError ? result.error.ctx : undefined);
+  const wanted = Math.max(inner.duration, ctx?.minDelayMs ?? 0);
+  const duration = ctx ? Math.max(0, Math.min(wanted, ctx.deadline - Date.now())) : wanted;
+  return { duration, next: (next: unknown) => step(inner.next(next), next) };
+}
