@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { isConfigError, loadConfigFile } from "./config/load.js";
+import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
 import { createLogger } from "./log.js";
@@ -106,18 +107,41 @@ async function serve(config: Config): Promise<number> {
   });
 }
 
+/** The effective resilience and idempotency policy of one route, for `payguard check`. */
+function describeRoute(route: RoutePolicy): string[] {
+  const { timeout, retry, bulkhead, breaker } = route.resilience;
+  const idem = route.idempotency;
+  const d = formatDuration;
+  return [
+    `timeouts    attempt ${d(timeout.attempt)}, total ${d(timeout.total)}`,
+    retry.maxAttempts <= 1
+      ? "retry       off (1 attempt)"
+      : `retry       up to ${retry.maxAttempts} attempts on ${retry.on.join(", ")}; backoff ${retry.backoff.type} ${d(retry.backoff.initial)}..${d(retry.backoff.max)} jitter ${retry.backoff.jitter}; Retry-After ${retry.retryAfter.honor ? `honoured up to ${d(retry.retryAfter.max)}` : "ignored"}; budget ${retry.budget.ratio} x requests + ${retry.budget.minPerSecond}/s over ${d(retry.budget.window)}`,
+    `bulkhead    ${bulkhead.maxConcurrent} concurrent, ${bulkhead.maxQueue} queued`,
+    breaker.type === "consecutive"
+      ? `breaker     opens after ${breaker.threshold} failures in a row, half-open after ${d(breaker.halfOpenAfter)}`
+      : `breaker     opens at ${breaker.sampling.failureRate * 100}% failures over ${d(breaker.sampling.window)} (min ${breaker.sampling.minRequests} requests), half-open after ${d(breaker.halfOpenAfter)}`,
+    idem.mode === "off"
+      ? "idempotency off"
+      : `idempotency ${idem.mode} for ${idem.methods.join(",")} (header ${idem.header}, ttl ${d(idem.ttl)}, in flight: ${idem.inFlight.strategy}, upstream key: ${idem.upstreamKey === false ? "off" : idem.upstreamKey.header})`,
+  ];
+}
+
 function summary(file: string, config: Config): string {
   const lines = [
     `config ${file}: ok`,
     `  proxy     ${config.server.host}:${config.server.port} → ${config.upstream.url} (${config.upstream.connections} connections)`,
     `  admin     ${config.admin.host}:${config.admin.port} (/healthz /readyz /metrics)`,
     `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
-    `  timeouts  attempt ${formatDuration(config.resilience.timeout.attempt)}, total ${formatDuration(config.resilience.timeout.total)}`,
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
-    `  idempotency ${config.idempotency.mode} for ${config.idempotency.methods.join(",")} (header ${config.idempotency.header}, ttl ${formatDuration(config.idempotency.ttl)}, in flight: ${config.idempotency.inFlight.strategy}, upstream key: ${config.idempotency.upstreamKey === false ? "off" : config.idempotency.upstreamKey.header})`,
     `  store     ${config.store.type}, ${config.store.maxEntries} entries, ${formatSize(config.store.maxSize)}`,
-    `  routes    ${config.routes.length === 0 ? "none (defaults apply to every request)" : config.routes.map((r, i) => `${r.name ?? `route-${i}`} ${(r.methods ?? ["*"]).join(",")} ${r.path}`).join("; ")}`,
+    "  effective policy per route (first match wins; default = no route matched):",
   ];
+  const table = compileRoutes(config);
+  const matchers = new Map(config.routes.map((r, i) => [r.name ?? `route-${i}`, `${(r.methods ?? ["*"]).join(",")} ${r.path}`]));
+  for (const route of [...table.routes, table.fallback]) {
+    lines.push(`  - ${route.name}${matchers.has(route.name) ? ` (${matchers.get(route.name)})` : ""}`, ...describeRoute(route).map((l) => `      ${l}`));
+  }
   return `${lines.join("\n")}\n`;
 }
 

@@ -30,7 +30,6 @@ import {
   type IBackoffFactory,
   isBrokenCircuitError,
   isBulkheadRejectedError,
-  isTaskCancelledError,
   noJitterGenerator,
   type RetryPolicy,
   retry,
@@ -223,7 +222,7 @@ function compose(
 
   const attempt = async (ctx: AttemptContext, send: SendAttempt, signal: AbortSignal, totalSignal: AbortSignal): Promise<Attempt> => {
     // A retry whose backoff ran into the deadline must not start: the client was answered.
-    if (totalSignal.aborted)
+    if (totalSignal.aborted || Date.now() >= ctx.deadline)
       throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "timeout", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
     ctx.attempts += 1;
     ctx.maybeSent += 1;
@@ -278,15 +277,23 @@ function localAnswer(err: unknown, breaker: Breaker, config: ResilienceConfig): 
   if (err instanceof AttemptError) return err.cause;
   if (isBrokenCircuitError(err)) return new ProxyError("circuit_open", undefined, { "retry-after": String(breaker.retryAfterSeconds()) }, { cause: err });
   if (isBulkheadRejectedError(err)) return new ProxyError("overloaded", undefined, { "retry-after": "1" }, { cause: err });
-  if (isTaskCancelledError(err)) return new UpstreamTimeoutError(config.timeout.total);
+  if (isTaskCancelled(err)) return new UpstreamTimeoutError(config.timeout.total);
   return err;
+}
+
+/**
+ * cockatiel 3.2.1's own isTaskCancelledError tests for the bulkhead's marker property and so
+ * never matches; test the TaskCancelledError marker directly.
+ */
+function isTaskCancelled(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { isTaskCancelledError?: unknown }).isTaskCancelledError === true;
 }
 
 /**
  * Exponential backoff with jitter (cockatiel), stretched to a Retry-After the gateway asked
  * for, and never past the request's total deadline.
  */
-class DeadlineBackoff implements IBackoffFactory<unknown> {
+export class DeadlineBackoff implements IBackoffFactory<unknown> {
   private readonly exponential: IBackoffFactory<unknown>;
   constructor(config: ResilienceConfig["retry"]["backoff"]) {
     const generator = config.jitter === "decorrelated" ? decorrelatedJitterGenerator : config.jitter === "full" ? fullJitterGenerator : noJitterGenerator;

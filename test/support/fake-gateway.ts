@@ -28,7 +28,10 @@ export interface SeenRequest {
   headers: Record<string, string | string[] | undefined>;
   rawHeaders: string[];
   body: Buffer;
+  /** sequence number, from 1 */
   at: number;
+  /** performance.now() when the request was complete */
+  time: number;
 }
 
 export type StepFn = (req: SeenRequest) => Step;
@@ -38,6 +41,8 @@ export interface FakeGateway {
   readonly requests: SeenRequest[];
   /** queue steps: each request consumes one, in order */
   script(...steps: Step[]): void;
+  /** drops any scripted steps not yet consumed */
+  clearScript(): void;
   /** what a request gets once the script is empty */
   setDefault(step: Step | StepFn): void;
   close(): Promise<void>;
@@ -86,6 +91,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       rawHeaders: [...req.rawHeaders],
       body: Buffer.concat(chunks),
       at: ++counter,
+      time: performance.now(),
     };
     requests.push(seen);
     const next = queue.shift() ?? fallback;
@@ -102,6 +108,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     url: `http://127.0.0.1:${port}`,
     requests,
     script: (...more) => void queue.push(...more),
+    clearScript: () => void queue.splice(0),
     setDefault: (step) => {
       fallback = step;
     },
