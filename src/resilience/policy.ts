@@ -221,9 +221,12 @@ function compose(
   });
 
   const attempt = async (ctx: AttemptContext, send: SendAttempt, signal: AbortSignal, totalSignal: AbortSignal): Promise<Attempt> => {
-    // A retry whose backoff ran into the deadline must not start: the client was answered.
-    if (totalSignal.aborted || Date.now() >= ctx.deadline)
+    // A retry whose backoff ran into the deadline must not start. (The total timeout's own
+    // timer may not have fired yet at this instant; then this is where the deadline is noticed.)
+    if (totalSignal.aborted || Date.now() >= ctx.deadline) {
+      if (!totalSignal.aborted) metrics.timeouts.inc({ route, kind: "total" });
       throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "timeout", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
+    }
     ctx.attempts += 1;
     ctx.maybeSent += 1;
     const started = performance.now();
