@@ -193,10 +193,26 @@ const routeSchema = z.strictObject({
   idempotency: idempotencySection("override"),
 });
 
+const redisUrl = z.string().regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL");
+
 const storeSchema = z.strictObject({
-  type: z.enum(["memory"]).default("memory"),
+  type: z.enum(["memory", "redis"]).default("memory"),
+  // memory
   maxEntries: int({ min: 1, max: 100_000_000 }).default(100_000),
   maxSize: size({ min: 1024 }).default(256 * 1024 * 1024),
+  // redis
+  url: redisUrl.default("redis://127.0.0.1:6379"),
+  cluster: z.strictObject({ nodes: z.array(redisUrl).default([]) }).prefault({}),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits, '_', '.', ':' or '-'")
+    .default("payguard"),
+  operationTimeout: duration({ min: 1 }).default(250),
+  onUnavailable: z.enum(["reject", "local"]).default("reject"),
+  /** /readyz is 503 while the store cannot be reached */
+  readiness: z.boolean().default(true),
+  journal: z.strictObject({ dir: z.string().min(1).default("/var/lib/payguard/journal"), fsync: z.boolean().default(true) }).prefault({}),
+  encryption: z.strictObject({ key: z.string().default("") }).prefault({}),
 });
 
 export const configSchema = z
@@ -241,7 +257,18 @@ export const configSchema = z
  * did not parse.
  */
 function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
-  const c = config as { resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> }; routes?: unknown };
+  const c = config as {
+    resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> };
+    routes?: unknown;
+    idempotency?: { maxResponseSize?: unknown };
+    store?: { type?: unknown; maxSize?: unknown };
+  };
+  // A stored answer must fit the memory store, or it could never be replayed.
+  const maxResponse = c.idempotency?.maxResponseSize;
+  const maxSize = c.store?.maxSize;
+  if (c.store?.type !== "redis" && typeof maxResponse === "number" && typeof maxSize === "number" && maxResponse + 64 * 1024 > maxSize) {
+    ctx.addIssue({ code: "custom", path: ["idempotency", "maxResponseSize"], message: "must be at least 64kb below store.maxSize" });
+  }
   const top = c.resilience?.timeout ?? {};
   const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
     const attempt = timeout.attempt ?? top.attempt;

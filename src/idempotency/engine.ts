@@ -87,8 +87,13 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
 async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, previous: InFlightRecord, count: (r: string) => void): Promise<Begin> {
   count("takeover");
   deps.logger.warn({ reqId: req.requestId, route: req.route }, "idempotency: took over a key whose owner's lease expired");
-  if (req.policy.upstreamKey !== false && previous.fingerprint === req.fingerprint) {
-    return { kind: "proceed", ticket: new Ticket(deps, req, token) };
+  if (req.policy.upstreamKey !== false) {
+    if (previous.fingerprint === req.fingerprint) return { kind: "proceed", ticket: new Ticket(deps, req, token) };
+    // Another payload under this key: refuse it, and free the key for the original request's
+    // retry, which the gateway dedupes by the same upstream key.
+    await timed(deps, "release", () => deps.store.release(req.lookupKey, token));
+    count("mismatch");
+    throw new ProxyError("idempotency_key_reused");
   }
   const now = Date.now();
   await timed(deps, "complete", () =>

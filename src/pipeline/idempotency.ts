@@ -19,7 +19,7 @@ import type { ProxyEnv, Reply } from "./context.js";
 export const REPLAYED_HEADER = "idempotent-replayed";
 
 /** Response headers that describe this delivery, not the answer: never stored. */
-const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age", "x-request-id"]);
+const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age"]);
 
 export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
   return async function idempotency(c, next) {
@@ -63,20 +63,22 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     // We own the key: go upstream with the same key on every attempt, then settle.
     const ticket = started.ticket;
     if (policy.upstreamKey !== false) c.set("upstreamKey", { header: policy.upstreamKey.header, value: parsed.key });
+    // The lease is renewed until the key is settled — including while the answer's body is
+    // still arriving — so no duplicate can take over a live request.
     ticket.startRenewal();
     try {
       await next();
+      if (c.error || !c.var.reply) {
+        const failure = classifyUpstreamError(c.error);
+        await ticket.settle(settleFailure(c.var.maybeSent ?? true), {
+          reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
+        });
+        return;
+      }
+      c.set("reply", await storeReply(ticket, c.var.reply, policy.replay, policy.maxResponseSize));
     } finally {
       ticket.stopRenewal();
     }
-    if (c.error || !c.var.reply) {
-      const failure = classifyUpstreamError(c.error);
-      await ticket.settle(settleFailure(c.var.maybeSent ?? true), {
-        reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
-      });
-      return;
-    }
-    c.set("reply", await storeReply(ticket, c.var.reply, policy.replay, policy.maxResponseSize));
   };
 }
 
@@ -90,7 +92,9 @@ async function storeReply(ticket: Ticket, reply: Reply, replay: Parameters<typeo
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of source) {
+    // destroyOnReturn: false — leaving the loop early (too large) must not destroy the body
+    // we go on streaming to the client.
+    for await (const chunk of source.iterator({ destroyOnReturn: false })) {
       chunks.push(chunk as Buffer);
       size += (chunk as Buffer).length;
       if (size > maxResponseSize) {

@@ -225,7 +225,8 @@ function compose(
     // timer may not have fired yet at this instant; then this is where the deadline is noticed.)
     if (totalSignal.aborted || Date.now() >= ctx.deadline) {
       if (!totalSignal.aborted) metrics.timeouts.inc({ route, kind: "total" });
-      throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "timeout", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
+      // kind "other": not a gateway failure (the breaker must not count it), not retryable.
+      throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "other", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
     }
     ctx.attempts += 1;
     ctx.maybeSent += 1;

@@ -90,10 +90,21 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
 
     async complete(key, token, record, ttlMs) {
       if (!owned(key, token)) return false;
+      // A record that cannot fit must never free the key: keep an indeterminate marker instead.
+      const fits = sizeOf(record) <= options.maxSize;
+      const kept: FinalRecord = fits
+        ? record
+        : {
+            state: "indeterminate",
+            fingerprint: record.fingerprint,
+            createdAt: record.createdAt,
+            completedAt: record.completedAt,
+            reason: "response too large for store.maxSize",
+          };
       inFlight.delete(key);
-      final.set(key, record, { ttl: ttlMs });
-      if (!final.has(key)) throw new StoreError("store_full", `record of ${sizeOf(record)} bytes does not fit store.maxSize`);
+      final.set(key, kept, { ttl: ttlMs });
       wake(key);
+      if (!fits) throw new StoreError("store_full", `record of ${sizeOf(record)} bytes does not fit store.maxSize; kept as indeterminate`);
       return true;
     },
 

@@ -13,6 +13,22 @@ describe("memory store bounds", () => {
     await store.close();
   });
 
+  it("a record too large for maxSize never frees the key: it is kept as indeterminate (regression)", async () => {
+    const store = createMemoryStore({ maxEntries: 10, maxSize: 4096 });
+    await store.claim("big", { token: "t", fingerprint: "f", leaseMs: 60_000, ttlMs: 60_000 });
+    const record = {
+      state: "completed" as const,
+      fingerprint: "f",
+      createdAt: 0,
+      completedAt: 0,
+      response: { status: 200, headers: {}, body: Buffer.alloc(8192) },
+    };
+    await expect(store.complete("big", "t", record, 60_000)).rejects.toMatchObject({ code: "store_full" });
+    const again = await store.claim("big", { token: "t2", fingerprint: "f", leaseMs: 60_000, ttlMs: 60_000 });
+    expect(again.outcome === "exists" && again.record.state).toBe("indeterminate");
+    await store.close();
+  });
+
   it("evicts the least recently used final records past maxSize and counts it", async () => {
     let evicted = 0;
     const store = createMemoryStore({ maxEntries: 100, maxSize: 4096, onEvict: () => evicted++ });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { type FakeGateway, patternBytes, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { type Answer, json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import { type Running, startInProcess } from "../support/payguard.js";
@@ -178,6 +178,17 @@ describe("replay", () => {
     expect(replay.headers["payguard-origin"]).toBeUndefined();
   });
 
+  it("replays the gateway's own X-Request-Id; without one, each delivery carries its request's id", async () => {
+    const pg = await payguard();
+    const withId = freshKey();
+    gw.script(steps.json(200, { id: "x" }, { "x-request-id": "gw-xrid-1" }));
+    await pay(pg, withId, undefined, { "x-request-id": "client-1" });
+    expect((await pay(pg, withId, undefined, { "x-request-id": "client-2" })).headers["x-request-id"]).toBe("gw-xrid-1");
+    const withoutId = freshKey();
+    await pay(pg, withoutId, undefined, { "x-request-id": "client-3" });
+    expect((await pay(pg, withoutId, undefined, { "x-request-id": "client-4" })).headers["x-request-id"]).toBe("client-4");
+  });
+
   it("same key with reordered JSON keys and whitespace is the same request: replayed", async () => {
     const pg = await payguard();
     const key = freshKey();
@@ -226,6 +237,33 @@ describe("replay", () => {
     expect((await pay(pg, key)).status).toBe(409);
     expect((await pay(pg, key)).status).toBe(200);
     expect(seenWith(key)).toHaveLength(3);
+  });
+});
+
+describe("large and slow answers (regressions)", () => {
+  it("an answer over maxResponseSize streams through to the client intact, and is not replayable", async () => {
+    const pg = await payguard("idempotency: { maxResponseSize: 64kb, upstreamKey: false }");
+    const key = freshKey();
+    gw.script({ status: 201, streamBytes: 200 * 1024 });
+    const first = await pay(pg, key);
+    expect(first.status).toBe(201);
+    expect(first.body.equals(patternBytes(200 * 1024))).toBe(true);
+    expectProblem(await pay(pg, key), 502, "outcome_indeterminate");
+    expect(seenWith(key)).toHaveLength(1);
+  });
+
+  it("the lease is renewed while the answer's body is still arriving: a duplicate waits, the gateway sees one", async () => {
+    const pg = await payguard("idempotency: { lease: 200ms }");
+    const key = freshKey();
+    gw.script({ status: 200, streamBytes: 10 * 16 * 1024, chunkDelayMs: 100 });
+    const first = pay(pg, key);
+    await sleep(600); // headers are in, the body trickles for ~900 ms
+    const duplicate = await pay(pg, key);
+    expect((await first).status).toBe(200);
+    expect(duplicate.status).toBe(200);
+    expect(duplicate.headers["idempotent-replayed"]).toBe("true");
+    expect(duplicate.body.equals((await first).body)).toBe(true);
+    expect(seenWith(key)).toHaveLength(1);
   });
 });
 

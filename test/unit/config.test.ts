@@ -48,7 +48,19 @@ describe("config defaults", () => {
         maxResponseSize: 1024 * 1024,
         upstreamKey: { header: "idempotency-key" },
       },
-      store: { type: "memory", maxEntries: 100_000, maxSize: 256 * 1024 * 1024 },
+      store: {
+        type: "memory",
+        maxEntries: 100_000,
+        maxSize: 256 * 1024 * 1024,
+        url: "redis://127.0.0.1:6379",
+        cluster: { nodes: [] },
+        prefix: "payguard",
+        operationTimeout: 250,
+        onUnavailable: "reject",
+        readiness: true,
+        journal: { dir: "/var/lib/payguard/journal", fsync: true },
+        encryption: { key: "" },
+      },
       routes: [],
     });
   });
