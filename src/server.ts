@@ -17,6 +17,7 @@ import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { buildResilience } from "./resilience/policy.js";
 import { createMemoryStore } from "./store/memory.js";
+import { createSharedStore, type ReadyStore } from "./store/shared.js";
 import { createUpstreamClient } from "./upstream/client.js";
 
 export interface Payguard {
@@ -39,7 +40,10 @@ export interface StartOptions {
 export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = options.metrics ?? createMetrics();
-  const store = createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() });
+  const store: ReadyStore =
+    config.store.type === "redis"
+      ? await createSharedStore(config.store, { metrics, logger })
+      : { ...createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() }), ready: () => true };
   metrics.observeStore(() => store.stats());
   const routes = compileRoutes(config);
   const deps: AppDeps = {

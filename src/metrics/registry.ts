@@ -34,6 +34,14 @@ export interface Metrics {
   /** Register a bulkhead's occupancy for the active/queued gauges. */
   observeBulkhead(name: string, occupancy: () => { active: number; queued: number }): void;
   readonly timeouts: Counter<"route" | "kind">;
+  /** Store operations that failed (Redis unreachable, timed out), by operation. */
+  readonly storeErrors: Counter<"op">;
+  /** Claims served by the local memory store because Redis was unavailable (onUnavailable: local). */
+  readonly storeFallbacks: Counter;
+  /** Journal entries written back to Redis, by result. */
+  readonly journalReplays: Counter<"result">;
+  /** Point the journal backlog gauge at a journal. */
+  observeJournal(backlog: () => number): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -65,7 +73,36 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     });
   bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
   bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
+  let journalBacklog: () => number = () => 0;
+  new Gauge({
+    name: "payguard_journal_backlog",
+    help: "Outcomes recorded in the local journal and not yet written back to Redis.",
+    registers: [registry],
+    collect() {
+      this.set(journalBacklog());
+    },
+  });
   return {
+    observeJournal(backlog) {
+      journalBacklog = backlog;
+    },
+    storeErrors: new Counter({
+      name: "payguard_store_errors_total",
+      help: "Idempotency store operations that failed, by operation.",
+      labelNames: ["op"],
+      registers: [registry],
+    }),
+    storeFallbacks: new Counter({
+      name: "payguard_store_fallbacks_total",
+      help: "Claims served by the local memory store because Redis was unavailable (onUnavailable: local).",
+      registers: [registry],
+    }),
+    journalReplays: new Counter({
+      name: "payguard_journal_replays_total",
+      help: "Journal entries written back to Redis, by result (written, superseded, failed).",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
     observeStore(stats) {
       storeStats = stats;
     },

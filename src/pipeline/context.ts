@@ -10,7 +10,7 @@ import type { Flag, ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { Resilience } from "../resilience/policy.js";
-import type { IdempotencyStore } from "../store/types.js";
+import type { ReadyStore } from "../store/shared.js";
 import type { UpstreamClient } from "../upstream/client.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
@@ -26,7 +26,7 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   lifecycle: Lifecycle;
-  store: IdempotencyStore;
+  store: ReadyStore;
   resilience: Resilience;
 }
 

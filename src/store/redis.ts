@@ -1,0 +1,334 @@
+/**
+ * The shared store: idempotency records in Redis (single node or Cluster), so a client's
+ * retry that lands on another replica is answered exactly as on the first.
+ *
+ * - Reads go through keyv + @keyv/redis, created so that errors throw: a swallowed store
+ *   error would skip the idempotency check and let a payment through twice.
+ * - Every write is a Lua script on one key, run by the Redis client directly: the claim is
+ *   `SET NX PX` with an owner token (or a takeover of an in-flight record whose lease has
+ *   run out, judged by the Redis server's clock), and complete / renew / release are
+ *   compare-and-set on the owner token — a paused or crashed replica can never overwrite
+ *   another's result.
+ * - One key per record (`<prefix>:{<lookup key>}`): every script touches one key, so they
+ *   stay valid in Redis Cluster.
+ * - Completions and releases are published; waiters are woken by the message, with a
+ *   bounded poll as the fallback for a missed one.
+ * - Every operation has a deadline (`store.operationTimeout`); a disconnected client fails
+ *   at once (no offline queue). Failures surface as StoreError("store_unavailable").
+ */
+import KeyvRedis, { createClient, createCluster, Keyv, type RedisClientType, type RedisClusterType } from "@keyv/redis";
+import type { Cipher } from "./crypto.js";
+import {
+  type ClaimRequest,
+  type ClaimResult,
+  type FinalRecord,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type InFlightRecord,
+  type StoredResponse,
+  StoreError,
+  type StoreStats,
+} from "./types.js";
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL (single node) */
+  url?: string;
+  /** cluster seed nodes as redis:// URLs */
+  clusterNodes?: string[];
+  prefix: string;
+  operationTimeout: number;
+  /** seals stored responses (headers and body) when set */
+  cipher?: Cipher | undefined;
+  /** longest a waiter sleeps between checks if a wake-up message is missed */
+  pollFallbackMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+type AnyClient = RedisClientType | RedisClusterType;
+
+/** What keyv stores: its envelope around our record. */
+interface Envelope {
+  value: WireRecord;
+  expires?: number | null;
+}
+
+/** A record as JSON: the response body as base64, or sealed when encryption is on. */
+type WireRecord =
+  | InFlightRecord
+  | { state: "completed"; fingerprint: string; createdAt: number; completedAt: number; response?: WireResponse; sealed?: string }
+  | { state: "indeterminate"; fingerprint: string; createdAt: number; completedAt: number; reason: string };
+
+interface WireResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+// Lua: the server's clock in ms, so leases do not depend on replica clocks.
+const NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
+
+/** KEYS[1] record; ARGV token, fingerprint, leaseMs, ttlMs → {outcome, previous-or-current JSON} */
+const CLAIM = `${NOW}
+local record = { state = 'in-flight', token = ARGV[1], fingerprint = ARGV[2], createdAt = now,
+  leaseUntil = now + tonumber(ARGV[3]), expiresAt = now + tonumber(ARGV[4]) }
+local fresh = cjson.encode({ value = record, expires = record.expiresAt })
+if redis.call('SET', KEYS[1], fresh, 'NX', 'PX', ARGV[4]) then return { 'claimed', '' } end
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SET', KEYS[1], fresh, 'PX', ARGV[4])
+  return { 'claimed', '' }
+end
+local envelope = cjson.decode(current)
+local held = envelope.value
+if held.state == 'in-flight' and tonumber(held.leaseUntil) <= now then
+  redis.call('SET', KEYS[1], fresh, 'PX', ARGV[4])
+  return { 'taken-over', current }
+end
+return { 'exists', current }`;
+
+/** KEYS[1] record; ARGV token, final envelope JSON, ttlMs, channel → 1 if owner */
+const COMPLETE = `local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local held = cjson.decode(current).value
+if held.state ~= 'in-flight' or held.token ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], KEYS[1])
+return 1`;
+
+/** KEYS[1] record; ARGV final envelope JSON, ttlMs, channel → 1 if written. A journaled
+ * answer beats an in-flight record (its owner lost Redis, the gateway answered), never
+ * another final record. */
+const PUT_FINAL = `local current = redis.call('GET', KEYS[1])
+if current then
+  local held = cjson.decode(current).value
+  if held.state ~= 'in-flight' then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], KEYS[1])
+return 1`;
+
+/** KEYS[1] record; ARGV token, leaseMs → 1 if owner */
+const RENEW = `${NOW}
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local envelope = cjson.decode(current)
+local held = envelope.value
+if held.state ~= 'in-flight' or held.token ~= ARGV[1] then return 0 end
+held.leaseUntil = now + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], cjson.encode(envelope), 'KEEPTTL')
+return 1`;
+
+/** KEYS[1] record; ARGV token, channel → 1 if owner */
+const RELEASE = `local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local held = cjson.decode(current).value
+if held.state ~= 'in-flight' or held.token ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return 1`;
+
+export interface RedisStore extends IdempotencyStore {
+  /** Writes a final record from the journal unless another final record is there. */
+  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<boolean>;
+  /** true while the last operation or health check reached Redis */
+  healthy(): boolean;
+  /** PING with the operation deadline; false instead of throwing */
+  ping(): Promise<boolean>;
+  /** the stored value as Redis holds it (tests: encryption at rest) */
+  raw(key: string): Promise<string | null>;
+}
+
+export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const onError = options.onError ?? (() => {});
+  const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
+  const client: AnyClient = options.clusterNodes?.length
+    ? (createCluster({
+        rootNodes: options.clusterNodes.map((url) => ({ url })),
+        defaults: { socket, disableOfflineQueue: true },
+      }) as unknown as RedisClusterType)
+    : (createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType);
+  client.on("error", onError);
+
+  // Errors throw: a read that fails must fail the request, never look like "no record".
+  const adapter = new KeyvRedis<Envelope>(client as never, { throwOnErrors: true, throwOnConnectError: true });
+  const keyv = new Keyv<WireRecord>({
+    store: adapter,
+    useKeyPrefix: false,
+    namespace: undefined,
+    throwOnErrors: true,
+    serialize: JSON.stringify,
+    deserialize: (text: string) => JSON.parse(text),
+  });
+  keyv.on("error", onError);
+
+  const channel = `${options.prefix}:changes`;
+  const keyOf = (key: string) => `${options.prefix}:{${key}}`;
+  const waiters = new Map<string, Set<() => void>>();
+  let healthy = false;
+
+  // Pub/sub needs a connection of its own.
+  const subscriber = (client as RedisClientType).duplicate();
+  subscriber.on("error", onError);
+  let claimedHere = 0;
+
+  /** Runs a store operation under the deadline; any failure becomes store_unavailable. */
+  const op = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`redis ${name} timed out after ${options.operationTimeout}ms`)), options.operationTimeout);
+        }),
+      ]);
+      healthy = true;
+      return result;
+    } catch (err) {
+      healthy = false;
+      if (err instanceof StoreError) throw err;
+      throw new StoreError("store_unavailable", `redis ${name} failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const evalScript = (script: string, key: string, args: string[]) => client.eval(script, { keys: [key], arguments: args }) as Promise<unknown>;
+
+  const encodeFinal = (record: FinalRecord): WireRecord => {
+    if (record.state === "indeterminate") return record;
+    const response: WireResponse = { status: record.response.status, headers: record.response.headers, body: record.response.body.toString("base64") };
+    const { fingerprint, createdAt, completedAt } = record;
+    if (options.cipher) {
+      return {
+        state: "completed",
+        fingerprint,
+        createdAt,
+        completedAt,
+        sealed: options.cipher.encrypt(Buffer.from(JSON.stringify(response))).toString("base64"),
+      };
+    }
+    return { state: "completed", fingerprint, createdAt, completedAt, response };
+  };
+
+  const decode = (wire: WireRecord): IdempotencyRecord => {
+    if (wire.state !== "completed") return wire;
+    let response: WireResponse | undefined = wire.response;
+    if (wire.sealed !== undefined) {
+      if (!options.cipher) throw new StoreError("store_unavailable", "a stored record is encrypted but no store.encryption.key is configured");
+      response = JSON.parse(options.cipher.decrypt(Buffer.from(wire.sealed, "base64")).toString("utf8")) as WireResponse;
+    }
+    if (!response) throw new StoreError("store_unavailable", "a stored record has no response");
+    const stored: StoredResponse = { status: response.status, headers: response.headers, body: Buffer.from(response.body, "base64") };
+    return { state: "completed", fingerprint: wire.fingerprint, createdAt: wire.createdAt, completedAt: wire.completedAt, response: stored };
+  };
+  const parseEnvelope = (text: string): IdempotencyRecord => decode((JSON.parse(text) as Envelope).value);
+
+  const wake = (key: string) => {
+    const set = waiters.get(key);
+    if (!set) return;
+    waiters.delete(key);
+    for (const fn of set) fn();
+  };
+
+  // Connect in the background: while Redis is unreachable every operation fails at once
+  // with store_unavailable (and /readyz says so); the client keeps reconnecting.
+  // At start, give the first connection a moment, so the first requests do not fail needlessly.
+  const connected = Promise.all([client.connect(), subscriber.connect().then(() => subscriber.subscribe(channel, (message: string) => wake(message)))]).then(
+    () => {
+      healthy = true;
+    },
+    onError,
+  );
+  await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
+
+  return {
+    async claim(key, request: ClaimRequest): Promise<ClaimResult> {
+      const [outcome, text] = (await op("claim", () =>
+        evalScript(CLAIM, keyOf(key), [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs)]),
+      )) as [string, string];
+      if (outcome === "claimed") {
+        claimedHere += 1;
+        return { outcome: "claimed" };
+      }
+      const record = parseEnvelope(text);
+      if (outcome === "taken-over") {
+        claimedHere += 1;
+        return { outcome: "taken-over", previous: record as InFlightRecord };
+      }
+      return { outcome: "exists", record };
+    },
+
+    async get(key) {
+      const wire = await op("get", () => keyv.get(keyOf(key)));
+      return wire === undefined ? undefined : decode(wire);
+    },
+
+    async complete(key, token, record, ttlMs) {
+      const envelope: Envelope = { value: encodeFinal(record), expires: Date.now() + ttlMs };
+      const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel]));
+      claimedHere = Math.max(0, claimedHere - 1);
+      return Number(result) === 1;
+    },
+
+    async putFinal(key, record, ttlMs) {
+      const envelope: Envelope = { value: encodeFinal(record), expires: Date.now() + ttlMs };
+      return Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel]))) === 1;
+    },
+
+    async renew(key, token, leaseMs) {
+      return Number(await op("renew", () => evalScript(RENEW, keyOf(key), [token, String(leaseMs)]))) === 1;
+    },
+
+    async release(key, token) {
+      const result = await op("release", () => evalScript(RELEASE, keyOf(key), [token, channel]));
+      claimedHere = Math.max(0, claimedHere - 1);
+      return Number(result) === 1;
+    },
+
+    waitForChange(key, timeoutMs) {
+      const full = keyOf(key);
+      // Wake at the latest after the poll fallback, so a missed message costs a bounded delay.
+      const limit = Math.min(timeoutMs, options.pollFallbackMs ?? 1000);
+      return new Promise<void>((resolve) => {
+        const set = waiters.get(full) ?? new Set<() => void>();
+        waiters.set(full, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          set.delete(done);
+          if (set.size === 0 && waiters.get(full) === set) waiters.delete(full);
+          resolve();
+        }, limit);
+        set.add(done);
+      });
+    },
+
+    /** This replica's view: keys it claimed and has not settled. Redis holds the rest. */
+    stats(): StoreStats {
+      return { entries: 0, bytes: 0, inFlight: claimedHere };
+    },
+
+    healthy: () => healthy,
+
+    async ping() {
+      try {
+        await op("ping", () => keyv.get(keyOf("health")));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    raw: (key) => op("raw", async () => ((await keyv.get(keyOf(key), { raw: true })) === undefined ? null : String(await adapter.get(keyOf(key))))),
+
+    async close() {
+      for (const key of [...waiters.keys()]) wake(key);
+      // close() lets pending commands finish; destroy() for a client that never connected.
+      const shut = async (c: { isReady: boolean; close(): Promise<void>; destroy(): void }) => (c.isReady ? c.close() : c.destroy());
+      await Promise.allSettled([shut(subscriber as never), shut(client as never)]);
+    },
+  };
+}

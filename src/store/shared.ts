@@ -1,0 +1,160 @@
+/**
+ * The Redis-backed store as payguard uses it: Redis for every record, the local journal for
+ * answers that could not be written to Redis, and (only with `onUnavailable: local`) the
+ * memory store while Redis is down.
+ *
+ * Consistency over availability:
+ * - Redis down at claim time → store_unavailable (503, nothing sent), unless the operator
+ *   chose `local`: then keys are deduplicated by this replica only, logged and counted.
+ * - Redis down when the gateway has already answered → the answer is appended to the
+ *   journal (fsync'd) before the client gets it, served from there to repeats on this
+ *   replica, and written back to Redis as soon as it answers again (and at start).
+ */
+import type { StoreConfig } from "../config/schema.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/registry.js";
+import { createCipher, parseKeys } from "./crypto.js";
+import { Journal } from "./journal.js";
+import { createMemoryStore } from "./memory.js";
+import { createRedisStore, type RedisStore } from "./redis.js";
+import { type ClaimResult, type IdempotencyStore, isStoreError } from "./types.js";
+
+export interface ReadyStore extends IdempotencyStore {
+  /** false while the store cannot serve claims (for /readyz) */
+  ready(): boolean;
+}
+
+/** How often the journal is written back and Redis's health is checked. */
+const MAINTENANCE_MS = 1000;
+
+export async function createSharedStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
+  const { metrics, logger } = deps;
+  const journal = await Journal.open({ dir: config.journal.dir, fsync: config.journal.fsync });
+  if (journal.torn.length > 0) logger.error({ torn: journal.torn }, "journal: skipped torn or corrupt lines (complete records were kept)");
+  metrics.observeJournal(() => journal.size());
+
+  const redis: RedisStore = await createRedisStore({
+    url: config.url,
+    clusterNodes: config.cluster.nodes,
+    prefix: config.prefix,
+    operationTimeout: config.operationTimeout,
+    cipher: createCipher(parseKeys(config.encryption.key)),
+    onError: () => {}, // connection errors surface as failed operations, counted below
+  });
+  const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
+  /** tokens whose claim lives in the local store (Redis was down when they claimed) */
+  const localTokens = new Set<string>();
+
+  const failed = (op: string, err: unknown): boolean => {
+    if (!isStoreError(err) || err.code !== "store_unavailable") return false;
+    metrics.storeErrors.inc({ op });
+    return true;
+  };
+
+  let replaying = false;
+  const writeBack = async () => {
+    if (replaying || journal.size() === 0) return;
+    replaying = true;
+    try {
+      const result = await journal.replay(async (entry) => {
+        const written = await redis.putFinal(entry.key, entry.record, Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+        metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
+      });
+      if (result.failed > 0) metrics.journalReplays.inc({ result: "failed" }, result.failed);
+      if (result.replayed > 0) logger.info({ replayed: result.replayed, pending: journal.size() }, "journal: outcomes written back to redis");
+    } finally {
+      replaying = false;
+    }
+  };
+  const maintenance = setInterval(() => {
+    void redis.ping().then((up) => (up ? writeBack() : undefined));
+  }, MAINTENANCE_MS);
+  maintenance.unref();
+  void redis.ping().then((up) => (up ? writeBack() : undefined));
+
+  return {
+    async claim(key, request): Promise<ClaimResult> {
+      // An answer waiting in the journal is the truth for this key.
+      const journaled = journal.get(key);
+      if (journaled) return { outcome: "exists", record: journaled.record };
+      try {
+        return await redis.claim(key, request);
+      } catch (err) {
+        if (!failed("claim", err) || config.onUnavailable === "reject") throw err;
+        metrics.storeFallbacks.inc();
+        logger.warn("store: redis unavailable, deduplicating in this replica only (onUnavailable: local)");
+        const result = await local.claim(key, request);
+        if (result.outcome !== "exists") localTokens.add(request.token);
+        return result;
+      }
+    },
+
+    async get(key) {
+      const journaled = journal.get(key);
+      if (journaled) return journaled.record;
+      try {
+        return await redis.get(key);
+      } catch (err) {
+        if (!failed("get", err) || config.onUnavailable === "reject") throw err;
+        return local.get(key);
+      }
+    },
+
+    async complete(key, token, record, ttlMs) {
+      if (localTokens.delete(token)) {
+        const done = await local.complete(key, token, record, ttlMs);
+        // Share it once Redis is back: other replicas must see this answer too.
+        if (done) await journal.append({ key, record, ttlMs, writtenAt: Date.now() });
+        return done;
+      }
+      try {
+        return await redis.complete(key, token, record, ttlMs);
+      } catch (err) {
+        if (!failed("complete", err)) throw err;
+        // The gateway answered and Redis cannot take it: make it durable here first.
+        await journal.append({ key, record, ttlMs, writtenAt: Date.now() });
+        logger.warn({ backlog: journal.size() }, "store: redis unavailable, outcome journaled for write-back");
+        return true;
+      }
+    },
+
+    async renew(key, token, leaseMs) {
+      if (localTokens.has(token)) return local.renew(key, token, leaseMs);
+      try {
+        return await redis.renew(key, token, leaseMs);
+      } catch (err) {
+        if (!failed("renew", err)) throw err;
+        return false;
+      }
+    },
+
+    async release(key, token) {
+      if (localTokens.delete(token)) return local.release(key, token);
+      try {
+        return await redis.release(key, token);
+      } catch (err) {
+        // The in-flight record then stays until its lease runs out; the next claim takes over.
+        if (!failed("release", err)) throw err;
+        return false;
+      }
+    },
+
+    async waitForChange(key, timeoutMs) {
+      await Promise.race([redis.waitForChange(key, timeoutMs), local.waitForChange(key, timeoutMs)]);
+    },
+
+    stats() {
+      const r = redis.stats();
+      const l = local.stats();
+      return { entries: l.entries + journal.size(), bytes: l.bytes, inFlight: r.inFlight + l.inFlight };
+    },
+
+    ready: () => !config.readiness || redis.healthy(),
+
+    async close() {
+      clearInterval(maintenance);
+      await writeBack().catch(() => {});
+      await Promise.allSettled([redis.close(), local.close(), journal.close()]);
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCipher, parseKeys } from "../../src/store/crypto.js";
+import { createRedisStore } from "../../src/store/redis.js";
+import { startRedisCluster } from "../support/redis-server.js";
+import { describeStoreContract } from "./store.contract.js";
+
+// The machine's Redis (CI starts one if none answers); a fresh prefix isolates each run.
+const REDIS_URL = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+describeStoreContract("redis", () => createRedisStore({ url: REDIS_URL, prefix: `pgtest-${randomUUID()}`, operationTimeout: 1000 }));
+
+describe("redis store specifics", () => {
+  it("with encryption on, Redis holds no plaintext body or header", async () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    const store = await createRedisStore({ url: REDIS_URL, prefix: `pgtest-${randomUUID()}`, operationTimeout: 1000, cipher: createCipher(parseKeys(key)) });
+    try {
+      await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+      const body = Buffer.from('{"id":"ch_secret_body","amount":4242}');
+      await store.complete(
+        "k",
+        "t",
+        {
+          state: "completed",
+          fingerprint: "fp",
+          createdAt: 1,
+          completedAt: 2,
+          response: { status: 201, headers: { location: "/v1/charges/ch_secret_body" }, body },
+        },
+        60_000,
+      );
+      const raw = (await store.raw("k")) ?? "";
+      expect(raw.length).toBeGreaterThan(0);
+      expect(raw).not.toContain("ch_secret_body");
+      expect(raw).not.toContain(body.toString("base64"));
+      const got = await store.get("k");
+      expect(got?.state === "completed" && got.response.body.equals(body)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails every operation with store_unavailable, promptly, while Redis cannot be reached", async () => {
+    const store = await createRedisStore({ url: "redis://127.0.0.1:9", prefix: "x", operationTimeout: 300 });
+    try {
+      const started = performance.now();
+      await expect(store.claim("k", { token: "t", fingerprint: "f", leaseMs: 1000, ttlMs: 1000 })).rejects.toMatchObject({ code: "store_unavailable" });
+      await expect(store.get("k")).rejects.toMatchObject({ code: "store_unavailable" });
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(store.healthy()).toBe(false);
+      expect(await store.ping()).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("redis cluster", () => {
+  let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  describeStoreContract("redis cluster (3 masters)", () =>
+    createRedisStore({ clusterNodes: cluster.urls, prefix: `pgtest-${randomUUID()}`, operationTimeout: 2000 }),
+  );
+});
