@@ -52,7 +52,8 @@ async function freePort(): Promise<number> {
 }
 
 /** payguard from dist/ with its production log level (info: one access-log line per request, to /dev/null). */
-async function startPayguard(upstreamUrl: string): Promise<string> {
+/** `store` is extra YAML for the store section; default: the memory store. */
+async function startPayguard(upstreamUrl: string, store = ""): Promise<string> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "payguard-bench-"));
   const file = join(dir, "payguard.yaml");
@@ -64,6 +65,7 @@ async function startPayguard(upstreamUrl: string): Promise<string> {
       `upstream: { url: "${upstreamUrl}", connections: 64 }`,
       "log: { level: info }",
       "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
+      store ? `store: { ${store}, journal: { dir: "${join(dir, "journal")}" } }` : "",
       "",
     ].join("\n"),
   );
@@ -128,6 +130,8 @@ async function measure(url: string, scenario: Scenario, seconds: number) {
 
 const gatewayUrl = await startProcess(["--import", "tsx", "bench/gateway.ts"], (line) => (line.startsWith("http") ? line : undefined));
 const payguardUrl = await startPayguard(gatewayUrl);
+const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+const payguardRedisUrl = await startPayguard(gatewayUrl, `type: redis, url: "${redisUrl}", prefix: "bench-${process.pid}"`);
 console.log(`gateway ${gatewayUrl}, payguard ${payguardUrl}; ${connections} connections, ${duration}s per run, node ${process.version}`);
 
 const rows: string[] = [];
@@ -148,4 +152,15 @@ for (const row of rows) console.log(row);
 const plain = through["POST 1 KB, idempotency off"] ?? Number.NaN;
 console.log("\nthrough payguard, relative to its own POST pass-through (idempotency off):");
 for (const name of ["POST 1 KB, new key each", "POST 1 KB, replay (one key)"]) console.log(`  ${name}: ${((through[name] ?? Number.NaN) / plain).toFixed(2)}`);
+
+// The same keyed scenarios through a payguard whose store is Redis (the machine's).
+console.log(`\nstore: Redis (${redisUrl}) vs memory, through payguard:`);
+console.log("| scenario | memory req/s | redis req/s | redis / memory | redis p50/p99 ms |");
+console.log("|---|---|---|---|---|");
+for (const scenario of scenarios.filter((s) => s.key)) {
+  await measure(payguardRedisUrl, scenario, warmup);
+  const redis = await measure(payguardRedisUrl, scenario, duration);
+  const memory = through[scenario.name] ?? Number.NaN;
+  console.log(`| ${scenario.name} | ${memory.toFixed(0)} | ${redis.rps.toFixed(0)} | ${(redis.rps / memory).toFixed(2)} | ${redis.p50} / ${redis.p99} |`);
+}
 process.exit(0);

@@ -127,6 +127,11 @@ function describeRoute(route: RoutePolicy): string[] {
   ];
 }
 
+/** A Redis URL without its password, for printing. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
+}
+
 function summary(file: string, config: Config): string {
   const lines = [
     `config ${file}: ok`,
@@ -134,7 +139,9 @@ function summary(file: string, config: Config): string {
     `  admin     ${config.admin.host}:${config.admin.port} (/healthz /readyz /metrics)`,
     `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
-    `  store     ${config.store.type}, ${config.store.maxEntries} entries, ${formatSize(config.store.maxSize)}`,
+    config.store.type === "memory"
+      ? `  store     memory, ${config.store.maxEntries} entries, ${formatSize(config.store.maxSize)}`
+      : `  store     redis ${config.store.cluster.nodes.length > 0 ? `cluster (${config.store.cluster.nodes.length} seed nodes)` : redactUrl(config.store.url)}, prefix ${config.store.prefix}, timeout ${formatDuration(config.store.operationTimeout)}, when down: ${config.store.onUnavailable}, journal ${config.store.journal.dir}${config.store.journal.fsync ? " (fsync)" : ""}, encryption ${config.store.encryption.key ? "on" : "off"}`,
     "  effective policy per route (first match wins; default = no route matched):",
   ];
   const table = compileRoutes(config);

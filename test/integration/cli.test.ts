@@ -47,6 +47,19 @@ limits: { maxBodySize: lots }
     }
   });
 
+  it("check summarises a Redis store without printing its password or encryption key", async () => {
+    const file = writeTempConfig(
+      'upstream: { url: "http://gw:1" }\nstore: { type: redis, url: "redis://:${PW}@redis.internal:6379", encryption: { key: "${KEY}" } }\n',
+    );
+    const key = Buffer.alloc(32, 3).toString("base64");
+    const { code, stdout } = await runCli(["check", "--config", file], { PW: "hunter2-secret", KEY: key });
+    expect(code).toBe(0);
+    expect(stdout).toContain("store     redis redis://:***@redis.internal:6379, prefix payguard");
+    expect(stdout).toContain("encryption on");
+    expect(stdout).not.toContain("hunter2-secret");
+    expect(stdout).not.toContain(key);
+  });
+
   it("prints --version and --help, and refuses unknown commands", async () => {
     const v = await runCli(["--version"]);
     expect(v.code).toBe(0);
