@@ -40,6 +40,10 @@ export interface Reply {
 export interface RequestVars {
   requestId: string;
   route: RoutePolicy;
+  /** the request path, normalised (normalize.ts), for matching and idempotency scope */
+  path: string;
+  /** the query string as sent, with its "?" ("" when none) */
+  query: string;
   /** the buffered request body; undefined when the request has none */
   body: Buffer | undefined;
   /** upstream attempts made for this request */

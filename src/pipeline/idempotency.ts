@@ -41,16 +41,14 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
       throw new ProxyError("idempotency_key_invalid", parsed.reason);
     }
 
-    const target = incoming.url ?? "/";
-    const query = target.indexOf("?");
     const header = (name: string) => headerValue(incoming.headers[name]);
     const started = await begin(deps, {
       route: c.var.route.name,
       policy,
       requestId: c.var.requestId,
-      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: query === -1 ? target : target.slice(0, query), key: parsed.key }),
+      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: c.var.path, key: parsed.key }),
       fingerprint: fingerprint(
-        { method, target, contentType: header("content-type"), body: c.var.body },
+        { method, target: c.var.path + c.var.query, contentType: header("content-type"), body: c.var.body },
         { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
       ),
     });

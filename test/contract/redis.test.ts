@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
@@ -13,7 +14,8 @@ describeStoreContract("redis", () => createRedisStore({ url: REDIS_URL, prefix: 
 describe("redis store specifics", () => {
   it("with encryption on, Redis holds no plaintext body or header", async () => {
     const key = Buffer.alloc(32, 7).toString("base64");
-    const store = await createRedisStore({ url: REDIS_URL, prefix: `pgtest-${randomUUID()}`, operationTimeout: 1000, cipher: createCipher(parseKeys(key)) });
+    const prefix = `pgtest-${randomUUID()}`;
+    const store = await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000, cipher: createCipher(parseKeys(key)) });
     try {
       await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
       const body = Buffer.from('{"id":"ch_secret_body","amount":4242}');
@@ -29,7 +31,9 @@ describe("redis store specifics", () => {
         },
         60_000,
       );
-      const raw = (await store.raw("k")) ?? "";
+      // What an operator (or an attacker with Redis access) sees: redis-cli GET.
+      const url = new URL(REDIS_URL);
+      const raw = spawnSync("redis-cli", ["-h", url.hostname, "-p", url.port || "6379", "GET", `${prefix}:{k}`], { encoding: "utf8" }).stdout;
       expect(raw.length).toBeGreaterThan(0);
       expect(raw).not.toContain("ch_secret_body");
       expect(raw).not.toContain(body.toString("base64"));

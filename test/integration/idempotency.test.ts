@@ -216,6 +216,20 @@ describe("replay", () => {
     expect(again.headers["idempotent-replayed"]).toBe("true");
   });
 
+  it("the same key on another spelling of the same path is the same request (regression)", async () => {
+    const pg = await payguard("idempotency: { upstreamKey: false }");
+    const key = freshKey();
+    const body = JSON.stringify({ amount: 7 });
+    const headers = { authorization: TENANT_A, "content-type": "application/json", "idempotency-key": key };
+    const first = await send(pg.url, "/v1/charges", { method: "POST", headers, body });
+    for (const spelling of ["/v1/charges/", "/v1/%63harges", "/v1//charges"]) {
+      const again = await send(pg.url, spelling, { method: "POST", headers, body });
+      expect(again.headers["idempotent-replayed"]).toBe("true");
+      expect(again.body.equals(first.body)).toBe(true);
+    }
+    expect(seenWith(key)).toHaveLength(1);
+  });
+
   it("the same key from another Authorization is an independent charge", async () => {
     const pg = await payguard();
     const key = freshKey();

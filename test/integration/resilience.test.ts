@@ -300,6 +300,11 @@ resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { backoff: { initia
     gw.script(steps.unavailable());
     expect((await post(pg, "/v1/refunds", key())).status).toBe(503);
     expect(since(before)).toHaveLength(1);
+    // Another spelling of the path gets the same policy.
+    before = gw.requests.length;
+    gw.script(steps.unavailable());
+    expect((await post(pg, "/v1/%72efunds/", key())).status).toBe(503);
+    expect(since(before)).toHaveLength(1);
 
     before = gw.requests.length;
     gw.script(steps.unavailable(), steps.json(200, {}));

@@ -98,3 +98,18 @@ describe("settlement rules", () => {
     expect(settleFailure(true)).toBe("indeterminate");
   });
 });
+
+describe("path normalisation (one resource, one record)", () => {
+  it.each([
+    ["/v1/charges", "/v1/charges"],
+    ["/v1/charges/", "/v1/charges"],
+    ["//v1///charges", "/v1/charges"],
+    ["/v1/%63harges", "/v1/charges"],
+    ["/v1/ch%2dx%7E", "/v1/ch-x~"],
+    ["/v1/a%2fb", "/v1/a%2Fb"],
+    ["/", "/"],
+  ])("%s → %s", async (raw, normal) => {
+    const { normalizePath } = await import("../../src/pipeline/normalize.js");
+    expect(normalizePath(raw)).toBe(normal);
+  });
+});
