@@ -16,6 +16,7 @@ import {
   StoreError,
   type StoreStats,
 } from "./types.js";
+import { Waiters } from "./waiters.js";
 
 export interface MemoryStoreOptions extends Pick<StoreConfig, "maxEntries" | "maxSize"> {
   /** called when a final record is evicted under pressure (metrics) */
@@ -36,14 +37,8 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
     },
   });
   const inFlight = new Map<string, InFlightRecord>();
-  const waiters = new Map<string, Set<() => void>>();
-
-  const wake = (key: string) => {
-    const set = waiters.get(key);
-    if (!set) return;
-    waiters.delete(key);
-    for (const fn of set) fn();
-  };
+  const waiters = new Waiters();
+  const wake = (key: string) => waiters.wake(key);
   const owned = (key: string, token: string): InFlightRecord | undefined => {
     const record = inFlight.get(key);
     return record && record.token === token ? record : undefined;
@@ -123,21 +118,7 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
     },
 
     waitForChange(key, timeoutMs) {
-      return new Promise<void>((resolve) => {
-        const set = waiters.get(key) ?? new Set<() => void>();
-        waiters.set(key, set);
-        const done = () => {
-          clearTimeout(timer);
-          set.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          set.delete(done);
-          if (set.size === 0 && waiters.get(key) === set) waiters.delete(key);
-          resolve();
-        }, timeoutMs);
-        set.add(done);
-      });
+      return waiters.wait(key, timeoutMs);
     },
 
     stats(): StoreStats {
@@ -146,7 +127,7 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
 
     async close() {
       clearInterval(sweep);
-      for (const key of [...waiters.keys()]) wake(key);
+      waiters.wakeAll();
     },
   };
 }

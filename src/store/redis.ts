@@ -29,6 +29,7 @@ import {
   StoreError,
   type StoreStats,
 } from "./types.js";
+import { Waiters } from "./waiters.js";
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// URL (single node) */
@@ -163,7 +164,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
   const channel = `${options.prefix}:changes`;
   const keyOf = (key: string) => `${options.prefix}:{${key}}`;
-  const waiters = new Map<string, Set<() => void>>();
+  const waiters = new Waiters();
   let healthy = false;
 
   // Pub/sub needs a connection of its own.
@@ -223,12 +224,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   };
   const parseEnvelope = (text: string): IdempotencyRecord => decode((JSON.parse(text) as Envelope).value);
 
-  const wake = (key: string) => {
-    const set = waiters.get(key);
-    if (!set) return;
-    waiters.delete(key);
-    for (const fn of set) fn();
-  };
+  const wake = (key: string) => waiters.wake(key);
 
   // Connect in the background: while Redis is unreachable every operation fails at once
   // with store_unavailable (and /readyz says so); the client keeps reconnecting.
@@ -289,21 +285,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       const full = keyOf(key);
       // Wake at the latest after the poll fallback, so a missed message costs a bounded delay.
       const limit = Math.min(timeoutMs, options.pollFallbackMs ?? 1000);
-      return new Promise<void>((resolve) => {
-        const set = waiters.get(full) ?? new Set<() => void>();
-        waiters.set(full, set);
-        const done = () => {
-          clearTimeout(timer);
-          set.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          set.delete(done);
-          if (set.size === 0 && waiters.get(full) === set) waiters.delete(full);
-          resolve();
-        }, limit);
-        set.add(done);
-      });
+      return waiters.wait(full, limit);
     },
 
     /** This replica's view: keys it claimed and has not settled. Redis holds the rest. */
@@ -325,7 +307,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     raw: (key) => op("raw", async () => ((await keyv.get(keyOf(key), { raw: true })) === undefined ? null : String(await adapter.get(keyOf(key))))),
 
     async close() {
-      for (const key of [...waiters.keys()]) wake(key);
+      waiters.wakeAll();
       // close() lets pending commands finish; destroy() for a client that never connected.
       const shut = async (c: { isReady: boolean; close(): Promise<void>; destroy(): void }) => (c.isReady ? c.close() : c.destroy());
       await Promise.allSettled([shut(subscriber as never), shut(client as never)]);

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { createRedisStore } from "../../src/store/redis.js";
-import { startRedisCluster } from "../support/redis-server.js";
+import { useRedisCluster } from "../support/redis-server.js";
 import { describeStoreContract } from "./store.contract.js";
 
 // The machine's Redis (CI starts one if none answers); a fresh prefix isolates each run.
@@ -60,14 +60,8 @@ describe("redis store specifics", () => {
 });
 
 describe("redis cluster", () => {
-  let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const clusterUrls = useRedisCluster();
   describeStoreContract("redis cluster (3 masters)", () =>
-    createRedisStore({ clusterNodes: cluster.urls, prefix: `pgtest-${randomUUID()}`, operationTimeout: 2000 }),
+    createRedisStore({ clusterNodes: clusterUrls(), prefix: `pgtest-${randomUUID()}`, operationTimeout: 2000 }),
   );
 });

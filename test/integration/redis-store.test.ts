@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { type Answer, json, send } from "../support/http.js";
 import { type Child, startChild, testConfigYaml, writeTempConfig } from "../support/payguard.js";
-import { startRedis, startRedisCluster } from "../support/redis-server.js";
+import { startRedis, useRedisCluster } from "../support/redis-server.js";
 
 const SHARED_REDIS = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -176,15 +176,13 @@ describe("Redis down", () => {
 });
 
 describe("Redis Cluster", () => {
-  let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const clusterUrls = useRedisCluster();
 
   it("exactly one upstream call across two replicas on a 3-master cluster", async () => {
-    await exactlyOnceAcross(`cluster: { nodes: [${cluster.urls.map((u) => `"${u}"`).join(", ")}] }, prefix: "pgt-${randomUUID()}"`);
+    await exactlyOnceAcross(
+      `cluster: { nodes: [${clusterUrls()
+        .map((u) => `"${u}"`)
+        .join(", ")}] }, prefix: "pgt-${randomUUID()}"`,
+    );
   });
 });

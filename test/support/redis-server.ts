@@ -8,6 +8,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll } from "vitest";
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -83,4 +84,16 @@ export async function startRedisCluster(): Promise<{ nodes: TestRedis[]; urls: s
     await sleep(100);
   }
   return { nodes, urls: nodes.map((n) => n.url), stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+}
+
+/** Starts a cluster before the enclosing suite and stops it after; returns its seed URLs. */
+export function useRedisCluster(): () => string[] {
+  let cluster: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => cluster?.urls ?? [];
 }
