@@ -203,6 +203,7 @@ const storeSchema = z.strictObject({
   // redis
   url: redisUrl.default("redis://127.0.0.1:6379"),
   cluster: z.strictObject({ nodes: z.array(redisUrl).default([]) }).prefault({}),
+  sentinel: z.strictObject({ name: z.string().default("mymaster"), nodes: z.array(redisUrl).default([]) }).prefault({}),
   prefix: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits, '_', '.', ':' or '-'")

@@ -16,7 +16,7 @@
  * - Every operation has a deadline (`store.operationTimeout`); a disconnected client fails
  *   at once (no offline queue). Failures surface as StoreError("store_unavailable").
  */
-import KeyvRedis, { createClient, createCluster, Keyv, type RedisClientType, type RedisClusterType } from "@keyv/redis";
+import KeyvRedis, { createClient, createCluster, createSentinel, Keyv, type RedisClientType, type RedisClusterType } from "@keyv/redis";
 import type { Cipher } from "./crypto.js";
 import {
   type ClaimRequest,
@@ -36,6 +36,8 @@ export interface RedisStoreOptions {
   url?: string;
   /** cluster seed nodes as redis:// URLs */
   clusterNodes?: string[];
+  /** Sentinel: the monitored master's name and sentinel nodes as redis:// URLs */
+  sentinel?: { name: string; nodes: string[] };
   prefix: string;
   operationTimeout: number;
   /** seals stored responses (headers and body) when set */
@@ -142,12 +144,20 @@ export interface RedisStore extends IdempotencyStore {
 export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const onError = options.onError ?? (() => {});
   const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
-  const client: AnyClient = options.clusterNodes?.length
-    ? (createCluster({
-        rootNodes: options.clusterNodes.map((url) => ({ url })),
-        defaults: { socket, disableOfflineQueue: true },
-      }) as unknown as RedisClusterType)
-    : (createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType);
+  const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;
+  const client: AnyClient = sentinel
+    ? (createSentinel({
+        name: sentinel.name,
+        sentinelRootNodes: sentinel.nodes.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 26379) })),
+        nodeClientOptions: { socket, disableOfflineQueue: true },
+        sentinelClientOptions: { socket },
+      }) as unknown as RedisClientType)
+    : options.clusterNodes?.length
+      ? (createCluster({
+          rootNodes: options.clusterNodes.map((url) => ({ url })),
+          defaults: { socket, disableOfflineQueue: true },
+        }) as unknown as RedisClusterType)
+      : (createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType);
   client.on("error", onError);
 
   // Errors throw: a read that fails must fail the request, never look like "no record".
@@ -167,9 +177,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const waiters = new Waiters();
   let healthy = false;
 
-  // Pub/sub needs a connection of its own.
-  const subscriber = (client as RedisClientType).duplicate();
-  subscriber.on("error", onError);
+  // Pub/sub needs a connection of its own (a Sentinel client keeps one internally).
+  const subscriber = sentinel ? (client as RedisClientType) : (client as RedisClientType).duplicate();
+  if (!sentinel) subscriber.on("error", onError);
   let claimedHere = 0;
 
   /** Runs a store operation under the deadline; any failure becomes store_unavailable. */
@@ -229,12 +239,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   // Connect in the background: while Redis is unreachable every operation fails at once
   // with store_unavailable (and /readyz says so); the client keeps reconnecting.
   // At start, give the first connection a moment, so the first requests do not fail needlessly.
-  const connected = Promise.all([client.connect(), subscriber.connect().then(() => subscriber.subscribe(channel, (message: string) => wake(message)))]).then(
-    () => {
-      healthy = true;
-    },
-    onError,
-  );
+  const connected = (
+    sentinel
+      ? client.connect().then(() => subscriber.subscribe(channel, (message: string) => wake(message)))
+      : Promise.all([client.connect(), subscriber.connect().then(() => subscriber.subscribe(channel, (message: string) => wake(message)))])
+  ).then(() => {
+    healthy = true;
+  }, onError);
   await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
 
   return {
@@ -310,7 +321,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       waiters.wakeAll();
       // close() lets pending commands finish; destroy() for a client that never connected.
       const shut = async (c: { isReady: boolean; close(): Promise<void>; destroy(): void }) => (c.isReady ? c.close() : c.destroy());
-      await Promise.allSettled([shut(subscriber as never), shut(client as never)]);
+      await Promise.allSettled(sentinel ? [shut(client as never)] : [shut(subscriber as never), shut(client as never)]);
     },
   };
 }

@@ -36,6 +36,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   const redis: RedisStore = await createRedisStore({
     url: config.url,
     clusterNodes: config.cluster.nodes,
+    sentinel: config.sentinel,
     prefix: config.prefix,
     operationTimeout: config.operationTimeout,
     cipher: createCipher(parseKeys(config.encryption.key)),

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { createRedisStore } from "../../src/store/redis.js";
-import { useRedisCluster } from "../support/redis-server.js";
+import { startRedisSentinel, useRedisCluster } from "../support/redis-server.js";
 import { describeStoreContract } from "./store.contract.js";
 
 // The machine's Redis (CI starts one if none answers); a fresh prefix isolates each run.
@@ -63,5 +63,18 @@ describe("redis cluster", () => {
   const clusterUrls = useRedisCluster();
   describeStoreContract("redis cluster (3 masters)", () =>
     createRedisStore({ clusterNodes: clusterUrls(), prefix: `pgtest-${randomUUID()}`, operationTimeout: 2000 }),
+  );
+});
+
+describe("redis sentinel", () => {
+  let setup: Awaited<ReturnType<typeof startRedisSentinel>> | undefined;
+  beforeAll(async () => {
+    setup = await startRedisSentinel();
+  }, 30_000);
+  afterAll(async () => {
+    await setup?.stop();
+  });
+  describeStoreContract("redis via sentinel", () =>
+    createRedisStore({ sentinel: { name: "mymaster", nodes: [setup?.sentinelUrl ?? ""] }, prefix: `pgtest-${randomUUID()}`, operationTimeout: 2000 }),
   );
 });

@@ -3,7 +3,7 @@
  * restart or cluster Redis without touching the machine's shared instance on 6379.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,4 +96,26 @@ export function useRedisCluster(): () => string[] {
     await cluster?.stop();
   });
   return () => cluster?.urls ?? [];
+}
+
+/** A master plus one Sentinel monitoring it as "mymaster". */
+export async function startRedisSentinel(): Promise<{ master: TestRedis; sentinelUrl: string; stop(): Promise<void> }> {
+  const master = await startRedis();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "payguard-sentinel-"));
+  const conf = join(dir, "sentinel.conf");
+  writeFileSync(
+    conf,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 2000\n`,
+  );
+  const proc = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
+  for (let i = 0; i < 100 && !(await answers(port)); i++) await sleep(50);
+  return {
+    master,
+    sentinelUrl: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      proc.kill("SIGKILL");
+      await master.stop();
+    },
+  };
 }

@@ -54,6 +54,7 @@ describe("config defaults", () => {
         maxSize: 256 * 1024 * 1024,
         url: "redis://127.0.0.1:6379",
         cluster: { nodes: [] },
+        sentinel: { name: "mymaster", nodes: [] },
         prefix: "payguard",
         operationTimeout: 250,
         onUnavailable: "reject",
