@@ -99,7 +99,7 @@ export class Journal {
       content = Buffer.alloc(0);
     }
     const { index, torn, completeBytes } = load(content, Date.now());
-    const fd = await open(path, "a");
+    const fd = await open(path, "a", 0o600);
     try {
       if (completeBytes < content.length) {
         // A torn last line must go: the next append would otherwise be glued onto it and be lost too.
@@ -194,7 +194,7 @@ export class Journal {
     this.handle();
     const tmpPath = join(this.dir, `${this.fileName}.tmp`);
     const content = Buffer.from([...this.index.values()].map(encodeLine).join(""), "utf8");
-    const tmp = await open(tmpPath, "w");
+    const tmp = await open(tmpPath, "w", 0o600);
     try {
       await tmp.writeFile(content);
       await tmp.sync();
@@ -204,7 +204,7 @@ export class Journal {
     await rename(tmpPath, this.path);
     await syncDir(this.dir);
     // The old handle still points at the replaced file: switch to the new one.
-    const fd = await open(this.path, "a");
+    const fd = await open(this.path, "a", 0o600);
     const old = this.fd;
     this.fd = fd;
     this.bytes = content.length;

@@ -13,11 +13,11 @@
 import type { StoreConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import { createCipher, parseKeys } from "./crypto.js";
+import { type Cipher, createCipher, parseKeys } from "./crypto.js";
 import { Journal } from "./journal.js";
 import { createMemoryStore } from "./memory.js";
 import { createRedisStore, type RedisStore } from "./redis.js";
-import { type ClaimResult, type IdempotencyStore, isStoreError } from "./types.js";
+import { type ClaimResult, type FinalRecord, type IdempotencyStore, isStoreError } from "./types.js";
 
 export interface ReadyStore extends IdempotencyStore {
   /** false while the store cannot serve claims (for /readyz) */
@@ -33,16 +33,24 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   if (journal.torn.length > 0) logger.error({ torn: journal.torn }, "journal: skipped torn or corrupt lines (complete records were kept)");
   metrics.observeJournal(() => journal.size());
 
+  const cipher = createCipher(parseKeys(config.encryption.key));
   const redis: RedisStore = await createRedisStore({
     url: config.url,
     clusterNodes: config.cluster.nodes,
     sentinel: config.sentinel,
     prefix: config.prefix,
     operationTimeout: config.operationTimeout,
-    cipher: createCipher(parseKeys(config.encryption.key)),
+    cipher,
     onError: () => {}, // connection errors surface as failed operations, counted below
   });
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
+  // The journal is storage at rest too: with encryption on, its answers are sealed.
+  const journalAppend = (key: string, record: FinalRecord, ttlMs: number) =>
+    journal.append({ key, record: seal(record, cipher), ttlMs, writtenAt: Date.now() });
+  const journalGet = (key: string) => {
+    const entry = journal.get(key);
+    return entry && { ...entry, record: unseal(entry.record, cipher) };
+  };
   /** tokens whose claim lives in the local store (Redis was down when they claimed) */
   const localTokens = new Set<string>();
 
@@ -58,7 +66,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     replaying = true;
     try {
       const result = await journal.replay(async (entry) => {
-        const written = await redis.putFinal(entry.key, entry.record, Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+        const written = await redis.putFinal(entry.key, unseal(entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
         metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
       });
       if (result.failed > 0) metrics.journalReplays.inc({ result: "failed" }, result.failed);
@@ -76,7 +84,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   return {
     async claim(key, request): Promise<ClaimResult> {
       // An answer waiting in the journal is the truth for this key.
-      const journaled = journal.get(key);
+      const journaled = journalGet(key);
       if (journaled) return { outcome: "exists", record: journaled.record };
       try {
         return await redis.claim(key, request);
@@ -91,7 +99,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async get(key) {
-      const journaled = journal.get(key);
+      const journaled = journalGet(key);
       if (journaled) return journaled.record;
       try {
         return await redis.get(key);
@@ -105,7 +113,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       if (localTokens.delete(token)) {
         const done = await local.complete(key, token, record, ttlMs);
         // Share it once Redis is back: other replicas must see this answer too.
-        if (done) await journal.append({ key, record, ttlMs, writtenAt: Date.now() });
+        if (done) await journalAppend(key, record, ttlMs);
         return done;
       }
       try {
@@ -113,7 +121,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       } catch (err) {
         if (!failed("complete", err)) throw err;
         // The gateway answered and Redis cannot take it: make it durable here first.
-        await journal.append({ key, record, ttlMs, writtenAt: Date.now() });
+        await journalAppend(key, record, ttlMs);
         logger.warn({ backlog: journal.size() }, "store: redis unavailable, outcome journaled for write-back");
         return true;
       }
@@ -158,4 +166,24 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       await Promise.allSettled([redis.close(), local.close(), journal.close()]);
     },
   };
+}
+
+const SEALED = "payguard-sealed";
+
+/** A completed record whose response (status, headers, body) is sealed into the body. */
+function seal(record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
+  if (!cipher || record.state !== "completed") return record;
+  const plain = Buffer.from(JSON.stringify({ ...record.response, body: record.response.body.toString("base64") }));
+  return { ...record, response: { status: 0, headers: { [SEALED]: "v1" }, body: cipher.encrypt(plain) } };
+}
+
+function unseal(record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
+  if (record.state !== "completed" || record.response.headers[SEALED] === undefined) return record;
+  if (!cipher) throw new Error("a journaled record is encrypted but no store.encryption.key is configured");
+  const response = JSON.parse(cipher.decrypt(record.response.body).toString("utf8")) as {
+    status: number;
+    headers: Record<string, string | string[]>;
+    body: string;
+  };
+  return { ...record, response: { status: response.status, headers: response.headers, body: Buffer.from(response.body, "base64") } };
 }
