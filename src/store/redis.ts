@@ -135,10 +135,8 @@ export interface RedisStore extends IdempotencyStore {
   putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<boolean>;
   /** true while the last operation or health check reached Redis */
   healthy(): boolean;
-  /** PING with the operation deadline; false instead of throwing */
+  /** A read with the operation deadline (a health check); false instead of throwing */
   ping(): Promise<boolean>;
-  /** the stored value as Redis holds it (tests: encryption at rest) */
-  raw(key: string): Promise<string | null>;
 }
 
 export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
@@ -314,8 +312,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         return false;
       }
     },
-
-    raw: (key) => op("raw", async () => ((await keyv.get(keyOf(key), { raw: true })) === undefined ? null : String(await adapter.get(keyOf(key))))),
 
     async close() {
       waiters.wakeAll();
