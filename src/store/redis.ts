@@ -143,17 +143,20 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const onError = options.onError ?? (() => {});
   const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
   const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;
+  // Sentinel and Cluster learn other nodes at run time: they get the credentials of the
+  // first configured URL (the same user and password on every node).
+  const auth = credentials(sentinel?.nodes[0] ?? options.clusterNodes?.[0]);
   const client: AnyClient = sentinel
     ? (createSentinel({
         name: sentinel.name,
         sentinelRootNodes: sentinel.nodes.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 26379) })),
-        nodeClientOptions: { socket, disableOfflineQueue: true },
-        sentinelClientOptions: { socket },
+        nodeClientOptions: { socket, disableOfflineQueue: true, ...auth },
+        sentinelClientOptions: { socket, ...auth },
       }) as unknown as RedisClientType)
     : options.clusterNodes?.length
       ? (createCluster({
           rootNodes: options.clusterNodes.map((url) => ({ url })),
-          defaults: { socket, disableOfflineQueue: true },
+          defaults: { socket, disableOfflineQueue: true, ...auth },
         }) as unknown as RedisClusterType)
       : (createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType);
   client.on("error", onError);
@@ -319,5 +322,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       const shut = async (c: { isReady: boolean; close(): Promise<void>; destroy(): void }) => (c.isReady ? c.close() : c.destroy());
       await Promise.allSettled(sentinel ? [shut(client as never)] : [shut(subscriber as never), shut(client as never)]);
     },
+  };
+}
+
+/** username/password from a redis:// URL, decoded; {} when it has none. */
+function credentials(url: string | undefined): { username?: string; password?: string } {
+  if (!url) return {};
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
   };
 }

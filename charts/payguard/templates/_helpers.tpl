@@ -1,0 +1,144 @@
+{{/*
+Helpers. They use only .Values and .Release (plus .Chart when present), so a parent chart can
+call payguard.sidecar with (dict "Values" .Values.payguard "Release" .Release).
+*/}}
+
+{{- define "payguard.name" -}}
+{{- default "payguard" .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "payguard.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "payguard.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "payguard.appVersion" -}}
+{{- $v := "0.1.0" -}}
+{{- with .Chart }}{{ $v = .AppVersion }}{{ end -}}
+{{- $v -}}
+{{- end -}}
+
+{{- define "payguard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "payguard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "payguard.labels" -}}
+{{ include "payguard.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "payguard.appVersion" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | default "Helm" }}
+{{- with .Chart }}
+helm.sh/chart: {{ printf "%s-%s" .Name .Version | replace "+" "_" }}
+{{- end }}
+{{- end -}}
+
+{{/* Name of the ConfigMap holding payguard.yaml. */}}
+{{- define "payguard.configName" -}}
+{{- printf "%s-config" (include "payguard.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* For a pod template annotation: changes whenever the rendered config changes. */}}
+{{- define "payguard.configChecksum" -}}
+{{- toYaml .Values.config | sha256sum -}}
+{{- end -}}
+
+{{- define "payguard.httpPort" -}}{{ dig "server" "port" 8080 .Values.config | int }}{{- end -}}
+{{- define "payguard.adminPort" -}}{{ dig "admin" "port" 9090 .Values.config | int }}{{- end -}}
+{{- define "payguard.journalDir" -}}{{ dig "store" "journal" "dir" "/var/lib/payguard/journal" .Values.config }}{{- end -}}
+
+{{/*
+The payguard container: used by the standalone Deployment and, as payguard.sidecar, inside a
+user's own pod. Secrets only by reference (secretKeyRef); the config interpolates them.
+*/}}
+{{- define "payguard.container" -}}
+- name: payguard
+  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default (include "payguard.appVersion" .) }}"
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: ["serve", "--config", "/etc/payguard/payguard.yaml"]
+  ports:
+    - name: http
+      containerPort: {{ include "payguard.httpPort" . }}
+      protocol: TCP
+    - name: admin
+      containerPort: {{ include "payguard.adminPort" . }}
+      protocol: TCP
+  env:
+    - name: PAYGUARD_CONFIG
+      value: /etc/payguard/payguard.yaml
+    {{- with .Values.secrets.redisPassword }}
+    {{- if .secretName }}
+    - name: REDIS_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ .secretName }}
+          key: {{ .key }}
+    {{- end }}
+    {{- end }}
+    {{- with .Values.secrets.storeKey }}
+    {{- if .secretName }}
+    - name: PAYGUARD_STORE_KEY
+      valueFrom:
+        secretKeyRef:
+          name: {{ .secretName }}
+          key: {{ .key }}
+    {{- end }}
+    {{- end }}
+    {{- with .Values.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: admin
+    periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
+    failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: admin
+    periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
+    failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
+  resources:
+    {{- toYaml .Values.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  volumeMounts:
+    - name: payguard-config
+      mountPath: /etc/payguard
+      readOnly: true
+    - name: payguard-journal
+      mountPath: {{ include "payguard.journalDir" . }}
+    - name: payguard-tmp
+      mountPath: /tmp
+{{- end -}}
+
+{{/* The container to add to your own pod's `containers:` (sidecar mode). */}}
+{{- define "payguard.sidecar" -}}
+{{ include "payguard.container" . }}
+{{- end -}}
+
+{{/* The volumes payguard.sidecar mounts: add them to your own pod's `volumes:`. */}}
+{{- define "payguard.sidecarVolumes" -}}
+- name: payguard-config
+  configMap:
+    name: {{ include "payguard.configName" . }}
+- name: payguard-journal
+  {{- if .Values.journal.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.journal.existingClaim }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ .Values.journal.sizeLimit }}
+  {{- end }}
+- name: payguard-tmp
+  emptyDir:
+    sizeLimit: 16Mi
+{{- end -}}

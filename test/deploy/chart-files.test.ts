@@ -1,0 +1,118 @@
+/**
+ * The chart's plain files parse, and the Go-templated ones (which helm would render; no helm
+ * here) have the structure the deploy contract needs, checked textually.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CHART, plainChartFiles, read, yamlDocs, yamlFile } from "./chart.js";
+
+const template = (name: string) => read(`${CHART}templates/${name}`);
+const helpers = template("_helpers.tpl");
+
+describe("plain chart files", () => {
+  it.each(plainChartFiles().map((f) => [f.slice(CHART.length), f]))("%s parses", (_name, file) => {
+    if (file.endsWith(".json")) expect(() => JSON.parse(read(file))).not.toThrow();
+    else expect(yamlDocs(file).length).toBeGreaterThan(0);
+  });
+
+  it("Chart.yaml is a Helm 3 application chart", () => {
+    const chart = yamlFile(`${CHART}Chart.yaml`);
+    expect(chart).toMatchObject({ apiVersion: "v2", name: "payguard", type: "application" });
+    expect(chart.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(chart.appVersion).toBe(yamlFile(`${CHART}../../package.json`).version);
+  });
+
+  it("has every template the issue asks for", () => {
+    const names = readdirSync(`${CHART}templates`);
+    for (const t of [
+      "_helpers.tpl",
+      "configmap.yaml",
+      "deployment.yaml",
+      "service.yaml",
+      "pdb.yaml",
+      "hpa.yaml",
+      "servicemonitor.yaml",
+      "prometheusrule.yaml",
+      "dashboard-configmap.yaml",
+      "NOTES.txt",
+    ]) {
+      expect(names).toContain(t);
+    }
+  });
+
+  it("values.yaml documents every top-level field with a comment above it or on its line", () => {
+    const lines = read(`${CHART}values.yaml`).split("\n");
+    const undocumented = lines.filter(
+      (line, i) => /^\w+:/.test(line) && !line.includes("#") && !lines[i - 1]?.startsWith("#") && !/^\w+:/.test(lines[i - 1] ?? ""),
+    );
+    expect(undocumented).toEqual([]);
+  });
+});
+
+describe("templates (textual)", () => {
+  it("the ConfigMap renders the config section as payguard.yaml", () => {
+    expect(template("configmap.yaml")).toMatch(/payguard\.yaml: \|\n\s+\{\{- toYaml \.Values\.config \| nindent 4 \}\}/);
+  });
+
+  it("the Deployment restarts pods when the config changes (checksum annotation)", () => {
+    expect(template("deployment.yaml")).toMatch(/checksum\/config: \{\{ include \(print \$\.Template\.BasePath "\/configmap\.yaml"\) \. \| sha256sum \}\}/);
+  });
+
+  it("probes hit /healthz and /readyz on the admin port", () => {
+    expect(helpers).toMatch(/livenessProbe:\s+httpGet:\s+path: \/healthz\s+port: admin/);
+    expect(helpers).toMatch(/readinessProbe:\s+httpGet:\s+path: \/readyz\s+port: admin/);
+    expect(helpers).toMatch(/- name: admin\s+containerPort: \{\{ include "payguard\.adminPort" \. \}\}/);
+  });
+
+  it("secrets come only from secretKeyRef into REDIS_PASSWORD and PAYGUARD_STORE_KEY", () => {
+    expect(helpers).toMatch(/- name: REDIS_PASSWORD\s+valueFrom:\s+secretKeyRef:/);
+    expect(helpers).toMatch(/- name: PAYGUARD_STORE_KEY\s+valueFrom:\s+secretKeyRef:/);
+    const all = readdirSync(`${CHART}templates`).map(template).join("\n");
+    expect(all).not.toMatch(/kind: Secret\b/);
+  });
+
+  it("security defaults: non-root, read-only root filesystem, no capabilities, no privilege escalation", () => {
+    const values = yamlFile<{ securityContext: Record<string, unknown>; podSecurityContext: Record<string, unknown> }>(`${CHART}values.yaml`);
+    expect(values.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(values.podSecurityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    expect(helpers).toMatch(/securityContext:\n\s+\{\{- toYaml \.Values\.securityContext/);
+    expect(template("deployment.yaml")).toMatch(/securityContext:\n\s+\{\{- toYaml \.Values\.podSecurityContext/);
+  });
+
+  it("the journal directory is an emptyDir or an existing PVC, mounted at store.journal.dir", () => {
+    expect(helpers).toMatch(/mountPath: \{\{ include "payguard\.journalDir" \. \}\}/);
+    expect(helpers).toMatch(/persistentVolumeClaim:\s+claimName: \{\{ \.Values\.journal\.existingClaim \}\}/);
+    expect(helpers).toMatch(/emptyDir:\s+sizeLimit: \{\{ \.Values\.journal\.sizeLimit \}\}/);
+  });
+
+  it("standalone resources are gated on mode; HPA, ServiceMonitor, rules and dashboard are optional", () => {
+    for (const t of ["deployment.yaml", "service.yaml", "pdb.yaml", "hpa.yaml", "servicemonitor.yaml"])
+      expect(template(t)).toMatch(/^\{\{- if .*eq \.Values\.mode "standalone"/);
+    expect(template("hpa.yaml")).toContain(".Values.autoscaling.enabled");
+    expect(template("servicemonitor.yaml")).toContain(".Values.serviceMonitor.enabled");
+    expect(template("prometheusrule.yaml")).toMatch(/\.Values\.prometheusRule\.enabled[\s\S]*\.Files\.Get "files\/payguard-alerts\.yaml"/);
+    expect(template("dashboard-configmap.yaml")).toMatch(/\.Values\.dashboard\.enabled[\s\S]*\.Files\.Get "files\/payguard-dashboard\.json"/);
+    for (const f of ["files/payguard-alerts.yaml", "files/payguard-dashboard.json"]) expect(existsSync(`${CHART}${f}`)).toBe(true);
+  });
+
+  it("the Deployment has resources, topology spread and the grace period", () => {
+    const deployment = template("deployment.yaml");
+    expect(deployment).toContain("terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}");
+    expect(deployment).toMatch(/topologySpreadConstraints:[\s\S]*topologyKey: kubernetes\.io\/hostname/);
+    expect(helpers).toContain("{{- toYaml .Values.resources | nindent 4 }}");
+  });
+
+  it("defines the sidecar templates, and NOTES explain how to reach payguard and its metrics", () => {
+    expect(helpers).toContain('{{- define "payguard.sidecar" -}}');
+    expect(helpers).toContain('{{- define "payguard.sidecarVolumes" -}}');
+    const notes = template("NOTES.txt");
+    expect(notes).toContain("GATEWAY_BASE_URL=http://localhost:");
+    expect(notes).toMatch(/GATEWAY_BASE_URL=http:\/\/\{\{ include "payguard\.fullname" \. \}\}/);
+    expect(notes).toContain("/metrics");
+  });
+});
