@@ -74,7 +74,8 @@ const NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + m
 const CLAIM = `${NOW}
 local record = { state = 'in-flight', token = ARGV[1], fingerprint = ARGV[2], createdAt = now,
   leaseUntil = now + tonumber(ARGV[3]), expiresAt = now + tonumber(ARGV[4]) }
-local fresh = cjson.encode({ value = record, expires = record.expiresAt })
+-- No keyv "expires": Redis' PX expires the key, and keyv would otherwise delete it by a replica's clock.
+local fresh = cjson.encode({ value = record })
 if redis.call('SET', KEYS[1], fresh, 'NX', 'PX', ARGV[4]) then return { 'claimed', '' } end
 local current = redis.call('GET', KEYS[1])
 if not current then
@@ -272,14 +273,14 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     },
 
     async complete(key, token, record, ttlMs) {
-      const envelope: Envelope = { value: encodeFinal(record), expires: Date.now() + ttlMs };
+      const envelope: Envelope = { value: encodeFinal(record) };
       const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel]));
       claimedHere = Math.max(0, claimedHere - 1);
       return Number(result) === 1;
     },
 
     async putFinal(key, record, ttlMs) {
-      const envelope: Envelope = { value: encodeFinal(record), expires: Date.now() + ttlMs };
+      const envelope: Envelope = { value: encodeFinal(record) };
       return Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel]))) === 1;
     },
 

@@ -17,7 +17,7 @@ import { type Cipher, createCipher, parseKeys } from "./crypto.js";
 import { Journal } from "./journal.js";
 import { createMemoryStore } from "./memory.js";
 import { createRedisStore, type RedisStore } from "./redis.js";
-import { type ClaimResult, type FinalRecord, type IdempotencyStore, isStoreError } from "./types.js";
+import { type ClaimRequest, type ClaimResult, type FinalRecord, type IdempotencyStore, type InFlightRecord, isStoreError } from "./types.js";
 
 export interface ReadyStore extends IdempotencyStore {
   /** false while the store cannot serve claims (for /readyz) */
@@ -26,6 +26,8 @@ export interface ReadyStore extends IdempotencyStore {
 
 /** How often the journal is written back and Redis's health is checked. */
 const MAINTENANCE_MS = 1000;
+/** Bound on claims remembered for a late release while Redis is down. */
+const MAX_ORPHANS = 10_000;
 
 export async function createSharedStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
@@ -75,27 +77,70 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       replaying = false;
     }
   };
-  const maintenance = setInterval(() => {
-    void redis.ping().then((up) => (up ? writeBack() : undefined));
-  }, MAINTENANCE_MS);
+  /** Claims whose answer from Redis never arrived (timed out): free them once Redis answers. */
+  const orphans = new Map<string, string>();
+  const maintain = async () => {
+    if (!(await redis.ping())) return;
+    for (const [token, key] of orphans) {
+      await redis.release(key, token).then(
+        () => orphans.delete(token),
+        () => {},
+      );
+    }
+    await writeBack();
+  };
+  const maintainSafely = () => void maintain().catch((err: unknown) => logger.error({ err: String(err) }, "store: maintenance failed"));
+  const maintenance = setInterval(maintainSafely, MAINTENANCE_MS);
   maintenance.unref();
-  void redis.ping().then((up) => (up ? writeBack() : undefined));
+  maintainSafely();
+
+  /**
+   * Keys claimed on this replica and not yet settled, whichever store holds the claim: a
+   * duplicate arriving here must wait for them even when Redis comes or goes meanwhile.
+   */
+  const held = new Map<string, InFlightRecord>();
+  const heldLive = (key: string): InFlightRecord | undefined => {
+    const record = held.get(key);
+    if (record && record.leaseUntil > Date.now()) return record;
+    held.delete(key);
+    return undefined;
+  };
+  const hold = (key: string, request: ClaimRequest) => {
+    const now = Date.now();
+    held.set(key, {
+      state: "in-flight",
+      token: request.token,
+      fingerprint: request.fingerprint,
+      createdAt: now,
+      leaseUntil: now + request.leaseMs,
+      expiresAt: now + request.ttlMs,
+    });
+  };
+  const unhold = (key: string, token: string) => {
+    if (held.get(key)?.token === token) held.delete(key);
+  };
 
   return {
     async claim(key, request): Promise<ClaimResult> {
       // An answer waiting in the journal is the truth for this key.
       const journaled = journalGet(key);
       if (journaled) return { outcome: "exists", record: journaled.record };
+      const mine = heldLive(key);
+      if (mine) return { outcome: "exists", record: mine };
+      let result: ClaimResult;
       try {
-        return await redis.claim(key, request);
+        result = await redis.claim(key, request);
       } catch (err) {
-        if (!failed("claim", err) || config.onUnavailable === "reject") throw err;
+        // The claim may still have reached Redis after our deadline: free it once Redis answers.
+        if (failed("claim", err) && orphans.size < MAX_ORPHANS) orphans.set(request.token, key);
+        if (!isStoreError(err) || err.code !== "store_unavailable" || config.onUnavailable === "reject") throw err;
         metrics.storeFallbacks.inc();
         logger.warn("store: redis unavailable, deduplicating in this replica only (onUnavailable: local)");
-        const result = await local.claim(key, request);
+        result = await local.claim(key, request);
         if (result.outcome !== "exists") localTokens.add(request.token);
-        return result;
       }
+      if (result.outcome !== "exists") hold(key, request);
+      return result;
     },
 
     async get(key) {
@@ -110,6 +155,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async complete(key, token, record, ttlMs) {
+      unhold(key, token);
       if (localTokens.delete(token)) {
         const done = await local.complete(key, token, record, ttlMs);
         // Share it once Redis is back: other replicas must see this answer too.
@@ -128,6 +174,8 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async renew(key, token, leaseMs) {
+      const mine = held.get(key);
+      if (mine?.token === token) mine.leaseUntil = Date.now() + leaseMs;
       if (localTokens.has(token)) return local.renew(key, token, leaseMs);
       try {
         return await redis.renew(key, token, leaseMs);
@@ -138,18 +186,22 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async release(key, token) {
+      unhold(key, token);
       if (localTokens.delete(token)) return local.release(key, token);
       try {
         return await redis.release(key, token);
       } catch (err) {
-        // The in-flight record then stays until its lease runs out; the next claim takes over.
+        // Retried by maintenance once Redis answers (compare-and-set: harmless if moot).
         if (!failed("release", err)) throw err;
+        if (orphans.size < MAX_ORPHANS) orphans.set(token, key);
         return false;
       }
     },
 
     async waitForChange(key, timeoutMs) {
-      await Promise.race([redis.waitForChange(key, timeoutMs), local.waitForChange(key, timeoutMs)]);
+      // Both bounded by the same short slice: the engine loops, so no timers pile up.
+      const slice = Math.min(timeoutMs, MAINTENANCE_MS);
+      await Promise.race([redis.waitForChange(key, slice), local.waitForChange(key, slice)]);
     },
 
     stats() {

@@ -175,6 +175,27 @@ describe("Redis down", () => {
   });
 });
 
+describe("Redis going away mid-request (regression)", () => {
+  it("local: a duplicate of a request claimed in Redis before it died waits for it instead of claiming locally", async () => {
+    const redis = await startRedis();
+    try {
+      const a = await replica(`url: "${redis.url}", prefix: "pgt", onUnavailable: local`, "resilience: { retry: { maxAttempts: 1 } }");
+      const key = `held-${randomUUID()}`;
+      gw.script(steps.delay(800, steps.json(201, { id: "ch_held" })));
+      const first = pay(a.url, key);
+      while (seenWith(key).length === 0) await sleep(10);
+      await redis.stop();
+      const duplicate = await pay(a.url, key);
+      expect((await first).status).toBe(201);
+      expect(duplicate.status).toBe(201);
+      expect(json(duplicate)).toEqual({ id: "ch_held" });
+      expect(seenWith(key)).toHaveLength(1);
+    } finally {
+      await redis.stop();
+    }
+  });
+});
+
 describe("Redis Cluster", () => {
   const clusterUrls = useRedisCluster();
 
