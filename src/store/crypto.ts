@@ -16,9 +16,10 @@ const HEADER_BYTES = 1 + KEY_ID_BYTES + IV_BYTES;
 
 /** Seals and opens stored bytes. */
 export interface Cipher {
-  encrypt(plain: Buffer): Buffer;
-  /** Throws for an unknown version or key id, and when authentication fails (tampering, wrong key). */
-  decrypt(sealed: Buffer): Buffer;
+  /** `context` (e.g. the record's key) is authenticated, not stored: the same must be given to decrypt. */
+  encrypt(plain: Buffer, context?: string): Buffer;
+  /** Throws for an unknown version or key id, and when authentication fails (tampering, wrong key, other context). */
+  decrypt(sealed: Buffer, context?: string): Buffer;
 }
 
 /**
@@ -55,13 +56,15 @@ export function createCipher(keys: Buffer[]): Cipher | undefined {
   const currentId = keyId(current);
 
   return {
-    encrypt(plain) {
+    encrypt(plain, context) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", current, iv, { authTagLength: TAG_BYTES });
+      // Binding the context: a sealed answer moved under another key no longer opens.
+      if (context !== undefined) cipher.setAAD(Buffer.from(context));
       const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
       return Buffer.concat([Buffer.of(VERSION), currentId, iv, ciphertext, cipher.getAuthTag()]);
     },
-    decrypt(sealed) {
+    decrypt(sealed, context) {
       if (sealed.length < HEADER_BYTES + TAG_BYTES) throw new Error(`cannot decrypt: sealed data is ${sealed.length} bytes, too short`);
       const version = sealed[0];
       if (version !== VERSION) throw new Error(`cannot decrypt: unsupported sealed format version ${version}`);
@@ -71,6 +74,7 @@ export function createCipher(keys: Buffer[]): Cipher | undefined {
       const iv = sealed.subarray(1 + KEY_ID_BYTES, HEADER_BYTES);
       const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      if (context !== undefined) decipher.setAAD(Buffer.from(context));
       const ciphertext = sealed.subarray(HEADER_BYTES, sealed.length - TAG_BYTES);
       try {
         return Buffer.concat([decipher.update(ciphertext), decipher.final()]);

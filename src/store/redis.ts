@@ -99,13 +99,14 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('PUBLISH', ARGV[4], KEYS[1])
 return 1`;
 
-/** KEYS[1] record; ARGV final envelope JSON, ttlMs, channel → 1 if written. A journaled
- * answer beats an in-flight record (its owner lost Redis, the gateway answered), never
- * another final record. */
+/** KEYS[1] record; ARGV final envelope JSON, ttlMs, channel, new state → 1 if written. A
+ * journaled answer beats an in-flight record (its owner lost Redis, the gateway answered)
+ * and a completed answer beats an indeterminate marker; nothing replaces a completed one. */
 const PUT_FINAL = `local current = redis.call('GET', KEYS[1])
 if current then
   local held = cjson.decode(current).value
-  if held.state ~= 'in-flight' then return 0 end
+  if held.state == 'completed' then return 0 end
+  if held.state == 'indeterminate' and ARGV[4] ~= 'completed' then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], KEYS[1])
@@ -207,7 +208,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
   const evalScript = (script: string, key: string, args: string[]) => client.eval(script, { keys: [key], arguments: args }) as Promise<unknown>;
 
-  const encodeFinal = (record: FinalRecord): WireRecord => {
+  const encodeFinal = (key: string, record: FinalRecord): WireRecord => {
     if (record.state === "indeterminate") return record;
     const response: WireResponse = { status: record.response.status, headers: record.response.headers, body: record.response.body.toString("base64") };
     const { fingerprint, createdAt, completedAt } = record;
@@ -217,24 +218,24 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         fingerprint,
         createdAt,
         completedAt,
-        sealed: options.cipher.encrypt(Buffer.from(JSON.stringify(response))).toString("base64"),
+        sealed: options.cipher.encrypt(Buffer.from(JSON.stringify(response)), key).toString("base64"),
       };
     }
     return { state: "completed", fingerprint, createdAt, completedAt, response };
   };
 
-  const decode = (wire: WireRecord): IdempotencyRecord => {
+  const decode = (key: string, wire: WireRecord): IdempotencyRecord => {
     if (wire.state !== "completed") return wire;
     let response: WireResponse | undefined = wire.response;
     if (wire.sealed !== undefined) {
       if (!options.cipher) throw new StoreError("store_unavailable", "a stored record is encrypted but no store.encryption.key is configured");
-      response = JSON.parse(options.cipher.decrypt(Buffer.from(wire.sealed, "base64")).toString("utf8")) as WireResponse;
+      response = JSON.parse(options.cipher.decrypt(Buffer.from(wire.sealed, "base64"), key).toString("utf8")) as WireResponse;
     }
     if (!response) throw new StoreError("store_unavailable", "a stored record has no response");
     const stored: StoredResponse = { status: response.status, headers: response.headers, body: Buffer.from(response.body, "base64") };
     return { state: "completed", fingerprint: wire.fingerprint, createdAt: wire.createdAt, completedAt: wire.completedAt, response: stored };
   };
-  const parseEnvelope = (text: string): IdempotencyRecord => decode((JSON.parse(text) as Envelope).value);
+  const parseEnvelope = (key: string, text: string): IdempotencyRecord => decode(key, (JSON.parse(text) as Envelope).value);
 
   const wake = (key: string) => waiters.wake(key);
 
@@ -259,7 +260,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         claimedHere += 1;
         return { outcome: "claimed" };
       }
-      const record = parseEnvelope(text);
+      const record = parseEnvelope(key, text);
       if (outcome === "taken-over") {
         claimedHere += 1;
         return { outcome: "taken-over", previous: record as InFlightRecord };
@@ -269,19 +270,19 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     async get(key) {
       const wire = await op("get", () => keyv.get(keyOf(key)));
-      return wire === undefined ? undefined : decode(wire);
+      return wire === undefined ? undefined : decode(key, wire);
     },
 
     async complete(key, token, record, ttlMs) {
-      const envelope: Envelope = { value: encodeFinal(record) };
+      const envelope: Envelope = { value: encodeFinal(key, record) };
       const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel]));
       claimedHere = Math.max(0, claimedHere - 1);
       return Number(result) === 1;
     },
 
     async putFinal(key, record, ttlMs) {
-      const envelope: Envelope = { value: encodeFinal(record) };
-      return Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel]))) === 1;
+      const envelope: Envelope = { value: encodeFinal(key, record) };
+      return Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel, record.state]))) === 1;
     },
 
     async renew(key, token, leaseMs) {

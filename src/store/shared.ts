@@ -48,10 +48,10 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   // The journal is storage at rest too: with encryption on, its answers are sealed.
   const journalAppend = (key: string, record: FinalRecord, ttlMs: number) =>
-    journal.append({ key, record: seal(record, cipher), ttlMs, writtenAt: Date.now() });
+    journal.append({ key, record: seal(key, record, cipher), ttlMs, writtenAt: Date.now() });
   const journalGet = (key: string) => {
     const entry = journal.get(key);
-    return entry && { ...entry, record: unseal(entry.record, cipher) };
+    return entry && { ...entry, record: unseal(key, entry.record, cipher) };
   };
   /** tokens whose claim lives in the local store (Redis was down when they claimed) */
   const localTokens = new Set<string>();
@@ -68,7 +68,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     replaying = true;
     try {
       const result = await journal.replay(async (entry) => {
-        const written = await redis.putFinal(entry.key, unseal(entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+        const written = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
         metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
       });
       if (result.failed > 0) metrics.journalReplays.inc({ result: "failed" }, result.failed);
@@ -223,16 +223,16 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
 const SEALED = "payguard-sealed";
 
 /** A completed record whose response (status, headers, body) is sealed into the body. */
-function seal(record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
+function seal(key: string, record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
   if (!cipher || record.state !== "completed") return record;
   const plain = Buffer.from(JSON.stringify({ ...record.response, body: record.response.body.toString("base64") }));
-  return { ...record, response: { status: 0, headers: { [SEALED]: "v1" }, body: cipher.encrypt(plain) } };
+  return { ...record, response: { status: 0, headers: { [SEALED]: "v1" }, body: cipher.encrypt(plain, key) } };
 }
 
-function unseal(record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
+function unseal(key: string, record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
   if (record.state !== "completed" || record.response.headers[SEALED] === undefined) return record;
   if (!cipher) throw new Error("a journaled record is encrypted but no store.encryption.key is configured");
-  const response = JSON.parse(cipher.decrypt(record.response.body).toString("utf8")) as {
+  const response = JSON.parse(cipher.decrypt(record.response.body, key).toString("utf8")) as {
     status: number;
     headers: Record<string, string | string[]>;
     body: string;

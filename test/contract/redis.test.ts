@@ -44,6 +44,46 @@ describe("redis store specifics", () => {
     }
   });
 
+  it("a sealed answer copied under another key does not open there", async () => {
+    const key = Buffer.alloc(32, 5).toString("base64");
+    const prefix = `pgtest-${randomUUID()}`;
+    const store = await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000, cipher: createCipher(parseKeys(key)) });
+    try {
+      await store.claim("victim", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+      const response = { status: 200, headers: {}, body: Buffer.from("tenant A's answer") };
+      await store.complete("victim", "t", { state: "completed", fingerprint: "fp", createdAt: 1, completedAt: 2, response }, 60_000);
+      const url = new URL(REDIS_URL);
+      const cli = (...args: string[]) => spawnSync("redis-cli", ["-h", url.hostname, "-p", url.port || "6379", ...args], { encoding: "utf8" }).stdout.trimEnd();
+      cli("SET", `${prefix}:{attacker}`, cli("GET", `${prefix}:{victim}`));
+      await expect(store.get("attacker")).rejects.toThrow(/authentication failed/);
+      expect((await store.get("victim"))?.state).toBe("completed");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("write-back: a completed answer replaces an indeterminate marker, never a completed record", async () => {
+    const store = await createRedisStore({ url: REDIS_URL, prefix: `pgtest-${randomUUID()}`, operationTimeout: 1000 });
+    try {
+      const completed = (body: string) => ({
+        state: "completed" as const,
+        fingerprint: "fp",
+        createdAt: 1,
+        completedAt: 2,
+        response: { status: 201, headers: {}, body: Buffer.from(body) },
+      });
+      await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+      await store.complete("k", "t", { state: "indeterminate", fingerprint: "fp", createdAt: 1, completedAt: 2, reason: "owner lost" }, 60_000);
+      expect(await store.putFinal("k", { state: "indeterminate", fingerprint: "fp", createdAt: 1, completedAt: 3, reason: "again" }, 60_000)).toBe(false);
+      expect(await store.putFinal("k", completed("journaled"), 60_000)).toBe(true);
+      expect(await store.putFinal("k", completed("other"), 60_000)).toBe(false);
+      const got = await store.get("k");
+      expect(got?.state === "completed" && got.response.body.toString()).toBe("journaled");
+    } finally {
+      await store.close();
+    }
+  });
+
   it("fails every operation with store_unavailable, promptly, while Redis cannot be reached", async () => {
     const store = await createRedisStore({ url: "redis://127.0.0.1:9", prefix: "x", operationTimeout: 300 });
     try {

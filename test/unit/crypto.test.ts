@@ -98,3 +98,14 @@ describe("parseKeys", () => {
     expect(() => parseKeys(`${keyA.toString("base64")},`)).toThrow(/#2 of 2 is empty/);
   });
 });
+
+describe("context binding", () => {
+  it("opens only with the context it was sealed with", () => {
+    const cipher = createCipher([Buffer.alloc(32, 1)]);
+    if (!cipher) throw new Error("no cipher");
+    const sealed = cipher.encrypt(Buffer.from("answer"), "key-A");
+    expect(cipher.decrypt(sealed, "key-A").toString()).toBe("answer");
+    expect(() => cipher.decrypt(sealed, "key-B")).toThrow(/authentication failed/);
+    expect(() => cipher.decrypt(sealed)).toThrow(/authentication failed/);
+  });
+});
