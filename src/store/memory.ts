@@ -13,6 +13,7 @@ import {
   type IdempotencyRecord,
   type IdempotencyStore,
   type InFlightRecord,
+  inFlightRecord,
   StoreError,
   type StoreStats,
 } from "./types.js";
@@ -55,14 +56,7 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
     async claim(key, request: ClaimRequest): Promise<ClaimResult> {
       const t = now();
       const existing = inFlight.get(key);
-      const fresh: InFlightRecord = {
-        state: "in-flight",
-        token: request.token,
-        fingerprint: request.fingerprint,
-        createdAt: t,
-        leaseUntil: t + request.leaseMs,
-        expiresAt: t + request.ttlMs,
-      };
+      const fresh = inFlightRecord(request, t);
       if (existing && existing.expiresAt > t) {
         if (existing.leaseUntil > t) return { outcome: "exists", record: existing };
         inFlight.set(key, fresh);

@@ -17,7 +17,7 @@ import { type Cipher, createCipher, parseKeys } from "./crypto.js";
 import { Journal } from "./journal.js";
 import { createMemoryStore } from "./memory.js";
 import { createRedisStore, type RedisStore } from "./redis.js";
-import { type ClaimRequest, type ClaimResult, type FinalRecord, type IdempotencyStore, type InFlightRecord, isStoreError } from "./types.js";
+import { type ClaimRequest, type ClaimResult, type FinalRecord, type IdempotencyStore, type InFlightRecord, inFlightRecord, isStoreError } from "./types.js";
 
 export interface ReadyStore extends IdempotencyStore {
   /** false while the store cannot serve claims (for /readyz) */
@@ -105,17 +105,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     held.delete(key);
     return undefined;
   };
-  const hold = (key: string, request: ClaimRequest) => {
-    const now = Date.now();
-    held.set(key, {
-      state: "in-flight",
-      token: request.token,
-      fingerprint: request.fingerprint,
-      createdAt: now,
-      leaseUntil: now + request.leaseMs,
-      expiresAt: now + request.ttlMs,
-    });
-  };
+  const hold = (key: string, request: ClaimRequest) => held.set(key, inFlightRecord(request, Date.now()));
   const unhold = (key: string, token: string) => {
     if (held.get(key)?.token === token) held.delete(key);
   };

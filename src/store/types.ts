@@ -51,6 +51,18 @@ export interface ClaimRequest {
   ttlMs: number;
 }
 
+/** The in-flight record a claim creates at `now`. */
+export function inFlightRecord(request: ClaimRequest, now: number): InFlightRecord {
+  return {
+    state: "in-flight",
+    token: request.token,
+    fingerprint: request.fingerprint,
+    createdAt: now,
+    leaseUntil: now + request.leaseMs,
+    expiresAt: now + request.ttlMs,
+  };
+}
+
 export type ClaimResult =
   /** the caller owns the key now */
   | { outcome: "claimed" }
