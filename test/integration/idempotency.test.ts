@@ -1,36 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, patternBytes, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { describe, expect, it } from "vitest";
+import { patternBytes, steps } from "../support/fake-gateway.js";
+import { useGateway } from "../support/harness.js";
 import { type Answer, json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
-import { type Running, startInProcess } from "../support/payguard.js";
+import type { Running } from "../support/payguard.js";
 
-let gw: FakeGateway;
-const running: Running[] = [];
+// One attempt per request unless a test says otherwise: retries are resilience.test.ts's.
+const env = useGateway((extra) => (extra.includes("resilience:") ? extra : `resilience: { retry: { maxAttempts: 1 } }\n${extra}`));
+const payguard = env.payguard;
 let seq = 0;
-
-beforeAll(async () => {
-  gw = await startFakeGateway();
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.close()));
-  gw.setDefault((req) => ({
-    status: 200,
-    headers: { "request-id": `req_${req.at}` },
-    body: { method: req.method, url: req.url, body: req.body.toString("utf8") },
-  }));
-});
-afterAll(async () => {
-  await gw.close();
-});
-
-/** One attempt per request unless a test says otherwise: retries are resilience.test.ts's. */
-async function payguard(extra = ""): Promise<Running> {
-  const pg = await startInProcess(gw.url, extra.includes("resilience:") ? extra : `resilience: { retry: { maxAttempts: 1 } }\n${extra}`);
-  running.push(pg);
-  return pg;
-}
 
 const freshKey = () => `key-${process.pid}-${++seq}`;
 const TENANT_A = "Bearer sk_test_tenantA";
@@ -45,7 +25,7 @@ function pay(pg: Running, key: string | undefined, body: unknown = { amount: 100
 }
 
 /** Requests the gateway saw for one idempotency key. */
-const seenWith = (key: string) => gw.requests.filter((r) => r.headers["idempotency-key"] === key);
+const seenWith = (key: string) => env.gw.requests.filter((r) => r.headers["idempotency-key"] === key);
 
 function expectProblem(answer: Answer, status: number, code: string) {
   expect(answer.status).toBe(status);
@@ -61,9 +41,9 @@ async function metric(pg: Running, name: string, labels: Record<string, string> 
 describe("key checks", () => {
   it("requires a key on POST in required mode (400 idempotency_key_missing), forwarding nothing", async () => {
     const pg = await payguard();
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     expectProblem(await pay(pg, undefined), 400, "idempotency_key_missing");
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
     expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "missing_key" })).toBe(1);
   });
 
@@ -75,9 +55,9 @@ describe("key checks", () => {
     ["malformed quoted string", '"abc'],
   ])("rejects a %s key with 400 idempotency_key_invalid", async (_name, key) => {
     const pg = await payguard();
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     expectProblem(await pay(pg, key), 400, "idempotency_key_invalid");
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
   });
 
   it("accepts the sf-string quoted form and the bare form as the same key", async () => {
@@ -104,7 +84,7 @@ describe("exactly one charge under concurrency", () => {
   it("100 concurrent requests with one key: the gateway sees one; with wait, all get the same answer", async () => {
     const pg = await payguard();
     const key = freshKey();
-    gw.script(steps.delay(300, steps.json(201, { id: "ch_once", amount: 1000 }, { location: "/v1/charges/ch_once" })));
+    env.gw.script(steps.delay(300, steps.json(201, { id: "ch_once", amount: 1000 }, { location: "/v1/charges/ch_once" })));
     const answers = await Promise.all(Array.from({ length: 100 }, () => pay(pg, key)));
     expect(seenWith(key)).toHaveLength(1);
     for (const a of answers) {
@@ -120,7 +100,7 @@ describe("exactly one charge under concurrency", () => {
   it("with reject, one real answer and 409 idempotency_key_in_use with Retry-After for the rest", async () => {
     const pg = await payguard("idempotency: { inFlight: { strategy: reject } }");
     const key = freshKey();
-    gw.script(steps.delay(300, steps.json(201, { id: "ch_r" })));
+    env.gw.script(steps.delay(300, steps.json(201, { id: "ch_r" })));
     const answers = await Promise.all(Array.from({ length: 100 }, () => pay(pg, key)));
     expect(seenWith(key)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
@@ -133,7 +113,7 @@ describe("exactly one charge under concurrency", () => {
   it("a waiter that outlasts maxWait gets 409, and the stored result afterwards", async () => {
     const pg = await payguard("idempotency: { inFlight: { maxWait: 200ms } }");
     const key = freshKey();
-    gw.script(steps.delay(700, steps.json(200, { id: "ch_slow" })));
+    env.gw.script(steps.delay(700, steps.json(200, { id: "ch_slow" })));
     const first = pay(pg, key);
     await sleep(50);
     expectProblem(await pay(pg, key), 409, "idempotency_key_in_use");
@@ -146,7 +126,7 @@ describe("exactly one charge under concurrency", () => {
   it("renews the lease while the gateway is slow, so a duplicate never takes over a live request", async () => {
     const pg = await payguard("idempotency: { lease: 200ms }");
     const key = freshKey();
-    gw.script(steps.delay(1000, steps.json(200, { id: "ch_long" })));
+    env.gw.script(steps.delay(1000, steps.json(200, { id: "ch_long" })));
     const first = pay(pg, key);
     await sleep(600); // three leases later
     const duplicate = await pay(pg, key);
@@ -165,7 +145,7 @@ describe("replay", () => {
   ])("replays %s byte for byte, with the marker on the replay only", async (_name, step) => {
     const pg = await payguard();
     const key = freshKey();
-    gw.script(step);
+    env.gw.script(step);
     const first = await pay(pg, key);
     const replay = await pay(pg, key);
     expect(seenWith(key)).toHaveLength(1);
@@ -181,7 +161,7 @@ describe("replay", () => {
   it("replays the gateway's own X-Request-Id; without one, each delivery carries its request's id", async () => {
     const pg = await payguard();
     const withId = freshKey();
-    gw.script(steps.json(200, { id: "x" }, { "x-request-id": "gw-xrid-1" }));
+    env.gw.script(steps.json(200, { id: "x" }, { "x-request-id": "gw-xrid-1" }));
     await pay(pg, withId, undefined, { "x-request-id": "client-1" });
     expect((await pay(pg, withId, undefined, { "x-request-id": "client-2" })).headers["x-request-id"]).toBe("gw-xrid-1");
     const withoutId = freshKey();
@@ -246,7 +226,7 @@ describe("replay", () => {
   it("never stores 409 or 429 from the gateway: the retry goes upstream again", async () => {
     const pg = await payguard();
     const key = freshKey();
-    gw.script(steps.rateLimited("1"), steps.json(409, { error: { code: "idempotency_key_in_use" } }), steps.json(200, { id: "ch_ok" }));
+    env.gw.script(steps.rateLimited("1"), steps.json(409, { error: { code: "idempotency_key_in_use" } }), steps.json(200, { id: "ch_ok" }));
     expect((await pay(pg, key)).status).toBe(429);
     expect((await pay(pg, key)).status).toBe(409);
     expect((await pay(pg, key)).status).toBe(200);
@@ -258,7 +238,7 @@ describe("large and slow answers (regressions)", () => {
   it("an answer over maxResponseSize streams through to the client intact, and is not replayable", async () => {
     const pg = await payguard("idempotency: { maxResponseSize: 64kb, upstreamKey: false }");
     const key = freshKey();
-    gw.script({ status: 201, streamBytes: 200 * 1024 });
+    env.gw.script({ status: 201, streamBytes: 200 * 1024 });
     const first = await pay(pg, key);
     expect(first.status).toBe(201);
     expect(first.body.equals(patternBytes(200 * 1024))).toBe(true);
@@ -269,7 +249,7 @@ describe("large and slow answers (regressions)", () => {
   it("the lease is renewed while the answer's body is still arriving: a duplicate waits, the gateway sees one", async () => {
     const pg = await payguard("idempotency: { lease: 200ms }");
     const key = freshKey();
-    gw.script({ status: 200, streamBytes: 10 * 16 * 1024, chunkDelayMs: 100 });
+    env.gw.script({ status: 200, streamBytes: 10 * 16 * 1024, chunkDelayMs: 100 });
     const first = pay(pg, key);
     await sleep(600); // headers are in, the body trickles for ~900 ms
     const duplicate = await pay(pg, key);
@@ -285,7 +265,7 @@ describe("client hang-up", () => {
   it("the gateway's answer is stored though the client left; the retry gets it without a second call", async () => {
     const pg = await payguard();
     const key = freshKey();
-    gw.script(steps.delay(500, steps.json(201, { id: "ch_abandoned" })));
+    env.gw.script(steps.delay(500, steps.json(201, { id: "ch_abandoned" })));
     const controller = new AbortController();
     const abandoned = request(`${pg.url}/v1/charges`, {
       method: "POST",
@@ -309,7 +289,7 @@ describe("indeterminate outcomes", () => {
   it("timeout after the gateway charged, with upstreamKey: the retry carries the same upstream key", async () => {
     const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { maxAttempts: 1 } }");
     const key = freshKey();
-    gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })), steps.json(200, { id: "ch_late" }));
+    env.gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })), steps.json(200, { id: "ch_late" }));
     expectProblem(await pay(pg, key), 504, "upstream_timeout");
     const retry = await pay(pg, key);
     expect(retry.status).toBe(200);
@@ -321,13 +301,13 @@ describe("indeterminate outcomes", () => {
   it("timeout after the gateway charged, without upstreamKey: the retry gets outcome_indeterminate, the gateway sees one request", async () => {
     const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }");
     const key = freshKey();
-    gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })));
-    const before = gw.requests.length;
+    env.gw.script(steps.delay(600, steps.json(200, { id: "ch_late" })));
+    const before = env.gw.requests.length;
     expectProblem(await pay(pg, key), 504, "upstream_timeout");
     await sleep(700);
     const retry = await pay(pg, key);
     expectProblem(retry, 502, "outcome_indeterminate");
-    expect(gw.requests.length - before).toBe(1);
+    expect(env.gw.requests.length - before).toBe(1);
     expect(await metric(pg, "payguard_idempotency_total", { route: "default", result: "indeterminate" })).toBe(1);
   });
 
@@ -335,18 +315,17 @@ describe("indeterminate outcomes", () => {
     const pg = await payguard("idempotency: { upstreamKey: false }");
     const k1 = freshKey();
     const k2 = freshKey();
-    gw.script(steps.reset(), steps.unavailable());
+    env.gw.script(steps.reset(), steps.unavailable());
     expectProblem(await pay(pg, k1), 502, "upstream_reset");
     expect((await pay(pg, k2)).status).toBe(503);
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     expectProblem(await pay(pg, k1), 502, "outcome_indeterminate");
     expectProblem(await pay(pg, k2), 502, "outcome_indeterminate");
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
   });
 
   it("a refused connection is a definite failure: the key is released and the retry goes upstream", async () => {
-    const down = await startInProcess("http://127.0.0.1:9", "resilience: { retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }");
-    running.push(down);
+    const down = await payguard("resilience: { retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }", "http://127.0.0.1:9");
     const key = freshKey();
     expectProblem(await pay(down, key), 502, "upstream_unreachable");
     expectProblem(await pay(down, key), 502, "upstream_unreachable");
@@ -357,14 +336,14 @@ describe("indeterminate outcomes", () => {
 describe("memory store bounds", () => {
   it("answers 503 store_full when every slot holds an in-flight request, without calling the gateway", async () => {
     const pg = await payguard("store: { maxEntries: 2 }");
-    gw.script(steps.delay(400, steps.json(200, {})), steps.delay(400, steps.json(200, {})));
+    env.gw.script(steps.delay(400, steps.json(200, {})), steps.delay(400, steps.json(200, {})));
     const inFlight = [pay(pg, freshKey()), pay(pg, freshKey())];
     await sleep(100);
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     const full = await pay(pg, freshKey());
     expectProblem(full, 503, "store_full");
     expect(full.headers["retry-after"]).toBe("1");
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
     for (const r of await Promise.all(inFlight)) expect(r.status).toBe(200);
     expect(await metric(pg, "payguard_store_entries")).toBe(2);
   });

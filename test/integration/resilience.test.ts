@@ -1,34 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, type SeenRequest, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { describe, expect, it } from "vitest";
+import { type SeenRequest, steps } from "../support/fake-gateway.js";
+import { useGateway } from "../support/harness.js";
 import { type Answer, json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
-import { type Running, runCli, startInProcess, testConfigYaml, writeTempConfig } from "../support/payguard.js";
+import { type Running, runCli, testConfigYaml, writeTempConfig } from "../support/payguard.js";
 
-let gw: FakeGateway;
-const running: Running[] = [];
+const env = useGateway();
+const payguard = env.payguard;
 let seq = 0;
 
-beforeAll(async () => {
-  gw = await startFakeGateway();
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.close()));
-  gw.clearScript();
-  gw.setDefault(steps.json(200, { ok: true }));
-});
-afterAll(async () => {
-  await gw.close();
-});
-
-async function payguard(extra = ""): Promise<Running> {
-  const pg = await startInProcess(gw.url, extra);
-  running.push(pg);
-  return pg;
-}
-
 const key = () => `res-${process.pid}-${++seq}`;
-const since = (n: number): SeenRequest[] => gw.requests.slice(n);
+const since = (n: number): SeenRequest[] => env.gw.requests.slice(n);
 
 function post(pg: Running, path: string, idempotencyKey: string | undefined, body = '{"amount":100}') {
   return send(pg.url, path, {
@@ -51,8 +34,8 @@ function expectProblem(answer: Answer, status: number, code: string) {
 describe("retries", () => {
   it("503, 503, 200: the client gets the 200; 3 attempts with the same upstream key; backoff grows", async () => {
     const pg = await payguard("resilience: { retry: { backoff: { initial: 100ms, max: 2s, jitter: none } } }");
-    gw.script(steps.unavailable(), steps.unavailable(), steps.json(200, { id: "ch_3rd" }));
-    const before = gw.requests.length;
+    env.gw.script(steps.unavailable(), steps.unavailable(), steps.json(200, { id: "ch_3rd" }));
+    const before = env.gw.requests.length;
     const k = key();
     const res = await post(pg, "/v1/charges", k);
     expect(res.status).toBe(200);
@@ -75,8 +58,8 @@ describe("retries", () => {
     const pg = await payguard("resilience: { retry: { maxAttempts: 2, backoff: { initial: 50ms, max: 400ms, jitter: decorrelated } } }");
     const gaps: number[] = [];
     for (let i = 0; i < 6; i++) {
-      gw.script(steps.unavailable(), steps.json(200, {}));
-      const before = gw.requests.length;
+      env.gw.script(steps.unavailable(), steps.json(200, {}));
+      const before = env.gw.requests.length;
       expect((await post(pg, "/v1/charges", key())).status).toBe(200);
       const [a, b] = since(before) as [SeenRequest, SeenRequest];
       gaps.push(b.time - a.time);
@@ -89,16 +72,16 @@ describe("retries", () => {
     const unkeyed = await payguard(
       "resilience: { timeout: { attempt: 150ms, total: 3s }, retry: { backoff: { initial: 10ms } } }\nidempotency: { mode: optional, upstreamKey: false }",
     );
-    gw.script(steps.delay(400, steps.json(200, {})));
-    let before = gw.requests.length;
+    env.gw.script(steps.delay(400, steps.json(200, {})));
+    let before = env.gw.requests.length;
     expectProblem(await post(unkeyed, "/v1/charges", undefined), 504, "upstream_timeout");
     await sleep(450);
     expect(since(before)).toHaveLength(1);
     expect(sample(await metrics(unkeyed), "payguard_retries_suppressed_total", { route: "default", reason: "unsafe" })).toBe(1);
 
     const keyed = await payguard("resilience: { timeout: { attempt: 150ms, total: 3s }, retry: { backoff: { initial: 10ms } } }");
-    gw.script(steps.delay(400, steps.json(200, { late: true })), steps.json(200, { id: "ch_retry" }));
-    before = gw.requests.length;
+    env.gw.script(steps.delay(400, steps.json(200, { late: true })), steps.json(200, { id: "ch_retry" }));
+    before = env.gw.requests.length;
     const res = await post(keyed, "/v1/charges", key());
     expect(res.status).toBe(200);
     expect(json(res)).toEqual({ id: "ch_retry" });
@@ -107,8 +90,7 @@ describe("retries", () => {
   });
 
   it("an unkeyed POST is retried when the connection was refused (nothing was sent)", async () => {
-    const down = await startInProcess("http://127.0.0.1:9", "idempotency: { mode: off }\nresilience: { retry: { backoff: { initial: 10ms } } }");
-    running.push(down);
+    const down = await payguard("idempotency: { mode: off }\nresilience: { retry: { backoff: { initial: 10ms } } }", "http://127.0.0.1:9");
     expectProblem(await post(down, "/v1/charges", undefined), 502, "upstream_unreachable");
     const text = await metrics(down);
     expect(sample(text, "payguard_retries_total", { route: "default", reason: "connect-error" })).toBe(2);
@@ -117,29 +99,29 @@ describe("retries", () => {
 
   it("never retries what is not in `on`, and obeys Stripe-Should-Retry either way", async () => {
     const pg = await payguard("resilience: { retry: { backoff: { initial: 10ms } } }");
-    let before = gw.requests.length;
-    gw.script(steps.json(500, { error: "boom" }));
+    let before = env.gw.requests.length;
+    env.gw.script(steps.json(500, { error: "boom" }));
     expect((await post(pg, "/v1/charges", key())).status).toBe(500);
     expect(since(before)).toHaveLength(1);
 
-    before = gw.requests.length;
-    gw.script(steps.json(503, {}, { "stripe-should-retry": "false" }));
+    before = env.gw.requests.length;
+    env.gw.script(steps.json(503, {}, { "stripe-should-retry": "false" }));
     expect((await post(pg, "/v1/charges", key())).status).toBe(503);
     expect(since(before)).toHaveLength(1);
 
-    before = gw.requests.length;
-    gw.script(steps.json(409, { error: { code: "lock_timeout" } }, { "stripe-should-retry": "true" }), steps.json(200, { id: "ok" }));
+    before = env.gw.requests.length;
+    env.gw.script(steps.json(409, { error: { code: "lock_timeout" } }, { "stripe-should-retry": "true" }), steps.json(200, { id: "ok" }));
     expect((await post(pg, "/v1/charges", key())).status).toBe(200);
     expect(since(before)).toHaveLength(2);
-    gw.setDefault(steps.json(200, {}));
+    env.gw.setDefault(steps.json(200, {}));
   });
 });
 
 describe("Retry-After", () => {
   it("429 with Retry-After: 1 → the next attempt comes no earlier than 1 s later", async () => {
     const pg = await payguard("resilience: { retry: { backoff: { initial: 10ms } } }");
-    gw.script(steps.rateLimited("1"), steps.json(200, { id: "after" }));
-    const before = gw.requests.length;
+    env.gw.script(steps.rateLimited("1"), steps.json(200, { id: "after" }));
+    const before = env.gw.requests.length;
     expect((await post(pg, "/v1/charges", key())).status).toBe(200);
     const [a, b] = since(before) as [SeenRequest, SeenRequest];
     expect(b.time - a.time).toBeGreaterThanOrEqual(995);
@@ -148,8 +130,8 @@ describe("Retry-After", () => {
   it("429 with an HTTP-date 2 s ahead → the next attempt waits for that date", async () => {
     const pg = await payguard("resilience: { retry: { backoff: { initial: 10ms } } }");
     const at = new Date(Date.now() + 2000);
-    gw.script(steps.rateLimited(at.toUTCString()), steps.json(200, { id: "dated" }));
-    const before = gw.requests.length;
+    env.gw.script(steps.rateLimited(at.toUTCString()), steps.json(200, { id: "dated" }));
+    const before = env.gw.requests.length;
     expect((await post(pg, "/v1/charges", key())).status).toBe(200);
     const second = since(before)[1] as SeenRequest;
     // HTTP-dates have whole seconds: the retry is no earlier than the date's second.
@@ -159,8 +141,8 @@ describe("Retry-After", () => {
 
   it("Retry-After: 120 with total 30 s → the 429 is passed through at once", async () => {
     const pg = await payguard();
-    gw.script(steps.rateLimited("120"));
-    const before = gw.requests.length;
+    env.gw.script(steps.rateLimited("120"));
+    const before = env.gw.requests.length;
     const started = performance.now();
     const res = await post(pg, "/v1/charges", key());
     expect(res.status).toBe(429);
@@ -168,7 +150,7 @@ describe("Retry-After", () => {
     expect(performance.now() - started).toBeLessThan(500);
     expect(since(before)).toHaveLength(1);
     expect(sample(await metrics(pg), "payguard_retries_suppressed_total", { route: "default", reason: "retry_after" })).toBe(1);
-    gw.setDefault(steps.json(200, {}));
+    env.gw.setDefault(steps.json(200, {}));
   });
 });
 
@@ -177,8 +159,8 @@ describe("retry budget", () => {
     const pg = await payguard(
       "resilience: { retry: { maxAttempts: 5, backoff: { initial: 1ms, max: 5ms }, budget: { ratio: 0.2, minPerSecond: 2, window: 2s } }, breaker: { threshold: 1000 } }",
     );
-    gw.setDefault(steps.unavailable());
-    const before = gw.requests.length;
+    env.gw.setDefault(steps.unavailable());
+    const before = env.gw.requests.length;
     const started = performance.now();
     let requests = 0;
     // 8 clients, 60 failing GETs each (retryable: idempotent method, 503 is in `on`).
@@ -190,8 +172,8 @@ describe("retry budget", () => {
     };
     await Promise.all(Array.from({ length: 8 }, client));
     const seconds = (performance.now() - started) / 1000;
-    gw.setDefault(steps.json(200, {}));
-    const retries = gw.requests.length - before - requests;
+    env.gw.setDefault(steps.json(200, {}));
+    const retries = env.gw.requests.length - before - requests;
     // ratio × requests, plus the floor for every window the run touched.
     const allowed = 0.2 * requests + 2 * 2 * Math.ceil(seconds / 2 + 1);
     expect(requests).toBe(480);
@@ -208,24 +190,24 @@ describe("retry budget", () => {
 describe("circuit breaker", () => {
   it("opens after threshold failures, fails fast without calling the gateway, half-opens, closes on success", async () => {
     const pg = await payguard("resilience: { retry: { maxAttempts: 1 }, breaker: { threshold: 3, halfOpenAfter: 400ms } }");
-    gw.setDefault(steps.unavailable());
+    env.gw.setDefault(steps.unavailable());
     for (let i = 0; i < 3; i++) expect((await send(pg.url, "/v1/balance")).status).toBe(503);
     let text = await metrics(pg);
     expect(sample(text, "payguard_breaker_state", { breaker: "upstream" })).toBe(1);
 
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     const fast = await send(pg.url, "/v1/balance", { headers: { "x-request-id": "breaker-fast-1" } });
     expectProblem(fast, 503, "circuit_open");
     expect(fast.headers["payguard-flag"]).toBe("UH");
     expect(Number(fast.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
     // Fails fast: payguard's own time for the request, from its access log (no network in it).
     await sleep(20);
     const line = pg.logs.map((l) => JSON.parse(l) as { reqId?: string; durationMs?: number }).find((l) => l.reqId === "breaker-fast-1");
     expect(line?.durationMs).toBeLessThan(5);
 
     await sleep(450);
-    gw.setDefault(steps.json(200, { healthy: true }));
+    env.gw.setDefault(steps.json(200, { healthy: true }));
     expect((await send(pg.url, "/v1/balance")).status).toBe(200);
     text = await metrics(pg);
     expect(sample(text, "payguard_breaker_state", { breaker: "upstream" })).toBe(0);
@@ -236,20 +218,20 @@ describe("circuit breaker", () => {
 
   it("never counts 4xx as failures", async () => {
     const pg = await payguard("resilience: { breaker: { threshold: 2 } }");
-    gw.setDefault(steps.json(402, { error: { code: "card_declined" } }));
+    env.gw.setDefault(steps.json(402, { error: { code: "card_declined" } }));
     for (let i = 0; i < 5; i++) expect((await post(pg, "/v1/charges", key())).status).toBe(402);
     expect(sample(await metrics(pg), "payguard_breaker_state", { breaker: "upstream" })).toBe(0);
-    gw.setDefault(steps.json(200, {}));
+    env.gw.setDefault(steps.json(200, {}));
   });
 });
 
 describe("bulkhead", () => {
   it("the maxConcurrent + maxQueue + 1-th concurrent request gets 503 overloaded at once", async () => {
     const pg = await payguard("resilience: { bulkhead: { maxConcurrent: 2, maxQueue: 1 } }");
-    gw.setDefault(steps.delay(500, steps.json(200, {})));
+    env.gw.setDefault(steps.delay(500, steps.json(200, {})));
     const held = [send(pg.url, "/v1/a"), send(pg.url, "/v1/b"), send(pg.url, "/v1/c")];
     await sleep(100);
-    const before = gw.requests.length;
+    const before = env.gw.requests.length;
     const started = performance.now();
     const rejected = await send(pg.url, "/v1/d");
     expect(performance.now() - started).toBeLessThan(100);
@@ -261,16 +243,16 @@ describe("bulkhead", () => {
     expect(sample(text, "payguard_bulkhead_queued", { bulkhead: "upstream" })).toBe(1);
     expect(sample(text, "payguard_bulkhead_rejections_total", { bulkhead: "upstream" })).toBe(1);
     for (const r of await Promise.all(held)) expect(r.status).toBe(200);
-    expect(gw.requests.length - before).toBeLessThanOrEqual(1); // only the queued one went on
-    gw.setDefault(steps.json(200, {}));
+    expect(env.gw.requests.length - before).toBeLessThanOrEqual(1); // only the queued one went on
+    env.gw.setDefault(steps.json(200, {}));
   });
 });
 
 describe("total timeout", () => {
   it("bounds every attempt and backoff: 504 upstream_timeout at the deadline, no attempt after it", async () => {
     const pg = await payguard("resilience: { timeout: { attempt: 200ms, total: 500ms }, retry: { maxAttempts: 10, backoff: { initial: 50ms } } }");
-    gw.setDefault(steps.delay(300, steps.json(200, {})));
-    const before = gw.requests.length;
+    env.gw.setDefault(steps.delay(300, steps.json(200, {})));
+    const before = env.gw.requests.length;
     const started = performance.now();
     expectProblem(await post(pg, "/v1/charges", key()), 504, "upstream_timeout");
     const elapsed = performance.now() - started;
@@ -282,7 +264,7 @@ describe("total timeout", () => {
     // No attempt starts after the deadline (arrival may trail the start by a little).
     for (const r of attempts) expect(r.time - started).toBeLessThan(500 + 100);
     expect(sample(await metrics(pg), "payguard_timeouts_total", { route: "default", kind: "total" })).toBe(1);
-    gw.setDefault(steps.json(200, {}));
+    env.gw.setDefault(steps.json(200, {}));
   });
 });
 
@@ -296,22 +278,22 @@ resilience: { timeout: { attempt: 200ms, total: 1s }, retry: { backoff: { initia
 
   it("no retries on /v1/refunds, a longer timeout on /v1/payouts", async () => {
     const pg = await payguard(routes);
-    let before = gw.requests.length;
-    gw.script(steps.unavailable());
+    let before = env.gw.requests.length;
+    env.gw.script(steps.unavailable());
     expect((await post(pg, "/v1/refunds", key())).status).toBe(503);
     expect(since(before)).toHaveLength(1);
     // Another spelling of the path gets the same policy.
-    before = gw.requests.length;
-    gw.script(steps.unavailable());
+    before = env.gw.requests.length;
+    env.gw.script(steps.unavailable());
     expect((await post(pg, "/v1/%72efunds/", key())).status).toBe(503);
     expect(since(before)).toHaveLength(1);
 
-    before = gw.requests.length;
-    gw.script(steps.unavailable(), steps.json(200, {}));
+    before = env.gw.requests.length;
+    env.gw.script(steps.unavailable(), steps.json(200, {}));
     expect((await post(pg, "/v1/charges", key())).status).toBe(200);
     expect(since(before)).toHaveLength(2);
 
-    gw.script(steps.delay(500, steps.json(200, { slow: "but fine" })));
+    env.gw.script(steps.delay(500, steps.json(200, { slow: "but fine" })));
     const payout = await post(pg, "/v1/payouts", key());
     expect(payout.status).toBe(200);
     expect(json(payout)).toEqual({ slow: "but fine" });

@@ -43,6 +43,8 @@ export interface FakeGateway {
   script(...steps: Step[]): void;
   /** drops any scripted steps not yet consumed */
   clearScript(): void;
+  /** clearScript() and the default answer back to the echo: a clean gateway for the next test */
+  reset(): void;
   /** what a request gets once the script is empty */
   setDefault(step: Step | StepFn): void;
   close(): Promise<void>;
@@ -109,6 +111,10 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     requests,
     script: (...more) => void queue.push(...more),
     clearScript: () => void queue.splice(0),
+    reset: () => {
+      queue.splice(0);
+      fallback = echo;
+    },
     setDefault: (step) => {
       fallback = step;
     },

@@ -1,0 +1,42 @@
+/**
+ * A test file's fake gateway, and the payguard instances its tests start: each instance is
+ * closed and the gateway reset after every test, the gateway closed after the file.
+ */
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
+import { type Running, startInProcess } from "./payguard.js";
+
+export interface GatewayEnv {
+  /** the file's fake gateway (available from beforeAll on) */
+  readonly gw: FakeGateway;
+  /** starts payguard (config: `extra` YAML) in front of the gateway, or of `upstreamUrl` */
+  payguard(extra?: string, upstreamUrl?: string): Promise<Running>;
+}
+
+/** `defaults` may rewrite each instance's extra YAML (e.g. a file-wide setting). */
+export function useGateway(defaults: (extra: string) => string = (extra) => extra): GatewayEnv {
+  let gateway: FakeGateway | undefined;
+  const running: Running[] = [];
+  beforeAll(async () => {
+    gateway = await startFakeGateway();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+    gateway?.reset();
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+  const env: GatewayEnv = {
+    get gw() {
+      if (!gateway) throw new Error("the fake gateway starts in beforeAll");
+      return gateway;
+    },
+    async payguard(extra = "", upstreamUrl) {
+      const pg = await startInProcess(upstreamUrl ?? env.gw.url, defaults(extra));
+      running.push(pg);
+      return pg;
+    },
+  };
+  return env;
+}
