@@ -176,6 +176,8 @@ function idempotencySection<M extends Mode>(mode: M) {
       maxWait: opt(mode, duration(), 10_000),
     }),
     replay: opt(mode, z.array(statusMatcher).min(1), ["2xx", "4xx"]),
+    /** statuses by which this gateway promises it did nothing: released, never stored */
+    notProcessed: opt(mode, z.array(statusMatcher), []),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
     upstreamKey: opt(mode, z.union([z.literal(false), z.strictObject({ header: headerName })]), { header: "idempotency-key" }),
   });

@@ -14,8 +14,8 @@ export type Settlement = "store" | "release" | "indeterminate";
 /** Statuses that say "not processed, try again" and are never stored (Stripe, the IETF draft). */
 const NEVER_STORED = new Set([409, 429]);
 
-export function settleResponse(status: number, replay: readonly StatusMatcher[]): Settlement {
-  if (NEVER_STORED.has(status)) return "release";
+export function settleResponse(status: number, replay: readonly StatusMatcher[], notProcessed: readonly StatusMatcher[] = []): Settlement {
+  if (NEVER_STORED.has(status) || matchesStatus(status, notProcessed)) return "release";
   if (matchesStatus(status, replay)) return "store";
   if (status >= 500) return "indeterminate";
   return "release";

@@ -7,6 +7,7 @@
 import { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { MiddlewareHandler } from "hono";
+import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { begin, type EngineDeps, type Ticket } from "../idempotency/engine.js";
 import { fingerprint } from "../idempotency/fingerprint.js";
@@ -73,7 +74,7 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
         });
         return;
       }
-      c.set("reply", await storeReply(ticket, c.var.reply, policy.replay, policy.maxResponseSize));
+      c.set("reply", await storeReply(ticket, c.var.reply, policy));
     } finally {
       ticket.stopRenewal();
     }
@@ -85,7 +86,8 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
  * than maxResponseSize cannot be replayed: it streams through and the key is settled as
  * indeterminate (the gateway acted, but a repeat could not be answered faithfully).
  */
-async function storeReply(ticket: Ticket, reply: Reply, replay: Parameters<typeof settleResponse>[1], maxResponseSize: number): Promise<Reply> {
+async function storeReply(ticket: Ticket, reply: Reply, policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize">): Promise<Reply> {
+  const { maxResponseSize } = policy;
   const source = reply.body as Readable;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -106,7 +108,7 @@ async function storeReply(ticket: Ticket, reply: Reply, replay: Parameters<typeo
     throw err;
   }
   const body = Buffer.concat(chunks, size);
-  const settlement = settleResponse(reply.status, replay);
+  const settlement = settleResponse(reply.status, policy.replay, policy.notProcessed);
   const stored: StoredResponse = { status: reply.status, headers: storableHeaders(reply.headers), body };
   await ticket.settle(settlement, { response: stored, reason: `gateway answered ${reply.status}` });
   return { ...reply, body };

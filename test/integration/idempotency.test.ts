@@ -324,6 +324,21 @@ describe("indeterminate outcomes", () => {
     expect(env.gw.requests.length).toBe(before);
   });
 
+  it("a status in notProcessed, without upstreamKey, releases the key: the client's retry is sent afresh and stored", async () => {
+    const pg = await payguard("idempotency: { upstreamKey: false, notProcessed: [503] }");
+    const key = freshKey();
+    env.gw.script(steps.unavailable(), steps.json(200, { id: "ch_after_503" }));
+    const before = env.gw.requests.length;
+    expect((await pay(pg, key)).status).toBe(503);
+    const retry = await pay(pg, key);
+    expect(retry.status).toBe(200);
+    expect(json(retry)).toEqual({ id: "ch_after_503" });
+    const replay = await pay(pg, key);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(json(replay)).toEqual({ id: "ch_after_503" });
+    expect(env.gw.requests.length - before).toBe(2);
+  });
+
   it("a refused connection is a definite failure: the key is released and the retry goes upstream", async () => {
     const down = await payguard("resilience: { retry: { maxAttempts: 1 } }\nidempotency: { upstreamKey: false }", "http://127.0.0.1:9");
     const key = freshKey();

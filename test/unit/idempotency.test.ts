@@ -91,6 +91,9 @@ describe("settlement rules", () => {
     expect(settleResponse(500, ["2xx", "5xx"])).toBe("store");
     expect(settleResponse(402, ["2xx"])).toBe("release");
     expect(settleResponse(402, ["2xx", 402])).toBe("store");
+    expect(settleResponse(503, ["2xx", "4xx"], [503])).toBe("release");
+    expect(settleResponse(503, ["2xx", "5xx"], ["5xx"])).toBe("release");
+    expect(settleResponse(502, ["2xx", "4xx"], [503])).toBe("indeterminate");
   });
 
   it("a failure with no answer releases only when no attempt may have been sent", () => {
