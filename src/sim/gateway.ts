@@ -44,6 +44,8 @@ export interface Charge {
   payment: string;
   /** the Idempotency-Key the request carried, if any */
   key: string | undefined;
+  /** the X-Request-Id the request carried (payguard sets one), if any */
+  requestId: string | undefined;
   fault: Fault | "none";
   /** performance.now() when the charge was made */
   at: number;
@@ -164,7 +166,8 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
     }
     await sleep(latency);
 
-    const charge: Charge = { id: `ch_${charges.length + 1}`, tenant, payment, key, fault, at: performance.now(), answered: false };
+    const requestId = typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined;
+    const charge: Charge = { id: `ch_${charges.length + 1}`, tenant, payment, key, requestId, fault, at: performance.now(), answered: false };
     charges.push(charge);
     const body = JSON.stringify({ id: charge.id, object: "payment_intent", payment, amount: input.amount, currency: input.currency, status: "succeeded" });
     if (dedupeKey !== undefined) {
