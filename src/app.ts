@@ -29,9 +29,9 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   app.onError((err, c) => {
     const problem = toProxyError(err);
     c.set("problem", problem);
-    if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.var.requestId }, "unhandled error");
-    else if (!isProxyError(err)) deps.logger.warn({ reqId: c.var.requestId, code: problem.code, cause: describe(err) }, "upstream call failed");
-    const { status, headers, body } = problemResponse(problem, c.var.requestId);
+    if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
+    else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describe(err) }, "upstream call failed");
+    const { status, headers, body } = problemResponse(problem, c.get("requestId"));
     return c.body(body, status as never, headers);
   });
   return app;

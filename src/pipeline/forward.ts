@@ -14,22 +14,22 @@ import type { AppDeps, ProxyEnv } from "./context.js";
 export function forward(deps: Pick<AppDeps, "upstream" | "resilience">): Handler<ProxyEnv> {
   return async function forward(c) {
     const { incoming } = c.env;
-    const route = c.var.route;
-    const body = c.var.body;
+    const route = c.get("route");
+    const body = c.get("body");
     const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
     const headers = toUpstreamHeaders(incoming.rawHeaders, {
       upstreamHost: deps.upstream.host,
-      requestId: c.var.requestId,
+      requestId: c.get("requestId"),
       clientIp: socket.remoteAddress,
       proto: socket.encrypted ? "https" : "http",
       contentLength: body?.length,
-      upstreamKey: c.var.upstreamKey,
+      upstreamKey: c.get("upstreamKey"),
     });
     const method = c.req.method;
     const path = incoming.url as string;
     const bodyTimeoutMs = route.resilience.timeout.attempt;
 
-    const ctx = newAttemptContext(method, c.var.upstreamKey !== undefined, route.resilience.timeout.total);
+    const ctx = newAttemptContext(method, c.get("upstreamKey") !== undefined, route.resilience.timeout.total);
     try {
       const response = await deps.resilience
         .forRoute(route)

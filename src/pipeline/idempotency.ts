@@ -24,13 +24,13 @@ const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age"
 
 export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
   return async function idempotency(c, next) {
-    const policy = c.var.route.idempotency;
+    const policy = c.get("route").idempotency;
     const method = c.req.method;
     if (policy.mode === "off" || !policy.methods.includes(method as never)) return next();
 
     const { incoming } = c.env;
     const raw = incoming.headers[policy.header];
-    const count = (result: string) => deps.metrics.idempotency.inc({ route: c.var.route.name, result });
+    const count = (result: string) => deps.metrics.idempotency.inc({ route: c.get("route").name, result });
     if (raw === undefined) {
       if (policy.mode === "optional") return next();
       count("missing_key");
@@ -44,12 +44,12 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
 
     const header = (name: string) => headerValue(incoming.headers[name]);
     const started = await begin(deps, {
-      route: c.var.route.name,
+      route: c.get("route").name,
       policy,
-      requestId: c.var.requestId,
-      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: c.var.path, key: parsed.key }),
+      requestId: c.get("requestId"),
+      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key: parsed.key }),
       fingerprint: fingerprint(
-        { method, target: c.var.path + c.var.query, contentType: header("content-type"), body: c.var.body },
+        { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
         { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
       ),
     });
@@ -67,14 +67,15 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     ticket.startRenewal();
     try {
       await next();
-      if (c.error || !c.var.reply) {
+      const reply = c.get("reply");
+      if (c.error || !reply) {
         const failure = classifyUpstreamError(c.error);
-        await ticket.settle(settleFailure(c.var.maybeSent ?? true), {
+        await ticket.settle(settleFailure(c.get("maybeSent") ?? true), {
           reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
         });
         return;
       }
-      c.set("reply", await storeReply(ticket, c.var.reply, policy));
+      c.set("reply", await storeReply(ticket, reply, policy));
     } finally {
       ticket.stopRenewal();
     }

@@ -13,11 +13,11 @@ import type { ProxyEnv } from "./context.js";
 export function respond(): MiddlewareHandler<ProxyEnv> {
   return async function respond(c, next) {
     await next();
-    const reply = c.var.reply;
+    const reply = c.get("reply");
     if (!reply || c.error) return;
     const { outgoing } = c.env;
     const headers = { ...reply.headers };
-    headers["x-request-id"] ??= c.var.requestId;
+    headers["x-request-id"] ??= c.get("requestId");
     if (Buffer.isBuffer(reply.body)) {
       headers["content-length"] = String(reply.body.length);
       delete headers["transfer-encoding"];
