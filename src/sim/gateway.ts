@@ -15,6 +15,7 @@
  * a key in flight gets 409.
  */
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -109,6 +110,11 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
   const sockets = new Set<Socket>();
   let arrivals = 0;
   let replays = 0;
+  // close() cancels answers still being delayed ("late", latency), so their timers do not
+  // keep the process alive; a cancelled request that had not charged yet never charges.
+  const closing = new AbortController();
+  const { signal } = closing;
+  setMaxListeners(0, signal); // one listener per delayed answer, removed when it is sent
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     if (res.destroyed) return;
@@ -164,7 +170,7 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
       }
       inFlight.add(dedupeKey);
     }
-    await sleep(latency);
+    await sleep(latency, undefined, { signal });
 
     const requestId = typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : undefined;
     const charge: Charge = { id: `ch_${charges.length + 1}`, tenant, payment, key, requestId, fault, at: performance.now(), answered: false };
@@ -175,7 +181,7 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
       inFlight.delete(dedupeKey);
     }
     if (fault === "resetAfterCharge") return void res.socket?.destroy();
-    if (fault === "late") await sleep(opts.lateMs);
+    if (fault === "late") await sleep(opts.lateMs, undefined, { signal });
     res.once("finish", () => {
       charge.answered = true;
     });
@@ -218,6 +224,7 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
     chargesByPayment,
     doubleCharges: () => [...chargesByPayment().values()].filter((list) => list.length > 1),
     close: async () => {
+      closing.abort();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

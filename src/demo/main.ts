@@ -1,0 +1,152 @@
+/**
+ * `npm run demo`: the same payments, against the same misbehaving gateway, directly and
+ * through payguard — then what the gateway charged against what the clients learned.
+ * Everything runs in this process on 127.0.0.1: a simulated gateway, payguard with the
+ * memory store, and SDK-like clients. Exit 0, or 1 when payguard charged a payment twice.
+ */
+import { parseConfig } from "../config/load.js";
+import { createLogger } from "../log.js";
+import { startPayguard } from "../server.js";
+import { type GatewaySimOptions, startGatewaySim } from "../sim/gateway.js";
+import { type DemoOptions, isUsageError, parseFlags, USAGE } from "./flags.js";
+import { progress } from "./progress.js";
+import { formatReport, type RunName, type RunSummary, summarize } from "./report.js";
+import { runWorkload } from "./workload.js";
+
+/** Where the clients send their payments, and how to stop it afterwards. */
+interface Front {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * payguard configured as its README says for a gateway without idempotency support: no
+ * upstream key (the gateway would ignore it), and the gateway's 503 declared as "nothing
+ * processed" so the client's retry is sent afresh. Goes through the real validation.
+ */
+function payguardConfigYaml(upstreamUrl: string, options: Pick<DemoOptions, "lateMs">): string {
+  // An attempt must outlast a late answer: payguard keeps waiting after the client gave up,
+  // stores the answer, and replays it to the client's retry.
+  const attemptMs = options.lateMs + 2_000;
+  return `
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+upstream: { url: "${upstreamUrl}", connections: 256 }
+log: { level: error }
+shutdown: { readinessDelay: 0ms, drainTimeout: 100ms }
+idempotency:
+  upstreamKey: false
+  notProcessed: [503]
+store: { type: memory }
+resilience:
+  timeout: { attempt: ${attemptMs}ms, total: ${attemptMs + 2_000}ms }
+  bulkhead: { maxConcurrent: 256 }
+  # Sized for a demo that lasts seconds: faults here are independent per request, and a
+  # breaker held open for the default 10s would only make the clients wait.
+  breaker: { threshold: 20, halfOpenAfter: 1s }
+`;
+}
+
+async function run(name: RunName, options: DemoOptions, front: (gatewayUrl: string) => Promise<Front>): Promise<RunSummary> {
+  const simOptions: Partial<GatewaySimOptions> = { seed: options.seed, faults: options.faults, lateMs: options.lateMs, dedupe: false };
+  const sim = await startGatewaySim(simOptions);
+  const via = await front(sim.url);
+  const line = progress(name, options.payments, () => sim.charges.length);
+  const started = performance.now();
+  let outcomes: Awaited<ReturnType<typeof runWorkload>>;
+  try {
+    outcomes = await runWorkload({
+      baseUrl: via.url,
+      payments: options.payments,
+      concurrency: options.concurrency,
+      client: {
+        attemptTimeoutMs: options.clientTimeoutMs,
+        maxAttempts: options.attempts,
+        backoffInitialMs: 100,
+        backoffMaxMs: 1_000,
+        retryAfterMaxMs: 5_000,
+      },
+      onSettled: (done) => line.update(done),
+    });
+  } finally {
+    await via.stop();
+    // Closing freezes the ledger: an answer still being delayed is cancelled, and a
+    // request that had not charged yet never will.
+    await sim.close();
+  }
+  const durationMs = performance.now() - started;
+  line.finish(outcomes.length);
+  return summarize(name, outcomes, sim, durationMs);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: DemoOptions;
+  try {
+    options = parseFlags(argv);
+  } catch (err) {
+    if (!isUsageError(err)) throw err;
+    process.stderr.write(`demo: ${err.message.split("\n").join("\ndemo: ")}\nRun with --help for the flags.\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  const pct = (rate: number) => `${Number((rate * 100).toFixed(2))} %`;
+  const f = options.faults;
+  process.stderr.write(
+    `payguard demo: ${options.payments} payments, ${options.concurrency} concurrent clients, seed ${options.seed}\n` +
+      `  faults per gateway request: late ${pct(f.late)}, reset after charge ${pct(f.resetAfterCharge)}, reset before charge ${pct(f.resetBeforeCharge)}, ` +
+      `503 ${pct(f.unavailable)}, 429 ${pct(f.rateLimited)}; late answers after ${options.lateMs} ms\n` +
+      `  clients: ${options.attempts} attempts, ${options.clientTimeoutMs} ms timeout each, one Idempotency-Key per payment\n`,
+  );
+
+  const direct = await run("direct", options, async (url) => ({ url, stop: async () => {} }));
+  const logger = createLogger("error", process.stderr);
+  const guarded = await run("payguard", options, async (url) => {
+    const pg = await startPayguard(parseConfig(payguardConfigYaml(url, options), {}, "<demo>"), { logger });
+    return {
+      url: pg.url,
+      stop: async () => {
+        await pg.shutdown();
+      },
+    };
+  });
+
+  const problems: string[] = [];
+  if (guarded.doubleCharges > 0) {
+    problems.push(`payguard let ${guarded.doubleCharges} payment(s) be charged more than once: the demo's claim does not hold.`);
+  }
+  for (const s of [direct, guarded]) {
+    if (s.mismatches > 0) problems.push(`${s.run}: ${s.mismatches} client(s) were told of a charge the gateway never made for their payment.`);
+  }
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ seed: options.seed, options, direct, payguard: guarded, ok: problems.length === 0, problems })}\n`);
+  } else {
+    const notes: string[] = [];
+    if (guarded.lostSuccesses > 0) {
+      notes.push(
+        `  Note: ${guarded.lostSuccesses} payment(s) through payguard were charged on the client's last attempt, which ended before the answer ` +
+          "reached it; a later retry with the same key gets the stored answer or outcome_indeterminate, never a second charge.",
+      );
+    }
+    const verdict =
+      problems.length === 0
+        ? `  ✔ payguard: no payment charged twice (direct: ${direct.doubleCharges} payments, ${direct.extraCharges} extra charges).`
+        : problems.map((p) => `  ✘ ${p}`).join("\n");
+    process.stdout.write(`\n${formatReport(direct, guarded)}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}\n${verdict}\n`);
+  }
+  return problems.length === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`demo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

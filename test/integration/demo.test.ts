@@ -1,0 +1,120 @@
+/**
+ * `npm run demo` as a user runs it: dist/demo/main.js (built by `pretest`) as a child
+ * process, its summary read from --json. The simulated gateway draws its faults from the
+ * seed, so these numbers are the same on every run.
+ */
+import { spawn } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const DEMO = new URL("../../dist/demo/main.js", import.meta.url).pathname;
+
+interface Run {
+  faults: Record<string, number>;
+  faultsTotal: number;
+  payments: number;
+  attempts: number;
+  charges: number;
+  doubleCharges: number;
+  extraCharges: number;
+  lostSuccesses: number;
+  indeterminate: number;
+  indeterminateCharged: number;
+  succeeded: number;
+  failed: number;
+  replays: number;
+  mismatches: number;
+}
+interface Summary {
+  seed: number;
+  direct: Run;
+  payguard: Run;
+  ok: boolean;
+}
+
+function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [DEMO, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    proc.on("error", reject);
+    proc.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Default fault rates and timings; 80 payments with this seed give the direct run several
+// double charges (late answers and resets after charging, retried by the client).
+const ARGS = ["--json", "--payments", "80", "--seed", "7"];
+
+describe("npm run demo", () => {
+  const runs: { code: number | null; stdout: string; stderr: string; summary: Summary }[] = [];
+
+  beforeAll(async () => {
+    // Two runs side by side: one to check, and one to show the same seed gives the same faults.
+    for (const r of await Promise.all([runDemo(ARGS), runDemo(ARGS)])) {
+      runs.push({ ...r, summary: JSON.parse(r.stdout) as Summary });
+    }
+  }, 30_000);
+
+  it("exits 0 with one JSON summary on stdout and the progress on stderr", () => {
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.summary.ok).toBe(true);
+      expect(run.stderr).toMatch(/payguard +80\/80 payments/);
+    }
+  });
+
+  it("direct, the clients' retries charge payments twice; through payguard no payment is charged twice", () => {
+    const { direct, payguard } = runs[0]?.summary ?? ({} as Summary);
+    expect(direct.payments).toBe(80);
+    expect(direct.faultsTotal).toBeGreaterThan(0);
+    expect(direct.attempts).toBeGreaterThan(direct.payments);
+    expect(direct.doubleCharges).toBeGreaterThan(0);
+    expect(direct.charges).toBe(direct.payments - direct.failed - direct.indeterminate + direct.extraCharges);
+    expect(payguard.doubleCharges).toBe(0);
+    expect(payguard.extraCharges).toBe(0);
+  });
+
+  it("through payguard no success is lost: every charged payment is a success or flagged indeterminate", () => {
+    const { payguard } = runs[0]?.summary ?? ({} as Summary);
+    expect(payguard.lostSuccesses).toBe(0);
+    // Late answers reach the retrying client as replays; resets after charging as outcome_indeterminate.
+    expect(payguard.replays).toBeGreaterThan(0);
+    expect(payguard.indeterminate).toBeGreaterThan(0);
+    expect(payguard.succeeded + payguard.indeterminate + payguard.failed).toBe(payguard.payments);
+  });
+
+  it("through payguard a 503 that processed nothing is retried afresh, not flagged (idempotency.notProcessed)", () => {
+    const { payguard } = runs[0]?.summary ?? ({} as Summary);
+    expect(payguard.faults.unavailable).toBeGreaterThan(0);
+    // With these rates the gateway only resets after charging: every flagged payment was charged.
+    expect(payguard.indeterminateCharged).toBe(payguard.indeterminate);
+    expect(payguard.failed).toBe(0);
+  });
+
+  it("every success the clients saw is a charge the gateway made for that payment", () => {
+    for (const run of runs) {
+      expect(run.summary.direct.mismatches).toBe(0);
+      expect(run.summary.payguard.mismatches).toBe(0);
+    }
+  });
+
+  it("the same seed meets the same faults", () => {
+    const [a, b] = runs.map((r) => r.summary);
+    expect(b?.direct.faults).toEqual(a?.direct.faults);
+    expect(b?.payguard.faults).toEqual(a?.payguard.faults);
+    expect(b?.direct.doubleCharges).toBe(a?.direct.doubleCharges);
+  });
+
+  it("a bad flag exits 2 and names it", async () => {
+    const bad = await runDemo(["--payments", "lots", "--late", "1.5"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--payments: must be an integer");
+    expect(bad.stderr).toContain("--late: must be a fraction");
+    expect(bad.stdout).toBe("");
+    const unknown = await runDemo(["--frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("--frobnicate");
+  });
+});
