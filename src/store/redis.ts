@@ -184,6 +184,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const subscriber = sentinel ? (client as RedisClientType) : (client as RedisClientType).duplicate();
   if (!sentinel) subscriber.on("error", onError);
   let claimedHere = 0;
+  const settledHere = () => {
+    claimedHere = Math.max(0, claimedHere - 1);
+  };
 
   /** Runs a store operation under the deadline; any failure becomes store_unavailable. */
   const op = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -275,8 +278,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     async complete(key, token, record, ttlMs) {
       const envelope: Envelope = { value: encodeFinal(key, record) };
-      const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel]));
-      claimedHere = Math.max(0, claimedHere - 1);
+      // Settled here either way: stored, or (Redis failing) handed to the journal by the caller.
+      const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel])).finally(settledHere);
       return Number(result) === 1;
     },
 
@@ -290,8 +293,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     },
 
     async release(key, token) {
-      const result = await op("release", () => evalScript(RELEASE, keyOf(key), [token, channel]));
-      claimedHere = Math.max(0, claimedHere - 1);
+      const result = await op("release", () => evalScript(RELEASE, keyOf(key), [token, channel])).finally(settledHere);
       return Number(result) === 1;
     },
 

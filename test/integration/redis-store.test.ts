@@ -138,6 +138,8 @@ describe("Redis down", () => {
       expect(repeat.headers["idempotent-replayed"]).toBe("true");
       const metricsDown = (await send(a.adminUrl, "/metrics")).body.toString();
       expect(metricsDown).toMatch(/payguard_journal_backlog 1/);
+      // Settled (into the journal): no longer counted as in flight here.
+      expect(metricsDown).toMatch(/payguard_idempotency_in_flight 0/);
 
       // Redis comes back (empty: no persistence): the journal is written back.
       await redis.start();
