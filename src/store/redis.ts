@@ -279,7 +279,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     async complete(key, token, record, ttlMs) {
       const envelope: Envelope = { value: encodeFinal(key, record) };
       // Settled here either way: stored, or (Redis failing) handed to the journal by the caller.
-      const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel])).finally(settledHere);
+      const result = await op("complete", () => evalScript(COMPLETE, keyOf(key), [token, JSON.stringify(envelope), String(ttlMs), channel])).finally(
+        settledHere,
+      );
       return Number(result) === 1;
     },
 
