@@ -19,11 +19,11 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   app.use(observe(deps)); //   time it; metrics and the access log once the response is done
   app.use(requestId()); //     X-Request-Id: propagate or generate
   app.use(guard(deps)); //     not an open proxy; refuse new work while draining
-  app.use(route(deps)); //     pick the route's policies
-  app.use(body(deps)); //      buffer the body up to limits.maxBodySize
+  app.use(route(deps)); //     pin the config generation; pick the route's policies
+  app.use(body()); //      buffer the body up to limits.maxBodySize
   app.use(respond()); //       after the stages below: write their Reply (stream, stored answer or replay)
   app.use(idempotency(deps)); // claim the key, or replay / wait / refuse; store the answer
-  app.all("*", forward(deps)); // call the gateway
+  app.all("*", forward()); // call the gateway
 
   // The one place a failure becomes an answer.
   app.onError((err, c) => {

@@ -8,13 +8,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "upstream" | "store"> {
+export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "live" | "store"> {
   proxyServer: Server;
   adminServer: Server;
 }
 
 export async function drain(target: Drainable, shutdown: Config["shutdown"]): Promise<{ drained: boolean }> {
-  const { lifecycle, logger, proxyServer, adminServer, upstream, store } = target;
+  const { lifecycle, logger, proxyServer, adminServer, live, store } = target;
   if (lifecycle.draining) return { drained: true };
   lifecycle.ready = false;
   logger.info({ readinessDelayMs: shutdown.readinessDelay }, "shutdown: readiness off");
@@ -25,14 +25,17 @@ export async function drain(target: Drainable, shutdown: Config["shutdown"]): Pr
   const closed = new Promise<void>((resolve) => proxyServer.close(() => resolve()));
   // Keep-alive connections become idle as their last response ends: close them as they do.
   const sweep = setInterval(() => proxyServer.closeIdleConnections(), 100);
-  const timedOut = await Promise.race([closed.then(() => false), sleep(shutdown.drainTimeout).then(() => true)]);
+  // The drain timer is cancelled once drained: a pending timer would keep the process alive.
+  const timer = new AbortController();
+  const timedOut = await Promise.race([closed.then(() => false), sleep(shutdown.drainTimeout, true, { signal: timer.signal }).catch(() => false)]);
+  timer.abort();
   clearInterval(sweep);
   if (timedOut) {
     logger.warn("shutdown: drain timeout reached, closing remaining connections");
     proxyServer.closeAllConnections();
     await closed;
   }
-  await upstream.close();
+  await Promise.all(live.upstreams().map((upstream) => upstream.close()));
   await store.close();
   adminServer.closeAllConnections();
   await new Promise<void>((resolve) => adminServer.close(() => resolve()));

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { isConfigError, loadConfigFile } from "./config/load.js";
+import { isConfigError, readConfigFile } from "./config/load.js";
+import { createConfigReloader } from "./config/reload.js";
 import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
@@ -56,8 +57,9 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let config: Config;
+  let text: string;
   try {
-    config = await loadConfigFile(file);
+    ({ config, text } = await readConfigFile(file));
   } catch (err) {
     if (!isConfigError(err)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -67,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(summary(file, config));
     return 0;
   }
-  return serve(config);
+  return serve(file, text, config);
 }
 
 function parseCli(argv: string[]) {
@@ -82,9 +84,21 @@ function parseCli(argv: string[]) {
   });
 }
 
-async function serve(config: Config): Promise<number> {
+async function serve(file: string, text: string, config: Config): Promise<number> {
   const logger = createLogger(config.log.level);
   const payguard = await startPayguard(config, { logger });
+  const reloader = createConfigReloader({
+    file,
+    loadedText: text,
+    apply: (next) => payguard.reload(next),
+    watch: config.reload.watch,
+    debounceMs: config.reload.debounce,
+    logger,
+    metrics: payguard.deps.metrics,
+  });
+  process.on("SIGHUP", () => {
+    reloader.reload("signal").catch((err: unknown) => logger.error({ err: String(err) }, "config reload failed"));
+  });
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -93,6 +107,7 @@ async function serve(config: Config): Promise<number> {
         return resolve(1);
       }
       stopping = true;
+      reloader.close();
       logger.info({ signal }, "shutdown requested");
       payguard.shutdown().then(
         () => resolve(0),

@@ -8,17 +8,15 @@ import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
 import { buildAdminApp } from "./admin.js";
 import { buildApp } from "./app.js";
-import { compileRoutes } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
 import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
+import { buildGeneration, Live, sameJson } from "./generation.js";
 import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
-import { buildResilience } from "./resilience/policy.js";
 import { createMemoryStore } from "./store/memory.js";
 import { createSharedStore, type ReadyStore } from "./store/shared.js";
-import { createUpstreamClient } from "./upstream/client.js";
 
 export interface Payguard {
   readonly deps: AppDeps;
@@ -28,8 +26,39 @@ export interface Payguard {
   readonly adminUrl: string;
   readonly proxyServer: Server;
   readonly adminServer: Server;
+  /**
+   * Serves new requests under `config` from now on (requests in flight keep theirs).
+   * Settings that only a restart applies (listeners, store, ...) are listed, not applied.
+   */
+  reload(config: Config): ReloadOutcome;
   /** Graceful shutdown: readiness off → readinessDelay → drain → close. */
   shutdown(): Promise<{ drained: boolean }>;
+}
+
+export interface ReloadOutcome {
+  result: "applied" | "unchanged";
+  /** the generation serving new requests */
+  generation: number;
+  /** config paths whose new values wait for a restart */
+  restartRequired: string[];
+}
+
+/** Settings bound to sockets or to the store at start: a reload reports them, a restart applies them. */
+const RESTART_ONLY: ReadonlyArray<(c: Config) => [string, unknown]> = [
+  (c) => ["server", c.server],
+  (c) => ["admin.host", c.admin.host],
+  (c) => ["admin.port", c.admin.port],
+  (c) => ["store", c.store],
+  (c) => ["reload", c.reload],
+  (c) => ["limits.headersTimeout", c.limits.headersTimeout],
+  (c) => ["limits.requestTimeout", c.limits.requestTimeout],
+  (c) => ["limits.maxHeaderSize", c.limits.maxHeaderSize],
+];
+
+export function restartRequired(running: Config, next: Config): string[] {
+  return RESTART_ONLY.map((pick) => [pick(running), pick(next)] as const)
+    .filter(([[, a], [, b]]) => !sameJson(a, b))
+    .map(([[path]]) => path);
 }
 
 export interface StartOptions {
@@ -45,12 +74,8 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
       ? await createSharedStore(config.store, { metrics, logger })
       : { ...createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() }), ready: () => true };
   metrics.observeStore(() => store.stats());
-  const routes = compileRoutes(config);
   const deps: AppDeps = {
-    config,
-    routes,
-    resilience: buildResilience(routes, routes.fallback, { metrics, logger }),
-    upstream: createUpstreamClient(config.upstream),
+    live: new Live(buildGeneration(1, config, { metrics, logger })),
     metrics,
     logger,
     lifecycle: { ready: false, draining: false },
@@ -58,16 +83,20 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   };
 
   const app = buildApp(deps);
+  metrics.configGeneration.set(1);
   const proxyServer = createServer(
     {
       headersTimeout: config.limits.headersTimeout,
       requestTimeout: config.limits.requestTimeout,
+      maxHeaderSize: config.limits.maxHeaderSize,
     },
     getRequestListener(app.fetch, {
       hostname: "localhost",
       errorHandler: (err) => problemAsResponse(new ProxyError("invalid_request", undefined, {}, { cause: err })),
     }),
   );
+  // guard.ts enforces limits.maxHeaders; Node's own cap (2000) drops extra headers silently.
+  proxyServer.maxHeadersCount = 0;
   proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected"));
   proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
@@ -81,7 +110,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const url = baseUrl(proxyServer);
   const adminUrl = baseUrl(adminServer);
   deps.lifecycle.ready = true;
-  logger.info({ url, adminUrl, upstream: config.upstream.url, routes: deps.routes.routes.length }, "listening");
+  logger.info({ url, adminUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
 
   return {
     deps,
@@ -89,7 +118,18 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     adminUrl,
     proxyServer,
     adminServer,
-    shutdown: () => drain({ ...deps, proxyServer, adminServer }, config.shutdown),
+    reload(next) {
+      const current = deps.live.current;
+      const pending = restartRequired(config, next);
+      metrics.configRestartRequired.set(pending.length > 0 ? 1 : 0);
+      if (sameJson(current.config, next)) return { result: "unchanged", generation: current.id, restartRequired: pending };
+      const generation = buildGeneration(current.id + 1, next, { metrics, logger }, current);
+      deps.live.swap(generation);
+      logger.level = next.log.level;
+      metrics.configGeneration.set(generation.id);
+      return { result: "applied", generation: generation.id, restartRequired: pending };
+    },
+    shutdown: () => drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown),
   };
 }
 

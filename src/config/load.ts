@@ -27,13 +27,18 @@ export type Env = Record<string, string | undefined>;
 
 /** Reads and validates the file; throws ConfigError listing every problem. */
 export async function loadConfigFile(path: string, env: Env = process.env): Promise<Config> {
+  return (await readConfigFile(path, env)).config;
+}
+
+/** loadConfigFile, also returning the text the config came from (the reload compares it). */
+export async function readConfigFile(path: string, env: Env = process.env): Promise<{ text: string; config: Config }> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  return parseConfig(text, env, path);
+  return { text, config: parseConfig(text, env, path) };
 }
 
 /** Parses YAML text into a validated Config; throws ConfigError listing every problem. */

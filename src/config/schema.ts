@@ -221,7 +221,23 @@ const storeSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     server: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(8080) }).prefault({}),
-    admin: z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(9090) }).prefault({}),
+    admin: z
+      .strictObject({
+        host: z.string().min(1).default("0.0.0.0"),
+        port: port.default(9090),
+        /** /admin/records: look into and resolve idempotency records (off by default) */
+        api: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            /** the bearer token operators send; required (≥ 32 characters) when enabled */
+            token: z.string().default(""),
+            /** whether `?include=body` may return stored response bodies */
+            revealBodies: z.boolean().default(false),
+          })
+          .refine((api) => !api.enabled || api.token.length >= 32, { message: "must be at least 32 characters when admin.api is enabled", path: ["token"] })
+          .prefault({}),
+      })
+      .prefault({}),
     upstream: z.strictObject({
       url: upstreamUrl,
       connections: int({ min: 1, max: 10_000 }).default(128),
@@ -231,6 +247,10 @@ export const configSchema = z
     limits: z
       .strictObject({
         maxBodySize: size({ min: 1 }).default(1024 * 1024),
+        /** all request header lines together (Node's parser answers 431 past it) */
+        maxHeaderSize: size({ min: 1024 }).default(16 * 1024),
+        /** request header fields */
+        maxHeaders: int({ min: 1, max: 10_000 }).default(100),
         headersTimeout: duration({ min: 1 }).default(10_000),
         requestTimeout: duration({ min: 1 }).default(60_000),
       })
@@ -244,6 +264,14 @@ export const configSchema = z
       .strictObject({
         readinessDelay: duration().default(2_000),
         drainTimeout: duration().default(30_000),
+      })
+      .prefault({}),
+    reload: z
+      .strictObject({
+        /** reload when the config file changes (a ConfigMap update swaps a symlink: handled) */
+        watch: z.boolean().default(true),
+        /** wait this long after a change for the writer to finish */
+        debounce: duration().default(250),
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({}),

@@ -42,6 +42,14 @@ export interface Metrics {
   readonly journalReplays: Counter<"result">;
   /** Point the journal backlog gauge at a journal. */
   observeJournal(backlog: () => number): void;
+  /** The config generation serving new requests (1 at start, +1 per applied reload). */
+  readonly configGeneration: Gauge;
+  /** Reload attempts: applied, unchanged (same file content), rejected (invalid; the old config stays). */
+  readonly configReloads: Counter<"result">;
+  /** 1 while the file holds changes that only a restart applies (listeners, store, ...). */
+  readonly configRestartRequired: Gauge;
+  /** Admin API calls, by action and result (ok, not_found, conflict, unauthorized, invalid). */
+  readonly adminActions: Counter<"action" | "result">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -83,6 +91,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
   });
   return {
+    configGeneration: new Gauge({ name: "payguard_config_generation", help: "The config generation serving new requests.", registers: [registry] }),
+    configReloads: new Counter({
+      name: "payguard_config_reloads_total",
+      help: "Config reloads by result: applied, unchanged, rejected (invalid; the running config stays).",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    configRestartRequired: new Gauge({
+      name: "payguard_config_restart_required",
+      help: "1 while the config file holds changes that apply only after a restart.",
+      registers: [registry],
+    }),
+    adminActions: new Counter({
+      name: "payguard_admin_actions_total",
+      help: "Admin API calls by action and result.",
+      labelNames: ["action", "result"],
+      registers: [registry],
+    }),
     observeJournal(backlog) {
       journalBacklog = backlog;
     },

@@ -7,12 +7,11 @@
 import type { IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { ProxyError } from "../errors.js";
-import type { AppDeps, ProxyEnv } from "./context.js";
+import type { ProxyEnv } from "./context.js";
 
-export function body(deps: Pick<AppDeps, "config">): MiddlewareHandler<ProxyEnv> {
-  const limit = deps.config.limits.maxBodySize;
+export function body(): MiddlewareHandler<ProxyEnv> {
   return async function body(c, next) {
-    c.set("body", await readBody(c.env.incoming, limit));
+    c.set("body", await readBody(c.env.incoming, c.get("generation").config.limits.maxBodySize));
     await next();
   };
 }

@@ -4,14 +4,12 @@
  */
 import type { Readable } from "node:stream";
 import type { HttpBindings } from "@hono/node-server";
-import type { RoutePolicy, RouteTable } from "../config/routes.js";
-import type { Config } from "../config/schema.js";
+import type { RoutePolicy } from "../config/routes.js";
 import type { Flag, ProxyError } from "../errors.js";
+import type { Generation, Live } from "../generation.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import type { Resilience } from "../resilience/policy.js";
 import type { ReadyStore } from "../store/shared.js";
-import type { UpstreamClient } from "../upstream/client.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
 export interface Lifecycle {
@@ -20,14 +18,12 @@ export interface Lifecycle {
 }
 
 export interface AppDeps {
-  config: Config;
-  routes: RouteTable;
-  upstream: UpstreamClient;
+  /** the config generation for new requests (routes, policies, upstream); reloads swap it */
+  live: Live;
   metrics: Metrics;
   logger: Logger;
   lifecycle: Lifecycle;
   store: ReadyStore;
-  resilience: Resilience;
 }
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
@@ -39,6 +35,8 @@ export interface Reply {
 
 export interface RequestVars {
   requestId: string;
+  /** the config generation this request runs under, from routing to its end */
+  generation: Generation;
   route: RoutePolicy;
   /** the request path, normalised (normalize.ts), for matching and idempotency scope */
   path: string;

@@ -9,16 +9,17 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
 import { newAttemptContext } from "../resilience/policy.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
-import type { AppDeps, ProxyEnv } from "./context.js";
+import type { ProxyEnv } from "./context.js";
 
-export function forward(deps: Pick<AppDeps, "upstream" | "resilience">): Handler<ProxyEnv> {
+export function forward(): Handler<ProxyEnv> {
   return async function forward(c) {
     const { incoming } = c.env;
+    const { upstream, resilience } = c.get("generation");
     const route = c.get("route");
     const body = c.get("body");
     const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
     const headers = toUpstreamHeaders(incoming.rawHeaders, {
-      upstreamHost: deps.upstream.host,
+      upstreamHost: upstream.host,
       requestId: c.get("requestId"),
       clientIp: socket.remoteAddress,
       proto: socket.encrypted ? "https" : "http",
@@ -31,9 +32,7 @@ export function forward(deps: Pick<AppDeps, "upstream" | "resilience">): Handler
 
     const ctx = newAttemptContext(method, c.get("upstreamKey") !== undefined, route.resilience.timeout.total);
     try {
-      const response = await deps.resilience
-        .forRoute(route)
-        .execute(ctx, (signal) => deps.upstream.send({ method, path, headers, body, signal, bodyTimeoutMs }));
+      const response = await resilience.forRoute(route).execute(ctx, (signal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs }));
       c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
     } finally {
       c.set("attempts", ctx.attempts);

@@ -102,20 +102,23 @@ const BREAKER_NAME = {
 
 export interface Resilience {
   forRoute(route: RoutePolicy): RouteResilience;
+  /** breakers, bulkheads and budgets by kind and settings: a reload keeps the unchanged ones */
+  readonly instances: ReadonlyMap<string, unknown>;
 }
 
 /**
  * Builds every route's policies. Breakers, bulkheads and budgets are per upstream, shared by
- * all routes; a route that overrides one gets its own.
+ * all routes; a route that overrides one gets its own. With `previous` (a reload, same
+ * upstream), an instance whose settings did not change is taken over with its state.
  */
-export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: { metrics: Metrics; logger: Logger }): Resilience {
+export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: { metrics: Metrics; logger: Logger }, previous?: Resilience): Resilience {
   const instances = new Map<string, unknown>();
   /** One instance per distinct config: routes that do not override a section share it. */
   const shared = <T>(kind: string, config: unknown, route: RoutePolicy, make: (name: string) => T): T => {
     const key = `${kind}:${JSON.stringify(config)}`;
     let instance = instances.get(key) as T | undefined;
     if (instance === undefined) {
-      instance = make(route === fallback ? "upstream" : route.name);
+      instance = (previous?.instances.get(key) as T | undefined) ?? make(route === fallback ? "upstream" : route.name);
       instances.set(key, instance);
     }
     return instance;
@@ -130,6 +133,7 @@ export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: 
     compiled.set(route.name, compose(route.name, r, breaker, bulk, budget, deps));
   }
   return {
+    instances,
     forRoute: (route) => compiled.get(route.name) ?? (compiled.get(fallback.name) as RouteResilience),
   };
 }

@@ -18,10 +18,11 @@ describe("config defaults", () => {
     const config = parseConfig("upstream:\n  url: https://api.stripe.com\n", {});
     expect(config).toEqual({
       server: { host: "0.0.0.0", port: 8080 },
-      admin: { host: "0.0.0.0", port: 9090 },
+      admin: { host: "0.0.0.0", port: 9090, api: { enabled: false, token: "", revealBodies: false } },
       upstream: { url: "https://api.stripe.com", connections: 128, connectTimeout: 5000, keepAliveTimeout: 4000 },
-      limits: { maxBodySize: 1024 * 1024, headersTimeout: 10_000, requestTimeout: 60_000 },
+      limits: { maxBodySize: 1024 * 1024, maxHeaderSize: 16 * 1024, maxHeaders: 100, headersTimeout: 10_000, requestTimeout: 60_000 },
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
+      reload: { watch: true, debounce: 250 },
       log: { level: "info" },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },
@@ -45,6 +46,7 @@ describe("config defaults", () => {
         fingerprint: { body: "canonical-json", ignoreFields: [], headers: [] },
         inFlight: { strategy: "wait", maxWait: 10_000 },
         replay: ["2xx", "4xx"],
+        notProcessed: [],
         maxResponseSize: 1024 * 1024,
         upstreamKey: { header: "idempotency-key" },
       },
@@ -68,10 +70,10 @@ describe("config defaults", () => {
 
   it("parses durations and sizes as strings", () => {
     const config = parseConfig(
-      "upstream: { url: http://gw }\nlimits: { maxBodySize: 512kb, headersTimeout: 250ms, requestTimeout: 2m }\nshutdown: { drainTimeout: 1h }",
+      "upstream: { url: http://gw }\nlimits: { maxBodySize: 512kb, maxHeaderSize: 8kb, headersTimeout: 250ms, requestTimeout: 2m }\nshutdown: { drainTimeout: 1h }",
       {},
     );
-    expect(config.limits).toEqual({ maxBodySize: 512 * 1024, headersTimeout: 250, requestTimeout: 120_000 });
+    expect(config.limits).toEqual({ maxBodySize: 512 * 1024, maxHeaderSize: 8 * 1024, maxHeaders: 100, headersTimeout: 250, requestTimeout: 120_000 });
     expect(config.shutdown.drainTimeout).toBe(3_600_000);
   });
 });
