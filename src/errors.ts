@@ -25,6 +25,7 @@ export const PROBLEMS = {
   absolute_form_rejected: { status: 400, title: "Absolute-form request targets are not accepted: payguard is not an open proxy", flag: "LR" },
   connect_rejected: { status: 400, title: "CONNECT is not accepted: payguard is not an open proxy", flag: "LR" },
   invalid_request: { status: 400, title: "The request could not be parsed", flag: "LR" },
+  path_rejected: { status: 400, title: "The request path has dot segments or encoded separators that could leave the upstream base path", flag: "LR" },
   headers_too_large: { status: 431, title: "The request headers exceed the server's limit", flag: "LR" },
   body_too_large: { status: 413, title: "The request body exceeds limits.maxBodySize", flag: "LR" },
   idempotency_key_missing: { status: 400, title: "This request requires an Idempotency-Key header", flag: "LR" },
@@ -47,6 +48,12 @@ export const PROBLEMS = {
   circuit_open: { status: 503, title: "The gateway is failing; payguard stopped sending requests to it for now", flag: "UH" },
   shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD" },
   internal_error: { status: 500, title: "payguard failed internally", flag: "IE" },
+  // The admin API (admin listener only).
+  admin_unauthorized: { status: 401, title: "A valid admin bearer token is required" },
+  admin_forbidden: { status: 403, title: "This admin action is not allowed by the configuration" },
+  admin_invalid_request: { status: 400, title: "The admin request is invalid" },
+  record_not_found: { status: 404, title: "No idempotency record with this id" },
+  record_not_resolvable: { status: 409, title: "Only an indeterminate record can be resolved" },
 } as const satisfies Record<string, ProblemSpec>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
