@@ -1,166 +1,221 @@
 /**
- * `npm run bench`: requests/s and latency directly against the fake gateway and through
- * payguard, in one run on one machine, reported as ratios. Each party is its own process.
- * Absolute numbers depend on the machine; compare ratios within one run only.
+ * `npm run bench`: the upstream directly, nginx as a plain reverse proxy and payguard (memory
+ * store, and Redis store), each its own process, measured side by side in one run: fixed-duration
+ * autocannon runs, interleaved over rounds, medians reported; CPU seconds per 1,000 requests and
+ * peak RSS from /proc; a fixed-rate run for added latency; ratios against targets. Writes
+ * bench/RESULTS.md and bench/ratios.png. Absolute numbers depend on the machine: compare within one run.
  *
- *   npm run bench -- --duration 5 --connections 32
+ *   npm run bench -- --duration 5 --connections 32 --rounds 3 --warmup 1
+ *   npm run bench -- --profile        # CPU profile of payguard instead: top functions by self time
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { createConnection } from "node:net";
 import { parseArgs } from "node:util";
-import autocannon from "autocannon";
+import { load, median, paced, type Sample, type Scenario } from "./load.js";
+import { profile } from "./profile.js";
+import { type Row, report } from "./report.js";
+import {
+  cpuSeconds,
+  deleteRedisKeys,
+  ensureNginx,
+  killAll,
+  type Proc,
+  peakRssMiB,
+  resetPeakRss,
+  startFloor,
+  startGateway,
+  startNginx,
+  startPayguard,
+} from "./targets.js";
 
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "5" },
     connections: { type: "string", default: "32" },
+    rounds: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
+    rate: { type: "string", default: "1000" },
+    "rate-duration": { type: "string", default: "10" },
+    "rate-connections": { type: "string", default: "10" },
+    profile: { type: "boolean", default: false },
+    out: { type: "string", default: "bench/RESULTS.md" },
   },
 });
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const warmup = Number(values.warmup);
+const params = {
+  duration: Number(values.duration),
+  connections: Number(values.connections),
+  rounds: Number(values.rounds),
+  warmup: Number(values.warmup),
+  rate: Number(values.rate),
+  rateDuration: Number(values["rate-duration"]),
+  rateConnections: Number(values["rate-connections"]),
+};
+for (const [name, value] of Object.entries(params)) if (!(value >= 0) || (name !== "warmup" && value === 0)) throw new Error(`--${name}: not a valid number`);
 
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
-/** Starts a process and resolves with the first stdout line that matches. */
-function startProcess(args: string[], pick: (line: string) => string | undefined): Promise<string> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      const found = pick(line);
-      if (found) resolve(found);
-    });
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping every child`);
+    killAll();
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** payguard from dist/ with its production log level (info: one access-log line per request, to /dev/null). */
-/** `store` is extra YAML for the store section; default: the memory store. */
-async function startPayguard(upstreamUrl: string, store = ""): Promise<string> {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), "payguard-bench-"));
-  const file = join(dir, "payguard.yaml");
-  writeFileSync(
-    file,
-    [
-      `server: { host: 127.0.0.1, port: ${port} }`,
-      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-      `upstream: { url: "${upstreamUrl}", connections: 64 }`,
-      "log: { level: info }",
-      "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
-      store ? `store: { ${store}, journal: { dir: "${join(dir, "journal")}" } }` : "",
-      "",
-    ].join("\n"),
-  );
-  const child = spawn(process.execPath, ["dist/main.js", "serve", "--config", file], { stdio: ["ignore", "ignore", "inherit"] });
-  children.push(child);
-  for (let i = 0; i < 100; i++) {
-    const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return `http://127.0.0.1:${port}`;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("payguard did not become ready");
-}
-
-interface Scenario {
-  name: string;
-  method: "GET" | "POST";
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-  /** "fresh": a new Idempotency-Key on every request; "fixed": one key for the whole run (replays) */
-  key?: "fresh" | "fixed";
-}
 
 const body1k = JSON.stringify({ amount: 1999, currency: "eur", description: "x".repeat(1024 - 60) });
 const json = { "content-type": "application/json", authorization: "Bearer sk_test_bench" };
-const scenarios: Scenario[] = [
-  { name: "GET pass-through", method: "GET", path: "/v1/balance?expand=available" },
-  { name: "POST 1 KB, idempotency off", method: "POST", path: "/v1/passthrough", headers: json, body: body1k },
-  { name: "POST 1 KB, new key each", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fresh" },
-  { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
-];
+const scenarios = {
+  get: { name: "GET pass-through", method: "GET", path: "/v1/balance?expand=available" },
+  post: { name: "POST 1 KB, idempotency off", method: "POST", path: "/v1/passthrough", headers: json, body: body1k },
+  fresh: { name: "POST 1 KB, new key each", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fresh" },
+  replay: { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
+} satisfies Record<string, Scenario>;
 
-let run = 0;
-async function measure(url: string, scenario: Scenario, seconds: number) {
-  const prefix = `bench-${process.pid}-${++run}`;
-  let n = 0;
-  const result = await autocannon({
-    url: url + scenario.path,
-    method: scenario.method,
-    headers: scenario.headers,
-    body: scenario.body,
-    connections,
-    duration: seconds,
-    debug: process.env.BENCH_DEBUG === "1",
-    requests: [
-      {
-        setupRequest: (req) => {
-          if (!scenario.key) return req;
-          const key = scenario.key === "fixed" ? prefix : `${prefix}-${++n}`;
-          return { ...req, headers: { ...req.headers, "idempotency-key": key } };
-        },
-      },
-    ],
+/** One autocannon run with the CPU time and peak RSS of the target's (worker) process around it. */
+async function measure(target: Proc, scenario: Scenario, seconds: number, connections: number) {
+  const pid = target.workerPid;
+  const rssReset = resetPeakRss(pid);
+  const cpu0 = cpuSeconds(pid);
+  const sample = await load(target.url, scenario, { seconds, connections });
+  const cpu = cpuSeconds(pid) - cpu0;
+  return { ...sample, cpuPer1k: (cpu / sample.requests) * 1000, rssMiB: peakRssMiB(pid), rssReset };
+}
+
+function redisReachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 6379), timeout: 1000 });
+    socket
+      .once("connect", () => resolve(true))
+      .once("error", () => resolve(false))
+      .once("timeout", () => resolve(false));
+    socket.once("close", () => socket.destroy());
+    socket.once("connect", () => socket.end());
   });
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${scenario.name} at ${url}: ${result.non2xx} non-2xx, ${result.errors} errors (BENCH_DEBUG=1 prints them)`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-const gatewayUrl = await startProcess(["--import", "tsx", "bench/gateway.ts"], (line) => (line.startsWith("http") ? line : undefined));
-const payguardUrl = await startPayguard(gatewayUrl);
-const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-const payguardRedisUrl = await startPayguard(gatewayUrl, `type: redis, url: "${redisUrl}", prefix: "bench-${process.pid}"`);
-console.log(`gateway ${gatewayUrl}, payguard ${payguardUrl}; ${connections} connections, ${duration}s per run, node ${process.version}`);
-
-const rows: string[] = [];
-const through: Record<string, number> = {};
-for (const scenario of scenarios) {
-  await measure(gatewayUrl, scenario, warmup);
-  await measure(payguardUrl, scenario, warmup);
-  const direct = await measure(gatewayUrl, scenario, duration);
-  const proxied = await measure(payguardUrl, scenario, duration);
-  through[scenario.name] = proxied.rps;
-  rows.push(
-    `| ${scenario.name} | ${direct.rps.toFixed(0)} | ${proxied.rps.toFixed(0)} | ${(proxied.rps / direct.rps).toFixed(2)} | ${direct.p50} / ${direct.p99} | ${proxied.p50} / ${proxied.p99} |`,
+async function main(): Promise<void> {
+  const started = performance.now();
+  if (values.profile) {
+    await profile({ ...params, scenarios: [scenarios.get, scenarios.fresh], out: values.out });
+    console.log(`\ntook ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return;
+  }
+  const nginxVersion = ensureNginx();
+  const gateway = await startGateway();
+  const nginx = await startNginx(gateway.url);
+  const floor = await startFloor(gateway.url);
+  const payguard = await startPayguard({ name: "payguard", upstreamUrl: gateway.url });
+  const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const redisPrefix = `payguard-bench-${process.pid}-${Date.now()}`;
+  let payguardRedis: Proc | undefined;
+  if (await redisReachable(redisUrl))
+    payguardRedis = await startPayguard({
+      name: "payguard (Redis)",
+      upstreamUrl: gateway.url,
+      store: `type: redis, url: "${redisUrl}", prefix: "${redisPrefix}"`,
+    });
+  else console.log(`Redis at ${redisUrl} is not reachable: the Redis row is skipped`);
+  console.log(
+    `gateway ${gateway.url}, nginx ${nginx.url} (${nginxVersion}), payguard ${payguard.url}${payguardRedis ? `, payguard on Redis ${payguardRedis.url}` : ""}`,
   );
-}
-console.log("\n| scenario | direct req/s | payguard req/s | payguard / direct | direct p50/p99 ms | payguard p50/p99 ms |");
-console.log("|---|---|---|---|---|---|");
-for (const row of rows) console.log(row);
-const plain = through["POST 1 KB, idempotency off"] ?? Number.NaN;
-console.log("\nthrough payguard, relative to its own POST pass-through (idempotency off):");
-for (const name of ["POST 1 KB, new key each", "POST 1 KB, replay (one key)"]) console.log(`  ${name}: ${((through[name] ?? Number.NaN) / plain).toFixed(2)}`);
 
-// The same keyed scenarios through a payguard whose store is Redis (the machine's).
-console.log(`\nstore: Redis (${redisUrl}) vs memory, through payguard:`);
-console.log("| scenario | memory req/s | redis req/s | redis / memory | redis p50/p99 ms |");
-console.log("|---|---|---|---|---|");
-for (const scenario of scenarios.filter((s) => s.key)) {
-  await measure(payguardRedisUrl, scenario, warmup);
-  const redis = await measure(payguardRedisUrl, scenario, duration);
-  const memory = through[scenario.name] ?? Number.NaN;
-  console.log(`| ${scenario.name} | ${memory.toFixed(0)} | ${redis.rps.toFixed(0)} | ${(redis.rps / memory).toFixed(2)} | ${redis.p50} / ${redis.p99} |`);
+  const cells: { target: Proc; scenario: Scenario; samples: Awaited<ReturnType<typeof measure>>[] }[] = [];
+  const cell = (target: Proc, scenario: Scenario) => cells.push({ target, scenario, samples: [] });
+  cell(gateway, scenarios.get);
+  cell(nginx, scenarios.get);
+  cell(floor, scenarios.get);
+  cell(payguard, scenarios.get);
+  cell(gateway, scenarios.post);
+  cell(nginx, scenarios.post);
+  cell(floor, scenarios.post);
+  cell(payguard, scenarios.post);
+  cell(payguard, scenarios.fresh);
+  cell(payguard, scenarios.replay);
+  if (payguardRedis) cell(payguardRedis, scenarios.fresh);
+
+  const { duration, connections, rounds, warmup } = params;
+  const eta = cells.length * (warmup + rounds * duration) + 2 * 5 * params.rateDuration;
+  console.log(
+    `${cells.length} target × scenario cells, ${rounds} rounds of ${duration}s at ${connections} connections (+${warmup}s warm-up each); about ${eta}s of load`,
+  );
+  if (warmup > 0) for (const c of cells) await load(c.target.url, c.scenario, { seconds: warmup, connections });
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, and rotated each round, so drift on a shared machine hits every cell alike.
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[(i + round) % cells.length] as (typeof cells)[number];
+      const s = await measure(c.target, c.scenario, duration, connections);
+      c.samples.push(s);
+      process.stdout.write(
+        `round ${round + 1}/${rounds} ${c.target.name.padEnd(16)} ${c.scenario.name.padEnd(28)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms\n`,
+      );
+    }
+  }
+  const rows: Row[] = cells.map((c) => ({
+    target: c.target.name,
+    scenario: c.scenario.name,
+    rps: median(c.samples.map((s) => s.rps)),
+    p50: median(c.samples.map((s) => s.p50)),
+    p99: median(c.samples.map((s) => s.p99)),
+    cpuPer1k: median(c.samples.map((s) => s.cpuPer1k)),
+    rssMiB: Math.max(...c.samples.map((s) => s.rssMiB)),
+    rssIsRunPeak: c.samples.every((s) => s.rssReset),
+    rounds: c.samples.map((s) => s.rps),
+  }));
+
+  // Fixed rate: autocannon's overallRate (a per-second quota per connection) and an evenly paced open
+  // loop; the rate duration is split over the rounds, interleaved like above; medians of the rounds.
+  const fixedCells: { engine: "autocannon" | "paced"; target: Proc; scenario: Scenario; samples: Sample[] }[] = [];
+  for (const engine of ["autocannon", "paced"] as const)
+    for (const [target, scenario] of [
+      [gateway, scenarios.get],
+      [nginx, scenarios.get],
+      [payguard, scenarios.get],
+      [gateway, scenarios.post],
+      [payguard, scenarios.fresh],
+    ] as const)
+      fixedCells.push({ engine, target, scenario, samples: [] });
+  const { rate, rateConnections } = params;
+  const seconds = params.rateDuration / rounds;
+  for (let round = 0; round < rounds; round++)
+    for (let i = 0; i < fixedCells.length; i++) {
+      const c = fixedCells[(i + round) % fixedCells.length] as (typeof fixedCells)[number];
+      const s =
+        c.engine === "paced"
+          ? await paced(c.target.url, c.scenario, rate, seconds, rateConnections)
+          : await load(c.target.url, c.scenario, { seconds, connections: rateConnections, overallRate: rate });
+      c.samples.push(s);
+      console.log(
+        `round ${round + 1}/${rounds} ${rate} req/s ${c.engine.padEnd(10)} ${c.target.name.padEnd(9)} ${c.scenario.name.padEnd(28)} ${s.rps.toFixed(0).padStart(5)} req/s  p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms`,
+      );
+    }
+  const fixed = fixedCells.map((c) => ({
+    engine: c.engine,
+    target: c.target.name,
+    scenario: c.scenario.name,
+    sample: {
+      rps: median(c.samples.map((s) => s.rps)),
+      requests: c.samples.reduce((sum, s) => sum + s.requests, 0),
+      p50: median(c.samples.map((s) => s.p50)),
+      p99: median(c.samples.map((s) => s.p99)),
+    },
+  }));
+
+  await Promise.all([gateway, nginx, floor, payguard, payguardRedis].map((p) => p?.stop()));
+  if (payguardRedis) deleteRedisKeys(redisUrl, redisPrefix);
+  await report({
+    rows,
+    fixed,
+    params,
+    nginxVersion,
+    redisUrl: payguardRedis ? redisUrl : undefined,
+    out: values.out,
+    seconds: (performance.now() - started) / 1000,
+  });
 }
-process.exit(0);
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,302 @@
+/**
+ * The benchmark's output: Markdown tables (printed and written to RESULTS.md), the targets
+ * with met / not met, and an SVG bar chart of the ratios vs their targets rendered to PNG
+ * with resvg.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import type { Sample } from "./load.js";
+
+export interface Row {
+  target: string;
+  scenario: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuPer1k: number;
+  rssMiB: number;
+  /** VmHWM was reset before each run, so rssMiB is the peak during the runs (else: since start) */
+  rssIsRunPeak: boolean;
+  /** req/s of each round */
+  rounds: number[];
+}
+
+export interface FixedRate {
+  engine: "autocannon" | "paced";
+  target: string;
+  scenario: string;
+  sample: Sample;
+}
+
+export interface ReportInput {
+  rows: Row[];
+  fixed: FixedRate[];
+  params: { duration: number; connections: number; rounds: number; warmup: number; rate: number; rateDuration: number; rateConnections: number };
+  nginxVersion: string;
+  redisUrl: string | undefined;
+  out: string;
+  seconds: number;
+}
+
+interface Target {
+  name: string;
+  measured: number;
+  goal: number;
+  /** "min": measured ≥ goal; "max": measured ≤ goal */
+  kind: "min" | "max";
+  unit: string;
+  ratio: boolean;
+  /** label under the bar in the chart */
+  short?: string;
+}
+
+const f = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+
+function table(headers: string[], rows: string[][]): string {
+  return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function find(rows: Row[], target: string, scenario: string): Row | undefined {
+  return rows.find((r) => r.target === target && r.scenario === scenario);
+}
+
+function targets(input: ReportInput): Target[] {
+  const { rows, fixed } = input;
+  const rps = (target: string, scenario: string) => find(rows, target, scenario)?.rps ?? Number.NaN;
+  const ratio = (name: string, short: string, a: number, b: number, goal: number): Target => ({
+    name,
+    short,
+    measured: a / b,
+    goal,
+    kind: "min",
+    unit: "×",
+    ratio: true,
+  });
+  const added = (engine: FixedRate["engine"], at: "p50" | "p99") => {
+    const of = (target: string) => fixed.find((x) => x.engine === engine && x.target === target && x.scenario === "GET pass-through")?.sample[at] ?? Number.NaN;
+    return of("payguard") - of("direct");
+  };
+  const cpu = (scenario: string) => find(rows, "payguard", scenario)?.cpuPer1k ?? Number.NaN;
+  const rate = `${input.params.rate} req/s`;
+  return [
+    ratio(
+      "pass-through GET: payguard / nginx",
+      "GET pass-through: payguard / nginx",
+      rps("payguard", "GET pass-through"),
+      rps("nginx", "GET pass-through"),
+      0.5,
+    ),
+    ratio(
+      "idempotent POST (new keys) / own POST pass-through",
+      "POST new keys / POST pass-through",
+      rps("payguard", "POST 1 KB, new key each"),
+      rps("payguard", "POST 1 KB, idempotency off"),
+      0.8,
+    ),
+    ratio(
+      "replay / own POST pass-through",
+      "POST replay / POST pass-through",
+      rps("payguard", "POST 1 KB, replay (one key)"),
+      rps("payguard", "POST 1 KB, idempotency off"),
+      1.2,
+    ),
+    ratio(
+      "Redis / memory (new keys)",
+      "new keys: Redis / memory store",
+      rps("payguard (Redis)", "POST 1 KB, new key each"),
+      rps("payguard", "POST 1 KB, new key each"),
+      0.6,
+    ),
+    { name: "payguard CPU s / 1,000 req, GET pass-through", measured: cpu("GET pass-through"), goal: 0.07, kind: "max", unit: "s", ratio: false },
+    { name: "payguard CPU s / 1,000 req, POST new key", measured: cpu("POST 1 KB, new key each"), goal: 0.07, kind: "max", unit: "s", ratio: false },
+    { name: `added p99 over direct, GET at ${rate} (paced)`, measured: added("paced", "p99"), goal: 1, kind: "max", unit: "ms", ratio: false },
+    {
+      name: `added p99 over direct, GET at ${rate} (autocannon overallRate)`,
+      measured: added("autocannon", "p99"),
+      goal: 1,
+      kind: "max",
+      unit: "ms",
+      ratio: false,
+    },
+  ];
+}
+
+function met(t: Target): string {
+  if (!Number.isFinite(t.measured)) return "not measured";
+  return (t.kind === "min" ? t.measured >= t.goal : t.measured <= t.goal) ? "met" : "**not met**";
+}
+
+function tables(input: ReportInput): string {
+  const { rows, fixed, params } = input;
+  const throughput = table(
+    ["target", "scenario", "req/s (median)", "p50 ms", "p99 ms", "CPU s / 1k req", "peak RSS MiB", "req/s per round"],
+    rows.map((r) => [
+      r.target,
+      r.scenario,
+      f(r.rps, 0),
+      f(r.p50, 2),
+      f(r.p99, 2),
+      f(r.cpuPer1k, 3),
+      `${f(r.rssMiB, 0)}${r.rssIsRunPeak ? "" : "†"}`,
+      r.rounds.map((x) => x.toFixed(0)).join(", "),
+    ]),
+  );
+  const direct = (engine: string, scenario: string) =>
+    fixed.find(
+      (x) => x.engine === engine && x.target === "direct" && (x.scenario === scenario || (scenario.startsWith("POST") && x.scenario.startsWith("POST"))),
+    );
+  const fixedTable = table(
+    ["load", "target", "scenario", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"],
+    fixed.map((x) => {
+      const base = direct(x.engine, x.scenario);
+      const add = (at: "p50" | "p99") => (base && x.target !== "direct" ? f(x.sample[at] - base.sample[at], 3) : "");
+      return [x.engine, x.target, x.scenario, f(x.sample.rps, 0), f(x.sample.p50, 3), f(x.sample.p99, 3), add("p50"), add("p99")];
+    }),
+  );
+  const ts = targets(input);
+  const targetTable = table(
+    ["target", "measured", "goal", "result"],
+    ts.map((t) => [t.name, `${f(t.measured, t.ratio ? 2 : 3)} ${t.unit}`, `${t.kind === "min" ? "≥" : "≤"} ${t.goal} ${t.unit}`, met(t)]),
+  );
+  return [
+    `### Throughput (${params.connections} connections, ${params.duration} s × ${params.rounds} rounds, medians)`,
+    "",
+    throughput,
+    "",
+    rows.some((r) => !r.rssIsRunPeak) ? "† peak since the process started (VmHWM could not be reset)\n" : "",
+    `### Fixed rate (${params.rate} req/s, ${params.rateConnections} connections, ${params.rateDuration} s split over ${params.rounds} interleaved rounds, medians; added = minus direct)`,
+    "",
+    fixedTable,
+    "",
+    "### Targets",
+    "",
+    targetTable,
+    "",
+    "### Against the Node floor",
+    "",
+    "`node floor` (bench/floor.ts) is the least a Node proxy on this stack does: node:http in, one undici Pool out, no policies, no idempotency, no metrics, no logs. What payguard keeps of it:",
+    "",
+    floorTable(rows),
+    "",
+  ].join("\n");
+}
+
+function floorTable(rows: Row[]): string {
+  const pairs: [string, string][] = [
+    ["GET pass-through", "GET pass-through"],
+    ["POST 1 KB, idempotency off", "POST 1 KB, idempotency off"],
+    ["POST 1 KB, new key each", "POST 1 KB, idempotency off"],
+  ];
+  return table(
+    ["payguard scenario", "payguard / floor req/s", "payguard CPU s / 1k", "floor CPU s / 1k", "nginx CPU s / 1k"],
+    pairs.map(([scenario, base]) => {
+      const pg = find(rows, "payguard", scenario);
+      const floor = find(rows, "node floor", base);
+      const nginx = find(rows, "nginx", base);
+      return [
+        scenario,
+        f((pg?.rps ?? Number.NaN) / (floor?.rps ?? Number.NaN), 2),
+        f(pg?.cpuPer1k ?? Number.NaN, 3),
+        f(floor?.cpuPer1k ?? Number.NaN, 3),
+        f(nginx?.cpuPer1k ?? Number.NaN, 3),
+      ];
+    }),
+  );
+}
+
+function machine(input: ReportInput): string {
+  const cpu = cpus();
+  const p = input.params;
+  return [
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (shared by the load generator, upstream and proxies)`,
+    `- node ${process.version}, ${input.nginxVersion}${input.redisUrl ? `, Redis at ${input.redisUrl}` : ", no Redis"}`,
+    `- load: autocannon, ${p.connections} connections, ${p.duration} s per run, ${p.rounds} rounds interleaved over all (target, scenario) cells, ${p.warmup} s warm-up per cell; medians`,
+    `- fixed rate: ${p.rate} req/s for ${p.rateDuration} s (split over the rounds) over ${p.rateConnections} connections, (a) autocannon \`overallRate\` — which sends each connection's per-second quota back to back, so bursts — and (b) an evenly paced open loop (latency from the moment each request is issued); latencies in ms with sub-ms precision from each response`,
+    "- nginx: `worker_processes 1` (payguard is one Node process), keep-alive to the upstream (`keepalive 64`, HTTP/1.1), one JSON access-log line per request to /dev/null (payguard: pino JSON to /dev/null); CPU and RSS are its worker's",
+    "- payguard: `dist/` as built by this run, log level info; CPU = utime+stime from /proc/<pid>/stat around each run ÷ responses; peak RSS = VmHWM, reset before each run",
+    `- whole run took ${input.seconds.toFixed(0)} s`,
+  ].join("\n");
+}
+
+function svg(ts: Target[]): string {
+  const ratios = ts.filter((t) => t.ratio);
+  const [w, h, left, top, bottom] = [720, 380, 60, 50, 70];
+  const max = Math.max(1.5, ...ratios.flatMap((t) => [t.goal, Number.isFinite(t.measured) ? t.measured : 0])) * 1.1;
+  const y = (v: number) => top + (h - top - bottom) * (1 - v / max);
+  const slot = (w - left - 20) / ratios.length;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="DejaVu Sans, Arial, sans-serif">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2}" y="28" font-size="17" text-anchor="middle" font-weight="bold">payguard ratios (bars) vs targets (red lines)</text>`,
+  ];
+  for (let v = 0; v <= max; v += 0.25) {
+    parts.push(`<line x1="${left}" x2="${w - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${left - 8}" y="${y(v) + 4}" font-size="11" text-anchor="end" fill="#555">${v.toFixed(2)}</text>`);
+  }
+  ratios.forEach((t, i) => {
+    const x = left + i * slot + slot * 0.2;
+    const bw = slot * 0.6;
+    const m = Number.isFinite(t.measured) ? t.measured : 0;
+    const ok = met(t) === "met";
+    parts.push(`<rect x="${x}" y="${y(m)}" width="${bw}" height="${y(0) - y(m)}" fill="${ok ? "#4c9a5a" : "#d9822b"}"/>`);
+    parts.push(
+      `<text x="${x + bw / 2}" y="${y(m) - 6}" font-size="13" text-anchor="middle">${Number.isFinite(t.measured) ? t.measured.toFixed(2) : "n/a"}</text>`,
+    );
+    parts.push(`<line x1="${x - 8}" x2="${x + bw + 8}" y1="${y(t.goal)}" y2="${y(t.goal)}" stroke="#c0392b" stroke-width="3"/>`);
+    parts.push(`<text x="${x + bw + 11}" y="${y(t.goal) + 4}" font-size="12" fill="#c0392b">≥ ${t.goal}</text>`);
+    const words = (t.short ?? t.name).split(" ");
+    const lines: string[] = [""];
+    for (const word of words) {
+      const last = lines.length - 1;
+      if (((lines[last] as string) + word).length > 22) lines.push(word);
+      else lines[last] = `${lines[last]} ${word}`.trim();
+    }
+    lines.forEach((line, j) => {
+      parts.push(
+        `<text x="${x + bw / 2}" y="${y(0) + 18 + j * 14}" font-size="12" text-anchor="middle">${line.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`,
+      );
+    });
+  });
+  parts.push(`<line x1="${left}" x2="${w - 20}" y1="${y(0)}" y2="${y(0)}" stroke="#333"/>`, "</svg>");
+  return parts.join("\n");
+}
+
+async function png(svgText: string, file: string): Promise<string> {
+  try {
+    const { Resvg } = await import("@resvg/resvg-js");
+    const rendered = new Resvg(svgText, {
+      background: "white",
+      fitTo: { mode: "zoom", value: 2 },
+      font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
+    });
+    writeFileSync(file, rendered.render().asPng());
+    return file;
+  } catch (err) {
+    const svgFile = file.replace(/\.png$/, ".svg");
+    writeFileSync(svgFile, svgText);
+    console.warn(`could not render PNG (${(err as Error).message}); wrote ${svgFile} instead`);
+    return svgFile;
+  }
+}
+
+export async function report(input: ReportInput): Promise<void> {
+  const body = tables(input);
+  mkdirSync(dirname(input.out), { recursive: true });
+  console.log(`\n${body}`);
+  const chart = await png(svg(targets(input)), join(dirname(input.out), "ratios.png"));
+  const md = [
+    "# payguard benchmark results",
+    "",
+    "Written by `npm run bench` (bench/run.ts).",
+    "",
+    machine(input),
+    "",
+    body,
+    `![ratios vs targets](${chart.slice(dirname(input.out).length + 1)})`,
+    "",
+  ];
+  writeFileSync(input.out, md.join("\n"));
+  console.log(`wrote ${input.out} and ${chart}; took ${input.seconds.toFixed(0)} s`);
+}

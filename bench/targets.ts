@@ -1,0 +1,295 @@
+/**
+ * The processes under test — the upstream (bench/gateway.ts), nginx and payguard — each in
+ * its own process group so that one kill reaches a process and its children (nginx's
+ * worker), plus /proc sampling (CPU seconds, peak RSS) of a process.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const groups = new Set<number>();
+const tempDirs = new Set<string>();
+
+/** Synchronous, so it can run from process.on("exit"): SIGKILLs every group still alive, removes temp dirs. */
+export function killAll(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {}
+  }
+  groups.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** A running child: its pid (also its process group id) and a way to stop it. */
+export interface Proc {
+  name: string;
+  pid: number;
+  /** The pid whose CPU and RSS are sampled (nginx: its worker). */
+  workerPid: number;
+  url: string;
+  /** Sends `signal` to the group, waits up to `graceMs`, then SIGKILLs; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+function spawnGroup(command: string, args: string[], stdout: "pipe" | "ignore"): ChildProcess {
+  const child = spawn(command, args, { stdio: ["ignore", stdout, "inherit"], detached: true });
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  groups.add(child.pid);
+  child.once("exit", () => groups.delete(child.pid as number));
+  return child;
+}
+
+function stopper(child: ChildProcess): Proc["stop"] {
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once("exit", (code) => resolve(code));
+  });
+  return async (signal = "SIGTERM", graceMs = 5_000) => {
+    const pid = child.pid as number;
+    if (groups.has(pid)) {
+      try {
+        process.kill(-pid, signal);
+      } catch {}
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {}
+    }, graceMs);
+    const code = await exited;
+    clearTimeout(timer);
+    // nginx's worker outlives a dead master; the group kill catches it.
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+    return code;
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function waitFor(what: string, ready: () => Promise<boolean>, child: ChildProcess, tries = 150): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it was ready`);
+    if (await ready()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not become ready`);
+}
+
+const ok = (url: string) => () =>
+  fetch(url).then(
+    async (r) => {
+      await r.arrayBuffer();
+      return r.ok;
+    },
+    () => false,
+  );
+
+/** The fake gateway, in its own process; it prints its URL on the first stdout line. */
+export function startGateway(): Promise<Proc> {
+  return startScript("direct", "bench/gateway.ts");
+}
+
+/** The bare Node proxy (bench/floor.ts) in front of `upstreamUrl`. */
+export function startFloor(upstreamUrl: string): Promise<Proc> {
+  return startScript("node floor", "bench/floor.ts", [upstreamUrl]);
+}
+
+/** A bench/ script in its own process that prints its URL on its first stdout line. */
+async function startScript(name: string, script: string, args: string[] = []): Promise<Proc> {
+  const child = spawnGroup(process.execPath, ["--import", "tsx", script, ...args], "pipe");
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      if (line.startsWith("http")) resolve(line);
+    });
+  });
+  const pid = child.pid as number;
+  return { name, pid, workerPid: pid, url, stop: stopper(child) };
+}
+
+export interface PayguardOptions {
+  name: string;
+  upstreamUrl: string;
+  /** Extra YAML inside `store: { … }`; empty: the memory store. */
+  store?: string;
+  /** Directory for `node --cpu-prof`; unset: no profiling. */
+  cpuProfDir?: string;
+}
+
+/** payguard from dist/ with its production log level (info: one JSON access line per request, to /dev/null). */
+export async function startPayguard(options: PayguardOptions): Promise<Proc> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const dir = tempDir("payguard-bench-");
+  const file = join(dir, "payguard.yaml");
+  writeFileSync(
+    file,
+    [
+      `server: { host: 127.0.0.1, port: ${port} }`,
+      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+      `upstream: { url: "${options.upstreamUrl}", connections: 64 }`,
+      "log: { level: info }",
+      // Records of a benchmark need not outlive it (Redis expires them on its own too).
+      "idempotency: { ttl: 10m }",
+      "shutdown: { readinessDelay: 0, drainTimeout: 5s }",
+      "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
+      options.store ? `store: { ${options.store}, journal: { dir: "${join(dir, "journal")}" } }` : "",
+      "",
+    ].join("\n"),
+  );
+  const prof = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
+  const child = spawnGroup(process.execPath, [...prof, "dist/main.js", "serve", "--config", file], "ignore");
+  await waitFor(`payguard (${options.name})`, ok(`http://127.0.0.1:${adminPort}/readyz`), child);
+  const pid = child.pid as number;
+  return { name: options.name, pid, workerPid: pid, url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+/** `nginx -v` output such as "nginx/1.22.1", installing nginx with apt-get first when it is not on PATH. */
+export function ensureNginx(): string {
+  const version = () => {
+    const r = spawnSync("nginx", ["-v"], { encoding: "utf8" });
+    return r.error ? undefined : (r.stderr.match(/nginx\/\S+/)?.[0] ?? r.stderr.trim());
+  };
+  const found = version();
+  if (found) return found;
+  // Debian 12: nginx-light only adds a module on top of nginx, so plain nginx is the smaller one.
+  console.log("nginx is not on PATH: running `apt-get update && apt-get install -y nginx` (Debian package, needs root) …");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "nginx"]]) {
+    const r = spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`})`);
+  }
+  // The package's postinst starts the system service on :80; the benchmark runs its own.
+  if (existsSync("/run/nginx.pid")) {
+    console.log("stopping the nginx service the package started (nginx -s quit) …");
+    spawnSync("nginx", ["-s", "quit"], { stdio: "inherit" });
+  }
+  const installed = version();
+  if (!installed) throw new Error("nginx still not on PATH after apt-get install");
+  console.log(`installed ${installed}`);
+  return installed;
+}
+
+/**
+ * nginx as a plain reverse proxy to `upstreamUrl`, in the foreground with one worker, keep-alive to
+ * the upstream, and one JSON access-log line per request written to /dev/null (as payguard does).
+ */
+export async function startNginx(upstreamUrl: string): Promise<Proc> {
+  const port = await freePort();
+  const dir = tempDir("payguard-bench-nginx-");
+  const upstream = new URL(upstreamUrl).host;
+  const file = join(dir, "nginx.conf");
+  writeFileSync(
+    file,
+    `user root;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  log_format json escape=json '{"time":"$time_iso8601","request_id":"$http_x_request_id","method":"$request_method",'
+    '"path":"$uri","status":$status,"bytes":$body_bytes_sent,"ms":$request_time,"upstream_ms":"$upstream_response_time"}';
+  access_log /dev/null json;
+  keepalive_requests 1000000;
+  upstream gateway { server ${upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://gateway;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawnGroup("nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], "ignore");
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor("nginx", ok(`${url}/v1/balance`), child);
+  const pid = child.pid as number;
+  const workers = childrenOf(pid);
+  if (workers.length !== 1) throw new Error(`expected one nginx worker, found ${workers.length}`);
+  return { name: "nginx", pid, workerPid: workers[0] as number, url, stop: stopper(child) };
+}
+
+/** Fields of /proc/<pid>/stat after the command name (index 0 is field 3, "state"). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[1]) === pid) found.push(Number(entry));
+    } catch {}
+  }
+  return found;
+}
+
+let ticks: number | undefined;
+function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+}
+
+/** Resets the peak RSS (VmHWM) to the current RSS (Linux ≥ 4.0, `clear_refs` 5); false where not allowed. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak RSS (VmHWM) in MiB. */
+export function peakRssMiB(pid: number): number {
+  const kb = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+)\s+kB/m)?.[1];
+  return Number(kb) / 1024;
+}
+
+/** Deletes the keys a benchmark left in Redis under `prefix` (best effort, with redis-cli). */
+export function deleteRedisKeys(redisUrl: string, prefix: string): void {
+  const keys = spawnSync("redis-cli", ["-u", redisUrl, "--scan", "--pattern", `${prefix}*`], { encoding: "utf8" });
+  if (keys.status !== 0) return;
+  const list = keys.stdout.split("\n").filter(Boolean);
+  for (let i = 0; i < list.length; i += 1000) spawnSync("redis-cli", ["-u", redisUrl, "unlink", ...list.slice(i, i + 1000)], { stdio: "ignore" });
+}
