@@ -116,6 +116,8 @@ export function createConfigReloader(options: ReloaderOptions): ConfigReloader {
     }
     poll = setInterval(() => void reload("poll").catch(report), options.pollMs ?? 10_000);
     poll.unref();
+    // The file may have changed between the start-up load and the watch: catch up now.
+    void reload("watch").catch(report);
   }
 
   return {
