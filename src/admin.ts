@@ -1,12 +1,18 @@
 /**
  * The admin listener, on its own port: /healthz (liveness: the process answers),
- * /readyz (readiness: started and not shutting down), /metrics (Prometheus).
+ * /readyz (readiness: started and not shutting down), /metrics (Prometheus), and — only when
+ * `admin.api.enabled` — the records API under /admin (admin/records.ts), behind a bearer
+ * token, every call audited.
  */
 import { Hono } from "hono";
+import { type AdminEnv, audit } from "./admin/audit.js";
+import { apiEnabled, bearerToken } from "./admin/auth.js";
+import { recordRoutes } from "./admin/records.js";
+import { problemResponse, toProxyError } from "./errors.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store">): Hono {
-  const app = new Hono();
+export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store" | "live" | "logger">): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
@@ -16,6 +22,19 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
     return c.body(body, 200, { "content-type": deps.metrics.registry.contentType });
+  });
+
+  app.use("/admin/*", apiEnabled(deps)); // off: 404, as if absent
+  app.use("/admin/*", audit(deps)); //      one audit line per call, refused ones included
+  app.use("/admin/*", bearerToken(deps)); // 401 without the current token
+  app.route("/admin/records", recordRoutes(deps));
+
+  // Problems as on the proxy port: the one mapping in errors.ts.
+  app.onError((err, c) => {
+    const problem = toProxyError(err);
+    if (problem.code === "internal_error") deps.logger.error({ err }, "admin api: unhandled error");
+    const { status, headers, body } = problemResponse(problem, undefined);
+    return c.body(body, status as never, headers);
   });
   return app;
 }

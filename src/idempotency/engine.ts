@@ -148,21 +148,23 @@ export class Ticket {
    * Settles the key. Indeterminate with an upstream key configured releases it: a retry
    * carries the same upstream key, so the gateway's own dedupe answers it.
    */
-  async settle(settlement: Settlement, detail: { response?: StoredResponse; reason?: string }): Promise<void> {
+  async settle(settlement: Settlement, detail: { response?: StoredResponse; reason?: string; attempts?: number }): Promise<void> {
     this.stopRenewal();
     const { store } = this.deps;
     const { lookupKey, policy, fingerprint, route } = this.req;
     const now = Date.now();
+    // Kept in final records so an operator looking at one sees how often the gateway was tried.
+    const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
     let effective: "stored" | "released" | "indeterminate" = settlement === "store" ? "stored" : settlement === "release" ? "released" : "indeterminate";
     if (effective === "indeterminate" && policy.upstreamKey !== false) effective = "released";
 
     let owned: boolean;
     try {
       if (effective === "stored" && detail.response) {
-        const record = { state: "completed" as const, fingerprint, createdAt: now, completedAt: now, response: detail.response };
+        const record = { state: "completed" as const, fingerprint, createdAt: now, completedAt: now, ...attempts, response: detail.response };
         owned = await timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
       } else if (effective === "indeterminate") {
-        const record = { state: "indeterminate" as const, fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown" };
+        const record = { state: "indeterminate" as const, fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts };
         owned = await timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
       } else {
         owned = await timed(this.deps, "release", () => store.release(lookupKey, this.token));

@@ -50,6 +50,8 @@ export interface RequestVars {
   maybeSent: boolean;
   /** the answer respond writes; unset when payguard answers with a problem */
   reply: Reply | undefined;
+  /** the idempotency record id (scoped store key) of a keyed request, for the access log */
+  record: string | undefined;
   /** header and value carrying the idempotency key to the gateway on every attempt */
   upstreamKey: { header: string; value: string } | undefined;
   /** set when payguard answered (or broke off) the request itself */

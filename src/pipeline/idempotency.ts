@@ -43,11 +43,15 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     }
 
     const header = (name: string) => headerValue(incoming.headers[name]);
+    // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
+    // operator can go from a request id in the logs to its record. A hash, not a secret.
+    const lookupKey = scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key: parsed.key });
+    c.set("record", lookupKey);
     const started = await begin(deps, {
       route: c.get("route").name,
       policy,
       requestId: c.get("requestId"),
-      lookupKey: scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key: parsed.key }),
+      lookupKey,
       fingerprint: fingerprint(
         { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
         { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
@@ -72,10 +76,11 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
         const failure = classifyUpstreamError(c.error);
         await ticket.settle(settleFailure(c.get("maybeSent") ?? true), {
           reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
+          attempts: c.get("attempts"),
         });
         return;
       }
-      c.set("reply", await storeReply(ticket, reply, policy));
+      c.set("reply", await storeReply(ticket, reply, policy, c.get("attempts")));
     } finally {
       ticket.stopRenewal();
     }
@@ -87,7 +92,12 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
  * than maxResponseSize cannot be replayed: it streams through and the key is settled as
  * indeterminate (the gateway acted, but a repeat could not be answered faithfully).
  */
-async function storeReply(ticket: Ticket, reply: Reply, policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize">): Promise<Reply> {
+async function storeReply(
+  ticket: Ticket,
+  reply: Reply,
+  policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize">,
+  attempts: number,
+): Promise<Reply> {
   const { maxResponseSize } = policy;
   const source = reply.body as Readable;
   const chunks: Buffer[] = [];
@@ -99,19 +109,19 @@ async function storeReply(ticket: Ticket, reply: Reply, policy: Pick<Idempotency
       chunks.push(chunk as Buffer);
       size += (chunk as Buffer).length;
       if (size > maxResponseSize) {
-        await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${maxResponseSize} bytes)` });
+        await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${maxResponseSize} bytes)`, attempts });
         return { ...reply, body: Readable.from(concatStreams(chunks, source)) };
       }
     }
   } catch (err) {
     // The gateway answered, then broke off mid-body: the outcome is unknown.
-    await ticket.settle("indeterminate", { reason: "response body cut off" });
+    await ticket.settle("indeterminate", { reason: "response body cut off", attempts });
     throw err;
   }
   const body = Buffer.concat(chunks, size);
   const settlement = settleResponse(reply.status, policy.replay, policy.notProcessed);
   const stored: StoredResponse = { status: reply.status, headers: storableHeaders(reply.headers), body };
-  await ticket.settle(settlement, { response: stored, reason: `gateway answered ${reply.status}` });
+  await ticket.settle(settlement, { response: stored, reason: `gateway answered ${reply.status}`, attempts });
   return { ...reply, body };
 }
 

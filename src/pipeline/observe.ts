@@ -1,7 +1,8 @@
 /**
  * First stage: times the request and, once the response has really finished (streamed
  * bodies included), records the metrics and writes the one access-log line. The line holds
- * named fields only: never headers, bodies or the query string.
+ * named fields only: never headers, bodies or the query string. Keyed requests add `record`,
+ * the idempotency record's id (a hash) as the admin API knows it.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { statusClass } from "../metrics/registry.js";
@@ -29,6 +30,7 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
   const route = c.get("route")?.name ?? "none";
   const method = c.req.method;
   const flag = problem?.flag ?? c.get("streamFlag");
+  const recordId = c.get("record");
   const outcome = problem?.code ?? (c.get("streamFlag") ? "stream_broken" : "upstream");
   const klass = statusClass(status);
 
@@ -49,6 +51,8 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
       gen: c.get("generation")?.id,
       outcome,
       ...(flag ? { flag } : {}),
+      // keyed requests: the idempotency record's id, for GET /admin/records/{id}
+      ...(recordId ? { record: recordId } : {}),
     },
     "request",
   );

@@ -132,6 +132,22 @@ export class Journal {
     return entry === undefined || isExpired(entry, Date.now()) ? undefined : entry;
   }
 
+  /** Every pending, unexpired entry, oldest first. */
+  entries(): JournalEntry[] {
+    const now = Date.now();
+    return [...this.index.values()].filter((entry) => !isExpired(entry, now));
+  }
+
+  /**
+   * Drops the pending entry for `key` (an operator resolved that record in the store) and
+   * rewrites the file, so neither a replay nor a restart brings the entry back.
+   */
+  async remove(key: string): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.index.delete(key)) await this.rewrite();
+    });
+  }
+
   /** Entries pending replay (the backlog). */
   size(): number {
     return this.index.size;
@@ -318,10 +334,19 @@ function toEntry(value: unknown): JournalEntry | undefined {
   const record = value.record;
   if (!isObject(record) || typeof record.fingerprint !== "string" || !isNumber(record.createdAt) || !isNumber(record.completedAt)) return undefined;
   const base = { key: value.key, ttlMs: value.ttlMs, writtenAt: value.writtenAt };
+  // Optional: lines written before attempts were recorded have none.
+  const attempts = isNumber(record.attempts) ? { attempts: record.attempts } : {};
   if (record.state === "indeterminate" && typeof record.reason === "string") {
     return {
       ...base,
-      record: { state: "indeterminate", fingerprint: record.fingerprint, createdAt: record.createdAt, completedAt: record.completedAt, reason: record.reason },
+      record: {
+        state: "indeterminate",
+        fingerprint: record.fingerprint,
+        createdAt: record.createdAt,
+        completedAt: record.completedAt,
+        reason: record.reason,
+        ...attempts,
+      },
     };
   }
   const response = record.response;
@@ -335,6 +360,7 @@ function toEntry(value: unknown): JournalEntry | undefined {
       fingerprint: record.fingerprint,
       createdAt: record.createdAt,
       completedAt: record.completedAt,
+      ...attempts,
       response: { status: response.status, headers: response.headers as StoredResponse["headers"], body: Buffer.from(response.body, "base64") },
     },
   };

@@ -6,6 +6,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { StoreConfig } from "../config/schema.js";
+import { decodeCursor, encodeCursor, pageByKey } from "./cursor.js";
 import {
   type ClaimRequest,
   type ClaimResult,
@@ -14,6 +15,7 @@ import {
   type IdempotencyStore,
   type InFlightRecord,
   inFlightRecord,
+  type RecordEntry,
   StoreError,
   type StoreStats,
 } from "./types.js";
@@ -115,6 +117,45 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
       return waiters.wait(key, timeoutMs);
     },
 
+    async inspect(key) {
+      const record = inFlight.get(key);
+      if (record && record.expiresAt > now()) return { key, record, expiresAt: record.expiresAt, source: "memory" };
+      const done = final.peek(key);
+      return done && entryOf(key, done);
+    },
+
+    async list({ state, limit, cursor }) {
+      const after = cursor === undefined ? undefined : decodeCursor<{ a: string }>(cursor, (v) => typeof v.a === "string").a;
+      const t = now();
+      const matching: RecordEntry[] = [];
+      if (state === "in-flight") {
+        for (const [key, record] of inFlight) if (record.expiresAt > t) matching.push({ key, record, expiresAt: record.expiresAt, source: "memory" });
+      } else {
+        // entries() skips expired records and, unlike get(), leaves their recency alone.
+        for (const [key, record] of final.entries()) if (record.state === state) matching.push(entryOf(key, record));
+      }
+      const { page, last } = pageByKey(matching, after, limit);
+      return last === undefined ? { entries: page } : { entries: page, cursor: encodeCursor({ a: last }) };
+    },
+
+    async resolve(key, next) {
+      const live = inFlight.get(key);
+      if (live && live.expiresAt > now()) return "not_indeterminate";
+      const held = final.peek(key);
+      if (!held) return "not_found";
+      if (held.state !== "indeterminate" || (next && next.fingerprint !== held.fingerprint)) return "not_indeterminate";
+      if (next) {
+        // Checked before anything changes: an answer lru-cache cannot hold would free the key.
+        if (sizeOf(next) > options.maxSize) throw new StoreError("store_full", `record of ${sizeOf(next)} bytes does not fit store.maxSize`);
+        const remaining = final.getRemainingTTL(key);
+        final.set(key, next, Number.isFinite(remaining) ? { ttl: Math.max(1, Math.ceil(remaining)) } : {});
+      } else {
+        final.delete(key);
+      }
+      wake(key);
+      return "resolved";
+    },
+
     stats(): StoreStats {
       return { entries: final.size + inFlight.size, bytes: final.calculatedSize, inFlight: inFlight.size };
     },
@@ -124,6 +165,11 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
       waiters.wakeAll();
     },
   };
+
+  function entryOf(key: string, record: FinalRecord): RecordEntry {
+    const remaining = final.getRemainingTTL(key);
+    return Number.isFinite(remaining) ? { key, record, expiresAt: Date.now() + remaining, source: "memory" } : { key, record, source: "memory" };
+  }
 }
 
 /** Approximate bytes a record holds: body, headers and a fixed overhead. */

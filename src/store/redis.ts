@@ -11,6 +11,8 @@
  *   another's result.
  * - One key per record (`<prefix>:{<lookup key>}`): every script touches one key, so they
  *   stay valid in Redis Cluster.
+ * - Listings (admin API) SCAN `<prefix>:{*}` on the node, or on each master of a Cluster;
+ *   an operator's resolution of an indeterminate record is one more compare-and-set script.
  * - Completions and releases are published; waiters are woken by the message, with a
  *   bounded poll as the fallback for a missed one.
  * - Every operation has a deadline (`store.operationTimeout`); a disconnected client fails
@@ -18,13 +20,18 @@
  */
 import KeyvRedis, { createClient, createCluster, createSentinel, Keyv, type RedisClientType, type RedisClusterType } from "@keyv/redis";
 import type { Cipher } from "./crypto.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import {
   type ClaimRequest,
   type ClaimResult,
+  type CompletedRecord,
   type FinalRecord,
   type IdempotencyRecord,
   type IdempotencyStore,
   type InFlightRecord,
+  type ListPage,
+  type RecordEntry,
+  type ResolveResult,
   type StoredResponse,
   StoreError,
   type StoreStats,
@@ -58,8 +65,8 @@ interface Envelope {
 /** A record as JSON: the response body as base64, or sealed when encryption is on. */
 type WireRecord =
   | InFlightRecord
-  | { state: "completed"; fingerprint: string; createdAt: number; completedAt: number; response?: WireResponse; sealed?: string }
-  | { state: "indeterminate"; fingerprint: string; createdAt: number; completedAt: number; reason: string };
+  | { state: "completed"; fingerprint: string; createdAt: number; completedAt: number; attempts?: number; response?: WireResponse; sealed?: string }
+  | { state: "indeterminate"; fingerprint: string; createdAt: number; completedAt: number; reason: string; attempts?: number };
 
 interface WireResponse {
   status: number;
@@ -132,7 +139,56 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], KEYS[1])
 return 1`;
 
+/** KEYS[1] record → {envelope JSON, PTTL} or nil: the record and its remaining TTL in one read. */
+const INSPECT = `local current = redis.call('GET', KEYS[1])
+if not current then return false end
+return { current, redis.call('PTTL', KEYS[1]) }`;
+
+/**
+ * KEYS[1] record; ARGV final envelope JSON ('' to release), channel, accept, fingerprint, ttlMs
+ * → resolved | not_found | not_indeterminate. An operator's resolution: only an
+ * indeterminate record (with accept = 'not-completed': also an in-flight or missing one, for a
+ * key whose indeterminate record waits in this replica's journal) is replaced or deleted, and
+ * a completion only over the fingerprint it was made for. The TTL left is kept (KEEPTTL), or
+ * set to ttlMs when given.
+ */
+const RESOLVE = `local current = redis.call('GET', KEYS[1])
+if current then
+  local held = cjson.decode(current).value
+  if held.state == 'completed' then return 'not_indeterminate' end
+  if held.state ~= 'indeterminate' and ARGV[3] ~= 'not-completed' then return 'not_indeterminate' end
+  if ARGV[1] ~= '' and held.fingerprint ~= ARGV[4] then return 'not_indeterminate' end
+elseif ARGV[3] ~= 'not-completed' then
+  return 'not_found'
+end
+if ARGV[1] == '' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[5] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return 'resolved'`;
+
+/** Keys one SCAN call walks; how long one listing page may keep scanning for matches. */
+const SCAN_COUNT = 1000;
+const PAGE_BUDGET_MS = 1000;
+
+/** Where a listing stopped: node (index into the scanned nodes), its SCAN cursor, last key returned from that batch. */
+interface ScanPosition {
+  n: number;
+  c: string;
+  a?: string;
+}
+
 export interface RedisStore extends IdempotencyStore {
+  /**
+   * resolve() for a key whose indeterminate record sits in this replica's journal: Redis may
+   * hold the dead owner's in-flight record or nothing; anything but a completed record is
+   * replaced (kept for ttlMs) or deleted.
+   */
+  resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number): Promise<ResolveResult>;
   /** Writes a final record from the journal unless another final record is there. */
   putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<boolean>;
   /** true while the last operation or health check reached Redis */
@@ -215,16 +271,18 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     if (record.state === "indeterminate") return record;
     const response: WireResponse = { status: record.response.status, headers: record.response.headers, body: record.response.body.toString("base64") };
     const { fingerprint, createdAt, completedAt } = record;
+    const attempts = record.attempts === undefined ? {} : { attempts: record.attempts };
     if (options.cipher) {
       return {
         state: "completed",
         fingerprint,
         createdAt,
         completedAt,
+        ...attempts,
         sealed: options.cipher.encrypt(Buffer.from(JSON.stringify(response)), key).toString("base64"),
       };
     }
-    return { state: "completed", fingerprint, createdAt, completedAt, response };
+    return { state: "completed", fingerprint, createdAt, completedAt, ...attempts, response };
   };
 
   const decode = (key: string, wire: WireRecord): IdempotencyRecord => {
@@ -236,9 +294,74 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     }
     if (!response) throw new StoreError("store_unavailable", "a stored record has no response");
     const stored: StoredResponse = { status: response.status, headers: response.headers, body: Buffer.from(response.body, "base64") };
-    return { state: "completed", fingerprint: wire.fingerprint, createdAt: wire.createdAt, completedAt: wire.completedAt, response: stored };
+    const attempts = wire.attempts === undefined ? {} : { attempts: wire.attempts };
+    return { state: "completed", fingerprint: wire.fingerprint, createdAt: wire.createdAt, completedAt: wire.completedAt, ...attempts, response: stored };
   };
   const parseEnvelope = (key: string, text: string): IdempotencyRecord => decode(key, (JSON.parse(text) as Envelope).value);
+
+  const inspect = async (key: string): Promise<RecordEntry | undefined> => {
+    const found = (await op("inspect", () => evalScript(INSPECT, keyOf(key), []))) as [string, number] | null;
+    if (!found) return undefined;
+    return entryOf(key, found);
+  };
+  const entryOf = (key: string, [text, pttl]: [string, number]): RecordEntry => {
+    const record = parseEnvelope(key, text);
+    return Number(pttl) > 0 ? { key, record, expiresAt: Date.now() + Number(pttl), source: "redis" } : { key, record, source: "redis" };
+  };
+  const runResolve = async (key: string, next: CompletedRecord | undefined, accept: "indeterminate" | "not-completed", ttlMs?: number) => {
+    const envelope = next ? JSON.stringify({ value: encodeFinal(key, next) } satisfies Envelope) : "";
+    const args = [envelope, channel, accept, next?.fingerprint ?? "", ttlMs === undefined ? "" : String(Math.max(1, Math.ceil(ttlMs)))];
+    return String(await op("resolve", () => evalScript(RESOLVE, keyOf(key), args))) as ResolveResult;
+  };
+
+  /** What SCAN walks: the node, or every master of a Cluster (a Sentinel client talks to the master). */
+  type Scanner = { scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: string | number; keys: string[] }> };
+  const scanners = async (): Promise<Scanner[]> => {
+    if (sentinel || !options.clusterNodes?.length) return [client as unknown as Scanner];
+    const cluster = client as RedisClusterType;
+    return (await Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)))) as unknown as Scanner[];
+  };
+  // Record keys only: `<prefix>:{<key>}` (the pub/sub channel is no key; prefixes cannot hold glob characters).
+  const match = `${options.prefix}:{*}`;
+  const keyFrom = (full: string) => full.slice(options.prefix.length + 2, -1);
+
+  const list = async ({ state, limit, cursor }: { state: IdempotencyRecord["state"]; limit: number; cursor?: string | undefined }): Promise<ListPage> => {
+    const nodes = await op("list", scanners);
+    let at: ScanPosition =
+      cursor === undefined
+        ? { n: 0, c: "0" }
+        : decodeCursor<ScanPosition>(
+            cursor,
+            (v) =>
+              Number.isInteger(v.n) && (v.n as number) >= 0 && typeof v.c === "string" && /^\d+$/.test(v.c) && (v.a === undefined || typeof v.a === "string"),
+          );
+    const entries: RecordEntry[] = [];
+    // Bounded: in a big keyspace with few matches a page comes back short, with a cursor.
+    const until = Date.now() + PAGE_BUDGET_MS;
+    while (at.n < nodes.length && Date.now() < until) {
+      const node = nodes[at.n] as Scanner;
+      const from = at;
+      const batch = await op("list", () => node.scan(from.c, { MATCH: match, COUNT: SCAN_COUNT }));
+      // Sorted, so a page that ends inside a batch resumes after its last key even if a
+      // repeated SCAN of the same cursor returns the batch in another order.
+      const keys = batch.keys
+        .map(keyFrom)
+        .filter((k) => from.a === undefined || k > from.a)
+        .sort();
+      const found = await op("list", () => Promise.all(keys.map((k) => evalScript(INSPECT, keyOf(k), []) as Promise<[string, number] | null>)));
+      for (let i = 0; i < keys.length; i++) {
+        const hit = found[i];
+        const key = keys[i] as string;
+        if (!hit || (JSON.parse(hit[0]) as Envelope).value.state !== state) continue;
+        entries.push(entryOf(key, hit));
+        if (entries.length === limit && i < keys.length - 1) return { entries, cursor: encodeCursor({ n: from.n, c: from.c, a: key }) };
+      }
+      const next = String(batch.cursor);
+      at = next === "0" ? { n: from.n + 1, c: "0" } : { n: from.n, c: next };
+      if (entries.length === limit) break;
+    }
+    return at.n < nodes.length ? { entries, cursor: encodeCursor(at) } : { entries };
+  };
 
   const wake = (key: string) => waiters.wake(key);
 
@@ -298,6 +421,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       const result = await op("release", () => evalScript(RELEASE, keyOf(key), [token, channel])).finally(settledHere);
       return Number(result) === 1;
     },
+
+    inspect,
+    list,
+
+    resolve: (key, next) => runResolve(key, next, "indeterminate"),
+
+    resolveJournaled: (key, next, ttlMs) => runResolve(key, next, "not-completed", ttlMs),
 
     waitForChange(key, timeoutMs) {
       const full = keyOf(key);

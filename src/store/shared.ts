@@ -9,15 +9,31 @@
  * - Redis down when the gateway has already answered → the answer is appended to the
  *   journal (fsync'd) before the client gets it, served from there to repeats on this
  *   replica, and written back to Redis as soon as it answers again (and at start).
+ *
+ * Operator resolutions (admin API) and write-back run one at a time: a journaled
+ * indeterminate record the operator resolved is dropped from the journal in the same turn,
+ * so a later write-back can never put it back over the operator's answer (or revive it
+ * after a release).
  */
 import type { StoreConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import { type Cipher, createCipher, parseKeys } from "./crypto.js";
+import { decodeCursor, encodeCursor, pageByKey } from "./cursor.js";
 import { Journal } from "./journal.js";
 import { createMemoryStore } from "./memory.js";
 import { createRedisStore, type RedisStore } from "./redis.js";
-import { type ClaimRequest, type ClaimResult, type FinalRecord, type IdempotencyStore, type InFlightRecord, inFlightRecord, isStoreError } from "./types.js";
+import {
+  type ClaimRequest,
+  type ClaimResult,
+  type FinalRecord,
+  type IdempotencyStore,
+  type InFlightRecord,
+  inFlightRecord,
+  isStoreError,
+  type ListPage,
+  type RecordEntry,
+} from "./types.js";
 
 export interface ReadyStore extends IdempotencyStore {
   /** false while the store cannot serve claims (for /readyz) */
@@ -53,6 +69,20 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     const entry = journal.get(key);
     return entry && { ...entry, record: unseal(key, entry.record, cipher) };
   };
+  const journalEntry = (entry: { key: string; record: FinalRecord; writtenAt: number; ttlMs: number }): RecordEntry => ({
+    key: entry.key,
+    record: unseal(entry.key, entry.record, cipher),
+    expiresAt: entry.writtenAt + entry.ttlMs,
+    source: "journal",
+  });
+
+  /** Write-back and operator resolutions, one at a time (see the header). */
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = turn.then(fn);
+    turn = run.catch(() => {});
+    return run;
+  };
   /** tokens whose claim lives in the local store (Redis was down when they claimed) */
   const localTokens = new Set<string>();
 
@@ -67,10 +97,12 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     if (replaying || journal.size() === 0) return;
     replaying = true;
     try {
-      const result = await journal.replay(async (entry) => {
-        const written = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
-        metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
-      });
+      const result = await inTurn(() =>
+        journal.replay(async (entry) => {
+          const written = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+          metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
+        }),
+      );
       if (result.failed > 0) metrics.journalReplays.inc({ result: "failed" }, result.failed);
       if (result.replayed > 0) logger.info({ replayed: result.replayed, pending: journal.size() }, "journal: outcomes written back to redis");
     } finally {
@@ -186,6 +218,62 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
         if (orphans.size < MAX_ORPHANS) orphans.set(token, key);
         return false;
       }
+    },
+
+    async inspect(key) {
+      const journaled = journal.get(key);
+      if (journaled) return journalEntry(journaled);
+      try {
+        return await redis.inspect(key);
+      } catch (err) {
+        if (!failed("inspect", err) || config.onUnavailable === "reject") throw err;
+        return local.inspect(key);
+      }
+    },
+
+    /**
+     * This replica's journal first (answers not yet written back), then Redis, skipping keys
+     * the journal holds: for those the journal is the truth. Other replicas' journals are not
+     * seen from here.
+     */
+    async list({ state, limit, cursor }): Promise<ListPage> {
+      type Position = { p: "j"; a?: string } | { p: "r"; r?: string };
+      let at: Position =
+        cursor === undefined
+          ? { p: "j" }
+          : decodeCursor<Position>(
+              cursor,
+              (v) => (v.p === "j" && (v.a === undefined || typeof v.a === "string")) || (v.p === "r" && (v.r === undefined || typeof v.r === "string")),
+            );
+      const entries: RecordEntry[] = [];
+      if (at.p === "j") {
+        const { page, last } = pageByKey(
+          journal.entries().filter((e) => e.record.state === state),
+          at.a,
+          limit,
+        );
+        entries.push(...page.map(journalEntry));
+        if (last !== undefined) return { entries, cursor: encodeCursor({ p: "j", a: last }) };
+        at = { p: "r" };
+      }
+      if (entries.length === limit) return { entries, cursor: encodeCursor({ p: "r" }) };
+      const rest = await redis.list({ state, limit: limit - entries.length, cursor: at.r });
+      entries.push(...rest.entries.filter((e) => journal.get(e.key) === undefined && !entries.some((j) => j.key === e.key)));
+      return rest.cursor === undefined ? { entries } : { entries, cursor: encodeCursor({ p: "r", r: rest.cursor }) };
+    },
+
+    resolve(key, next) {
+      return inTurn(async () => {
+        const journaled = journalGet(key);
+        if (!journaled) return redis.resolve(key, next);
+        // The journal is the truth for this key: an answer in it is final, and an
+        // indeterminate record in it is resolved in Redis, then dropped from the journal.
+        const record = journaled.record;
+        if (record.state !== "indeterminate" || (next && next.fingerprint !== record.fingerprint)) return "not_indeterminate";
+        const result = await redis.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now());
+        if (result === "resolved") await journal.remove(key);
+        return result;
+      });
     },
 
     async waitForChange(key, timeoutMs) {

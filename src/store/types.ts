@@ -29,6 +29,8 @@ export interface CompletedRecord {
   createdAt: number;
   completedAt: number;
   response: StoredResponse;
+  /** upstream attempts the request took (absent in records written before it was recorded) */
+  attempts?: number;
 }
 
 /** The request was sent and its outcome is unknown: repeats must never reach the gateway. */
@@ -38,6 +40,8 @@ export interface IndeterminateRecord {
   createdAt: number;
   completedAt: number;
   reason: string;
+  /** upstream attempts the request took, when known */
+  attempts?: number;
 }
 
 export type FinalRecord = CompletedRecord | IndeterminateRecord;
@@ -77,6 +81,42 @@ export interface StoreStats {
   inFlight: number;
 }
 
+export type RecordState = IdempotencyRecord["state"];
+
+/** A record as the admin API sees it: with its key, its expiry and where it lives. */
+export interface RecordEntry {
+  key: string;
+  record: IdempotencyRecord;
+  /** epoch ms the store forgets the record, when the store can tell */
+  expiresAt?: number;
+  /** journal: answered while Redis was down, not yet written back (this replica only) */
+  source: "memory" | "redis" | "journal";
+}
+
+export interface ListRequest {
+  state: RecordState;
+  /** the most entries one page holds */
+  limit: number;
+  /** from the previous page's `cursor`; undefined for the first page */
+  cursor?: string | undefined;
+}
+
+/**
+ * One page of a listing. A page may hold fewer than `limit` entries (even none) while
+ * `cursor` is set: keep paging until it is undefined. A listing is not a snapshot: records
+ * written meanwhile may or may not appear, one may appear twice.
+ */
+export interface ListPage {
+  entries: RecordEntry[];
+  cursor?: string;
+}
+
+/**
+ * resolved: done. not_found: no record. not_indeterminate: the record is in flight or
+ * completed (or, for a completion, its fingerprint is not the one given): nothing changed.
+ */
+export type ResolveResult = "resolved" | "not_found" | "not_indeterminate";
+
 export interface IdempotencyStore {
   /** Atomic: exactly one concurrent caller gets "claimed" (or "taken-over") for a key. */
   claim(key: string, request: ClaimRequest): Promise<ClaimResult>;
@@ -87,6 +127,17 @@ export interface IdempotencyStore {
   renew(key: string, token: string, leaseMs: number): Promise<boolean>;
   /** Owner only: forget the key, so a later request may claim it afresh. */
   release(key: string, token: string): Promise<boolean>;
+  /** The record with its expiry and source (admin lookups). */
+  inspect(key: string): Promise<RecordEntry | undefined>;
+  /** One page of the records in `state` (admin listings). Throws InvalidCursorError for a cursor it did not make. */
+  list(request: ListRequest): Promise<ListPage>;
+  /**
+   * Operator resolution of an indeterminate record, atomic (compare-and-set on the state):
+   * `next` replaces it (kept for the indeterminate record's remaining TTL, and only if its
+   * fingerprint is the record's), or, with `next` undefined, the key is forgotten so the
+   * client's retry goes to the gateway afresh. Waiters are woken as on complete/release.
+   */
+  resolve(key: string, next: CompletedRecord | undefined): Promise<ResolveResult>;
   /** Resolves when the key is completed or released, or after timeoutMs, whichever is first. */
   waitForChange(key: string, timeoutMs: number): Promise<void>;
   stats(): StoreStats;
@@ -108,4 +159,17 @@ export class StoreError extends Error {
 
 export function isStoreError(err: unknown): err is StoreError {
   return typeof err === "object" && err !== null && (err as { isStoreError?: unknown }).isStoreError === true;
+}
+
+/** A listing cursor the store did not make (or cannot read any more). */
+export class InvalidCursorError extends Error {
+  readonly isInvalidCursor = true;
+  constructor() {
+    super("the cursor is not one this store returned");
+    this.name = "InvalidCursorError";
+  }
+}
+
+export function isInvalidCursor(err: unknown): err is InvalidCursorError {
+  return typeof err === "object" && err !== null && (err as { isInvalidCursor?: unknown }).isInvalidCursor === true;
 }

@@ -5,7 +5,14 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CompletedRecord, IdempotencyStore, IndeterminateRecord } from "../../src/store/types.js";
+import {
+  type CompletedRecord,
+  type IdempotencyStore,
+  type IndeterminateRecord,
+  isInvalidCursor,
+  type RecordEntry,
+  type RecordState,
+} from "../../src/store/types.js";
 
 const LONG = 60_000;
 
@@ -21,6 +28,28 @@ function completed(fingerprint: string, body = '{"id":"ch_1"}'): CompletedRecord
       body: Buffer.from(body),
     },
   };
+}
+
+function indeterminate(fingerprint: string, reason = "reset (UND_ERR_SOCKET)"): IndeterminateRecord {
+  return { state: "indeterminate", fingerprint, createdAt: Date.now() - 1000, completedAt: Date.now(), reason, attempts: 1 };
+}
+
+/** Every entry in `state` whose key starts with `prefix`, paging `limit` at a time. */
+async function listAll(store: IdempotencyStore, state: RecordState, prefix: string, limit: number): Promise<{ keys: string[]; pages: number }> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await store.list({ state, limit, cursor });
+    expect(page.entries.length).toBeLessThanOrEqual(limit);
+    for (const entry of page.entries) {
+      expect(entry.record.state).toBe(state);
+      if (entry.key.startsWith(prefix)) keys.push(entry.key);
+    }
+    cursor = page.cursor;
+    pages++;
+  } while (cursor !== undefined && pages < 1000);
+  return { keys, pages };
 }
 
 export function describeStoreContract(name: string, makeStore: () => Promise<IdempotencyStore>): void {
@@ -114,6 +143,124 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ide
       expect(await store.complete(key, "owner", record, LONG)).toBe(true);
       const claim = await store.claim(key, { token: "retry", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
       expect(claim.outcome === "exists" && claim.record).toMatchObject({ state: "indeterminate", reason: "timeout" });
+    });
+
+    it("keeps the attempts count of final records", async () => {
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      expect(await store.complete(key, "owner", { ...completed("fp"), attempts: 3 }, LONG)).toBe(true);
+      expect(await store.get(key)).toMatchObject({ state: "completed", attempts: 3 });
+      const other = `${key}-i`;
+      await store.claim(other, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      await store.complete(other, "owner", indeterminate("fp"), LONG);
+      expect(await store.get(other)).toMatchObject({ state: "indeterminate", attempts: 1 });
+    });
+
+    it("inspect shows a record with its expiry and source, never for a missing key", async () => {
+      expect(await store.inspect(key)).toBeUndefined();
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      const inFlight = (await store.inspect(key)) as RecordEntry;
+      expect(inFlight).toMatchObject({ key, record: { state: "in-flight", token: "owner" } });
+      expect(["memory", "redis"]).toContain(inFlight.source);
+      await store.complete(key, "owner", indeterminate("fp"), LONG);
+      const final = (await store.inspect(key)) as RecordEntry;
+      expect(final.record.state).toBe("indeterminate");
+      expect(final.expiresAt).toBeGreaterThan(Date.now() + LONG - 5000);
+      expect(final.expiresAt).toBeLessThanOrEqual(Date.now() + LONG + 1000);
+    });
+
+    it("lists records by state, page by page, each exactly once", async () => {
+      const prefix = `${key}-list-`;
+      const make = async (i: number, state: RecordState) => {
+        const k = `${prefix}${String(i).padStart(2, "0")}`;
+        await store.claim(k, { token: `t${i}`, fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+        if (state === "completed") await store.complete(k, `t${i}`, completed("fp"), LONG);
+        if (state === "indeterminate") await store.complete(k, `t${i}`, indeterminate("fp"), LONG);
+        return k;
+      };
+      const want: Record<RecordState, string[]> = { "in-flight": [], completed: [], indeterminate: [] };
+      for (let i = 0; i < 25; i++) {
+        const state: RecordState = i % 5 === 0 ? "in-flight" : i % 5 === 1 ? "completed" : "indeterminate";
+        want[state].push(await make(i, state));
+      }
+      for (const state of ["in-flight", "completed", "indeterminate"] as const) {
+        const { keys, pages } = await listAll(store, state, prefix, 4);
+        expect(keys.sort()).toEqual(want[state].sort());
+        if (want[state].length > 4) expect(pages).toBeGreaterThan(1);
+      }
+      let listed: RecordEntry | undefined;
+      for (let cursor: string | undefined, pages = 0; !listed && pages < 1000; pages++) {
+        const page = await store.list({ state: "indeterminate", limit: 1000, cursor });
+        listed = page.entries.find((e) => e.key === want.indeterminate[0]);
+        cursor = page.cursor;
+        if (cursor === undefined) break;
+      }
+      expect(listed?.record).toMatchObject({ state: "indeterminate", reason: "reset (UND_ERR_SOCKET)", attempts: 1 });
+      expect(listed?.expiresAt).toBeGreaterThan(Date.now());
+    });
+
+    it("refuses a cursor it did not make", async () => {
+      for (const cursor of ["garbage!", Buffer.from('{"x":1}').toString("base64url"), Buffer.from("[]").toString("base64url")]) {
+        const error = await store.list({ state: "indeterminate", limit: 10, cursor }).catch((err: unknown) => err);
+        expect(isInvalidCursor(error)).toBe(true);
+      }
+    });
+
+    it("resolve completes an indeterminate record: repeats find the operator's answer, for the remaining TTL", async () => {
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      await store.complete(key, "owner", indeterminate("fp"), 400);
+      const answer = completed("fp", '{"id":"ch_operator"}');
+      expect(await store.resolve(key, { ...answer, fingerprint: "other" })).toBe("not_indeterminate");
+      expect(await store.resolve(key, answer)).toBe("resolved");
+      const claim = await store.claim(key, { token: "retry", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      expect(claim.outcome).toBe("exists");
+      if (claim.outcome !== "exists" || claim.record.state !== "completed") throw new Error(`expected a completed record, got ${JSON.stringify(claim)}`);
+      expect(claim.record.response.body.toString()).toBe('{"id":"ch_operator"}');
+      expect(claim.record.response.headers).toEqual(answer.response.headers);
+      // Resolved once: it is not indeterminate any more.
+      expect(await store.resolve(key, answer)).toBe("not_indeterminate");
+      expect(await store.resolve(key, undefined)).toBe("not_indeterminate");
+      // The indeterminate record's TTL (400 ms) carried over.
+      await sleep(500);
+      expect(await store.get(key)).toBeUndefined();
+    });
+
+    it("resolve releases an indeterminate record: the key may be claimed afresh", async () => {
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      await store.complete(key, "owner", indeterminate("fp"), LONG);
+      expect(await store.resolve(key, undefined)).toBe("resolved");
+      expect(await store.get(key)).toBeUndefined();
+      expect((await store.claim(key, { token: "retry", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG })).outcome).toBe("claimed");
+    });
+
+    it("resolve leaves in-flight and completed records alone, and reports a missing one", async () => {
+      expect(await store.resolve(key, completed("fp"))).toBe("not_found");
+      expect(await store.resolve(key, undefined)).toBe("not_found");
+      expect(await store.get(key)).toBeUndefined();
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      expect(await store.resolve(key, completed("fp"))).toBe("not_indeterminate");
+      expect(await store.resolve(key, undefined)).toBe("not_indeterminate");
+      expect((await store.get(key))?.state).toBe("in-flight");
+      expect(await store.complete(key, "owner", completed("fp", "gateway"), LONG)).toBe(true);
+      expect(await store.resolve(key, completed("fp", "operator"))).toBe("not_indeterminate");
+      expect(await store.resolve(key, undefined)).toBe("not_indeterminate");
+      const got = await store.get(key);
+      expect(got?.state === "completed" && got.response.body.toString()).toBe("gateway");
+    });
+
+    it("resolve wakes waiters", async () => {
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      await store.complete(key, "owner", indeterminate("fp"), LONG);
+      await sleep(200); // the completion's own change message passes first
+      const started = Date.now();
+      let resolving: Promise<unknown> | undefined;
+      const woken = store.waitForChange(key, 5000);
+      setTimeout(() => {
+        resolving = store.resolve(key, undefined);
+      }, 50);
+      await woken;
+      expect(Date.now() - started).toBeLessThan(900);
+      // Woken by the resolution, not by anything before it.
+      expect(await resolving).toBe("resolved");
     });
 
     it("waitForChange wakes on complete and on release, and times out otherwise", async () => {

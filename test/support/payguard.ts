@@ -32,7 +32,12 @@ ${extra}`;
 }
 
 export async function startInProcess(upstreamUrl: string, extra = ""): Promise<Running> {
-  const config = parseConfig(testConfigYaml(upstreamUrl, extra), {});
+  return startInProcessYaml(testConfigYaml(upstreamUrl, extra));
+}
+
+/** Starts payguard in process from a complete YAML config, logs captured. */
+export async function startInProcessYaml(yaml: string): Promise<Running> {
+  const config = parseConfig(yaml, {});
   const logs: string[] = [];
   const logger = createLogger(config.log.level, { write: (line: string) => void logs.push(line) });
   const pg = await startPayguard(config, { logger });

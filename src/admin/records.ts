@@ -1,0 +1,132 @@
+/**
+ * /admin/records: look into idempotency records and resolve indeterminate ones.
+ *
+ * - `GET /admin/records?state=indeterminate|in-flight|completed[&limit=100][&cursor=…]` lists.
+ * - `GET /admin/records?method=…&path=…&key=…` (+ `Payguard-Scope-*` headers) looks one up
+ *   by what the client sent (lookup.ts).
+ * - `GET /admin/records/{id}[?include=body]` shows one; the body only with
+ *   `admin.api.revealBodies: true` (else 403).
+ * - `POST /admin/records/{id}/resolve` completes an indeterminate record with the gateway's
+ *   real answer (replayed to the client's repeats from then on) or releases it (the client's
+ *   retry goes to the gateway afresh). Compare-and-set in the store: a record that is not
+ *   indeterminate any more is left alone (409).
+ *
+ * Authentication and the audit line are middleware (auth.ts, audit.ts), mounted in ../admin.ts.
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ProxyError } from "../errors.js";
+import type { AppDeps } from "../pipeline/context.js";
+import { type CompletedRecord, isInvalidCursor, type ListPage, type RecordEntry, type RecordState } from "../store/types.js";
+import { type AdminEnv, noteAudit } from "./audit.js";
+import { lookupId } from "./lookup.js";
+import { parseResolution } from "./resolution.js";
+import { recordView } from "./view.js";
+
+const STATES: readonly RecordState[] = ["in-flight", "completed", "indeterminate"];
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+/** Record ids are SHA-256 in base64url (43 characters); a little slack, nothing else. */
+const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function recordRoutes(deps: Pick<AppDeps, "live" | "store">): Hono<AdminEnv> {
+  const records = new Hono<AdminEnv>();
+  const api = () => deps.live.current.config.admin.api;
+
+  records.get("/", async (c) => {
+    if (c.req.query("key") !== undefined) {
+      const id = lookupId(c, deps.live.current);
+      noteAudit(c, { record: id });
+      return c.json(recordView(await find(id), { reveal: wantsBody(c, api().revealBodies) }));
+    }
+    const state = c.req.query("state") as RecordState | undefined;
+    if (state === undefined || !STATES.includes(state)) {
+      throw new ProxyError("admin_invalid_request", "give state (in-flight, completed or indeterminate) to list, or method, path and key to look up");
+    }
+    if (c.req.query("include") !== undefined) throw new ProxyError("admin_invalid_request", "include=body is for one record: GET /admin/records/{id}");
+    const limit = parseLimit(c.req.query("limit"));
+    let page: ListPage;
+    try {
+      page = await deps.store.list({ state, limit, cursor: c.req.query("cursor") });
+    } catch (err) {
+      if (isInvalidCursor(err)) throw new ProxyError("admin_invalid_request", "cursor: not one this API returned (or the store changed since)");
+      throw err;
+    }
+    return c.json({ records: page.entries.map((e) => recordView(e, { reveal: false })), ...(page.cursor ? { nextCursor: page.cursor } : {}) });
+  });
+
+  records.get("/:id", async (c) => {
+    const id = recordId(c);
+    const reveal = wantsBody(c, api().revealBodies);
+    return c.json(recordView(await find(id), { reveal }));
+  });
+
+  records.post(
+    "/:id/resolve",
+    // An operator's answer is at most idempotency.maxResponseSize bytes; JSON escaping may grow it.
+    (c, next) =>
+      bodyLimit({
+        maxSize: 6 * deps.live.current.config.idempotency.maxResponseSize + 64 * 1024,
+        onError: () => {
+          throw new ProxyError("admin_invalid_request", "the request body is too large");
+        },
+      })(c, next),
+    async (c) => {
+      const id = recordId(c);
+      const resolution = parseResolution(await c.req.text(), deps.live.current.config.idempotency.maxResponseSize);
+      noteAudit(c, { reason: resolution.reason, resolution: resolution.action });
+      const entry = await find(id);
+      const held = entry.record;
+      if (held.state !== "indeterminate") throw new ProxyError("record_not_resolvable", `the record is ${held.state}`);
+      // The client's repeat must match the record's fingerprint to get this answer, and the
+      // record keeps its creation time and its remaining TTL (the store keeps the TTL).
+      const next: CompletedRecord | undefined =
+        resolution.action === "complete"
+          ? {
+              state: "completed",
+              fingerprint: held.fingerprint,
+              createdAt: held.createdAt,
+              completedAt: Date.now(),
+              ...(held.attempts === undefined ? {} : { attempts: held.attempts }),
+              response: resolution.response,
+            }
+          : undefined;
+      const result = await deps.store.resolve(id, next);
+      if (result === "not_found") throw new ProxyError("record_not_found", "the record expired meanwhile");
+      if (result === "not_indeterminate") throw new ProxyError("record_not_resolvable", "the record changed meanwhile");
+      const resolved: RecordEntry | undefined = next && { ...entry, record: next, source: entry.source === "journal" ? "redis" : entry.source };
+      return c.json({ id, resolution: resolution.action, record: resolved ? recordView(resolved, { reveal: false }) : null });
+    },
+  );
+
+  async function find(id: string): Promise<RecordEntry> {
+    const entry = await deps.store.inspect(id);
+    if (!entry) throw new ProxyError("record_not_found");
+    return entry;
+  }
+
+  return records;
+}
+
+function recordId(c: Context<AdminEnv>): string {
+  const id = c.req.param("id") ?? "";
+  if (!RECORD_ID.test(id)) throw new ProxyError("admin_invalid_request", "not a record id");
+  noteAudit(c, { record: id });
+  return id;
+}
+
+/** `?include=body`: the stored body (and Set-Cookie), only where the config allows it. */
+function wantsBody(c: Context<AdminEnv>, allowed: boolean): boolean {
+  const include = c.req.query("include");
+  if (include === undefined) return false;
+  if (include !== "body") throw new ProxyError("admin_invalid_request", "include may only be body");
+  if (!allowed) throw new ProxyError("admin_forbidden", "stored bodies are not shown unless admin.api.revealBodies is true");
+  return true;
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new ProxyError("admin_invalid_request", `limit must be 1 to ${MAX_LIMIT}`);
+  return limit;
+}
