@@ -48,7 +48,7 @@ export interface Metrics {
   readonly configReloads: Counter<"result">;
   /** 1 while the file holds changes that only a restart applies (listeners, store, ...). */
   readonly configRestartRequired: Gauge;
-  /** Admin API calls, by action and result (ok, not_found, conflict, unauthorized, invalid). */
+  /** Admin API calls, by action and result (ok, invalid, unauthorized, forbidden, not_found, conflict, unavailable, error). */
   readonly adminActions: Counter<"action" | "result">;
 }
 
