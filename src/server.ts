@@ -2,8 +2,8 @@
  * Puts payguard on sockets: builds the dependencies, the proxy and admin listeners, and
  * answers what never reaches the app (CONNECT, unparseable requests) as problem+json.
  */
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
 import { buildAdminApp } from "./admin.js";
@@ -88,11 +88,19 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     {
       headersTimeout: config.limits.headersTimeout,
       requestTimeout: config.limits.requestTimeout,
+      // Node checks both timeouts only every connectionsCheckingInterval (default 30 s), so a
+      // slowloris client would hold its socket far past headersTimeout without this.
+      connectionsCheckingInterval: checkingInterval(config.limits),
       maxHeaderSize: config.limits.maxHeaderSize,
+      // Strict parsing even under NODE_OPTIONS=--insecure-http-parser: obs-fold, bare LF,
+      // CL+TE and friends are what request smuggling is made of.
+      insecureHTTPParser: false,
+      // guard.ts answers a missing Host as a problem (Node's own 400 has no body).
+      requireHostHeader: false,
     },
     getRequestListener(app.fetch, {
       hostname: "localhost",
-      errorHandler: (err) => problemAsResponse(new ProxyError("invalid_request", undefined, {}, { cause: err })),
+      errorHandler: (err) => problemAsResponse(adapterProblem(err)),
     }),
   );
   // guard.ts enforces limits.maxHeaders; Node's own cap (2000) drops extra headers silently.
@@ -101,6 +109,14 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
+    // Garbage pipelined behind a complete request that is still being answered: a raw 400
+    // now would be read as the answer to that request (which may have reached the gateway).
+    // Let its answer finish, then close; nothing after the garbage is ever parsed. A broken
+    // body of the request being answered is that request's error: it gets the 400, and its
+    // body never completes, so it is never forwarded.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (inFlight?.req.complete) return closeAfter(inFlight, socket);
+    if (inFlight?.headersSent) return void socket.destroy();
     writeRawProblem(socket, code);
   });
 
@@ -149,9 +165,41 @@ function baseUrl(server: Server): string {
   return `http://${host}:${port}`;
 }
 
+/**
+ * A request the hono adapter could not turn into a Request: unparseable, or a backslash in
+ * the path (the path rule of guard.ts refuses those too). The connection is closed after.
+ */
+function adapterProblem(err: unknown): ProxyError {
+  const backslash = err instanceof Error && err.name === "RequestError" && /backslash/i.test(err.message);
+  return backslash
+    ? new ProxyError("path_rejected", "backslash in the path", { connection: "close" }, { cause: err })
+    : new ProxyError("invalid_request", undefined, { connection: "close" }, { cause: err });
+}
+
 function problemAsResponse(err: ProxyError): Response {
   const { status, headers, body } = problemResponse(err, undefined);
   return new Response(body, { status, headers });
+}
+
+/**
+ * How often Node looks for connections past headersTimeout/requestTimeout: often enough
+ * that a slow client is cut within about half a headersTimeout (at most 1 s late), and no
+ * more often than every 100 ms.
+ */
+export function checkingInterval(limits: Pick<Config["limits"], "headersTimeout">): number {
+  return Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 2)));
+}
+
+/** Ends the connection once `res` is done: no keep-alive after a parse error. */
+function closeAfter(res: ServerResponse, socket: Duplex): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+  const end = () => (socket as Socket).destroySoon();
+  if (res.writableFinished) {
+    end();
+    return;
+  }
+  res.once("finish", end);
+  res.once("close", end);
 }
 
 /** For sockets that never became a request (CONNECT, parse errors): answer, then close. */

@@ -51,11 +51,17 @@ export function parseConfig(text: string, env: Env = process.env, source = "<inl
       doc.errors.map((e) => `yaml: ${(e.message.split("\n")[0] ?? "").replace(/:$/, "")}`),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // toJS throws on alias bombs (more than maxAliasCount expansions: "billion laughs").
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(source, [`yaml: ${err instanceof Error ? err.message : String(err)}`]);
+  }
   if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(source, ["(root): must be a mapping of sections"]);
 
   const problems: string[] = [];
-  const interpolated = interpolate(raw, env, [], problems);
+  const interpolated = interpolate(raw, env, [], problems, new Set());
   const result = configSchema.safeParse(interpolated, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -64,8 +70,11 @@ export function parseConfig(text: string, env: Env = process.env, source = "<inl
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Replaces `${VAR}` and `${VAR:-default}` in string values (never in keys). */
-function interpolate(value: unknown, env: Env, path: PropertyKey[], problems: string[]): unknown {
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in string values (never in keys). A YAML alias
+ * inside its own anchor (`a: &x { b: *x }`) makes a cycle: reported, not followed forever.
+ */
+function interpolate(value: unknown, env: Env, path: PropertyKey[], problems: string[], ancestors: Set<object>): unknown {
   if (typeof value === "string") {
     return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
@@ -75,17 +84,26 @@ function interpolate(value: unknown, env: Env, path: PropertyKey[], problems: st
       return "";
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+  if (value === null || typeof value !== "object") return value;
+  if (ancestors.has(value)) {
+    problems.push(`${formatPath(path)}: refers to itself (a YAML alias inside its own anchor)`);
+    return undefined;
   }
-  return value;
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems, ancestors));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems, ancestors)]));
+  } finally {
+    ancestors.delete(value);
+  }
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return "(root)";
   return path.reduce<string>((acc, part) => {
     if (typeof part === "number") return `${acc}[${part}]`;
+    // A key that is not a plain name ("", "a b", "x: y") is quoted, so the path stays readable.
+    if (!/^[A-Za-z0-9_$-]+$/.test(String(part))) return `${acc}[${JSON.stringify(String(part))}]`;
     return acc === "" ? String(part) : `${acc}.${String(part)}`;
   }, "");
 }

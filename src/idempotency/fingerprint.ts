@@ -47,37 +47,89 @@ function isJson(contentType: string | undefined): boolean {
   return type === "application/json" || type.endsWith("+json");
 }
 
-/** Canonical text of a JSON document, or undefined when it is not (acceptable) JSON. */
+/** Fails on malformed UTF-8 (toString("utf8") would map every bad byte to U+FFFD alike). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Canonical text of a JSON document, or undefined when it is not (acceptable) JSON — then
+ * the caller hashes the bytes. Not acceptable: malformed UTF-8, nesting deeper than
+ * MAX_JSON_DEPTH, and numbers a double cannot tell apart (see {@link lossyNumber}); by
+ * value, two different documents must never compare equal.
+ */
 export function canonicalJson(body: Buffer | string, ignoreFields: readonly string[] = []): string | undefined {
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
+    text = typeof body === "string" ? body : UTF8.decode(body);
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (depthExceeds(value, MAX_JSON_DEPTH)) return undefined;
+  if (hasLossyNumber(text)) return undefined;
   for (const pointer of ignoreFields) value = removePointer(value, parsePointer(pointer));
-  return stringify(value);
+  return stringify(value, 1);
 }
 
-function depthExceeds(root: unknown, max: number): boolean {
-  // Iterative, so a hostile 100k-deep document cannot overflow the stack.
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
-    if (value === null || typeof value !== "object") continue;
-    if (depth > max) return true;
-    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+/** String literals (skipped) or number literals, in text already known to be valid JSON. */
+const TOKENS = /"(?:[^"\\]|\\.)*"|-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?/g;
+
+function hasLossyNumber(text: string): boolean {
+  if (!/\d/.test(text)) return false;
+  for (const match of text.matchAll(TOKENS)) {
+    const [literal, int, frac = "", exp] = match;
+    // ≤ 15 digits without exponent: always exact and normal (DBL_DIG), the common case.
+    if (int === undefined || (exp === undefined && int.length + frac.length <= 15)) continue;
+    if (decimal(literal) !== decimal(String(Number(literal)))) return true;
   }
   return false;
 }
 
-/** Sorted keys, no whitespace; numbers and strings in JSON.stringify's normal form. */
-function stringify(value: unknown): string {
+/**
+ * A number literal is compared by value only if it is the shortest spelling of its double
+ * (what JSON.stringify writes back), as a decimal value: then two such literals with the same
+ * double are the same number. Otherwise `12345678901234567891` would equal
+ * `12345678901234567890`, `0.10000000000000000001` would equal `0.1`, and `1e400` would
+ * equal `null` (JSON.stringify(Infinity)) — two different requests, one fingerprint.
+ */
+function decimal(literal: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal);
+  if (!m) return `?${literal}`; // Infinity, NaN
+  const [, sign, int = "", frac = "", exp = "0"] = m;
+  const all = int + frac;
+  const lead = all.length - all.replace(/^0+/, "").length;
+  const digits = all.slice(lead).replace(/0+$/, "");
+  if (digits === "") return "0";
+  return `${sign}0.${digits}e${BigInt(exp) + BigInt(int.length - lead)}`;
+}
+
+/**
+ * Sorted keys, no whitespace; numbers and strings in JSON.stringify's normal form. Undefined
+ * past MAX_JSON_DEPTH, so the recursion is bounded whatever the document (JSON.parse itself
+ * is not recursive: a 500,000-deep array parses, then comes back here as too deep).
+ */
+function stringify(value: unknown, depth: number): string | undefined {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stringify).join(",")}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stringify((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  if (depth > MAX_JSON_DEPTH) return undefined;
+  let out: string;
+  if (Array.isArray(value)) {
+    out = "[";
+    for (let i = 0; i < value.length; i++) {
+      const item = stringify(value[i], depth + 1);
+      if (item === undefined) return undefined;
+      out += i === 0 ? item : `,${item}`;
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const item = stringify(record[key], depth + 1);
+    if (item === undefined) return undefined;
+    out += `${i === 0 ? "" : ","}${JSON.stringify(key)}:${item}`;
+  }
+  return `${out}}`;
 }
 
 /** RFC 6901 tokens of a JSON pointer ("" is the whole document). */

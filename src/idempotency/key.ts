@@ -11,7 +11,9 @@ export type KeyParse = { ok: true; key: string } | { ok: false; reason: string }
 
 /** The key inside an sf-string or a bare value; rejects anything not 1–255 visible ASCII. */
 export function parseIdempotencyKey(raw: string): KeyParse {
-  let key = raw.trim();
+  // Only optional whitespace (SP, HTAB) is trimmed: String#trim would also eat U+00A0 (a
+  // latin1 0xA0 byte in a header), making "\xa0k" and "k" the same key.
+  let key = raw.replace(/^[ \t]+|[ \t]+$/g, "");
   if (key.startsWith('"')) {
     const unquoted = unquoteSfString(key);
     if (unquoted === undefined) return { ok: false, reason: "malformed quoted string" };

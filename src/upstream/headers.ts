@@ -87,7 +87,9 @@ export function toUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardCon
   return out;
 }
 
+/** Appends to a comma-separated list; an empty value adds no empty element ("a, "). */
 function join(list: string | undefined, value: string): string | undefined {
+  if (!value) return list;
   return list ? `${list}, ${value}` : value;
 }
 

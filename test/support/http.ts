@@ -58,3 +58,48 @@ export function parseRawResponse(raw: string): { status: number; headers: Record
   }
   return { status: Number(statusLine.split(" ")[1]), headers, body: raw.slice(end + 4) };
 }
+
+export interface RawConversation {
+  /** everything the server sent */
+  data: string;
+  /** the server closed the connection (false: still open when the test gave up) */
+  closedByServer: boolean;
+  /** ms from connecting until the server closed, or until the test gave up */
+  ms: number;
+  /** how many of the parts were written before the connection closed */
+  written: number;
+}
+
+/**
+ * Writes `parts` to host:port one after another, `gapMs` apart (a slow client), and reports
+ * what came back and whether — and when — the server closed the connection.
+ */
+export function rawConversation(base: string, parts: readonly string[], options: { gapMs?: number; timeoutMs?: number } = {}): Promise<RawConversation> {
+  const { hostname, port } = new URL(base);
+  const { gapMs = 0, timeoutMs = 5000 } = options;
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let data = "";
+    let written = 0;
+    let gaveUp = false;
+    let timer: NodeJS.Timeout | undefined;
+    const socket = connect(Number(port), hostname, () => writeNext());
+    const writeNext = () => {
+      if (socket.destroyed || written >= parts.length) return;
+      socket.write(parts[written++] as string);
+      if (written < parts.length) timer = setTimeout(writeNext, gapMs);
+    };
+    const giveUp = setTimeout(() => {
+      gaveUp = true;
+      socket.destroy();
+    }, timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("data", (d) => (data += d));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(giveUp);
+      clearTimeout(timer);
+      resolve({ data, closedByServer: !gaveUp, ms: performance.now() - started, written });
+    });
+  });
+}
