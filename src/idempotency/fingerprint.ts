@@ -53,8 +53,9 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /**
  * Canonical text of a JSON document, or undefined when it is not (acceptable) JSON — then
  * the caller hashes the bytes. Not acceptable: malformed UTF-8, nesting deeper than
- * MAX_JSON_DEPTH, and numbers a double cannot tell apart (see {@link lossyNumber}); by
- * value, two different documents must never compare equal.
+ * MAX_JSON_DEPTH, numbers a double cannot tell apart (see {@link decimal}), and duplicate
+ * member names — JSON.parse keeps the last `amount` of `{"amount":1,"amount":100}` while
+ * a gateway may keep the first; by value, two different documents must never compare equal.
  */
 export function canonicalJson(body: Buffer | string, ignoreFields: readonly string[] = []): string | undefined {
   let text: string;
@@ -65,7 +66,7 @@ export function canonicalJson(body: Buffer | string, ignoreFields: readonly stri
   } catch {
     return undefined;
   }
-  if (hasLossyNumber(text)) return undefined;
+  if (hasLossyNumber(text) || hasDuplicateNames(text, value)) return undefined;
   for (const pointer of ignoreFields) value = removePointer(value, parsePointer(pointer));
   return stringify(value, 1);
 }
@@ -82,6 +83,27 @@ function hasLossyNumber(text: string): boolean {
     if (decimal(literal) !== decimal(String(Number(literal)))) return true;
   }
   return false;
+}
+
+/** Every string literal, and whether it is a member name (followed by a colon). */
+const STRINGS = /"(?:[^"\\]|\\.)*"(\s*:)?/g;
+
+/** More member names in the text than in the parsed value: some object repeated a name. */
+function hasDuplicateNames(text: string, value: unknown): boolean {
+  if (!text.includes(":")) return false;
+  let declared = 0;
+  for (const match of text.matchAll(STRINGS)) if (match[1] !== undefined) declared++;
+  if (declared === 0) return false;
+  let kept = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === null || typeof item !== "object") continue;
+    const children = Array.isArray(item) ? item : Object.values(item);
+    if (!Array.isArray(item)) kept += children.length;
+    for (const child of children) stack.push(child);
+  }
+  return declared !== kept;
 }
 
 /**

@@ -56,6 +56,15 @@ describe("fingerprint", () => {
     expect(fp('{"amount":1000,"items":[1,2]}', { method: "PATCH" })).not.toBe(f);
   });
 
+  it("a repeated member name is hashed as bytes: never equal to the document JSON.parse makes of it", () => {
+    expect(canonicalJson('{"amount":1,"amount":100}')).toBeUndefined();
+    expect(canonicalJson('{"a":{"b":1,"b":2}}')).toBeUndefined();
+    expect(fp('{"amount":1,"amount":100}')).not.toBe(fp('{"amount":100}'));
+    // Colons and escaped quotes inside strings are not member names.
+    expect(canonicalJson('{"note":"x\\":y","t":"a:b","l":[":","\\":"]}')).toBe('{"l":[":","\\":"],"note":"x\\":y","t":"a:b"}');
+    expect(canonicalJson('{"a":{"b":1},"b":{"a":2}}')).toBe('{"a":{"b":1},"b":{"a":2}}');
+  });
+
   it("hashes non-JSON content types and invalid JSON as bytes", () => {
     expect(fp("a=1&b=2", { contentType: "application/x-www-form-urlencoded" })).not.toBe(fp("b=2&a=1", { contentType: "application/x-www-form-urlencoded" }));
     expect(fp('{"a":1, "b":2}', { contentType: "text/plain" })).not.toBe(fp('{"b":2,"a":1}', { contentType: "text/plain" }));
