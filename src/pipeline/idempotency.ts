@@ -131,7 +131,7 @@ async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): Asy
 }
 
 function storableHeaders(headers: Reply["headers"]): StoredResponse["headers"] {
-  const out: StoredResponse["headers"] = {};
+  const out: StoredResponse["headers"] = Object.create(null); // a header may be named __proto__
   for (const [name, value] of Object.entries(headers)) if (!NOT_STORED.has(name)) out[name] = value;
   return out;
 }

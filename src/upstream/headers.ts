@@ -102,7 +102,8 @@ export type ResponseHeaders = Record<string, string | string[] | undefined>;
 export function toClientHeaders(headers: ResponseHeaders): Record<string, string | string[]> {
   const connection = headers.connection;
   const dropped = connection === undefined ? undefined : connectionTokens(Array.isArray(connection) ? connection : [connection]);
-  const out: Record<string, string | string[]> = {};
+  // No prototype: a header named `__proto__` is a header like any other, not a prototype.
+  const out: Record<string, string | string[]> = Object.create(null);
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || dropped?.has(name)) continue;

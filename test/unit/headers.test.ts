@@ -83,6 +83,16 @@ describe("response headers towards the client", () => {
     });
     expect(out).toEqual({ "content-type": "application/json", location: "/v1/x", "set-cookie": ["a=1", "b=2"], "request-id": "req_1" });
   });
+
+  it("a header named __proto__ is a header, not the object's prototype (found by the property test)", () => {
+    const headers = JSON.parse('{"__proto__":"x","content-type":"text/plain"}') as Record<string, string>;
+    const out = toClientHeaders(headers);
+    expect(Object.hasOwn(out, "__proto__")).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(out, "__proto__")?.value).toBe("x");
+    const dropped = toClientHeaders({ ...headers, connection: "__PROTO__" });
+    expect(Object.hasOwn(dropped, "__proto__")).toBe(false);
+    expect(Object.getPrototypeOf(dropped)).toBe(null);
+  });
 });
 
 describe("upstream failure classification", () => {
