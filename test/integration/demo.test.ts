@@ -3,44 +3,21 @@
  * process, its summary read from --json. The simulated gateway draws its faults from the
  * seed, so these numbers are the same on every run.
  */
-import { spawn } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { RunSummary } from "../../src/demo/report.js";
+import { runNode } from "../support/payguard.js";
 
 const DEMO = new URL("../../dist/demo/main.js", import.meta.url).pathname;
 
-interface Run {
-  faults: Record<string, number>;
-  faultsTotal: number;
-  payments: number;
-  attempts: number;
-  charges: number;
-  doubleCharges: number;
-  extraCharges: number;
-  lostSuccesses: number;
-  indeterminate: number;
-  indeterminateCharged: number;
-  succeeded: number;
-  failed: number;
-  replays: number;
-  mismatches: number;
-}
 interface Summary {
   seed: number;
-  direct: Run;
-  payguard: Run;
+  direct: RunSummary;
+  payguard: RunSummary;
   ok: boolean;
 }
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [DEMO, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d) => (stdout += d));
-    proc.stderr.on("data", (d) => (stderr += d));
-    proc.on("error", reject);
-    proc.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(DEMO, args);
 }
 
 // Default fault rates and timings; 80 payments with this seed give the direct run several
