@@ -120,7 +120,17 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     writeRawProblem(socket, code);
   });
 
-  const adminServer = createAdaptorServer({ fetch: buildAdminApp(deps).fetch, hostname: "localhost" }) as Server;
+  // The admin listener gets the same slow-client limits: the admin API takes request bodies.
+  const adminServer = createAdaptorServer({
+    fetch: buildAdminApp(deps).fetch,
+    hostname: "localhost",
+    serverOptions: {
+      headersTimeout: config.limits.headersTimeout,
+      requestTimeout: config.limits.requestTimeout,
+      connectionsCheckingInterval: checkingInterval(config.limits),
+      maxHeaderSize: config.limits.maxHeaderSize,
+    },
+  }) as Server;
 
   await Promise.all([listen(proxyServer, config.server), listen(adminServer, config.admin)]);
   const url = baseUrl(proxyServer);

@@ -166,6 +166,15 @@ describe("slow clients: header and body timeouts close the connection", () => {
     expect(env.gw.requests.slice(before)).toEqual([]);
   });
 
+  it("the admin listener cuts a slowloris client too", async () => {
+    const pg = await behindBase(limits);
+    const parts = ["GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ", ..."a".repeat(100).split(""), "\r\n\r\n"];
+    const result = await rawConversation(pg.adminUrl, parts, { gapMs: 50, timeoutMs: 6000 });
+    expect(result.closedByServer).toBe(true);
+    expect(result.ms).toBeLessThan(2000);
+    expect(result.written).toBeLessThan(parts.length);
+  });
+
   it("a body trickling in is cut off after requestTimeout and never forwarded", async () => {
     const pg = await behindBase(limits);
     const parts = ["POST /v1/charges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", ..."b".repeat(100).split("")];
