@@ -6,8 +6,8 @@
  * swaps it in with one assignment.
  *
  * What a reload keeps: the upstream client (connection pool) when `upstream` is unchanged,
- * and each breaker, bulkhead and retry budget whose settings and upstream are unchanged —
- * an open circuit stays open across a reload that did not touch it.
+ * and each breaker, bulkhead and retry budget whose settings and `upstream.url` are
+ * unchanged — an open circuit stays open across a reload that did not touch it.
  */
 import { compileRoutes, type RouteTable } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
@@ -28,13 +28,16 @@ export interface Generation {
 
 export function buildGeneration(id: number, config: Config, deps: { metrics: Metrics; logger: Logger }, previous?: Generation): Generation {
   const routes = compileRoutes(config);
-  const sameUpstream = previous !== undefined && sameJson(previous.config.upstream, config.upstream);
+  // Breakers, bulkheads and budgets describe the gateway: kept while the URL is the same,
+  // even when only the pool settings changed. The pool itself is kept only if nothing did.
+  const sameGateway = previous !== undefined && previous.config.upstream.url === config.upstream.url;
+  const samePool = previous !== undefined && sameJson(previous.config.upstream, config.upstream);
   return {
     id,
     config,
     routes,
-    resilience: buildResilience(routes, routes.fallback, deps, sameUpstream ? previous.resilience : undefined),
-    upstream: sameUpstream ? previous.upstream : createUpstreamClient(config.upstream),
+    resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined),
+    upstream: samePool ? previous.upstream : createUpstreamClient(config.upstream),
     active: 0,
   };
 }

@@ -113,12 +113,21 @@ export interface Resilience {
  */
 export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: { metrics: Metrics; logger: Logger }, previous?: Resilience): Resilience {
   const instances = new Map<string, unknown>();
-  /** One instance per distinct config: routes that do not override a section share it. */
+  /**
+   * Routes whose settings for a section equal the top level's share the upstream's
+   * instance; a route with its own settings gets its own, even when another route's are
+   * equal (their failures and slots are theirs).
+   */
   const shared = <T>(kind: string, config: unknown, route: RoutePolicy, make: (name: string) => T): T => {
-    const key = `${kind}:${JSON.stringify(config)}`;
+    const settings = JSON.stringify(config);
+    const fallbackSettings = JSON.stringify(
+      kind === "breaker" ? fallback.resilience.breaker : kind === "bulkhead" ? fallback.resilience.bulkhead : fallback.resilience.retry.budget,
+    );
+    const owner = route === fallback || settings === fallbackSettings ? "upstream" : route.name;
+    const key = `${kind}:${owner}:${settings}`;
     let instance = instances.get(key) as T | undefined;
     if (instance === undefined) {
-      instance = (previous?.instances.get(key) as T | undefined) ?? make(route === fallback ? "upstream" : route.name);
+      instance = (previous?.instances.get(key) as T | undefined) ?? make(owner);
       instances.set(key, instance);
     }
     return instance;

@@ -208,6 +208,11 @@ describe("what a reload keeps and what it changes (in process)", () => {
     });
     expect(json(await send(pg.url, "/v1/balance"))).toMatchObject({ code: "circuit_open" });
     expect(env.gw.requests.length).toBe(seen);
+    // New pool settings, same gateway: a new pool, the same (open) breaker.
+    const biggerPool = testConfigYaml(env.gw.url, breaker).replace(`upstream: { url: "${env.gw.url}" }`, `upstream: { url: "${env.gw.url}", connections: 8 }`);
+    expect(pg.pg.reload(parseConfig(biggerPool, {}))).toMatchObject({ result: "applied", generation: 3 });
+    expect(json(await send(pg.url, "/v1/balance"))).toMatchObject({ code: "circuit_open" });
+    expect(env.gw.requests.length).toBe(seen);
 
     reload(pg, "resilience: { retry: { maxAttempts: 1 }, breaker: { threshold: 3, halfOpenAfter: 30s } }");
     env.gw.setDefault(steps.json(200, { ok: true }));

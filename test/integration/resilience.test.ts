@@ -216,6 +216,21 @@ describe("circuit breaker", () => {
     expect(sample(text, "payguard_breaker_transitions_total", { breaker: "upstream", to: "closed" })).toBe(1);
   });
 
+  it("two routes with equal breaker settings of their own do not share a breaker (review finding)", async () => {
+    const own = "resilience: { retry: { maxAttempts: 1 }, breaker: { threshold: 2, halfOpenAfter: 30s } }";
+    const pg = await payguard(`routes:\n  - { name: refunds, path: /v1/refunds, ${own} }\n  - { name: payouts, path: /v1/payouts, ${own} }`);
+    env.gw.setDefault(steps.unavailable());
+    for (let i = 0; i < 2; i++) expect((await send(pg.url, "/v1/payouts")).status).toBe(503);
+    expect(json(await send(pg.url, "/v1/payouts"))).toMatchObject({ code: "circuit_open" });
+    env.gw.setDefault(steps.json(200, { ok: true }));
+    const before = env.gw.requests.length;
+    expect((await send(pg.url, "/v1/refunds")).status).toBe(200);
+    expect(env.gw.requests.length).toBe(before + 1);
+    const text = await metrics(pg);
+    expect(sample(text, "payguard_breaker_state", { breaker: "payouts" })).toBe(1);
+    expect(sample(text, "payguard_breaker_state", { breaker: "refunds" })).toBe(0);
+  });
+
   it("never counts 4xx as failures", async () => {
     const pg = await payguard("resilience: { breaker: { threshold: 2 } }");
     env.gw.setDefault(steps.json(402, { error: { code: "card_declined" } }));
