@@ -107,12 +107,16 @@ redis.call('PUBLISH', ARGV[4], KEYS[1])
 return 1`;
 
 /** KEYS[1] record; ARGV final envelope JSON, ttlMs, channel, new state → 1 if written. A
- * journaled answer beats an in-flight record (its owner lost Redis, the gateway answered)
- * and a completed answer beats an indeterminate marker; nothing replaces a completed one. */
-const PUT_FINAL = `local current = redis.call('GET', KEYS[1])
+ * journaled answer beats an in-flight record whose lease ran out (its owner lost Redis, the
+ * gateway answered) and a completed answer beats an indeterminate marker; nothing replaces a
+ * completed one, nor an in-flight record whose lease is live (another replica may be sending
+ * it now: the write-back waits and tries again). */
+const PUT_FINAL = `${NOW}
+local current = redis.call('GET', KEYS[1])
 if current then
   local held = cjson.decode(current).value
   if held.state == 'completed' then return 0 end
+  if held.state == 'in-flight' and tonumber(held.leaseUntil) > now then return -1 end
   if held.state == 'indeterminate' and ARGV[4] ~= 'completed' then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -149,13 +153,16 @@ return { current, redis.call('PTTL', KEYS[1]) }`;
  * → resolved | not_found | not_indeterminate. An operator's resolution: only an
  * indeterminate record (with accept = 'not-completed': also an in-flight or missing one, for a
  * key whose indeterminate record waits in this replica's journal) is replaced or deleted, and
- * a completion only over the fingerprint it was made for. The TTL left is kept (KEEPTTL), or
- * set to ttlMs when given.
+ * a completion only over the fingerprint it was made for. Never over an in-flight record whose
+ * lease is live: another replica may be sending that request now. The TTL left is kept
+ * (KEEPTTL), or set to ttlMs when given.
  */
-const RESOLVE = `local current = redis.call('GET', KEYS[1])
+const RESOLVE = `${NOW}
+local current = redis.call('GET', KEYS[1])
 if current then
   local held = cjson.decode(current).value
   if held.state == 'completed' then return 'not_indeterminate' end
+  if held.state == 'in-flight' and tonumber(held.leaseUntil) > now then return 'not_indeterminate' end
   if held.state ~= 'indeterminate' and ARGV[3] ~= 'not-completed' then return 'not_indeterminate' end
   if ARGV[1] ~= '' and held.fingerprint ~= ARGV[4] then return 'not_indeterminate' end
 elseif ARGV[3] ~= 'not-completed' then
@@ -190,7 +197,8 @@ export interface RedisStore extends IdempotencyStore {
    */
   resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number): Promise<ResolveResult>;
   /** Writes a final record from the journal unless another final record is there. */
-  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<boolean>;
+  /** written; superseded (a final record that must stay is there); busy (a live in-flight claim: try later) */
+  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<"written" | "superseded" | "busy">;
   /** true while the last operation or health check reached Redis */
   healthy(): boolean;
   /** A read with the operation deadline (a health check); false instead of throwing */
@@ -410,7 +418,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
 
     async putFinal(key, record, ttlMs) {
       const envelope: Envelope = { value: encodeFinal(key, record) };
-      return Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel, record.state]))) === 1;
+      const result = Number(await op("put", () => evalScript(PUT_FINAL, keyOf(key), [JSON.stringify(envelope), String(ttlMs), channel, record.state])));
+      return result === 1 ? "written" : result === -1 ? "busy" : "superseded";
     },
 
     async renew(key, token, leaseMs) {

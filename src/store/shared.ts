@@ -97,13 +97,20 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     if (replaying || journal.size() === 0) return;
     replaying = true;
     try {
+      let deferred = 0;
       const result = await inTurn(() =>
         journal.replay(async (entry) => {
-          const written = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
-          metrics.journalReplays.inc({ result: written ? "written" : "superseded" });
+          const outcome = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+          if (outcome === "busy") {
+            // Another replica holds a live claim on the key: keep the entry, try again later.
+            deferred++;
+            throw new Error("key in flight elsewhere");
+          }
+          metrics.journalReplays.inc({ result: outcome });
         }),
       );
-      if (result.failed > 0) metrics.journalReplays.inc({ result: "failed" }, result.failed);
+      if (deferred > 0) metrics.journalReplays.inc({ result: "deferred" }, deferred);
+      if (result.failed > deferred) metrics.journalReplays.inc({ result: "failed" }, result.failed - deferred);
       if (result.replayed > 0) logger.info({ replayed: result.replayed, pending: journal.size() }, "journal: outcomes written back to redis");
     } finally {
       replaying = false;

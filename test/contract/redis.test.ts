@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { createRedisStore } from "../../src/store/redis.js";
@@ -74,11 +75,38 @@ describe("redis store specifics", () => {
       });
       await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
       await store.complete("k", "t", { state: "indeterminate", fingerprint: "fp", createdAt: 1, completedAt: 2, reason: "owner lost" }, 60_000);
-      expect(await store.putFinal("k", { state: "indeterminate", fingerprint: "fp", createdAt: 1, completedAt: 3, reason: "again" }, 60_000)).toBe(false);
-      expect(await store.putFinal("k", completed("journaled"), 60_000)).toBe(true);
-      expect(await store.putFinal("k", completed("other"), 60_000)).toBe(false);
+      expect(await store.putFinal("k", { state: "indeterminate", fingerprint: "fp", createdAt: 1, completedAt: 3, reason: "again" }, 60_000)).toBe(
+        "superseded",
+      );
+      expect(await store.putFinal("k", completed("journaled"), 60_000)).toBe("written");
+      expect(await store.putFinal("k", completed("other"), 60_000)).toBe("superseded");
       const got = await store.get("k");
       expect(got?.state === "completed" && got.response.body.toString()).toBe("journaled");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("write-back and an operator's resolution never replace an in-flight claim whose lease is live (review finding)", async () => {
+    const store = await createRedisStore({ url: REDIS_URL, prefix: `pgtest-${randomUUID()}`, operationTimeout: 1000 });
+    try {
+      const answer = {
+        state: "completed" as const,
+        fingerprint: "fp",
+        createdAt: 1,
+        completedAt: 2,
+        response: { status: 201, headers: {}, body: Buffer.from("journaled") },
+      };
+      await store.claim("live", { token: "b", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+      expect(await store.putFinal("live", answer, 60_000)).toBe("busy");
+      expect(await store.resolveJournaled("live", answer, 60_000)).toBe("not_indeterminate");
+      expect(await store.resolveJournaled("live", undefined, 60_000)).toBe("not_indeterminate");
+      expect((await store.get("live"))?.state).toBe("in-flight");
+      // Once the lease has run out (its owner is gone), the journaled answer goes in.
+      await store.claim("stale", { token: "a", fingerprint: "fp", leaseMs: 100, ttlMs: 60_000 });
+      await sleep(150);
+      expect(await store.putFinal("stale", answer, 60_000)).toBe("written");
+      expect((await store.get("stale"))?.state).toBe("completed");
     } finally {
       await store.close();
     }

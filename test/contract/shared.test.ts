@@ -45,8 +45,9 @@ async function restartedWithJournal(key: string, record: FinalRecord): Promise<{
   const dir = mkdtempSync(join(tmpdir(), "payguard-shared-"));
   const prefix = `pgtest-${randomUUID()}`;
   const redis = await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 });
-  await redis.claim(key, { token: "dead-owner", fingerprint: "fp", leaseMs: 100, ttlMs: LONG });
+  await redis.claim(key, { token: "dead-owner", fingerprint: "fp", leaseMs: 50, ttlMs: LONG });
   await redis.close();
+  await sleep(80); // the dead owner's lease has run out (a live one is never replaced)
   const journal = await Journal.open({ dir, fsync: false });
   await journal.append({ key, record, ttlMs: LONG, writtenAt: Date.now() });
   await journal.close();
