@@ -8,7 +8,8 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppDeps } from "../pipeline/context.js";
 
-export type AdminAction = "list" | "get" | "lookup" | "resolve";
+/** "other": any call under /admin that is none of the API's actions (it is audited too). */
+export type AdminAction = "list" | "get" | "lookup" | "resolve" | "other";
 
 export interface AuditFields {
   action: AdminAction;
@@ -33,11 +34,9 @@ const RESULTS: Record<number, string> = {
 
 export function audit(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHandler<AdminEnv> {
   return async function audit(c, next) {
-    const action = actionOf(c);
-    c.set("audit", action && { action });
+    c.set("audit", { action: actionOf(c) });
     await next();
     const fields = c.get("audit");
-    // Paths that are no admin action (404s) are not audited.
     if (!fields) return;
     const status = c.res.status;
     const result = RESULTS[status] ?? "error";
@@ -54,13 +53,18 @@ export function noteAudit(c: Context<AdminEnv>, fields: Partial<AuditFields>): v
   if (current) c.set("audit", { ...current, ...fields });
 }
 
-/** Known before authentication, so a refused call is audited under its action too. */
-function actionOf(c: Context<AdminEnv>): AdminAction | undefined {
+/**
+ * Known before authentication, so a refused call is audited under its action too. Every
+ * call under /admin is audited — a token guessed by HEAD or PUT leaves its trail as well;
+ * HEAD is GET without the body (hono runs the GET handler).
+ */
+function actionOf(c: Context<AdminEnv>): AdminAction {
   const parts = c.req.path.split("/").filter(Boolean); // ["admin", "records", id?, "resolve"?]
-  if (parts[0] !== "admin" || parts[1] !== "records") return undefined;
-  if (c.req.method === "POST" && parts.length === 4 && parts[3] === "resolve") return "resolve";
-  if (c.req.method !== "GET") return undefined;
+  if (parts[0] !== "admin" || parts[1] !== "records") return "other";
+  const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+  if (method === "POST" && parts.length === 4 && parts[3] === "resolve") return "resolve";
+  if (method !== "GET") return "other";
   if (parts.length === 3) return "get";
   if (parts.length === 2) return c.req.query("key") === undefined ? "list" : "lookup";
-  return undefined;
+  return "other";
 }

@@ -137,6 +137,20 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     expect(await metric(pg, { action: "list", result: "ok" })).toBe(1);
   });
 
+  it("every call under /admin is audited, whatever its method: a token guessed by HEAD or PUT leaves a trail (review finding)", async () => {
+    const pg = await payguard();
+    const before = (await audits(pg)).length;
+    for (const method of ["HEAD", "PUT", "DELETE", "POST", "PATCH"]) {
+      const answer = await send(pg.adminUrl, "/admin/records/abc", { method, headers: { authorization: "Bearer wrong-token" } });
+      expect(answer.status).toBe(401);
+    }
+    expect((await send(pg.adminUrl, "/admin/anything", { headers: { authorization: "Bearer wrong-token" } })).status).toBe(401);
+    const lines = (await audits(pg)).slice(before);
+    expect(lines.map((l) => l.action)).toEqual(["get", "other", "other", "other", "other", "other"]);
+    for (const l of lines) expect(l).toMatchObject({ level: "warn", result: "unauthorized", status: 401 });
+    expect(await metric(pg, { action: "other", result: "unauthorized" })).toBe(5);
+  });
+
   it("is absent (404) unless admin.api.enabled; a reload turns it on and rotates the token", async () => {
     const pg = await payguard("{ enabled: false }");
     const off = await admin(pg, "/admin/records?state=indeterminate");
