@@ -96,9 +96,11 @@ async function serve(file: string, text: string, config: Config): Promise<number
     logger,
     metrics: payguard.deps.metrics,
   });
-  process.on("SIGHUP", () => {
+  const onHangup = () => {
     reloader.reload("signal").catch((err: unknown) => logger.error({ err: String(err) }, "config reload failed"));
-  });
+  };
+  // Kept while shutting down (Node's default for SIGHUP is to exit): a closed reloader ignores it.
+  process.on("SIGHUP", onHangup);
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -53,7 +53,11 @@ export function createConfigReloader(options: ReloaderOptions): ConfigReloader {
   let rejected: string | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
+  let closed = false;
   async function attempt(trigger: "signal" | "watch" | "poll"): Promise<ReloadResult> {
+    // After close (shutting down), nothing is applied: a new generation would open a pool
+    // that the drain has already passed.
+    if (closed) return { result: "unchanged" };
     let text: string;
     try {
       text = await readFile(file, "utf8");
@@ -77,6 +81,7 @@ export function createConfigReloader(options: ReloaderOptions): ConfigReloader {
       if (!isConfigError(err)) throw err;
       return reject(trigger, seen, err.problems);
     }
+    if (closed) return { result: "unchanged" };
     const outcome = options.apply(config);
     applied = seen;
     rejected = undefined;
@@ -123,6 +128,7 @@ export function createConfigReloader(options: ReloaderOptions): ConfigReloader {
   return {
     reload,
     close() {
+      closed = true;
       watcher?.close();
       clearTimeout(debounce);
       clearInterval(poll);

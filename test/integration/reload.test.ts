@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
+import { createConfigReloader } from "../../src/config/reload.js";
+import { createLogger } from "../../src/log.js";
+import { createMetrics } from "../../src/metrics/registry.js";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
 import { json, send } from "../support/http.js";
@@ -185,6 +188,34 @@ describe("reload from the file (ConfigMap symlink swap) and SIGHUP, through the 
     pg.proc.kill("SIGHUP");
     await until(async () => (await metric(pg.adminUrl, "payguard_config_reloads_total", { result: "unchanged" })) === 1, "unchanged");
     expect(await metric(pg.adminUrl, "payguard_config_generation")).toBe(2);
+  });
+});
+
+describe("the reloader after close (shutting down)", () => {
+  it("applies nothing: a new generation would open a pool the drain has already passed (review finding)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "payguard-closed-"));
+    const file = join(dir, "payguard.yaml");
+    const first = testConfigYaml("http://127.0.0.1:9");
+    writeFileSync(file, first);
+    const applied: number[] = [];
+    const reloader = createConfigReloader({
+      file,
+      loadedText: first,
+      apply: () => {
+        applied.push(1);
+        return { result: "applied", generation: 2, restartRequired: [] };
+      },
+      watch: false,
+      debounceMs: 10,
+      logger: createLogger("silent"),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    writeFileSync(file, testConfigYaml("http://127.0.0.1:10"));
+    expect(await reloader.reload("signal")).toMatchObject({ result: "applied" });
+    writeFileSync(file, testConfigYaml("http://127.0.0.1:11"));
+    reloader.close();
+    expect(await reloader.reload("signal")).toMatchObject({ result: "unchanged" });
+    expect(applied).toHaveLength(1);
   });
 });
 
