@@ -118,12 +118,9 @@ export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: 
    * instance; a route with its own settings gets its own, even when another route's are
    * equal (their failures and slots are theirs).
    */
-  const shared = <T>(kind: string, config: unknown, route: RoutePolicy, make: (name: string) => T): T => {
-    const settings = JSON.stringify(config);
-    const fallbackSettings = JSON.stringify(
-      kind === "breaker" ? fallback.resilience.breaker : kind === "bulkhead" ? fallback.resilience.bulkhead : fallback.resilience.retry.budget,
-    );
-    const owner = route === fallback || settings === fallbackSettings ? "upstream" : route.name;
+  const shared = <T>(kind: string, section: (r: ResilienceConfig) => unknown, route: RoutePolicy, make: (name: string) => T): T => {
+    const settings = JSON.stringify(section(route.resilience));
+    const owner = route === fallback || settings === JSON.stringify(section(fallback.resilience)) ? "upstream" : route.name;
     const key = `${kind}:${owner}:${settings}`;
     let instance = instances.get(key) as T | undefined;
     if (instance === undefined) {
@@ -136,9 +133,24 @@ export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: 
   const compiled = new Map<string, RouteResilience>();
   for (const route of [fallback, ...table.routes]) {
     const r = route.resilience;
-    const breaker = shared("breaker", r.breaker, route, (name) => makeBreaker(name, r.breaker, deps.metrics));
-    const bulk = shared("bulkhead", r.bulkhead, route, (name) => makeBulkhead(name, r.bulkhead, deps.metrics));
-    const budget = shared("budget", r.retry.budget, route, () => new RetryBudget(r.retry.budget));
+    const breaker = shared(
+      "breaker",
+      (s) => s.breaker,
+      route,
+      (name) => makeBreaker(name, r.breaker, deps.metrics),
+    );
+    const bulk = shared(
+      "bulkhead",
+      (s) => s.bulkhead,
+      route,
+      (name) => makeBulkhead(name, r.bulkhead, deps.metrics),
+    );
+    const budget = shared(
+      "budget",
+      (s) => s.retry.budget,
+      route,
+      () => new RetryBudget(r.retry.budget),
+    );
     compiled.set(route.name, compose(route.name, r, breaker, bulk, budget, deps));
   }
   return {
