@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { describe, expect, it } from "vitest";
+import { steps } from "../support/fake-gateway.js";
+import { useProxy } from "../support/harness.js";
 import { send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
-import { type Running, startInProcess } from "../support/payguard.js";
 
-let gw: FakeGateway;
-let pg: Running;
-
-beforeAll(async () => {
-  gw = await startFakeGateway();
-  pg = await startInProcess(gw.url, "idempotency: { mode: optional }\nroutes: [ { name: charges, methods: [POST], path: /v1/charges } ]");
-});
-afterAll(async () => {
-  await pg.close();
-  await gw.close();
-});
+const env = useProxy("idempotency: { mode: optional }\nroutes: [ { name: charges, methods: [POST], path: /v1/charges } ]");
 
 async function metrics(): Promise<string> {
-  const res = await send(pg.adminUrl, "/metrics");
+  const res = await send(env.pg.adminUrl, "/metrics");
   expect(res.status).toBe(200);
   expect(res.headers["content-type"]).toContain("text/plain");
   return res.body.toString();
@@ -25,15 +15,15 @@ async function metrics(): Promise<string> {
 
 describe("admin listener", () => {
   it("answers /healthz and /readyz while running", async () => {
-    expect((await send(pg.adminUrl, "/healthz")).status).toBe(200);
-    const ready = await send(pg.adminUrl, "/readyz");
+    expect((await send(env.pg.adminUrl, "/healthz")).status).toBe(200);
+    const ready = await send(env.pg.adminUrl, "/readyz");
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body.toString())).toEqual({ status: "ready" });
   });
 
   it("is not reachable through the proxy port (admin paths are forwarded upstream)", async () => {
-    await send(pg.url, "/metrics");
-    expect(gw.requests.at(-1)?.url).toBe("/metrics");
+    await send(env.pg.url, "/metrics");
+    expect(env.gw.requests.at(-1)?.url).toBe("/metrics");
   });
 
   it("counts requests by route, method, status class and outcome", async () => {
@@ -43,11 +33,11 @@ describe("admin listener", () => {
     const get = { route: "default", method: "GET", status_class: "2xx", outcome: "upstream" };
     const tooBig = { route: "charges", method: "POST", status_class: "4xx", outcome: "body_too_large" };
 
-    for (let i = 0; i < 3; i++) await send(pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
-    gw.script(steps.json(402, { error: { code: "card_declined" } }));
-    await send(pg.url, "/v1/charges", { method: "POST", body: "amount=2" });
-    await send(pg.url, "/v1/balance");
-    await send(pg.url, "/v1/charges", { method: "POST", body: "x".repeat(2 * 1024 * 1024) });
+    for (let i = 0; i < 3; i++) await send(env.pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
+    env.gw.script(steps.json(402, { error: { code: "card_declined" } }));
+    await send(env.pg.url, "/v1/charges", { method: "POST", body: "amount=2" });
+    await send(env.pg.url, "/v1/balance");
+    await send(env.pg.url, "/v1/charges", { method: "POST", body: "x".repeat(2 * 1024 * 1024) });
 
     const after = await metrics();
     const delta = (labels: Record<string, string>) => sample(after, "payguard_requests_total", labels) - sample(before, "payguard_requests_total", labels);

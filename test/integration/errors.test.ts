@@ -1,21 +1,12 @@
 import { createServer } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { describe, expect, it } from "vitest";
+import { steps } from "../support/fake-gateway.js";
+import { useProxy } from "../support/harness.js";
 import { type Answer, json, parseRawResponse, rawExchange, send } from "../support/http.js";
-import { type Running, startInProcess } from "../support/payguard.js";
+import { startInProcess } from "../support/payguard.js";
 
-let gw: FakeGateway;
-let pg: Running;
-
-beforeAll(async () => {
-  gw = await startFakeGateway();
-  // Idempotency off: this file is about the proxy's own answers (idempotency.test.ts covers keys).
-  pg = await startInProcess(gw.url, "limits: { maxBodySize: 1kb }\nresilience: { timeout: { attempt: 300ms, total: 1s } }\nidempotency: { mode: off }");
-});
-afterAll(async () => {
-  await pg.close();
-  await gw.close();
-});
+// Idempotency off: this file is about the proxy's own answers (idempotency.test.ts covers keys).
+const env = useProxy("limits: { maxBodySize: 1kb }\nresilience: { timeout: { attempt: 300ms, total: 1s } }\nidempotency: { mode: off }");
 
 function expectProblem(answer: Answer, status: number, code: string) {
   expect(answer.status).toBe(status);
@@ -38,45 +29,45 @@ async function freePortThatRefuses(): Promise<number> {
 
 describe("payguard is not an open proxy", () => {
   it("rejects an absolute-form request target with 400 absolute_form_rejected and contacts nobody", async () => {
-    const before = gw.requests.length;
-    const raw = await rawExchange(pg.url, `GET ${gw.url}/v1/charges HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
+    const before = env.gw.requests.length;
+    const raw = await rawExchange(env.pg.url, `GET ${env.gw.url}/v1/charges HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
     const res = parseRawResponse(raw);
     expect(res.status).toBe(400);
     expect(res.headers["content-type"]).toBe("application/problem+json");
     expect(JSON.parse(res.body)).toMatchObject({ code: "absolute_form_rejected", status: 400 });
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
   });
 
   it("rejects an absolute-form target naming another host", async () => {
-    const raw = await rawExchange(pg.url, "GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n");
+    const raw = await rawExchange(env.pg.url, "GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n");
     expect(parseRawResponse(raw).status).toBe(400);
     expect(JSON.parse(parseRawResponse(raw).body)).toMatchObject({ code: "absolute_form_rejected" });
   });
 
   it("rejects CONNECT with 400 connect_rejected", async () => {
-    const before = gw.requests.length;
-    const raw = await rawExchange(pg.url, "CONNECT api.stripe.com:443 HTTP/1.1\r\nHost: api.stripe.com:443\r\n\r\n");
+    const before = env.gw.requests.length;
+    const raw = await rawExchange(env.pg.url, "CONNECT api.stripe.com:443 HTTP/1.1\r\nHost: api.stripe.com:443\r\n\r\n");
     const res = parseRawResponse(raw);
     expect(res.status).toBe(400);
     expect(res.headers["payguard-origin"]).toBe("proxy");
     expect(JSON.parse(res.body)).toMatchObject({ code: "connect_rejected", status: 400 });
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
   });
 });
 
 describe("limits", () => {
   it("answers 413 body_too_large for a declared Content-Length over the limit, forwarding nothing", async () => {
-    const before = gw.requests.length;
-    const res = await send(pg.url, "/v1/charges", { method: "POST", body: "x".repeat(2048) });
+    const before = env.gw.requests.length;
+    const res = await send(env.pg.url, "/v1/charges", { method: "POST", body: "x".repeat(2048) });
     expectProblem(res, 413, "body_too_large");
-    expect(gw.requests.length).toBe(before);
+    expect(env.gw.requests.length).toBe(before);
   });
 
   it("answers 413 for a chunked body as soon as it crosses the limit, without reading the rest", async () => {
     const chunk = "x".repeat(600);
     // Four chunks announced; the proxy must answer after the second and close the connection.
     const payload = `POST /v1/charges HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(chunk.length).toString(16)}\r\n${chunk}\r\n${(chunk.length).toString(16)}\r\n${chunk}\r\n`;
-    const raw = await rawExchange(pg.url, payload);
+    const raw = await rawExchange(env.pg.url, payload);
     const res = parseRawResponse(raw);
     expect(res.status).toBe(413);
     expect(res.headers.connection).toBe("close");
@@ -84,9 +75,9 @@ describe("limits", () => {
   });
 
   it("accepts a body exactly at the limit", async () => {
-    const res = await send(pg.url, "/v1/charges", { method: "POST", body: "y".repeat(1024) });
+    const res = await send(env.pg.url, "/v1/charges", { method: "POST", body: "y".repeat(1024) });
     expect(res.status).toBe(200);
-    expect(gw.requests.at(-1)?.body.length).toBe(1024);
+    expect(env.gw.requests.at(-1)?.body.length).toBe(1024);
   });
 });
 
@@ -105,28 +96,28 @@ describe("upstream failures", () => {
   });
 
   it("answers 504 upstream_timeout when the gateway is slower than the attempt timeout", async () => {
-    gw.script(steps.delay(1500, steps.json(200, { late: true })));
+    env.gw.script(steps.delay(1500, steps.json(200, { late: true })));
     const started = Date.now();
-    const res = await send(pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
+    const res = await send(env.pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
     expectProblem(res, 504, "upstream_timeout");
     expect(res.headers["payguard-flag"]).toBe("UT");
     expect(Date.now() - started).toBeLessThan(1400);
   });
 
   it("answers 502 upstream_reset when the gateway drops the connection before answering", async () => {
-    gw.script(steps.reset());
-    const res = await send(pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
+    env.gw.script(steps.reset());
+    const res = await send(env.pg.url, "/v1/charges", { method: "POST", body: "amount=1" });
     expectProblem(res, 502, "upstream_reset");
     expect(res.headers["payguard-flag"]).toBe("UC");
   });
 
   it("passes gateway 5xx and 429 answers through untouched", async () => {
-    gw.script(steps.unavailable());
-    const unavailable = await send(pg.url, "/v1/charges", { method: "POST", body: "a=1" });
+    env.gw.script(steps.unavailable());
+    const unavailable = await send(env.pg.url, "/v1/charges", { method: "POST", body: "a=1" });
     expect(unavailable.status).toBe(503);
     expect(unavailable.headers["payguard-origin"]).toBeUndefined();
-    gw.script(steps.rateLimited("7"));
-    const limited = await send(pg.url, "/v1/charges", { method: "POST", body: "a=1" });
+    env.gw.script(steps.rateLimited("7"));
+    const limited = await send(env.pg.url, "/v1/charges", { method: "POST", body: "a=1" });
     expect(limited.status).toBe(429);
     expect(limited.headers["retry-after"]).toBe("7");
   });

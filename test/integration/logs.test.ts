@@ -1,19 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeGateway, startFakeGateway } from "../support/fake-gateway.js";
+import { describe, expect, it } from "vitest";
+import { useProxy } from "../support/harness.js";
 import { send } from "../support/http.js";
-import { type Running, startInProcess } from "../support/payguard.js";
 
-let gw: FakeGateway;
-let pg: Running;
-
-beforeAll(async () => {
-  gw = await startFakeGateway();
-  pg = await startInProcess(gw.url, "idempotency: { mode: optional }");
-});
-afterAll(async () => {
-  await pg.close();
-  await gw.close();
-});
+const env = useProxy("idempotency: { mode: optional }");
 
 const TOKEN = "sk_live_51TESTSECRETdoNotLog9x";
 const PAN = "4242424242424242";
@@ -21,10 +10,10 @@ const CVC = "737";
 
 describe("request logs", () => {
   it("write one JSON line per request with the documented fields", async () => {
-    const before = pg.logs.length;
-    await send(pg.url, "/v1/charges?limit=1", { method: "POST", headers: { "x-request-id": "log-test-1" }, body: "amount=1" });
+    const before = env.pg.logs.length;
+    await send(env.pg.url, "/v1/charges?limit=1", { method: "POST", headers: { "x-request-id": "log-test-1" }, body: "amount=1" });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const lines = pg.logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = env.pg.logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>);
     const line = lines.find((l) => l.msg === "request" && l.reqId === "log-test-1");
     expect(line).toMatchObject({ level: "info", route: "default", method: "POST", path: "/v1/charges", status: 200, attempts: 1, outcome: "upstream" });
     expect(typeof line?.durationMs).toBe("number");
@@ -38,9 +27,9 @@ describe("request logs", () => {
       "content-type": "application/x-www-form-urlencoded",
     };
     const body = `card[number]=${PAN}&card[cvc]=${CVC}&amount=100`;
-    await send(pg.url, `/v1/tokens?key=${TOKEN}&card=${PAN}`, { method: "POST", headers, body });
-    await send(pg.url, `/v1/tokens?key=${TOKEN}`, { method: "POST", headers, body: "x".repeat(2 * 1024 * 1024) });
-    await send(pg.url, `/v1/tokens?key=${TOKEN}`, {
+    await send(env.pg.url, `/v1/tokens?key=${TOKEN}&card=${PAN}`, { method: "POST", headers, body });
+    await send(env.pg.url, `/v1/tokens?key=${TOKEN}`, { method: "POST", headers, body: "x".repeat(2 * 1024 * 1024) });
+    await send(env.pg.url, `/v1/tokens?key=${TOKEN}`, {
       method: "POST",
       headers: { ...headers, "content-type": "application/json" },
       body: JSON.stringify({ card: { number: PAN, cvc: CVC } }),
@@ -48,10 +37,10 @@ describe("request logs", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     // The gateway did receive them (so the test is feeding real secrets through)...
-    expect(gw.requests.some((r) => r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(env.gw.requests.some((r) => r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     // ...and no log line holds any of them.
-    const all = pg.logs.join("\n");
-    expect(pg.logs.length).toBeGreaterThan(3);
+    const all = env.pg.logs.join("\n");
+    expect(env.pg.logs.length).toBeGreaterThan(3);
     expect(all).not.toContain(TOKEN);
     expect(all).not.toContain(PAN);
     expect(all).not.toContain(`cvc]=${CVC}`);

@@ -6,6 +6,37 @@ import { afterAll, afterEach, beforeAll } from "vitest";
 import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
 import { type Running, startInProcess } from "./payguard.js";
 
+export interface ProxyEnv {
+  readonly gw: FakeGateway;
+  readonly pg: Running;
+}
+
+/** One fake gateway and one payguard (config `extra`) shared by every test of a file. */
+export function useProxy(extra: string): ProxyEnv {
+  let gateway: FakeGateway | undefined;
+  let running: Running | undefined;
+  beforeAll(async () => {
+    gateway = await startFakeGateway();
+    running = await startInProcess(gateway.url, extra);
+  });
+  afterAll(async () => {
+    await running?.close();
+    await gateway?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the gateway and payguard start in beforeAll");
+    return value;
+  };
+  return {
+    get gw() {
+      return started(gateway);
+    },
+    get pg() {
+      return started(running);
+    },
+  };
+}
+
 export interface GatewayEnv {
   /** the file's fake gateway (available from beforeAll on) */
   readonly gw: FakeGateway;
