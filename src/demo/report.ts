@@ -10,8 +10,10 @@ export type RunName = "direct" | "payguard";
 export interface RunSummary {
   run: RunName;
   payments: number;
-  /** faults the gateway injected, by kind (drawn per arrival) */
+  /** faults the gateway injected, by kind (drawn per arrival: totals depend on how many arrivals timing made) */
   faults: Record<Fault, number>;
+  /** per "tenant payment", the fault each arrival met: the same seed gives the same schedule */
+  schedule: Record<string, (Fault | "none")[]>;
   faultsTotal: number;
   /** requests the clients sent, and retries = attempts − payments */
   attempts: number;
@@ -44,6 +46,7 @@ export function summarize(run: RunName, outcomes: readonly PaymentOutcome[], sim
     run,
     payments: outcomes.length,
     faults: { ...sim.faults },
+    schedule: sim.schedule(),
     faultsTotal: FAULTS.reduce((sum, f) => sum + sim.faults[f], 0),
     attempts: 0,
     clientRetries: 0,

@@ -6,8 +6,10 @@
  *   POST /v1/payment_intents   {"payment":"pay_1","amount":1999,"currency":"eur"}
  *
  * Faults are drawn per arrival from a hash of (seed, tenant, payment, n-th arrival of that
- * payment), not from a shared random stream: the same seed gives every payment the same
- * faults however the requests interleave.
+ * payment), not from a shared random stream: with the same seed, the n-th arrival of a
+ * payment meets the same fault however the requests interleave. How many arrivals a payment
+ * makes depends on timing (a client that times out retries), so the fault totals of two
+ * runs may differ; the schedule (`schedule()`) agrees wherever both runs have an arrival.
  *
  * With `dedupe: false` (the default) the gateway ignores Idempotency-Key, like an
  * acquirer API without idempotency support: every request that reaches the charge step
@@ -62,6 +64,8 @@ export interface GatewaySim {
   readonly arrivals: number;
   /** faults injected, by kind */
   readonly faults: Readonly<Record<Fault, number>>;
+  /** per "tenant payment": the fault each of its arrivals met, in arrival order */
+  schedule(): Record<string, (Fault | "none")[]>;
   /** answers replayed by the gateway's own dedupe (dedupe: true only) */
   readonly replays: number;
   /** charges per "tenant payment" */
@@ -104,7 +108,7 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
   const opts: GatewaySimOptions = { ...DEFAULT_SIM, ...options };
   const charges: Charge[] = [];
   const faults = Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>;
-  const arrivalsOf = new Map<string, number>();
+  const arrivalsOf = new Map<string, (Fault | "none")[]>();
   const completed = new Map<string, Stored>();
   const inFlight = new Set<string>();
   const sockets = new Set<Socket>();
@@ -143,10 +147,11 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
     const payment = input.payment;
     const key = typeof req.headers["idempotency-key"] === "string" ? req.headers["idempotency-key"] : undefined;
     const id = `${tenant} ${payment}`;
-    const n = (arrivalsOf.get(id) ?? 0) + 1;
-    arrivalsOf.set(id, n);
-    const [faultDraw, latencyDraw] = draws(opts.seed, tenant, payment, n);
+    const met = arrivalsOf.get(id) ?? [];
+    arrivalsOf.set(id, met);
+    const [faultDraw, latencyDraw] = draws(opts.seed, tenant, payment, met.length + 1);
     const fault = pickFault(opts.faults, faultDraw);
+    met.push(fault);
     if (fault !== "none") faults[fault]++;
     const [min, max] = opts.latencyMs;
     const latency = min + Math.floor(latencyDraw * (max - min + 1));
@@ -218,6 +223,7 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
       return arrivals;
     },
     faults,
+    schedule: () => Object.fromEntries(arrivalsOf),
     get replays() {
       return replays;
     },

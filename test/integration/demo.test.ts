@@ -1,7 +1,8 @@
 /**
  * `npm run demo` as a user runs it: dist/demo/main.js (built by `pretest`) as a child
- * process, its summary read from --json. The simulated gateway draws its faults from the
- * seed, so these numbers are the same on every run.
+ * process, its summary read from --json. The simulated gateway draws each arrival's fault
+ * from the seed and the payment's arrival number, so the fault schedule is the same on every
+ * run; totals depend on how many retries timing made.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/demo/report.js";
@@ -77,11 +78,23 @@ describe("npm run demo", () => {
     }
   });
 
-  it("the same seed meets the same faults", () => {
-    const [a, b] = runs.map((r) => r.summary);
-    expect(b?.direct.faults).toEqual(a?.direct.faults);
-    expect(b?.payguard.faults).toEqual(a?.payguard.faults);
-    expect(b?.direct.doubleCharges).toBe(a?.direct.doubleCharges);
+  // How many arrivals a payment makes depends on timing (a client that times out retries),
+  // so fault totals may differ between runs on a busy machine; the schedule may not.
+  it("the same seed meets the same faults: the n-th arrival of a payment meets the same fault in every run", () => {
+    const [a, b] = runs.map((r) => r.summary) as [Summary, Summary];
+    let compared = 0;
+    for (const run of ["direct", "payguard"] as const) {
+      for (const [payment, faults] of Object.entries(a[run].schedule)) {
+        const other = b[run].schedule[payment] ?? [];
+        const common = Math.min(faults.length, other.length);
+        expect(other.slice(0, common), `${run} ${payment}`).toEqual(faults.slice(0, common));
+        compared += common;
+      }
+    }
+    // Direct, every payment reaches the gateway at least once in both runs.
+    expect(Object.keys(a.direct.schedule).sort()).toEqual(Object.keys(b.direct.schedule).sort());
+    expect(Object.keys(a.direct.schedule)).toHaveLength(80);
+    expect(compared).toBeGreaterThanOrEqual(160);
   });
 
   it("a bad flag exits 2 and names it", async () => {
