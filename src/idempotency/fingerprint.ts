@@ -5,6 +5,7 @@
  * configured JSON pointers are left out; anything else is hashed as bytes. Pure.
  */
 import { createHash } from "node:crypto";
+import { parsePointer } from "./pointer.js";
 
 export interface FingerprintOptions {
   body: "canonical-json" | "bytes";
@@ -41,14 +42,14 @@ function bodyDigest(input: FingerprintInput, options: FingerprintOptions): strin
   return `bytes:${createHash("sha256").update(body).digest("base64url")}`;
 }
 
-function isJson(contentType: string | undefined): boolean {
+export function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
   const type = (contentType.split(";")[0] ?? "").trim().toLowerCase();
   return type === "application/json" || type.endsWith("+json");
 }
 
 /** Fails on malformed UTF-8 (toString("utf8") would map every bad byte to U+FFFD alike). */
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+export const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Canonical text of a JSON document, or undefined when it is not (acceptable) JSON — then
@@ -89,7 +90,7 @@ function hasLossyNumber(text: string): boolean {
 const STRINGS = /"(?:[^"\\]|\\.)*"(\s*:)?/g;
 
 /** More member names in the text than in the parsed value: some object repeated a name. */
-function hasDuplicateNames(text: string, value: unknown): boolean {
+export function hasDuplicateNames(text: string, value: unknown): boolean {
   if (!text.includes(":")) return false;
   let declared = 0;
   for (const match of text.matchAll(STRINGS)) if (match[1] !== undefined) declared++;
@@ -152,15 +153,6 @@ function stringify(value: unknown, depth: number): string | undefined {
     out += `${i === 0 ? "" : ","}${JSON.stringify(key)}:${item}`;
   }
   return `${out}}`;
-}
-
-/** RFC 6901 tokens of a JSON pointer ("" is the whole document). */
-function parsePointer(pointer: string): string[] {
-  if (pointer === "") return [];
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 function removePointer(value: unknown, tokens: string[]): unknown {

@@ -4,13 +4,18 @@
  * (`"8e03…"`); SDKs in the field also send a bare token, so both are accepted.
  */
 import { createHash } from "node:crypto";
+import { hasDuplicateNames, isJson, UTF8 } from "./fingerprint.js";
+import { valueAt } from "./pointer.js";
 
-const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
 export type KeyParse = { ok: true; key: string } | { ok: false; reason: string };
 
-/** The key inside an sf-string or a bare value; rejects anything not 1–255 visible ASCII. */
-export function parseIdempotencyKey(raw: string): KeyParse {
+/**
+ * The key inside an sf-string or a bare value; rejects anything but 1–`maxLength` visible
+ * ASCII characters (the gateway's own limit: idempotency.maxKeyLength).
+ */
+export function parseIdempotencyKey(raw: string, maxLength = 255): KeyParse {
   // Only optional whitespace (SP, HTAB) is trimmed: String#trim would also eat U+00A0 (a
   // latin1 0xA0 byte in a header), making "\xa0k" and "k" the same key.
   let key = raw.replace(/^[ \t]+|[ \t]+$/g, "");
@@ -19,8 +24,50 @@ export function parseIdempotencyKey(raw: string): KeyParse {
     if (unquoted === undefined) return { ok: false, reason: "malformed quoted string" };
     key = unquoted;
   }
-  if (!VISIBLE_ASCII.test(key)) return { ok: false, reason: "must be 1-255 visible ASCII characters" };
+  if (!VISIBLE_ASCII.test(key) || key.length > maxLength) return { ok: false, reason: `must be 1-${maxLength} visible ASCII characters` };
   return { ok: true, key };
+}
+
+/** Where a request's key is, by idempotency.header and idempotency.bodyField. */
+export interface KeySources {
+  /** the key header's value(s), as sent */
+  header: string | string[] | undefined;
+  contentType: string | undefined;
+  body: Buffer | undefined;
+  /** JSON pointer to the body field, or false */
+  bodyField: string | false;
+  maxLength: number;
+}
+
+export type FoundKey =
+  | { found: false }
+  | { found: true; from: "header" | "body"; parse: KeyParse /** the header as sent, to echo on a replay */; echo?: string };
+
+/**
+ * The client's key: the header when present, else the body field (a JSON string, parsed by
+ * the same rules). A body that names the field twice is refused: JSON.parse keeps the last
+ * value, a gateway may read the first.
+ */
+export function findKey(sources: KeySources): FoundKey {
+  if (sources.header !== undefined) {
+    const echo = Array.isArray(sources.header) ? sources.header.join(", ") : sources.header;
+    return { found: true, from: "header", parse: parseIdempotencyKey(echo, sources.maxLength), echo };
+  }
+  if (sources.bodyField === false || !sources.body || sources.body.length === 0 || !isJson(sources.contentType)) return { found: false };
+  let text: string;
+  let document: unknown;
+  try {
+    text = UTF8.decode(sources.body);
+    document = JSON.parse(text);
+  } catch {
+    return { found: false };
+  }
+  const value = valueAt(document, sources.bodyField);
+  if (value === undefined) return { found: false };
+  const invalid = (reason: string): FoundKey => ({ found: true, from: "body", parse: { ok: false, reason } });
+  if (typeof value !== "string") return invalid(`the body field ${sources.bodyField} must be a string`);
+  if (hasDuplicateNames(text, document)) return invalid("the body repeats a member name: which key the gateway reads is ambiguous");
+  return { found: true, from: "body", parse: parseIdempotencyKey(value, sources.maxLength) };
 }
 
 /** RFC 8941 §3.3.3 sf-string: `"…"` whose only escapes are backslash-quote and backslash-backslash. */

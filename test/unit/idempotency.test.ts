@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint, MAX_JSON_DEPTH } from "../../src/idempotency/fingerprint.js";
-import { parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
+import { findKey, type KeySources, parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
 import { settleFailure, settleResponse } from "../../src/idempotency/outcome.js";
 
 describe("parseIdempotencyKey", () => {
@@ -14,6 +14,58 @@ describe("parseIdempotencyKey", () => {
 
   it.each(["", '""', "k".repeat(256), "has space", "ünïcode", '"unterminated', '"bad\\escape"', '"a"b"', "tab\there"])("rejects %j", (raw) => {
     expect(parseIdempotencyKey(raw).ok).toBe(false);
+  });
+});
+
+describe("parseIdempotencyKey with the gateway's limit (idempotency.maxKeyLength)", () => {
+  it("accepts up to the limit and rejects one character more, naming the limit", () => {
+    expect(parseIdempotencyKey("k".repeat(64), 64)).toEqual({ ok: true, key: "k".repeat(64) });
+    expect(parseIdempotencyKey(`"${"k".repeat(65)}"`, 64)).toEqual({ ok: false, reason: "must be 1-64 visible ASCII characters" });
+  });
+});
+
+describe("findKey: the header, else the body field", () => {
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const sources = (over: Partial<KeySources>): KeySources => ({
+    header: undefined,
+    contentType: "application/json",
+    body: undefined,
+    bodyField: "/idempotency_key",
+    maxLength: 45,
+    ...over,
+  });
+
+  it("reads the body field when the header is absent", () => {
+    expect(findKey(sources({ body: json({ amount: 1, idempotency_key: "sq-1" }) }))).toEqual({ found: true, from: "body", parse: { ok: true, key: "sq-1" } });
+    expect(findKey(sources({ body: json({ a: { "b/c": "deep" } }), bodyField: "/a/b~1c" }))).toMatchObject({ parse: { ok: true, key: "deep" } });
+  });
+
+  it("prefers the header, and echoes it as sent", () => {
+    expect(findKey(sources({ header: '"h-1"', body: json({ idempotency_key: "sq-1" }) }))).toEqual({
+      found: true,
+      from: "header",
+      echo: '"h-1"',
+      parse: { ok: true, key: "h-1" },
+    });
+  });
+
+  it("finds nothing without a field, in a body that is not JSON, or with bodyField off", () => {
+    expect(findKey(sources({ body: json({ amount: 1 }) }))).toEqual({ found: false });
+    expect(findKey(sources({ body: Buffer.from("idempotency_key=sq-1"), contentType: "application/x-www-form-urlencoded" }))).toEqual({ found: false });
+    expect(findKey(sources({ body: Buffer.from("{not json") }))).toEqual({ found: false });
+    expect(findKey(sources({ body: json({ idempotency_key: "sq-1" }), bodyField: false }))).toEqual({ found: false });
+    expect(findKey(sources({}))).toEqual({ found: false });
+  });
+
+  it("applies the same rules as to a header, and refuses what it cannot read unambiguously", () => {
+    expect(findKey(sources({ body: json({ idempotency_key: "k".repeat(46) }) }))).toMatchObject({ found: true, parse: { ok: false } });
+    expect(findKey(sources({ body: json({ idempotency_key: "has space" }) }))).toMatchObject({ found: true, parse: { ok: false } });
+    expect(findKey(sources({ body: json({ idempotency_key: 42 }) }))).toMatchObject({
+      found: true,
+      parse: { ok: false, reason: expect.stringContaining("string") },
+    });
+    const twice = Buffer.from('{"idempotency_key":"a","idempotency_key":"b"}');
+    expect(findKey(sources({ body: twice }))).toMatchObject({ found: true, parse: { ok: false, reason: expect.stringContaining("ambiguous") } });
   });
 });
 
