@@ -4,11 +4,14 @@
  * `admin.api.enabled` — the records API under /admin (admin/records.ts), behind a bearer
  * token, every call audited.
  */
+
+import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { type AdminEnv, audit } from "./admin/audit.js";
 import { apiEnabled, bearerToken } from "./admin/auth.js";
 import { recordRoutes } from "./admin/records.js";
 import { problemResponse, toProxyError } from "./errors.js";
+import { generic } from "./gateways/generic.js";
 import type { AppDeps } from "./pipeline/context.js";
 
 export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store" | "live" | "logger">): Hono<AdminEnv> {
@@ -33,7 +36,8 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
   app.onError((err, c) => {
     const problem = toProxyError(err);
     if (problem.code === "internal_error") deps.logger.error({ err }, "admin api: unhandled error");
-    const { status, headers, body } = problemResponse(problem, undefined);
+    // Operators' tools, not a gateway SDK: plain problem+json.
+    const { status, headers, body } = problemResponse(problem, { requestId: randomUUID(), resendSafe: true, profile: generic });
     return c.body(body, status as never, headers);
   });
   return app;

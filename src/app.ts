@@ -2,6 +2,9 @@
  * The proxy as a hono app, read top to bottom as the request travels. buildApp never
  * listens: server.ts puts it on a socket, tests may too.
  */
+
+import { randomUUID } from "node:crypto";
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { isProxyError, problemResponse, toProxyError } from "./errors.js";
 import { body } from "./pipeline/body.js";
@@ -13,6 +16,7 @@ import { observe } from "./pipeline/observe.js";
 import { requestId } from "./pipeline/request-id.js";
 import { respond } from "./pipeline/respond.js";
 import { route } from "./pipeline/route.js";
+import { IDEMPOTENT_METHODS } from "./resilience/classify.js";
 
 export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
@@ -31,10 +35,19 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
     c.set("problem", problem);
     if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
     else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describe(err) }, "upstream call failed");
-    const { status, headers, body } = problemResponse(problem, c.get("requestId"));
+    const profile = (c.get("generation") ?? deps.live.current).profile;
+    const { status, headers, body } = problemResponse(problem, { requestId: c.get("requestId") ?? randomUUID(), resendSafe: resendSafe(c), profile });
     return c.body(body, status as never, headers);
   });
   return app;
+}
+
+/**
+ * Sending this request again cannot charge twice: none of it reached the gateway, or its
+ * method is idempotent, or the gateway dedupes it by the upstream key it carried.
+ */
+function resendSafe(c: Context<ProxyEnv>): boolean {
+  return !c.get("maybeSent") || IDEMPOTENT_METHODS.has(c.req.method) || c.get("upstreamKey") !== undefined;
 }
 
 /** Error code and message only: an upstream error message never carries request data. */

@@ -1,10 +1,14 @@
 /**
  * The one place where failures become HTTP answers. Everything payguard answers itself is an
- * RFC 9457 problem (application/problem+json) with a stable `code`, the request id, and the
- * `Payguard-Origin: proxy` header so callers can tell it from a gateway response.
+ * RFC 9457 problem (application/problem+json) with a stable `code`, the request id as
+ * `instance`, whether the same request may be sent again (`retryable`), and the
+ * `Payguard-Origin: proxy` header so callers can tell it from a gateway response. Under a
+ * gateway profile the same document also carries that gateway's own error envelope
+ * (gateways/), so the gateway's SDK raises its own error type.
  * Upstream 4xx/5xx responses are not errors: they pass through untouched.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
+import type { GatewayProfile, Refusal } from "./gateways/profile.js";
 import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
@@ -18,42 +22,59 @@ interface ProblemSpec {
   status: number;
   title: string;
   flag?: Flag;
+  /**
+   * Whether the same request, sent again as it is, may succeed and cannot charge twice.
+   * "if-resend-safe": the request may have reached the gateway; it depends on the request
+   * (see {@link isRetryable}).
+   */
+  retryable: boolean | "if-resend-safe";
 }
 
 /** Every code payguard can answer with. Stable: clients and dashboards key on them. */
 export const PROBLEMS = {
-  absolute_form_rejected: { status: 400, title: "Absolute-form request targets are not accepted: payguard is not an open proxy", flag: "LR" },
-  connect_rejected: { status: 400, title: "CONNECT is not accepted: payguard is not an open proxy", flag: "LR" },
-  invalid_request: { status: 400, title: "The request could not be parsed", flag: "LR" },
-  path_rejected: { status: 400, title: "The request path has dot segments or encoded separators that could leave the upstream base path", flag: "LR" },
-  headers_too_large: { status: 431, title: "The request headers exceed the server's limit", flag: "LR" },
-  body_too_large: { status: 413, title: "The request body exceeds limits.maxBodySize", flag: "LR" },
-  idempotency_key_missing: { status: 400, title: "This request requires an Idempotency-Key header", flag: "LR" },
-  idempotency_key_invalid: { status: 400, title: "The Idempotency-Key must be 1-255 visible ASCII characters (bare or as a quoted string)", flag: "LR" },
-  idempotency_key_reused: { status: 422, title: "This Idempotency-Key was already used with a different request", flag: "LR" },
-  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed; retry later", flag: "LR" },
+  absolute_form_rejected: { status: 400, title: "Absolute-form request targets are not accepted: payguard is not an open proxy", flag: "LR", retryable: false },
+  connect_rejected: { status: 400, title: "CONNECT is not accepted: payguard is not an open proxy", flag: "LR", retryable: false },
+  invalid_request: { status: 400, title: "The request could not be parsed", flag: "LR", retryable: false },
+  path_rejected: {
+    status: 400,
+    title: "The request path has dot segments or encoded separators that could leave the upstream base path",
+    flag: "LR",
+    retryable: false,
+  },
+  headers_too_large: { status: 431, title: "The request headers exceed the server's limit", flag: "LR", retryable: false },
+  body_too_large: { status: 413, title: "The request body exceeds limits.maxBodySize", flag: "LR", retryable: false },
+  idempotency_key_missing: { status: 400, title: "This request requires an idempotency key", flag: "LR", retryable: false },
+  idempotency_key_invalid: {
+    status: 400,
+    title: "The idempotency key must be visible ASCII characters, no longer than the gateway allows (idempotency.maxKeyLength), bare or as a quoted string",
+    flag: "LR",
+    retryable: false,
+  },
+  idempotency_key_reused: { status: 422, title: "This Idempotency-Key was already used with a different request", flag: "LR", retryable: false },
+  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed; retry later", flag: "LR", retryable: true },
   outcome_indeterminate: {
     status: 502,
     title: "An earlier request with this Idempotency-Key reached the gateway but its outcome is unknown; it will not be sent again",
     flag: "LR",
+    retryable: false,
   },
-  store_full: { status: 503, title: "The idempotency store is full; the request was not sent", flag: "LR" },
-  store_unavailable: { status: 503, title: "The idempotency store is unavailable; the request was not sent", flag: "LR" },
-  upstream_unreachable: { status: 502, title: "The gateway could not be reached; the request was not sent", flag: "UF" },
-  upstream_reset: { status: 502, title: "The gateway connection failed after the request was sent", flag: "UC" },
-  upstream_error: { status: 502, title: "The gateway call failed", flag: "UE" },
-  upstream_timeout: { status: 504, title: "The gateway did not answer in time", flag: "UT" },
-  client_disconnected: { status: 499, title: "The client closed the connection before the request was complete", flag: "DC" },
-  overloaded: { status: 503, title: "Too many requests are waiting for the gateway; the request was not sent", flag: "UO" },
-  circuit_open: { status: 503, title: "The gateway is failing; payguard stopped sending requests to it for now", flag: "UH" },
-  shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD" },
-  internal_error: { status: 500, title: "payguard failed internally", flag: "IE" },
+  store_full: { status: 503, title: "The idempotency store is full; the request was not sent", flag: "LR", retryable: true },
+  store_unavailable: { status: 503, title: "The idempotency store is unavailable; the request was not sent", flag: "LR", retryable: true },
+  upstream_unreachable: { status: 502, title: "The gateway could not be reached; the request was not sent", flag: "UF", retryable: true },
+  upstream_reset: { status: 502, title: "The gateway connection failed after the request was sent", flag: "UC", retryable: "if-resend-safe" },
+  upstream_error: { status: 502, title: "The gateway call failed", flag: "UE", retryable: "if-resend-safe" },
+  upstream_timeout: { status: 504, title: "The gateway did not answer in time", flag: "UT", retryable: "if-resend-safe" },
+  client_disconnected: { status: 499, title: "The client closed the connection before the request was complete", flag: "DC", retryable: false },
+  overloaded: { status: 503, title: "Too many requests are waiting for the gateway; the request was not sent", flag: "UO", retryable: true },
+  circuit_open: { status: 503, title: "The gateway is failing; payguard stopped sending requests to it for now", flag: "UH", retryable: true },
+  shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD", retryable: true },
+  internal_error: { status: 500, title: "payguard failed internally", flag: "IE", retryable: "if-resend-safe" },
   // The admin API (admin listener only).
-  admin_unauthorized: { status: 401, title: "A valid admin bearer token is required" },
-  admin_forbidden: { status: 403, title: "This admin action is not allowed by the configuration" },
-  admin_invalid_request: { status: 400, title: "The admin request is invalid" },
-  record_not_found: { status: 404, title: "No idempotency record with this id" },
-  record_not_resolvable: { status: 409, title: "Only an indeterminate record can be resolved" },
+  admin_unauthorized: { status: 401, title: "A valid admin bearer token is required", retryable: false },
+  admin_forbidden: { status: 403, title: "This admin action is not allowed by the configuration", retryable: false },
+  admin_invalid_request: { status: 400, title: "The admin request is invalid", retryable: false },
+  record_not_found: { status: 404, title: "No idempotency record with this id", retryable: false },
+  record_not_resolvable: { status: 409, title: "Only an indeterminate record can be resolved", retryable: false },
 } as const satisfies Record<string, ProblemSpec>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
@@ -109,30 +130,78 @@ export interface Problem {
   status: number;
   code: ProblemCode;
   detail?: string;
-  requestId?: string;
+  /** RFC 9457 §3.1.5: this occurrence, named by its request id */
+  instance: string;
+  /** the same request may be sent again as it is: it may succeed, and cannot charge twice */
+  retryable: boolean;
+  requestId: string;
+}
+
+/** What an answer depends on beyond the error: the request, and the gateway's profile. */
+export interface AnswerContext {
+  requestId: string;
+  /**
+   * A re-send of this request cannot charge twice: nothing of it reached the gateway, or its
+   * method is idempotent, or the gateway dedupes it by the upstream key it carried.
+   */
+  resendSafe: boolean;
+  profile: GatewayProfile;
+}
+
+/**
+ * `retryable` of an answer: fixed by its code (true for in flight, overloaded, breaker open,
+ * store unavailable, nothing sent; false for a missing, invalid or reused key and an unknown
+ * outcome), or, once the request may have reached the gateway, whether a re-send is safe.
+ */
+export function isRetryable(err: ProxyError, resendSafe: boolean): boolean {
+  const retryable = PROBLEMS[err.code].retryable;
+  return retryable === "if-resend-safe" ? resendSafe : retryable;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `urn:uuid:<id>` (RFC 9562 §4) for the generated ids; a client's own id that is no UUID keeps its text. */
+export function instanceOf(requestId: string): string {
+  return UUID.test(requestId) ? `urn:uuid:${requestId.toLowerCase()}` : `urn:payguard:request:${encodeURIComponent(requestId)}`;
 }
 
 /** The problem document for an error. Never includes stack traces or request data. */
-export function toProblem(err: ProxyError, requestId: string | undefined): Problem {
+export function toProblem(refusal: Refusal): Problem {
   return {
-    type: `urn:payguard:problem:${err.code}`,
-    title: PROBLEMS[err.code].title,
-    status: err.status,
-    code: err.code,
-    ...(err.detail ? { detail: err.detail } : {}),
-    ...(requestId ? { requestId } : {}),
+    type: `urn:payguard:problem:${refusal.code}`,
+    title: refusal.title,
+    status: refusal.status,
+    code: refusal.code,
+    ...(refusal.detail ? { detail: refusal.detail } : {}),
+    instance: instanceOf(refusal.requestId),
+    retryable: refusal.retryable,
+    requestId: refusal.requestId,
   };
 }
 
-/** Status, headers and body of the HTTP answer for an error. */
-export function problemResponse(err: ProxyError, requestId: string | undefined): { status: number; headers: Record<string, string>; body: string } {
+/**
+ * Status, headers and body of the HTTP answer for an error: the problem document, with the
+ * profile's envelope members beside its own (they never share a name: the profile tests
+ * check that every RFC 9457 member comes out unchanged).
+ */
+export function problemResponse(err: ProxyError, ctx: AnswerContext): { status: number; headers: Record<string, string>; body: string } {
+  const refusal: Refusal = {
+    code: err.code,
+    status: err.status,
+    title: PROBLEMS[err.code].title,
+    detail: err.detail,
+    requestId: ctx.requestId,
+    retryable: isRetryable(err, ctx.resendSafe),
+  };
+  const envelope = ctx.profile.envelope(refusal);
   const headers: Record<string, string> = {
     "content-type": "application/problem+json",
     "cache-control": "no-store",
-    [ORIGIN_HEADER]: "proxy",
+    ...envelope.headers,
     ...err.headers,
+    [ORIGIN_HEADER]: "proxy",
+    "x-request-id": ctx.requestId,
   };
   if (err.flag) headers[FLAG_HEADER] = err.flag;
-  if (requestId) headers["x-request-id"] = requestId;
-  return { status: err.status, headers, body: JSON.stringify(toProblem(err, requestId)) };
+  return { status: err.status, headers, body: JSON.stringify({ ...toProblem(refusal), ...envelope.members }) };
 }

@@ -11,6 +11,8 @@
  */
 import { compileRoutes, type RouteTable } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
+import { profileOf } from "./gateways/index.js";
+import type { GatewayProfile } from "./gateways/profile.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics/registry.js";
 import { buildResilience, type Resilience } from "./resilience/policy.js";
@@ -22,6 +24,8 @@ export interface Generation {
   readonly routes: RouteTable;
   readonly resilience: Resilience;
   readonly upstream: UpstreamClient;
+  /** the gateway profile: the envelope of every answer payguard makes itself */
+  readonly profile: GatewayProfile;
   /** requests routed under this generation that have not finished */
   active: number;
 }
@@ -38,6 +42,7 @@ export function buildGeneration(id: number, config: Config, deps: { metrics: Met
     routes,
     resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined),
     upstream: samePool ? previous.upstream : createUpstreamClient(config.upstream),
+    profile: profileOf(config.upstream.gateway),
     active: 0,
   };
 }

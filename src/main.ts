@@ -5,11 +5,10 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { isConfigError, readConfigFile } from "./config/load.js";
+import { checkSummary } from "./check.js";
+import { isConfigError, type LoadedConfig, readConfigFile } from "./config/load.js";
 import { createConfigReloader } from "./config/reload.js";
-import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
-import { formatDuration, formatSize } from "./config/units.js";
 import { createLogger } from "./log.js";
 import { startPayguard } from "./server.js";
 
@@ -56,20 +55,19 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  let config: Config;
-  let text: string;
+  let loaded: LoadedConfig & { text: string };
   try {
-    ({ config, text } = await readConfigFile(file));
+    loaded = await readConfigFile(file);
   } catch (err) {
     if (!isConfigError(err)) throw err;
     process.stderr.write(`${err.message}\n`);
     return 1;
   }
   if (command === "check") {
-    process.stdout.write(summary(file, config));
+    process.stdout.write(checkSummary(file, loaded));
     return 0;
   }
-  return serve(file, text, config);
+  return serve(file, loaded.text, loaded.config);
 }
 
 function parseCli(argv: string[]) {
@@ -122,51 +120,6 @@ async function serve(file: string, text: string, config: Config): Promise<number
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
-}
-
-/** The effective resilience and idempotency policy of one route, for `payguard check`. */
-function describeRoute(route: RoutePolicy): string[] {
-  const { timeout, retry, bulkhead, breaker } = route.resilience;
-  const idem = route.idempotency;
-  const d = formatDuration;
-  return [
-    `timeouts    attempt ${d(timeout.attempt)}, total ${d(timeout.total)}`,
-    retry.maxAttempts <= 1
-      ? "retry       off (1 attempt)"
-      : `retry       up to ${retry.maxAttempts} attempts on ${retry.on.join(", ")}; backoff ${retry.backoff.type} ${d(retry.backoff.initial)}..${d(retry.backoff.max)} jitter ${retry.backoff.jitter}; Retry-After ${retry.retryAfter.honor ? `honoured up to ${d(retry.retryAfter.max)}` : "ignored"}; budget ${retry.budget.ratio} x requests + ${retry.budget.minPerSecond}/s over ${d(retry.budget.window)}`,
-    `bulkhead    ${bulkhead.maxConcurrent} concurrent, ${bulkhead.maxQueue} queued`,
-    breaker.type === "consecutive"
-      ? `breaker     opens after ${breaker.threshold} failures in a row, half-open after ${d(breaker.halfOpenAfter)}`
-      : `breaker     opens at ${breaker.sampling.failureRate * 100}% failures over ${d(breaker.sampling.window)} (min ${breaker.sampling.minRequests} requests), half-open after ${d(breaker.halfOpenAfter)}`,
-    idem.mode === "off"
-      ? "idempotency off"
-      : `idempotency ${idem.mode} for ${idem.methods.join(",")} (header ${idem.header}, ttl ${d(idem.ttl)}, in flight: ${idem.inFlight.strategy}, upstream key: ${idem.upstreamKey === false ? "off" : idem.upstreamKey.header})`,
-  ];
-}
-
-/** A Redis URL without its password, for printing. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
-}
-
-function summary(file: string, config: Config): string {
-  const lines = [
-    `config ${file}: ok`,
-    `  proxy     ${config.server.host}:${config.server.port} → ${config.upstream.url} (${config.upstream.connections} connections)`,
-    `  admin     ${config.admin.host}:${config.admin.port} (/healthz /readyz /metrics)`,
-    `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
-    `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
-    config.store.type === "memory"
-      ? `  store     memory, ${config.store.maxEntries} entries, ${formatSize(config.store.maxSize)}`
-      : `  store     redis ${config.store.cluster.nodes.length > 0 ? `cluster (${config.store.cluster.nodes.length} seed nodes)` : redactUrl(config.store.url)}, prefix ${config.store.prefix}, timeout ${formatDuration(config.store.operationTimeout)}, when down: ${config.store.onUnavailable}, journal ${config.store.journal.dir}${config.store.journal.fsync ? " (fsync)" : ""}, encryption ${config.store.encryption.key ? "on" : "off"}`,
-    "  effective policy per route (first match wins; default = no route matched):",
-  ];
-  const table = compileRoutes(config);
-  const matchers = new Map(config.routes.map((r, i) => [r.name ?? `route-${i}`, `${(r.methods ?? ["*"]).join(",")} ${r.path}`]));
-  for (const route of [...table.routes, table.fallback]) {
-    lines.push(`  - ${route.name}${matchers.has(route.name) ? ` (${matchers.get(route.name)})` : ""}`, ...describeRoute(route).map((l) => `      ${l}`));
-  }
-  return `${lines.join("\n")}\n`;
 }
 
 main(process.argv.slice(2)).then(

@@ -2,6 +2,7 @@
  * Puts payguard on sockets: builds the dependencies, the proxy and admin listeners, and
  * answers what never reaches the app (CONNECT, unparseable requests) as problem+json.
  */
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -10,6 +11,7 @@ import { buildAdminApp } from "./admin.js";
 import { buildApp } from "./app.js";
 import type { Config } from "./config/schema.js";
 import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
+import type { GatewayProfile } from "./gateways/profile.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
 import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
@@ -100,12 +102,12 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     },
     getRequestListener(app.fetch, {
       hostname: "localhost",
-      errorHandler: (err) => problemAsResponse(adapterProblem(err)),
+      errorHandler: (err) => problemAsResponse(adapterProblem(err), deps.live.current.profile),
     }),
   );
   // guard.ts enforces limits.maxHeaders; Node's own cap (2000) drops extra headers silently.
   proxyServer.maxHeadersCount = 0;
-  proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected"));
+  proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected", deps.live.current.profile));
   proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
@@ -117,7 +119,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (inFlight?.req.complete) return closeAfter(inFlight, socket);
     if (inFlight?.headersSent) return void socket.destroy();
-    writeRawProblem(socket, code);
+    writeRawProblem(socket, code, deps.live.current.profile);
   });
 
   // The admin listener gets the same slow-client limits: the admin API takes request bodies.
@@ -186,8 +188,13 @@ function adapterProblem(err: unknown): ProxyError {
     : new ProxyError("invalid_request", undefined, { connection: "close" }, { cause: err });
 }
 
-function problemAsResponse(err: ProxyError): Response {
-  const { status, headers, body } = problemResponse(err, undefined);
+/** Nothing of such a request was forwarded: any re-send is safe. */
+function rawAnswer(err: ProxyError, profile: GatewayProfile) {
+  return problemResponse(err, { requestId: randomUUID(), resendSafe: true, profile });
+}
+
+function problemAsResponse(err: ProxyError, profile: GatewayProfile): Response {
+  const { status, headers, body } = rawAnswer(err, profile);
   return new Response(body, { status, headers });
 }
 
@@ -213,10 +220,10 @@ function closeAfter(res: ServerResponse, socket: Duplex): void {
 }
 
 /** For sockets that never became a request (CONNECT, parse errors): answer, then close. */
-function writeRawProblem(socket: Duplex, code: ProblemCode): void {
+function writeRawProblem(socket: Duplex, code: ProblemCode, profile: GatewayProfile): void {
   if (!socket.writable) return void socket.destroy();
   const err = new ProxyError(code);
-  const { status, headers, body } = problemResponse(err, undefined);
+  const { status, headers, body } = rawAnswer(err, profile);
   const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`];
   for (const [name, value] of Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close" })) {
     head.push(`${name}: ${value}`);

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema } from "./schema.js";
 
 /** Thrown when a config cannot be used; `problems` lists every one as "path: message". */
@@ -30,19 +31,30 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
   return (await readConfigFile(path, env)).config;
 }
 
-/** loadConfigFile, also returning the text the config came from (the reload compares it). */
-export async function readConfigFile(path: string, env: Env = process.env): Promise<{ text: string; config: Config }> {
+/** A validated config, and the gateway profile whose defaults it took. */
+export interface LoadedConfig {
+  config: Config;
+  profile: Omit<ProfileResolution, "raw">;
+}
+
+/** loadConfigFile, also returning the text the config came from (the reload compares it) and its profile. */
+export async function readConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig & { text: string }> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  return { text, config: parseConfig(text, env, path) };
+  return { text, ...loadConfigText(text, env, path) };
 }
 
 /** Parses YAML text into a validated Config; throws ConfigError listing every problem. */
 export function parseConfig(text: string, env: Env = process.env, source = "<inline>"): Config {
+  return loadConfigText(text, env, source).config;
+}
+
+/** YAML → `${VAR}` → the gateway profile's defaults under the file's values → validation. */
+export function loadConfigText(text: string, env: Env = process.env, source = "<inline>"): LoadedConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // prettyErrors puts "… at line L, column C:" on the first line of each message.
@@ -61,11 +73,12 @@ export function parseConfig(text: string, env: Env = process.env, source = "<inl
   if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(source, ["(root): must be a mapping of sections"]);
 
   const problems: string[] = [];
-  const interpolated = interpolate(raw, env, [], problems, new Set());
-  const result = configSchema.safeParse(interpolated, { reportInput: true });
+  const interpolated = interpolate(raw, env, [], problems, new Set()) as Record<string, unknown>;
+  const { raw: withDefaults, ...profile } = applyProfile(interpolated);
+  const result = configSchema.safeParse(withDefaults, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
   if (problems.length > 0) throw new ConfigError(source, problems);
-  return (result as { data: Config }).data;
+  return { config: (result as { data: Config }).data, profile };
 }
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -12,6 +12,8 @@ export interface RoutePolicy {
   readonly name: string;
   readonly resilience: ResilienceConfig;
   readonly idempotency: IdempotencyConfig;
+  /** whether a (normalised) path is in `idempotency.exempt`: never keyed */
+  exempt(path: string): boolean;
 }
 
 export interface RouteTable {
@@ -22,14 +24,21 @@ export interface RouteTable {
 }
 
 export function compileRoutes(config: Config): RouteTable {
-  const fallback: RoutePolicy = { name: "default", resilience: config.resilience, idempotency: config.idempotency };
+  const fallback: RoutePolicy = {
+    name: "default",
+    resilience: config.resilience,
+    idempotency: config.idempotency,
+    exempt: pathMatcher(config.idempotency.exempt),
+  };
   const router = new PatternRouter<number>();
   const routes = config.routes.map((route, index): RoutePolicy => {
     for (const method of route.methods ?? ["ALL"]) router.add(method, route.path, index);
+    const idempotency = mergeDefined(config.idempotency, route.idempotency);
     return {
       name: route.name ?? `route-${index}`,
       resilience: mergeDefined(config.resilience, route.resilience),
-      idempotency: mergeDefined(config.idempotency, route.idempotency),
+      idempotency,
+      exempt: pathMatcher(idempotency.exempt),
     };
   });
   return {
@@ -43,6 +52,14 @@ export function compileRoutes(config: Config): RouteTable {
       return first ? (routes[first[0]] ?? fallback) : fallback;
     },
   };
+}
+
+/** Whether a path matches any of the patterns (the routes' syntax). */
+function pathMatcher(patterns: readonly string[]): (path: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const router = new PatternRouter<true>();
+  for (const pattern of patterns) router.add("ALL", pattern, true);
+  return (path) => router.match("ALL", path)[0].length > 0;
 }
 
 /** Deep merge of plain objects; arrays and scalars in `override` replace; undefined is skipped. */

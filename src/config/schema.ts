@@ -4,6 +4,7 @@
  * typo never silently falls back to a default on a payments path.
  */
 import { z } from "zod";
+import { detectGateway, GATEWAYS } from "../gateways/detect.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** A duration ("250ms", "10s", "24h" or a number of ms) → milliseconds. */
@@ -120,6 +121,11 @@ function resilienceSection<M extends Mode>(mode: M) {
         jitter: opt(mode, z.enum(["decorrelated", "full", "none"]), "decorrelated"),
       }),
       on: opt(mode, z.array(retryCondition), ["connect-error", "attempt-timeout", "reset", 502, 503, 504, 429]),
+      /**
+       * response headers by which the gateway says whether a retry is safe: "true" retries
+       * even a status not in `on`, "false" never retries (Stripe-Should-Retry; profiles set it)
+       */
+      hints: opt(mode, z.array(headerName), []),
       retryAfter: section(mode, {
         honor: opt(mode, z.boolean(), true),
         max: opt(mode, duration(), 10_000),
@@ -157,12 +163,25 @@ const headerName = z
 
 /** JSON Pointer (RFC 6901): "" or "/a/b~1c". */
 const jsonPointer = z.string().regex(/^(\/([^~/]|~[01])*)*$/, 'must be a JSON pointer such as "/metadata/trace_id"');
+/** A JSON pointer to one member (not the whole document), or false for none. */
+const fieldPointer = z.union([
+  z.literal(false),
+  z.string().regex(/^(\/([^~/]|~[01])*)+$/, 'must be a JSON pointer to a member, such as "/idempotency_key", or false'),
+]);
+/** A path pattern in the routes' syntax: "/v1/oauth2/token", "/v1/charges/:id", "/v1/*". */
+const pathPattern = z.string().startsWith("/", "must start with '/'");
 
 function idempotencySection<M extends Mode>(mode: M) {
   return section(mode, {
     header: opt(mode, headerName, "idempotency-key"),
+    /** where in a JSON body the key is, when the header is absent (Square: "/idempotency_key") */
+    bodyField: opt(mode, fieldPointer, false),
+    /** longest key accepted (the gateway's own limit: Stripe 255, Adyen 64) */
+    maxKeyLength: opt(mode, int({ min: 1, max: 255 }), 255),
     methods: opt(mode, z.array(httpMethod).min(1), ["POST", "PATCH"]),
     mode: opt(mode, z.enum(["required", "optional", "off"]), "required"),
+    /** paths whose requests are never keyed, whatever `mode` says (PayPal's OAuth token endpoint) */
+    exempt: opt(mode, z.array(pathPattern), []),
     ttl: opt(mode, duration({ min: 1000 }), 24 * 3_600_000),
     lease: opt(mode, duration({ min: 100 }), 10_000),
     scope: opt(mode, z.array(headerName), ["authorization"]),
@@ -179,7 +198,12 @@ function idempotencySection<M extends Mode>(mode: M) {
     /** statuses by which this gateway promises it did nothing: released, never stored */
     notProcessed: opt(mode, z.array(statusMatcher), []),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
-    upstreamKey: opt(mode, z.union([z.literal(false), z.strictObject({ header: headerName })]), { header: "idempotency-key" }),
+    /**
+     * how the key reaches the gateway, so its own dedupe covers payguard's retries: a header
+     * payguard sets on every attempt; "body" (the key is the body field, forwarded byte for
+     * byte); or false (the gateway has no idempotency: a POST is never re-sent)
+     */
+    upstreamKey: opt(mode, z.union([z.literal(false), z.literal("body"), z.strictObject({ header: headerName })]), { header: "idempotency-key" }),
   });
 }
 
@@ -238,12 +262,19 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
-    upstream: z.strictObject({
-      url: upstreamUrl,
-      connections: int({ min: 1, max: 10_000 }).default(128),
-      connectTimeout: duration({ min: 1 }).default(5_000),
-      keepAliveTimeout: duration({ min: 1 }).default(4_000),
-    }),
+    upstream: z
+      .strictObject({
+        url: upstreamUrl,
+        /** the gateway profile: its defaults (config/profiles.ts) and its native error envelope */
+        gateway: z.enum(["auto", ...GATEWAYS]).default("auto"),
+        /** where the gateway names its request id in an answer (logs, records); profiles set it */
+        requestId: z.strictObject({ header: z.union([z.literal(false), headerName]).default(false), field: fieldPointer.default(false) }).prefault({}),
+        connections: int({ min: 1, max: 10_000 }).default(128),
+        connectTimeout: duration({ min: 1 }).default(5_000),
+        keepAliveTimeout: duration({ min: 1 }).default(4_000),
+      })
+      // `auto` is resolved here, from the URL's host, so the rest of payguard sees one name.
+      .transform((u) => ({ ...u, gateway: u.gateway === "auto" ? detectGateway(u.url) : u.gateway })),
     limits: z
       .strictObject({
         maxBodySize: size({ min: 1 }).default(1024 * 1024),
@@ -291,7 +322,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   const c = config as {
     resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> };
     routes?: unknown;
-    idempotency?: { maxResponseSize?: unknown };
+    idempotency?: { maxResponseSize?: unknown; upstreamKey?: unknown; bodyField?: unknown };
     store?: { type?: unknown; maxSize?: unknown };
   };
   // A stored answer must fit the memory store, or it could never be replayed.
@@ -300,6 +331,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   if (c.store?.type !== "redis" && typeof maxResponse === "number" && typeof maxSize === "number" && maxResponse + 64 * 1024 > maxSize) {
     ctx.addIssue({ code: "custom", path: ["idempotency", "maxResponseSize"], message: "must be at least 64kb below store.maxSize" });
   }
+  checkBodyKey(c, ctx);
   const top = c.resilience?.timeout ?? {};
   const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
     const attempt = timeout.attempt ?? top.attempt;
@@ -312,6 +344,28 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   if (Array.isArray(c.routes)) {
     c.routes.forEach((route: { resilience?: { timeout?: Partial<Record<"attempt" | "total", unknown>> } } | undefined, i) => {
       if (route?.resilience?.timeout) check(route.resilience.timeout, ["routes", i, "resilience", "timeout", "attempt"]);
+    });
+  }
+}
+
+type IdempotencyKeys = { upstreamKey?: unknown; bodyField?: unknown } | undefined;
+
+/** `upstreamKey: body` says the key travels in the body: the body field must be named. */
+function checkBodyKey(c: { idempotency?: IdempotencyKeys; routes?: unknown }, ctx: z.RefinementCtx): void {
+  const top = c.idempotency ?? {};
+  const check = (idem: NonNullable<IdempotencyKeys>, path: PropertyKey[]) => {
+    const upstreamKey = idem.upstreamKey ?? top.upstreamKey;
+    const bodyField = idem.bodyField ?? top.bodyField;
+    if (upstreamKey === "body" && (bodyField === false || bodyField === undefined)) {
+      ctx.addIssue({ code: "custom", path, message: 'is "body": idempotency.bodyField must name the body field the gateway dedupes on' });
+    }
+  };
+  check(top, ["idempotency", "upstreamKey"]);
+  if (Array.isArray(c.routes)) {
+    c.routes.forEach((route: { idempotency?: IdempotencyKeys } | undefined, i) => {
+      if (route?.idempotency && ("upstreamKey" in route.idempotency || "bodyField" in route.idempotency)) {
+        check(route.idempotency, ["routes", i, "idempotency", "upstreamKey"]);
+      }
     });
   }
 }

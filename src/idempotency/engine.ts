@@ -24,6 +24,8 @@ export interface KeyedRequest {
   lookupKey: string;
   fingerprint: string;
   requestId: string;
+  /** the gateway sees the key (upstream key header, or the body field): its dedupe covers a re-send */
+  gatewayDedupes: boolean;
 }
 
 export type Begin = { kind: "replay"; response: StoredResponse } | { kind: "proceed"; ticket: Ticket };
@@ -87,7 +89,7 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
 async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, previous: InFlightRecord, count: (r: string) => void): Promise<Begin> {
   count("takeover");
   deps.logger.warn({ reqId: req.requestId, route: req.route }, "idempotency: took over a key whose owner's lease expired");
-  if (req.policy.upstreamKey !== false) {
+  if (req.gatewayDedupes) {
     if (previous.fingerprint === req.fingerprint) return { kind: "proceed", ticket: new Ticket(deps, req, token) };
     // Another payload under this key: refuse it, and free the key for the original request's
     // retry, which the gateway dedupes by the same upstream key.
@@ -145,7 +147,7 @@ export class Ticket {
   }
 
   /**
-   * Settles the key. Indeterminate with an upstream key configured releases it: a retry
+   * Settles the key. Indeterminate when the gateway saw the key releases it: a retry
    * carries the same upstream key, so the gateway's own dedupe answers it.
    */
   async settle(settlement: Settlement, detail: { response?: StoredResponse; reason?: string; attempts?: number }): Promise<void> {
@@ -156,7 +158,7 @@ export class Ticket {
     // Kept in final records so an operator looking at one sees how often the gateway was tried.
     const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
     let effective: "stored" | "released" | "indeterminate" = settlement === "store" ? "stored" : settlement === "release" ? "released" : "indeterminate";
-    if (effective === "indeterminate" && policy.upstreamKey !== false) effective = "released";
+    if (effective === "indeterminate" && this.req.gatewayDedupes) effective = "released";
 
     let owned: boolean;
     try {

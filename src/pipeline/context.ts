@@ -52,8 +52,13 @@ export interface RequestVars {
   reply: Reply | undefined;
   /** the idempotency record id (scoped store key) of a keyed request, for the access log */
   record: string | undefined;
-  /** header and value carrying the idempotency key to the gateway on every attempt */
-  upstreamKey: { header: string; value: string } | undefined;
+  /**
+   * the idempotency key as the gateway sees it on every attempt, so its own dedupe covers
+   * payguard's retries: in `header`, or (no header) inside the body forwarded byte for byte
+   */
+  upstreamKey: { value: string; header?: string } | undefined;
+  /** the gateway's own id for its answer (upstream.requestId), for the access line */
+  gatewayRequestId: string | undefined;
   /** set when payguard answered (or broke off) the request itself */
   problem: ProxyError | undefined;
   /** set when a streamed response broke off after its headers were sent */

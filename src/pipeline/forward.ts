@@ -7,9 +7,10 @@
  */
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
+import { requestIdFromHeaders } from "../gateways/request-id.js";
 import { newAttemptContext } from "../resilience/policy.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
-import type { ProxyEnv } from "./context.js";
+import type { ProxyEnv, RequestVars } from "./context.js";
 
 export function forward(): Handler<ProxyEnv> {
   return async function forward(c) {
@@ -24,7 +25,7 @@ export function forward(): Handler<ProxyEnv> {
       clientIp: socket.remoteAddress,
       proto: socket.encrypted ? "https" : "http",
       contentLength: body?.length,
-      upstreamKey: c.get("upstreamKey"),
+      upstreamKey: headerKey(c.get("upstreamKey")),
     });
     const method = c.req.method;
     const path = incoming.url as string;
@@ -34,10 +35,16 @@ export function forward(): Handler<ProxyEnv> {
     try {
       const response = await resilience.forRoute(route).execute(ctx, (signal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs }));
       c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
+      c.set("gatewayRequestId", requestIdFromHeaders(c.get("generation").config.upstream.requestId, response.headers));
     } finally {
       c.set("attempts", ctx.attempts);
       c.set("maybeSent", ctx.maybeSent > 0);
     }
     return RESPONSE_ALREADY_SENT;
   };
+}
+
+/** The key payguard sets as a header; none when the key travels in the body. */
+function headerKey(key: RequestVars["upstreamKey"]): { header: string; value: string } | undefined {
+  return key?.header === undefined ? undefined : { header: key.header, value: key.value };
 }

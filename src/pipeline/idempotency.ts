@@ -6,16 +6,17 @@
  */
 import { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
-import { begin, type EngineDeps, type Ticket } from "../idempotency/engine.js";
+import { gatewayRequestId, requestIdFromBody } from "../gateways/request-id.js";
+import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
 import { fingerprint } from "../idempotency/fingerprint.js";
-import { parseIdempotencyKey, scopedKey } from "../idempotency/key.js";
+import { findKey, scopedKey } from "../idempotency/key.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
-import type { ProxyEnv, Reply } from "./context.js";
+import type { ProxyEnv, Reply, RequestVars } from "./context.js";
 
 export const REPLAYED_HEADER = "idempotent-replayed";
 
@@ -24,67 +25,116 @@ const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age"
 
 export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
   return async function idempotency(c, next) {
-    const policy = c.get("route").idempotency;
-    const method = c.req.method;
-    if (policy.mode === "off" || !policy.methods.includes(method as never)) return next();
+    const route = c.get("route");
+    const policy = route.idempotency;
+    if (policy.mode === "off" || !policy.methods.includes(c.req.method as never) || route.exempt(c.get("path"))) return next();
+    const count = (result: string) => deps.metrics.idempotency.inc({ route: route.name, result });
+    const key = clientKey(c, policy, count);
+    if (!key) return next(); // mode optional, and no key sent
 
-    const { incoming } = c.env;
-    const raw = incoming.headers[policy.header];
-    const count = (result: string) => deps.metrics.idempotency.inc({ route: c.get("route").name, result });
-    if (raw === undefined) {
-      if (policy.mode === "optional") return next();
-      count("missing_key");
-      throw new ProxyError("idempotency_key_missing", `send an ${policy.header} header with ${method} requests`);
-    }
-    const parsed = parseIdempotencyKey(Array.isArray(raw) ? raw.join(", ") : raw);
-    if (!parsed.ok) {
-      count("invalid_key");
-      throw new ProxyError("idempotency_key_invalid", parsed.reason);
-    }
-
-    const header = (name: string) => headerValue(incoming.headers[name]);
-    // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
-    // operator can go from a request id in the logs to its record. A hash, not a secret.
-    const lookupKey = scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key: parsed.key });
-    c.set("record", lookupKey);
-    const started = await begin(deps, {
-      route: c.get("route").name,
-      policy,
-      requestId: c.get("requestId"),
-      lookupKey,
-      fingerprint: fingerprint(
-        { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
-        { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
-      ),
-    });
-
+    const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
+    const started = await begin(deps, keyedRequest(c, key.value, upstreamKey !== undefined));
     if (started.kind === "replay") {
-      c.set("reply", replayOf(started.response, policy.header, headerValue(raw) ?? parsed.key));
+      const requestIdRule = c.get("generation").config.upstream.requestId;
+      c.set("reply", replayOf(started.response, key.echo === undefined ? undefined : { header: policy.header, value: key.echo }));
+      c.set("gatewayRequestId", gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
       return RESPONSE_ALREADY_SENT;
     }
-
     // We own the key: go upstream with the same key on every attempt, then settle.
-    const ticket = started.ticket;
-    if (policy.upstreamKey !== false) c.set("upstreamKey", { header: policy.upstreamKey.header, value: parsed.key });
-    // The lease is renewed until the key is settled — including while the answer's body is
-    // still arriving — so no duplicate can take over a live request.
-    ticket.startRenewal();
-    try {
-      await next();
-      const reply = c.get("reply");
-      if (c.error || !reply) {
-        const failure = classifyUpstreamError(c.error);
-        await ticket.settle(settleFailure(c.get("maybeSent") ?? true), {
-          reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
-          attempts: c.get("attempts"),
-        });
-        return;
-      }
-      c.set("reply", await storeReply(ticket, reply, policy, c.get("attempts")));
-    } finally {
-      ticket.stopRenewal();
-    }
+    c.set("upstreamKey", upstreamKey);
+    await forwardAndSettle(c, next, started.ticket);
   };
+}
+
+type Count = (result: string) => void;
+
+/** The client's key (header, else body field); undefined when optional and absent. Throws 400s. */
+function clientKey(c: Context<ProxyEnv>, policy: IdempotencyConfig, count: Count): { value: string; from: "header" | "body"; echo?: string } | undefined {
+  const { headers } = c.env.incoming;
+  const key = findKey({
+    header: headers[policy.header],
+    contentType: headerValue(headers["content-type"]),
+    body: c.get("body"),
+    bodyField: policy.bodyField,
+    maxLength: policy.maxKeyLength,
+  });
+  if (!key.found) {
+    if (policy.mode === "optional") return undefined;
+    count("missing_key");
+    throw new ProxyError("idempotency_key_missing", missingKeyDetail(policy, c.req.method));
+  }
+  if (!key.parse.ok) {
+    count("invalid_key");
+    throw new ProxyError("idempotency_key_invalid", key.parse.reason);
+  }
+  return { value: key.parse.key, from: key.from, ...(key.echo === undefined ? {} : { echo: key.echo }) };
+}
+
+/** The record this request claims: its scoped id, its fingerprint, and whether the gateway dedupes it. */
+function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean): KeyedRequest {
+  const route = c.get("route");
+  const policy = route.idempotency;
+  const method = c.req.method;
+  const header = (name: string) => headerValue(c.env.incoming.headers[name]);
+  // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
+  // operator can go from a request id in the logs to its record. A hash, not a secret.
+  const lookupKey = scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key });
+  c.set("record", lookupKey);
+  return {
+    route: route.name,
+    policy,
+    requestId: c.get("requestId"),
+    lookupKey,
+    gatewayDedupes,
+    fingerprint: fingerprint(
+      { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
+      { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
+    ),
+  };
+}
+
+/**
+ * Calls the gateway (the stages below), then settles the key: the answer is stored before
+ * the client sees it, or the key is released or marked indeterminate. The lease is renewed
+ * until then — including while the answer's body is still arriving — so no duplicate can
+ * take over a live request.
+ */
+async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket): Promise<void> {
+  ticket.startRenewal();
+  try {
+    await next();
+    const reply = c.get("reply");
+    if (c.error || !reply) {
+      const failure = classifyUpstreamError(c.error);
+      await ticket.settle(settleFailure(c.get("maybeSent") ?? true), {
+        reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
+        attempts: c.get("attempts"),
+      });
+      return;
+    }
+    const stored = await storeReply(ticket, reply, c.get("route").idempotency, c.get("attempts"));
+    c.set("reply", stored);
+    const rule = c.get("generation").config.upstream.requestId;
+    if (Buffer.isBuffer(stored.body)) c.set("gatewayRequestId", c.get("gatewayRequestId") ?? requestIdFromBody(rule, stored.body));
+  } finally {
+    ticket.stopRenewal();
+  }
+}
+
+/**
+ * How the gateway sees the key, if it does: in the configured header, or in the body when
+ * the gateway dedupes on the body field and the key came from there (a key sent as a header
+ * to such a gateway reaches it nowhere).
+ */
+function upstreamKeyOf(setting: IdempotencyConfig["upstreamKey"], from: "header" | "body", value: string): RequestVars["upstreamKey"] {
+  if (setting === false) return undefined;
+  if (setting === "body") return from === "body" ? { value } : undefined;
+  return { header: setting.header, value };
+}
+
+function missingKeyDetail(policy: Pick<IdempotencyConfig, "header" | "bodyField">, method: string): string {
+  const where = policy.bodyField === false ? `an ${policy.header} header` : `an ${policy.header} header or the JSON body field ${policy.bodyField}`;
+  return `send ${where} with ${method} requests`;
 }
 
 /**
@@ -136,13 +186,11 @@ function storableHeaders(headers: Reply["headers"]): StoredResponse["headers"] {
   return out;
 }
 
-/** The stored answer as first returned, marked as a replay and echoing the key. */
-function replayOf(response: StoredResponse, keyHeader: string, key: string): Reply {
-  return {
-    status: response.status,
-    headers: { ...response.headers, [REPLAYED_HEADER]: "true", [keyHeader]: key },
-    body: response.body,
-  };
+/** The stored answer as first returned, marked as a replay and echoing the key header the client sent. */
+function replayOf(response: StoredResponse, echo: { header: string; value: string } | undefined): Reply {
+  const headers: Reply["headers"] = { ...response.headers, [REPLAYED_HEADER]: "true" };
+  if (echo) headers[echo.header] = echo.value;
+  return { status: response.status, headers, body: response.body };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -31,6 +31,7 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
   const method = c.req.method;
   const flag = problem?.flag ?? c.get("streamFlag");
   const recordId = c.get("record");
+  const gatewayRequestId = c.get("gatewayRequestId");
   const outcome = problem?.code ?? (c.get("streamFlag") ? "stream_broken" : "upstream");
   const klass = statusClass(status);
 
@@ -53,6 +54,8 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
       ...(flag ? { flag } : {}),
       // keyed requests: the idempotency record's id, for GET /admin/records/{id}
       ...(recordId ? { record: recordId } : {}),
+      // the gateway's own id for its answer (upstream.requestId), replays included
+      ...(gatewayRequestId ? { gatewayRequestId } : {}),
     },
     "request",
   );

@@ -9,7 +9,7 @@ import type { UpstreamFailure } from "../upstream/classify.js";
 import type { ResponseHeaders } from "../upstream/headers.js";
 
 /** Methods whose repetition cannot create a second payment by itself (RFC 9110 §9.2.2). */
-const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
 export type AttemptOutcome = { kind: "response"; status: number; headers: ResponseHeaders } | { kind: "failure"; failure: UpstreamFailure };
 
@@ -29,8 +29,8 @@ export type RetryDecision = { retry: true; reason: string; minDelayMs: number } 
 
 export function decideRetry(outcome: AttemptOutcome, facts: RetryFacts, retry: ResilienceConfig["retry"]): RetryDecision {
   const reason = conditionOf(outcome);
-  // Stripe-Should-Retry overrides the status list either way.
-  const hint = outcome.kind === "response" ? headerOf(outcome.headers, "stripe-should-retry") : undefined;
+  // A gateway's hint (Stripe-Should-Retry, Adyen's Transient-Error) overrides the status list either way.
+  const hint = outcome.kind === "response" ? gatewayHint(outcome.headers, retry.hints) : undefined;
   if (hint === "false") return { retry: false, suppressed: "gateway_hint", reason };
   const listed = reason !== undefined && retry.on.some((c) => String(c) === reason);
   if (!listed && hint !== "true") return { retry: false };
@@ -78,6 +78,15 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (!/[a-z]/i.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** "true" or "false" from the first of the hint headers the answer carries (retry.hints). */
+function gatewayHint(headers: ResponseHeaders, hints: readonly string[]): "true" | "false" | undefined {
+  for (const name of hints) {
+    const value = headerOf(headers, name)?.trim().toLowerCase();
+    if (value === "true" || value === "false") return value;
+  }
+  return undefined;
 }
 
 function headerOf(headers: ResponseHeaders, name: string): string | undefined {

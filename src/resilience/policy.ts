@@ -12,8 +12,8 @@
  * - attempt timeout innermost: it bounds exactly one try; its abort cancels the undici
  *   request, whose socket is then destroyed, never reused.
  *
- * What cockatiel lacks is ours: the safety rule, Retry-After, Stripe-Should-Retry and the
- * deadline (resilience/classify.ts), and the retry budget (resilience/budget.ts).
+ * What cockatiel lacks is ours: the safety rule, Retry-After, the gateway's retry hints
+ * (Stripe-Should-Retry, Transient-Error) and the deadline (resilience/classify.ts), and the retry budget (resilience/budget.ts).
  */
 import {
   type BulkheadPolicy,

@@ -21,6 +21,29 @@ describe("payguard CLI", () => {
     expect(stdout).toContain("body 1MB");
   });
 
+  it("check prints the gateway profile in force and every default it set, for each host auto knows", async () => {
+    const hosts: [string, string, string][] = [
+      ["https://api.stripe.com", "stripe", 'resilience.retry.hints = ["stripe-should-retry"]'],
+      ["https://checkout-test.adyen.com/v71", "adyen", "idempotency.maxKeyLength = 64"],
+      ["https://api-m.sandbox.paypal.com", "paypal", 'idempotency.exempt = ["/v1/oauth2/token"]'],
+      ["https://connect.squareupsandbox.com", "square", 'idempotency.bodyField = "/idempotency_key"'],
+      ["https://api.sandbox.checkout.com", "checkout", 'idempotency.header = "cko-idempotency-key"'],
+    ];
+    for (const [url, gateway, line] of hosts) {
+      const { code, stdout } = await runCli(["check", "--config", writeTempConfig(`upstream: { url: "${url}" }\n`)]);
+      expect(code, stdout).toBe(0);
+      expect(stdout).toContain(`gateway   ${gateway} (upstream.gateway auto: picked from the host of upstream.url)`);
+      expect(stdout).toContain(`              ${line}\n`);
+    }
+    const generic = await runCli(["check", "--config", writeTempConfig('upstream: { url: "http://gw.internal:8443" }\n')]);
+    expect(generic.stdout).toContain("gateway   generic (upstream.gateway auto");
+    expect(generic.stdout).toContain("the profile set no defaults");
+    // A key the file sets is the file's, not the profile's.
+    const own = await runCli(["check", "--config", writeTempConfig('upstream: { url: "https://api.stripe.com" }\nidempotency: { maxKeyLength: 100 }\n')]);
+    expect(own.stdout).not.toContain("idempotency.maxKeyLength =");
+    expect(own.stdout).toContain("≤ 100 characters");
+  });
+
   it("check takes the file from PAYGUARD_CONFIG when --config is absent", async () => {
     const file = writeTempConfig("upstream:\n  url: ${UP:-http://127.0.0.1:1}\n");
     const { code, stdout } = await runCli(["check"], { PAYGUARD_CONFIG: file, UP: "http://gw.internal:8443" });

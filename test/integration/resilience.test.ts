@@ -97,8 +97,8 @@ describe("retries", () => {
     expect(sample(text, "payguard_upstream_attempts_per_request_sum", { route: "default" })).toBe(3);
   });
 
-  it("never retries what is not in `on`, and obeys Stripe-Should-Retry either way", async () => {
-    const pg = await payguard("resilience: { retry: { backoff: { initial: 10ms } } }");
+  it("never retries what is not in `on`, and obeys Stripe-Should-Retry either way (stripe profile)", async () => {
+    const pg = await payguard("resilience: { retry: { backoff: { initial: 10ms } } }", { url: env.gw.url, gateway: "stripe" });
     let before = env.gw.requests.length;
     env.gw.script(steps.json(500, { error: "boom" }));
     expect((await post(pg, "/v1/charges", key())).status).toBe(500);

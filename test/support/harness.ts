@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
-import { type Running, startInProcess } from "./payguard.js";
+import { type Running, startInProcess, type TestUpstream } from "./payguard.js";
 
 export interface ProxyEnv {
   readonly gw: FakeGateway;
@@ -40,8 +40,8 @@ export function useProxy(extra: string): ProxyEnv {
 export interface GatewayEnv {
   /** the file's fake gateway (available from beforeAll on) */
   readonly gw: FakeGateway;
-  /** starts payguard (config: `extra` YAML) in front of the gateway, or of `upstreamUrl` */
-  payguard(extra?: string, upstreamUrl?: string): Promise<Running>;
+  /** starts payguard (config: `extra` YAML) in front of the gateway, or of `upstream` */
+  payguard(extra?: string, upstream?: TestUpstream): Promise<Running>;
 }
 
 /** `defaults` may rewrite each instance's extra YAML (e.g. a file-wide setting). */
@@ -63,8 +63,8 @@ export function useGateway(defaults: (extra: string) => string = (extra) => extr
       if (!gateway) throw new Error("the fake gateway starts in beforeAll");
       return gateway;
     },
-    async payguard(extra = "", upstreamUrl) {
-      const pg = await startInProcess(upstreamUrl ?? env.gw.url, defaults(extra));
+    async payguard(extra = "", upstream) {
+      const pg = await startInProcess(upstream ?? env.gw.url, defaults(extra));
       running.push(pg);
       return pg;
     },

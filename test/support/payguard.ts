@@ -20,19 +20,23 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** Where a test instance sends requests: a URL, or a URL and the gateway profile to use. */
+export type TestUpstream = string | { url: string; gateway: string };
+
 /** YAML for a test instance: both listeners on 127.0.0.1:0, quick shutdown. */
-export function testConfigYaml(upstreamUrl: string, extra = ""): string {
+export function testConfigYaml(upstream: TestUpstream, extra = ""): string {
+  const { url, gateway } = typeof upstream === "string" ? { url: upstream, gateway: "auto" } : upstream;
   return `
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
-upstream: { url: "${upstreamUrl}" }
+upstream: { url: "${url}", gateway: ${gateway} }
 shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
 log: { level: info }
 ${extra}`;
 }
 
-export async function startInProcess(upstreamUrl: string, extra = ""): Promise<Running> {
-  return startInProcessYaml(testConfigYaml(upstreamUrl, extra));
+export async function startInProcess(upstream: TestUpstream, extra = ""): Promise<Running> {
+  return startInProcessYaml(testConfigYaml(upstream, extra));
 }
 
 /** Starts payguard in process from a complete YAML config, logs captured. */

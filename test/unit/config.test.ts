@@ -14,12 +14,19 @@ function problemsOf(yaml: string, env: Record<string, string> = {}): string[] {
 }
 
 describe("config defaults", () => {
-  it("a file with only upstream.url is complete, with the documented defaults", () => {
-    const config = parseConfig("upstream:\n  url: https://api.stripe.com\n", {});
+  it("a file with only upstream.url is complete, with the documented defaults (generic gateway)", () => {
+    const config = parseConfig("upstream:\n  url: https://payments.example.com\n", {});
     expect(config).toEqual({
       server: { host: "0.0.0.0", port: 8080 },
       admin: { host: "0.0.0.0", port: 9090, api: { enabled: false, token: "", revealBodies: false } },
-      upstream: { url: "https://api.stripe.com", connections: 128, connectTimeout: 5000, keepAliveTimeout: 4000 },
+      upstream: {
+        url: "https://payments.example.com",
+        gateway: "generic",
+        requestId: { header: false, field: false },
+        connections: 128,
+        connectTimeout: 5000,
+        keepAliveTimeout: 4000,
+      },
       limits: { maxBodySize: 1024 * 1024, maxHeaderSize: 16 * 1024, maxHeaders: 100, headersTimeout: 10_000, requestTimeout: 60_000 },
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
       reload: { watch: true, debounce: 250 },
@@ -30,6 +37,7 @@ describe("config defaults", () => {
           maxAttempts: 3,
           backoff: { type: "exponential", initial: 100, max: 5000, jitter: "decorrelated" },
           on: ["connect-error", "attempt-timeout", "reset", 502, 503, 504, 429],
+          hints: [],
           retryAfter: { honor: true, max: 10_000 },
           budget: { ratio: 0.2, minPerSecond: 10, window: 10_000 },
         },
@@ -38,8 +46,11 @@ describe("config defaults", () => {
       },
       idempotency: {
         header: "idempotency-key",
+        bodyField: false,
+        maxKeyLength: 255,
         methods: ["POST", "PATCH"],
         mode: "required",
+        exempt: [],
         ttl: 86_400_000,
         lease: 10_000,
         scope: ["authorization"],

@@ -43,13 +43,22 @@ describe("the retry decision", () => {
     expect(decideRetry(failure("other", true), facts(), retryConfig)).toEqual({ retry: false });
   });
 
-  it("obeys Stripe-Should-Retry both ways", () => {
-    expect(decideRetry(response(503, { "stripe-should-retry": "false" }), facts(), retryConfig)).toMatchObject({ retry: false, suppressed: "gateway_hint" });
-    expect(decideRetry(response(409, { "stripe-should-retry": "true" }), facts(), retryConfig)).toMatchObject({ retry: true, reason: "409" });
-    expect(decideRetry(response(409, { "stripe-should-retry": "true" }), facts({ keyed: false }), retryConfig)).toMatchObject({
+  it("obeys the gateway's retry hint headers both ways (retry.hints), the first one present deciding", () => {
+    const hinted = { ...retryConfig, hints: ["stripe-should-retry", "transient-error"] };
+    expect(decideRetry(response(503, { "stripe-should-retry": "false" }), facts(), hinted)).toMatchObject({ retry: false, suppressed: "gateway_hint" });
+    expect(decideRetry(response(409, { "stripe-should-retry": "true" }), facts(), hinted)).toMatchObject({ retry: true, reason: "409" });
+    expect(decideRetry(response(409, { "transient-error": "True" }), facts(), hinted)).toMatchObject({ retry: true, reason: "409" });
+    expect(decideRetry(response(503, { "stripe-should-retry": "false", "transient-error": "true" }), facts(), hinted)).toMatchObject({ retry: false });
+    expect(decideRetry(response(409, { "stripe-should-retry": "true" }), facts({ keyed: false }), hinted)).toMatchObject({
       retry: false,
       suppressed: "unsafe",
     });
+  });
+
+  it("ignores hint headers the route does not list (the generic profile lists none)", () => {
+    expect(retryConfig.hints).toEqual([]);
+    expect(decideRetry(response(503, { "stripe-should-retry": "false" }), facts(), retryConfig)).toMatchObject({ retry: true, reason: "503" });
+    expect(decideRetry(response(409, { "stripe-should-retry": "true" }), facts(), retryConfig)).toEqual({ retry: false });
   });
 
   it("honours Retry-After up to its max and the deadline, else passes the answer through", () => {

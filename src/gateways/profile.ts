@@ -1,0 +1,51 @@
+/**
+ * A gateway profile: what payguard knows of one gateway from its published docs. It does
+ * two things and no more:
+ * - it sets config defaults (where the key is, its limits, retry hints, ...), each of which
+ *   the config file may override, at the top level and per route (config/profile.ts);
+ * - it wraps the answers payguard makes itself in the gateway's own error envelope, so the
+ *   gateway's SDK raises its own typed error instead of reading a refusal as a success.
+ *
+ * Each rule cites the doc it comes from, next to it.
+ */
+import type { z } from "zod";
+import type { configSchema } from "../config/schema.js";
+import type { ProblemCode } from "../errors.js";
+import type { GatewayName } from "./detect.js";
+
+type RawConfig = z.input<typeof configSchema>;
+
+/** Config defaults in the file's own shape: applied under whatever the file says. */
+export interface ProfileDefaults {
+  upstream?: Pick<RawConfig["upstream"], "requestId">;
+  idempotency?: RawConfig["idempotency"];
+  resilience?: RawConfig["resilience"];
+}
+
+/** An answer payguard makes itself, as a profile sees it. */
+export interface Refusal {
+  code: ProblemCode;
+  status: number;
+  title: string;
+  detail: string | undefined;
+  requestId: string;
+  /** the same request, sent again as it is, may succeed and cannot charge twice */
+  retryable: boolean;
+}
+
+/** What a profile adds to the problem document: members beside the RFC 9457 ones, and headers. */
+export interface Envelope {
+  members: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+export interface GatewayProfile {
+  readonly name: GatewayName;
+  readonly defaults: ProfileDefaults;
+  envelope(refusal: Refusal): Envelope;
+}
+
+/** "<code>: <detail or title>", the readable line most envelopes carry. */
+export function describeRefusal(refusal: Refusal): string {
+  return `${refusal.code}: ${refusal.detail ?? refusal.title}`;
+}
