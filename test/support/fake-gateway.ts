@@ -47,6 +47,11 @@ export interface FakeGateway {
   reset(): void;
   /** what a request gets once the script is empty */
   setDefault(step: Step | StepFn): void;
+  /**
+   * A standing answer: requests for which `answer` returns a step get it, before and without
+   * consuming the script (an SDK's token endpoint, say). reset() removes them.
+   */
+  answerWhen(answer: (req: SeenRequest) => Step | undefined): void;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,7 @@ const echo: StepFn = (req) => ({
 export async function startFakeGateway(): Promise<FakeGateway> {
   const requests: SeenRequest[] = [];
   const queue: Step[] = [];
+  const standing: ((req: SeenRequest) => Step | undefined)[] = [];
   let fallback: Step | StepFn = echo;
   let counter = 0;
   const sockets = new Set<Socket>();
@@ -83,6 +89,13 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     // A client (payguard) may hang up mid-request: that must not crash the gateway.
     handle(req, res).catch(() => res.destroy());
   });
+  const standingAnswer = (seen: SeenRequest): Step | undefined => {
+    for (const answer of standing) {
+      const step = answer(seen);
+      if (step) return step;
+    }
+    return undefined;
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -96,7 +109,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       time: performance.now(),
     };
     requests.push(seen);
-    const next = queue.shift() ?? fallback;
+    const next = standingAnswer(seen) ?? queue.shift() ?? fallback;
     await play(typeof next === "function" ? next(seen) : next, res);
   };
   server.on("connection", (socket) => {
@@ -113,8 +126,10 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     clearScript: () => void queue.splice(0),
     reset: () => {
       queue.splice(0);
+      standing.splice(0);
       fallback = echo;
     },
+    answerWhen: (answer) => void standing.push(answer),
     setDefault: (step) => {
       fallback = step;
     },

@@ -1,0 +1,47 @@
+/**
+ * The square SDK with only its base URL changed. Square's key is the body field
+ * `idempotency_key` (the SDK sends no header): the square profile reads it from there, and
+ * the body goes upstream byte for byte, so Square's own dedupe still sees it.
+ */
+import { randomUUID } from "node:crypto";
+import { SquareClient, SquareError } from "square";
+import { describe, expect, it } from "vitest";
+import { steps } from "../support/fake-gateway.js";
+import { describeSdk } from "./contract.js";
+
+const square = describeSdk("square", {
+  gateway: "square",
+  client: (baseUrl) => {
+    const square = new SquareClient({ baseUrl, token: "sq0atp-payguard", maxRetries: 0 });
+    return {
+      create: (key, amount) =>
+        square.payments.create({ sourceId: "cnon:card-nonce-ok", idempotencyKey: key, amountMoney: { amount: BigInt(amount), currency: "USD" } }),
+    };
+  },
+  isCreate: (req) => req.method === "POST" && req.url === "/v2/payments",
+  created: steps.json(200, { payment: { id: "R2B3Z8WMVt3EAmzYWLZvz7Y69EbZY", status: "COMPLETED", amount_money: { amount: 1000, currency: "USD" } } }),
+  idOf: (result) => (result as { payment?: { id?: string } }).payment?.id,
+  ownError: (err) => err instanceof SquareError,
+  // Square's own `code` is its enum (CONFLICT, ...); payguard's code leads the error's detail.
+  codeOf: (err) => (err as SquareError).errors[0]?.detail?.split(":")[0],
+});
+
+describe("square: the key in the body", () => {
+  it("reaches Square inside the body, byte for byte, with no header added", async () => {
+    const client = await square.start();
+    const key = randomUUID();
+    await client.create(key, 1000);
+    const [seen] = square.creates();
+    expect(JSON.parse(seen?.body.toString("utf8") ?? "{}")).toMatchObject({ idempotency_key: key });
+    expect(seen?.headers["idempotency-key"]).toBeUndefined();
+  });
+
+  it("lets payguard retry a 503, since Square dedupes by the key in the body it resends unchanged", async () => {
+    const client = await square.start("resilience: { retry: { backoff: { initial: 10ms } } }");
+    square.env.gw.script(steps.unavailable());
+    await client.create(randomUUID(), 1000);
+    const [first, second] = square.creates();
+    expect(square.creates()).toHaveLength(2);
+    expect(second?.body.equals(first?.body ?? Buffer.alloc(0))).toBe(true);
+  });
+});
