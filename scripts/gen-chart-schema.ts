@@ -54,7 +54,7 @@ export function configJsonSchema(): Json {
   const { $schema: _drop, ...schema } = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Json;
   return {
     ...(dropUnknownFormats(schema) as Json),
-    description: "payguard's config file (see README 'Configuration'), rendered into the ConfigMap as payguard.yaml",
+    description: "payguard's config file (see docs/configuration.md), rendered into the ConfigMap as payguard.yaml",
   };
 }
 

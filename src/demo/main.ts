@@ -20,7 +20,7 @@ interface Front {
 }
 
 /**
- * payguard configured as its README says for a gateway without idempotency support: no
+ * payguard configured as docs/semantics.md says for a gateway without idempotency support: no
  * upstream key (the gateway would ignore it), and the gateway's 503 declared as "nothing
  * processed" so the client's retry is sent afresh. Goes through the real validation.
  */

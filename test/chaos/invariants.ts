@@ -71,7 +71,7 @@ export function inKillWindow(c: Charge, kill: KillWindow): boolean {
  *   anywhere before the outcome is known;
  * - 502 outcome_indeterminate ("the gateway may have charged") may later turn into a 2xx:
  *   an answer journaled while Redis was down is written back over an indeterminate marker
- *   (README, "Redis down when the gateway has answered");
+ *   (docs/operations.md, "Shared store (Redis)");
  * - once a 2xx has been given, every later answer for that key is the same 2xx (same
  *   charge id): anything else — another charge, an indeterminate, a 409, a fresh call —
  *   means the store lost or changed a known outcome;
