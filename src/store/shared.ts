@@ -34,6 +34,7 @@ import {
   type ListPage,
   type RecordEntry,
 } from "./types.js";
+import { Waiters } from "./waiters.js";
 
 export interface ReadyStore extends IdempotencyStore {
   /** false while the store cannot serve claims (for /readyz) */
@@ -145,8 +146,16 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     return undefined;
   };
   const hold = (key: string, request: ClaimRequest) => held.set(key, inFlightRecord(request, Date.now()));
+  /** Wakes this replica's waiters when a key it held is settled, whichever store settled it. */
+  const settledHere = new Waiters();
+  /**
+   * Only once the outcome is durable somewhere — Redis took it, or the journal has it on
+   * disk — or the key was released: until then a duplicate here must find the hold, or,
+   * with Redis down, it would claim the key in the local store and go to the gateway again.
+   */
   const unhold = (key: string, token: string) => {
     if (held.get(key)?.token === token) held.delete(key);
+    settledHere.wake(key);
   };
 
   return {
@@ -184,22 +193,26 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async complete(key, token, record, ttlMs) {
-      unhold(key, token);
-      if (localTokens.delete(token)) {
+      if (localTokens.has(token)) {
         const done = await local.complete(key, token, record, ttlMs);
         // Share it once Redis is back: other replicas must see this answer too.
         if (done) await journalAppend(key, record, ttlMs);
+        localTokens.delete(token);
+        unhold(key, token);
         return done;
       }
+      let done: boolean;
       try {
-        return await redis.complete(key, token, record, ttlMs);
+        done = await redis.complete(key, token, record, ttlMs);
       } catch (err) {
         if (!failed("complete", err)) throw err;
         // The gateway answered and Redis cannot take it: make it durable here first.
         await journalAppend(key, record, ttlMs);
         logger.warn({ backlog: journal.size() }, "store: redis unavailable, outcome journaled for write-back");
-        return true;
+        done = true;
       }
+      unhold(key, token);
+      return done;
     },
 
     async renew(key, token, leaseMs) {
@@ -215,15 +228,16 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async release(key, token) {
-      unhold(key, token);
-      if (localTokens.delete(token)) return local.release(key, token);
       try {
+        if (localTokens.delete(token)) return await local.release(key, token);
         return await redis.release(key, token);
       } catch (err) {
         // Retried by maintenance once Redis answers (compare-and-set: harmless if moot).
         if (!failed("release", err)) throw err;
         if (orphans.size < MAX_ORPHANS) orphans.set(token, key);
         return false;
+      } finally {
+        unhold(key, token);
       }
     },
 
@@ -284,9 +298,9 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     },
 
     async waitForChange(key, timeoutMs) {
-      // Both bounded by the same short slice: the engine loops, so no timers pile up.
+      // All bounded by the same short slice: the engine loops, so no timers pile up.
       const slice = Math.min(timeoutMs, MAINTENANCE_MS);
-      await Promise.race([redis.waitForChange(key, slice), local.waitForChange(key, slice)]);
+      await Promise.race([redis.waitForChange(key, slice), local.waitForChange(key, slice), settledHere.wait(key, slice)]);
     },
 
     stats() {
@@ -299,6 +313,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
 
     async close() {
       clearInterval(maintenance);
+      settledHere.wakeAll();
       await writeBack().catch(() => {});
       await Promise.allSettled([redis.close(), local.close(), journal.close()]);
     },
