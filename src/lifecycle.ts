@@ -1,20 +1,22 @@
 /**
  * Graceful shutdown, in the order load balancers need: readiness turns false first, a short
  * delay lets them notice, then the proxy stops accepting and in-flight requests finish
- * (each gets its real upstream answer) under a hard drain timeout.
+ * (each gets its real upstream answer) under a hard drain timeout. The store closes last:
+ * only once every key this process claimed is settled — upstream calls go on after their
+ * client connection was cut — and every answer is durable, or settleTimeout has passed.
  */
 import type { Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "live" | "store"> {
+export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "live" | "store" | "settlements"> {
   proxyServer: Server;
   adminServer: Server;
 }
 
 export async function drain(target: Drainable, shutdown: Config["shutdown"]): Promise<{ drained: boolean }> {
-  const { lifecycle, logger, proxyServer, adminServer, live, store } = target;
+  const { lifecycle, logger, proxyServer, adminServer, live, store, settlements } = target;
   if (lifecycle.draining) return { drained: true };
   lifecycle.ready = false;
   logger.info({ readinessDelayMs: shutdown.readinessDelay }, "shutdown: readiness off");
@@ -34,6 +36,13 @@ export async function drain(target: Drainable, shutdown: Config["shutdown"]): Pr
     logger.warn("shutdown: drain timeout reached, closing remaining connections");
     proxyServer.closeAllConnections();
     await closed;
+  }
+  const left = await settlements.quiesce(shutdown.settleTimeout);
+  if (left.open > 0 || left.pending > 0) {
+    logger.error(
+      { ...left, settleTimeoutMs: shutdown.settleTimeout },
+      "shutdown: closing the store with keys not settled (their leases run out; a repeat is never sent twice)",
+    );
   }
   await Promise.all(live.upstreams().map((upstream) => upstream.close()));
   await store.close();

@@ -13,6 +13,7 @@ import type { Config } from "./config/schema.js";
 import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
 import type { GatewayProfile } from "./gateways/profile.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
+import { Settlements } from "./idempotency/settlements.js";
 import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
@@ -66,22 +67,28 @@ export function restartRequired(running: Config, next: Config): string[] {
 export interface StartOptions {
   logger?: Logger;
   metrics?: Metrics;
+  /** the idempotency store to use instead of the one `config.store` describes (tests) */
+  store?: ReadyStore;
 }
 
 export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = options.metrics ?? createMetrics();
   const store: ReadyStore =
-    config.store.type === "redis"
+    options.store ??
+    (config.store.type === "redis"
       ? await createSharedStore(config.store, { metrics, logger })
-      : { ...createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() }), ready: () => true };
+      : { ...createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() }), ready: () => true });
   metrics.observeStore(() => store.stats());
+  const settlements = new Settlements();
+  metrics.observeSettlements(() => settlements.size);
   const deps: AppDeps = {
     live: new Live(buildGeneration(1, config, { metrics, logger })),
     metrics,
     logger,
     lifecycle: { ready: false, draining: false },
     store,
+    settlements,
   };
 
   const app = buildApp(deps);

@@ -295,6 +295,12 @@ export const configSchema = z
       .strictObject({
         readinessDelay: duration().default(2_000),
         drainTimeout: duration().default(30_000),
+        /**
+         * after the connections are closed, how long upstream calls still running may take to
+         * settle their keys (and answers the store refused, to be written) before the store
+         * closes: at least the longest resilience.timeout.total
+         */
+        settleTimeout: duration().default(30_000),
       })
       .prefault({}),
     reload: z

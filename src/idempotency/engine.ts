@@ -8,13 +8,16 @@ import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import type { IdempotencyStore, InFlightRecord, StoredResponse } from "../store/types.js";
+import { type FinalRecord, type IdempotencyRecord, type IdempotencyStore, type InFlightRecord, isStoreError, type StoredResponse } from "../store/types.js";
 import type { Settlement } from "./outcome.js";
+import type { Settlements } from "./settlements.js";
 
 export interface EngineDeps {
   store: IdempotencyStore;
   metrics: Metrics;
   logger: Logger;
+  /** settlements this process owes: answers the store has not taken yet, open requests */
+  settlements: Settlements;
 }
 
 export interface KeyedRequest {
@@ -45,6 +48,9 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
   let waited = false;
 
   for (;;) {
+    // An answer this process holds because the store has not taken it yet is the truth.
+    const kept = deps.settlements.pending(req.lookupKey);
+    if (kept) return answerFrom(kept, req, count, waited);
     const token = randomUUID();
     const claim = await timed(deps, "claim", () =>
       store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl }),
@@ -57,18 +63,7 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     if (claim.outcome === "taken-over") return takeOver(deps, req, token, claim.previous, count);
 
     const record = claim.record;
-    if (record.fingerprint !== req.fingerprint) {
-      count("mismatch");
-      throw new ProxyError("idempotency_key_reused");
-    }
-    if (record.state === "completed") {
-      count(waited ? "waited" : "replayed");
-      return { kind: "replay", response: record.response };
-    }
-    if (record.state === "indeterminate") {
-      count("indeterminate");
-      throw new ProxyError("outcome_indeterminate", `the first attempt ended with: ${record.reason}`);
-    }
+    if (record.state !== "in-flight" || record.fingerprint !== req.fingerprint) return answerFrom(record, req, count, waited);
     // In flight elsewhere: wait for it to settle (woken by the store, not by polling), or refuse.
     const remaining = deadline - Date.now();
     if (policy.inFlight.strategy === "reject" || remaining <= 0) {
@@ -79,6 +74,23 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     // Wake at the latest when the holder's lease runs out, to notice an owner that died.
     await store.waitForChange(req.lookupKey, Math.min(remaining, Math.max(record.leaseUntil - Date.now(), 10)));
   }
+}
+
+/** A repeat of a key that has a record: 422 for another payload, the replay, or 502 for an unknown outcome. */
+function answerFrom(record: IdempotencyRecord, req: KeyedRequest, count: (r: string) => void, waited: boolean): Begin {
+  if (record.fingerprint !== req.fingerprint) {
+    count("mismatch");
+    throw new ProxyError("idempotency_key_reused");
+  }
+  if (record.state === "completed") {
+    count(waited ? "waited" : "replayed");
+    return { kind: "replay", response: record.response };
+  }
+  if (record.state === "indeterminate") {
+    count("indeterminate");
+    throw new ProxyError("outcome_indeterminate", `the first attempt ended with: ${record.reason}`);
+  }
+  throw new Error("answerFrom: an in-flight record has no answer yet");
 }
 
 /**
@@ -118,6 +130,8 @@ async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, prev
 /** The right to call the gateway for one key, and the duty to settle it. */
 export class Ticket {
   private renewal: NodeJS.Timeout | undefined;
+  /** the store refused the answer: Settlements writes it again, the lease stays renewed */
+  private kept = false;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -142,47 +156,94 @@ export class Ticket {
     this.renewal.unref();
   }
 
-  stopRenewal(): void {
+  /** The request is over: stop renewing — unless its answer still waits for the store. */
+  finish(): void {
+    if (!this.kept) this.stopRenewal();
+  }
+
+  private stopRenewal(): void {
     clearInterval(this.renewal);
   }
 
   /**
    * Settles the key. Indeterminate when the gateway saw the key releases it: a retry
-   * carries the same upstream key, so the gateway's own dedupe answers it.
+   * carries the same upstream key, so the gateway's own dedupe answers it. The lease is
+   * renewed until the store has the outcome; an answer the store cannot take is kept in
+   * this process and written again (settlements.ts), never dropped.
    */
   async settle(settlement: Settlement, detail: { response?: StoredResponse; reason?: string; attempts?: number }): Promise<void> {
-    this.stopRenewal();
-    const { store } = this.deps;
-    const { lookupKey, policy, fingerprint, route } = this.req;
-    const now = Date.now();
-    // Kept in final records so an operator looking at one sees how often the gateway was tried.
-    const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
-    let effective: "stored" | "released" | "indeterminate" = settlement === "store" ? "stored" : settlement === "release" ? "released" : "indeterminate";
-    if (effective === "indeterminate" && this.req.gatewayDedupes) effective = "released";
-
+    const effective = effectiveSettlement(settlement, this.req.gatewayDedupes, detail.response !== undefined);
+    const record = effective === "released" ? undefined : finalRecord(effective, this.req.fingerprint, detail);
     let owned: boolean;
     try {
-      if (effective === "stored" && detail.response) {
-        const record = { state: "completed" as const, fingerprint, createdAt: now, completedAt: now, ...attempts, response: detail.response };
-        owned = await timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
-      } else if (effective === "indeterminate") {
-        const record = { state: "indeterminate" as const, fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts };
-        owned = await timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
-      } else {
-        owned = await timed(this.deps, "release", () => store.release(lookupKey, this.token));
-      }
+      owned = await this.write(record);
     } catch (err) {
-      this.deps.metrics.settlements.inc({ route, settlement: "failed" });
+      this.deps.metrics.settlements.inc({ route: this.req.route, settlement: "failed" });
+      // A record too big for the store stays an indeterminate marker there (memory.ts): final.
+      const permanent = isStoreError(err) && err.code === "store_full";
+      if (record && !permanent) return this.keep(record, effective, err);
+      this.stopRenewal();
       this.deps.logger.error({ reqId: this.req.requestId, err: String(err), settlement: effective }, "idempotency: could not record the outcome");
       return;
     }
+    this.stopRenewal();
+    this.counted(owned, effective);
+  }
+
+  private write(record: FinalRecord | undefined): Promise<boolean> {
+    const { store } = this.deps;
+    const { lookupKey, policy } = this.req;
+    if (record) return timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
+    return timed(this.deps, "release", () => store.release(lookupKey, this.token));
+  }
+
+  private keep(record: FinalRecord, effective: EffectiveSettlement, err: unknown): void {
+    this.kept = true;
+    this.deps.logger.error(
+      { reqId: this.req.requestId, err: String(err), settlement: effective },
+      "idempotency: the store cannot take the answer; kept in this process and written again until it does",
+    );
+    this.deps.settlements.keep(
+      this.req.lookupKey,
+      record,
+      () => this.write(record),
+      (outcome) => {
+        this.stopRenewal();
+        this.counted(outcome === "stored", effective);
+      },
+    );
+  }
+
+  private counted(owned: boolean, effective: EffectiveSettlement): void {
+    const { route, requestId } = this.req;
     if (!owned) {
       this.deps.metrics.settlements.inc({ route, settlement: "lost" });
-      this.deps.logger.error({ reqId: this.req.requestId, settlement: effective }, "idempotency: key was taken over before the outcome was recorded");
+      this.deps.logger.error({ reqId: requestId, settlement: effective }, "idempotency: key was taken over before the outcome was recorded");
       return;
     }
     this.deps.metrics.settlements.inc({ route, settlement: effective });
   }
+}
+
+type EffectiveSettlement = "stored" | "released" | "indeterminate";
+
+function effectiveSettlement(settlement: Settlement, gatewayDedupes: boolean, hasResponse: boolean): EffectiveSettlement {
+  if (settlement === "store") return hasResponse ? "stored" : "released";
+  if (settlement === "indeterminate" && !gatewayDedupes) return "indeterminate";
+  return "released";
+}
+
+/** The final record of a settlement; attempts are kept so an operator sees how often the gateway was tried. */
+function finalRecord(
+  effective: "stored" | "indeterminate",
+  fingerprint: string,
+  detail: { response?: StoredResponse; reason?: string; attempts?: number },
+): FinalRecord {
+  const now = Date.now();
+  const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
+  if (effective === "stored" && detail.response)
+    return { state: "completed", fingerprint, createdAt: now, completedAt: now, ...attempts, response: detail.response };
+  return { state: "indeterminate", fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts };
 }
 
 async function timed<T>(deps: EngineDeps, op: string, fn: () => Promise<T>): Promise<T> {

@@ -16,7 +16,10 @@ export interface Metrics {
   readonly upstreamAttemptDuration: Histogram<"route" | "outcome">;
   /** Per keyed request: new, replayed, waited, conflict, mismatch, missing_key, invalid_key, indeterminate, takeover. */
   readonly idempotency: Counter<"route" | "result">;
-  /** How each claimed key ended: stored, released, indeterminate, lost (ownership lost), failed (store error). */
+  /**
+   * How each claimed key ended: stored, released, indeterminate, lost (ownership lost), failed
+   * (a store error; a refused answer is then kept and counted again when the store takes it).
+   */
   readonly settlements: Counter<"route" | "settlement">;
   readonly storeOperationDuration: Histogram<"op" | "result">;
   readonly storeEvictions: Counter;
@@ -42,6 +45,8 @@ export interface Metrics {
   readonly journalReplays: Counter<"result">;
   /** Point the journal backlog gauge at a journal. */
   observeJournal(backlog: () => number): void;
+  /** Point the pending-settlements gauge (answers the store has not taken yet) at its count. */
+  observeSettlements(pending: () => number): void;
   /** The config generation serving new requests (1 at start, +1 per applied reload). */
   readonly configGeneration: Gauge;
   /** Reload attempts: applied, unchanged (same file content), rejected (invalid; the old config stays). */
@@ -90,7 +95,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       this.set(journalBacklog());
     },
   });
+  let pendingSettlements: () => number = () => 0;
+  new Gauge({
+    name: "payguard_idempotency_settlements_pending",
+    help: "Gateway answers the store has not taken yet: held in this process and written again until it does (alert when > 0).",
+    registers: [registry],
+    collect() {
+      this.set(pendingSettlements());
+    },
+  });
   return {
+    observeSettlements(pending) {
+      pendingSettlements = pending;
+    },
     configGeneration: new Gauge({ name: "payguard_config_generation", help: "The config generation serving new requests.", registers: [registry] }),
     configReloads: new Counter({
       name: "payguard_config_reloads_total",

@@ -7,6 +7,7 @@ import type { HttpBindings } from "@hono/node-server";
 import type { RoutePolicy } from "../config/routes.js";
 import type { Flag, ProxyError } from "../errors.js";
 import type { Generation, Live } from "../generation.js";
+import type { Settlements } from "../idempotency/settlements.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { ReadyStore } from "../store/shared.js";
@@ -24,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   lifecycle: Lifecycle;
   store: ReadyStore;
+  /** settlements this process owes (open keyed requests, answers the store has not taken) */
+  settlements: Settlements;
 }
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */

@@ -40,9 +40,10 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
       c.set("gatewayRequestId", gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
       return RESPONSE_ALREADY_SENT;
     }
-    // We own the key: go upstream with the same key on every attempt, then settle.
+    // We own the key: go upstream with the same key on every attempt, then settle. Shutdown
+    // waits for this before it closes the store.
     c.set("upstreamKey", upstreamKey);
-    await forwardAndSettle(c, next, started.ticket);
+    await deps.settlements.track(forwardAndSettle(c, next, started.ticket));
   };
 }
 
@@ -117,7 +118,7 @@ async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket
     const rule = c.get("generation").config.upstream.requestId;
     if (Buffer.isBuffer(stored.body)) c.set("gatewayRequestId", c.get("gatewayRequestId") ?? requestIdFromBody(rule, stored.body));
   } finally {
-    ticket.stopRenewal();
+    ticket.finish();
   }
 }
 

@@ -67,11 +67,14 @@ describe("the config section of every values file", () => {
     expect(() => parseConfig(stringify(values.config), ENV, file)).not.toThrow();
   });
 
-  it.each(valuesFiles().map((f) => [f.slice(CHART.length), f]))("gives a grace period longer than readinessDelay + drainTimeout: %s", (_name, file) => {
-    const values = { ...base(), ...yamlFile<Values>(file) };
-    const { shutdown } = parseConfig(stringify(values.config), ENV, file);
-    expect((values.terminationGracePeriodSeconds ?? 0) * 1000).toBeGreaterThan(shutdown.readinessDelay + shutdown.drainTimeout);
-  });
+  it.each(valuesFiles().map((f) => [f.slice(CHART.length), f]))(
+    "gives a grace period longer than readinessDelay + drainTimeout + settleTimeout: %s",
+    (_name, file) => {
+      const values = { ...base(), ...yamlFile<Values>(file) };
+      const { shutdown } = parseConfig(stringify(values.config), ENV, file);
+      expect((values.terminationGracePeriodSeconds ?? 0) * 1000).toBeGreaterThan(shutdown.readinessDelay + shutdown.drainTimeout + shutdown.settleTimeout);
+    },
+  );
 
   it("reads secrets only through ${VAR} interpolation, never in clear", () => {
     for (const file of valuesFiles()) {

@@ -60,8 +60,8 @@ describe("examples/sidecar-deployment.yaml", () => {
     });
   });
 
-  it("the grace period outlasts readinessDelay + drainTimeout", () => {
+  it("the grace period outlasts readinessDelay + drainTimeout + settleTimeout", () => {
     const { shutdown } = parseConfig(configMap?.data?.["payguard.yaml"] ?? "", ENV);
-    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdown.readinessDelay + shutdown.drainTimeout);
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdown.readinessDelay + shutdown.drainTimeout + shutdown.settleTimeout);
   });
 });

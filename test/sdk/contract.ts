@@ -9,12 +9,12 @@
  * SDK's gateway profile.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ProblemCode } from "../../src/errors.js";
 import type { GatewayName } from "../../src/gateways/detect.js";
 import { type SeenRequest, type Step, steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
+import { until } from "../support/until.js";
 
 export interface SdkClient {
   /** one create call with the idempotency key `key`; `amount` varies the payload */
@@ -40,15 +40,6 @@ export interface SdkCase {
   standing?: (req: SeenRequest) => Step | undefined;
   /** codes the SDK cannot show its caller, and why (checkout-sdk-node drops every 502 body) */
   unreadable?: { codes: readonly ProblemCode[]; why: string };
-}
-
-/** Polls a condition about real servers (no fixed sleeps): resolves once it holds. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(5);
-  }
 }
 
 export interface SdkEnv {

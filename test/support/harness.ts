@@ -3,6 +3,7 @@
  * closed and the gateway reset after every test, the gateway closed after the file.
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
+import type { StartOptions } from "../../src/server.js";
 import { type FakeGateway, startFakeGateway } from "./fake-gateway.js";
 import { type Running, startInProcess, type TestUpstream } from "./payguard.js";
 
@@ -41,7 +42,7 @@ export interface GatewayEnv {
   /** the file's fake gateway (available from beforeAll on) */
   readonly gw: FakeGateway;
   /** starts payguard (config: `extra` YAML) in front of the gateway, or of `upstream` */
-  payguard(extra?: string, upstream?: TestUpstream): Promise<Running>;
+  payguard(extra?: string, upstream?: TestUpstream, options?: Pick<StartOptions, "store">): Promise<Running>;
 }
 
 /** `defaults` may rewrite each instance's extra YAML (e.g. a file-wide setting). */
@@ -63,8 +64,8 @@ export function useGateway(defaults: (extra: string) => string = (extra) => extr
       if (!gateway) throw new Error("the fake gateway starts in beforeAll");
       return gateway;
     },
-    async payguard(extra = "", upstream) {
-      const pg = await startInProcess(upstream ?? env.gw.url, defaults(extra));
+    async payguard(extra = "", upstream, options) {
+      const pg = await startInProcess(upstream ?? env.gw.url, defaults(extra), options);
       running.push(pg);
       return pg;
     },

@@ -7,9 +7,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { parse, stringify } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
+import { mergeDefined } from "../../src/config/routes.js";
 import { createLogger } from "../../src/log.js";
-import { type Payguard, startPayguard } from "../../src/server.js";
+import { type Payguard, type StartOptions, startPayguard } from "../../src/server.js";
 
 export interface Running {
   pg: Payguard;
@@ -23,28 +25,32 @@ export interface Running {
 /** Where a test instance sends requests: a URL, or a URL and the gateway profile to use. */
 export type TestUpstream = string | { url: string; gateway: string };
 
-/** YAML for a test instance: both listeners on 127.0.0.1:0, quick shutdown. */
+/**
+ * YAML for a test instance: both listeners on 127.0.0.1:0, quick shutdown. `extra` may set
+ * any section, those included: its values win, key by key.
+ */
 export function testConfigYaml(upstream: TestUpstream, extra = ""): string {
   const { url, gateway } = typeof upstream === "string" ? { url: upstream, gateway: "auto" } : upstream;
-  return `
-server: { host: 127.0.0.1, port: 0 }
-admin: { host: 127.0.0.1, port: 0 }
-upstream: { url: "${url}", gateway: ${gateway} }
-shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
-log: { level: info }
-${extra}`;
+  const base = {
+    server: { host: "127.0.0.1", port: 0 },
+    admin: { host: "127.0.0.1", port: 0 },
+    upstream: { url, gateway },
+    shutdown: { readinessDelay: "0ms", drainTimeout: "5s" },
+    log: { level: "info" },
+  };
+  return stringify(mergeDefined(base, parse(extra) ?? {}));
 }
 
-export async function startInProcess(upstream: TestUpstream, extra = ""): Promise<Running> {
-  return startInProcessYaml(testConfigYaml(upstream, extra));
+export async function startInProcess(upstream: TestUpstream, extra = "", options: Pick<StartOptions, "store"> = {}): Promise<Running> {
+  return startInProcessYaml(testConfigYaml(upstream, extra), options);
 }
 
 /** Starts payguard in process from a complete YAML config, logs captured. */
-export async function startInProcessYaml(yaml: string): Promise<Running> {
+export async function startInProcessYaml(yaml: string, options: Pick<StartOptions, "store"> = {}): Promise<Running> {
   const config = parseConfig(yaml, {});
   const logs: string[] = [];
   const logger = createLogger(config.log.level, { write: (line: string) => void logs.push(line) });
-  const pg = await startPayguard(config, { logger });
+  const pg = await startPayguard(config, { logger, ...options });
   return { pg, url: pg.url, adminUrl: pg.adminUrl, logs, close: async () => void (await pg.shutdown()) };
 }
 

@@ -28,7 +28,7 @@ describe("config defaults", () => {
         keepAliveTimeout: 4000,
       },
       limits: { maxBodySize: 1024 * 1024, maxHeaderSize: 16 * 1024, maxHeaders: 100, headersTimeout: 10_000, requestTimeout: 60_000 },
-      shutdown: { readinessDelay: 2000, drainTimeout: 30_000 },
+      shutdown: { readinessDelay: 2000, drainTimeout: 30_000, settleTimeout: 30_000 },
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
       resilience: {
