@@ -238,7 +238,16 @@ const storeSchema = z.strictObject({
   onUnavailable: z.enum(["reject", "local"]).default("reject"),
   /** /readyz is 503 while the store cannot be reached */
   readiness: z.boolean().default(true),
-  journal: z.strictObject({ dir: z.string().min(1).default("/var/lib/payguard/journal"), fsync: z.boolean().default(true) }).prefault({}),
+  journal: z
+    .strictObject({
+      dir: z.string().min(1).default("/var/lib/payguard/journal"),
+      fsync: z.boolean().default(true),
+      /** answers waiting for write-back, at the most: at the cap new keys are refused (503 store_full) */
+      maxEntries: int({ min: 1, max: 10_000_000 }).default(10_000),
+      /** their bytes (held in memory as well as on disk), at the most */
+      maxBytes: size({ min: 1024 }).default(128 * 1024 * 1024),
+    })
+    .prefault({}),
   encryption: z.strictObject({ key: z.string().default("") }).prefault({}),
 });
 

@@ -43,8 +43,8 @@ export interface Metrics {
   readonly storeFallbacks: Counter;
   /** Journal entries written back to Redis, by result. */
   readonly journalReplays: Counter<"result">;
-  /** Point the journal backlog gauge at a journal. */
-  observeJournal(backlog: () => number): void;
+  /** Point the journal gauges (backlog, bytes, at its cap) at a journal. */
+  observeJournal(journal: () => { entries: number; bytes: number; full: boolean }): void;
   /** Point the pending-settlements gauge (answers the store has not taken yet) at its count. */
   observeSettlements(pending: () => number): void;
   /** The config generation serving new requests (1 at start, +1 per applied reload). */
@@ -86,15 +86,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     });
   bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
   bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
-  let journalBacklog: () => number = () => 0;
-  new Gauge({
-    name: "payguard_journal_backlog",
-    help: "Outcomes recorded in the local journal and not yet written back to Redis.",
-    registers: [registry],
-    collect() {
-      this.set(journalBacklog());
-    },
-  });
+  let journalState: () => { entries: number; bytes: number; full: boolean } = () => ({ entries: 0, bytes: 0, full: false });
+  const journalGauge = (name: string, help: string, pick: (j: { entries: number; bytes: number; full: boolean }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(journalState()));
+      },
+    });
+  journalGauge("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to Redis.", (j) => j.entries);
+  journalGauge("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", (j) => j.bytes);
+  journalGauge("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", (j) => (j.full ? 1 : 0));
   let pendingSettlements: () => number = () => 0;
   new Gauge({
     name: "payguard_idempotency_settlements_pending",
@@ -126,8 +130,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["action", "result"],
       registers: [registry],
     }),
-    observeJournal(backlog) {
-      journalBacklog = backlog;
+    observeJournal(journal) {
+      journalState = journal;
     },
     storeErrors: new Counter({
       name: "payguard_store_errors_total",

@@ -60,6 +60,9 @@ export class Journal {
   readonly torn: TornLine[];
 
   private readonly index: Map<string, JournalEntry>;
+  /** bytes of each pending entry's line, and their sum: what the journal caps bound */
+  private readonly lineBytes = new Map<string, number>();
+  private pending = 0;
   private readonly path: string;
   private fd: FileHandle | undefined;
   /** bytes of complete lines in the file: where a failed append is cut back to */
@@ -84,6 +87,7 @@ export class Journal {
     this.bytes = bytes;
     this.index = index;
     this.torn = torn;
+    for (const entry of index.values()) this.account(entry.key, Buffer.byteLength(encodeLine(entry)));
   }
 
   /** Opens (creating if needed) the journal and loads its pending, unexpired entries. */
@@ -144,13 +148,21 @@ export class Journal {
    */
   async remove(key: string): Promise<void> {
     await this.exclusive(async () => {
-      if (this.index.delete(key)) await this.rewrite();
+      if (this.index.delete(key)) {
+        this.account(key, 0);
+        await this.rewrite();
+      }
     });
   }
 
   /** Entries pending replay (the backlog). */
   size(): number {
     return this.index.size;
+  }
+
+  /** Bytes of the entries pending replay, as the file holds them. */
+  pendingBytes(): number {
+    return this.pending;
   }
 
   /**
@@ -194,7 +206,11 @@ export class Journal {
     if (done.size === 0) return { replayed, failed };
     await this.exclusive(async () => {
       // Identity check: a newer entry appended for the same key during the replay stays pending.
-      for (const entry of done) if (this.index.get(entry.key) === entry) this.index.delete(entry.key);
+      for (const entry of done) {
+        if (this.index.get(entry.key) !== entry) continue;
+        this.index.delete(entry.key);
+        this.account(entry.key, 0);
+      }
       await this.rewrite();
     });
     return { replayed, failed };
@@ -255,8 +271,16 @@ export class Journal {
     for (const b of batch) {
       this.index.delete(b.entry.key); // re-insert: iteration order is append order, oldest first
       this.index.set(b.entry.key, b.entry);
+      this.account(b.entry.key, b.line.length);
       b.resolve();
     }
+  }
+
+  /** The pending line for `key` is now `bytes` long (0: none). */
+  private account(key: string, bytes: number): void {
+    this.pending += bytes - (this.lineBytes.get(key) ?? 0);
+    if (bytes === 0) this.lineBytes.delete(key);
+    else this.lineBytes.set(key, bytes);
   }
 
   private handle(): FileHandle {

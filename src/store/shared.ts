@@ -32,6 +32,7 @@ import {
   inFlightRecord,
   isStoreError,
   type ListPage,
+  StoreError,
   type RecordEntry,
 } from "./types.js";
 import { Waiters } from "./waiters.js";
@@ -50,7 +51,13 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   const { metrics, logger } = deps;
   const journal = await Journal.open({ dir: config.journal.dir, fsync: config.journal.fsync });
   if (journal.torn.length > 0) logger.error({ torn: journal.torn }, "journal: skipped torn or corrupt lines (complete records were kept)");
-  metrics.observeJournal(() => journal.size());
+  metrics.observeJournal(() => ({ entries: journal.size(), bytes: journal.pendingBytes(), full: journalFull() }));
+  /**
+   * The journal is bounded: at the cap, new keys are refused (fail closed, nothing sent),
+   * while an answer already obtained is always appended — so it exceeds the cap by at most
+   * the keys in flight when it was reached.
+   */
+  const journalFull = () => journal.size() >= config.journal.maxEntries || journal.pendingBytes() >= config.journal.maxBytes;
 
   const cipher = createCipher(parseKeys(config.encryption.key));
   const redis: RedisStore = await createRedisStore({
@@ -165,6 +172,10 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       if (journaled) return { outcome: "exists", record: journaled.record };
       const mine = heldLive(key);
       if (mine) return { outcome: "exists", record: mine };
+      if (journalFull()) {
+        metrics.storeErrors.inc({ op: "claim" });
+        throw new StoreError("store_full", `the journal holds ${journal.size()} answers (${journal.pendingBytes()} bytes) not yet written back: at store.journal's cap`);
+      }
       let result: ClaimResult;
       try {
         result = await redis.claim(key, request);

@@ -21,10 +21,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** `extra` continues the store section; JOURNAL in it stands for a fresh journal directory. */
 async function sharedStore(redis: TestRedis, extra = ""): Promise<ReadyStore> {
   const dir = mkdtempSync(join(tmpdir(), "payguard-shared-"));
+  const journal = extra.includes("journal:") ? "" : `, journal: { dir: "${dir}", fsync: true }`;
   const config = parseConfig(
-    `upstream: { url: "http://gw" }\nstore: { type: redis, url: "${redis.url}", prefix: "pgt-${randomUUID()}", operationTimeout: 300ms, journal: { dir: "${dir}", fsync: true }${extra} }`,
+    `upstream: { url: "http://gw" }\nstore: { type: redis, url: "${redis.url}", prefix: "pgt-${randomUUID()}", operationTimeout: 300ms${journal}${extra.replace("JOURNAL", `"${dir}"`)} }`,
     {},
   ).store;
   const store = await createSharedStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
@@ -64,4 +66,21 @@ describe("shared store: Redis lost between a claim and its answer", () => {
       expect(await store.claim(key, claimOf("later"))).toMatchObject({ outcome: "exists", record: { state: "completed" } });
     },
   );
+});
+
+describe("shared store: the journal is bounded (store.journal.maxEntries, maxBytes)", () => {
+  it("at the cap, new keys are refused (503 store_full, nothing sent); answers already obtained are still journaled", async () => {
+    const redis = await testRedis();
+    const store = await sharedStore(redis, ", onUnavailable: local, journal: { dir: JOURNAL, maxEntries: 2 }");
+    await redis.stop();
+    const keys = [1, 2, 3].map((i) => `k${i}-${randomUUID()}`);
+    for (const key of keys) expect((await store.claim(key, claimOf(key))).outcome).toBe("claimed");
+    // Two answers fill the journal.
+    expect(await store.complete(keys[0] as string, keys[0] as string, charged, LONG)).toBe(true);
+    expect(await store.complete(keys[1] as string, keys[1] as string, charged, LONG)).toBe(true);
+    await expect(store.claim(`new-${randomUUID()}`, claimOf("new"))).rejects.toMatchObject({ code: "store_full" });
+    // The third key was claimed before the cap: its answer exists at the gateway and is never dropped.
+    expect(await store.complete(keys[2] as string, keys[2] as string, charged, LONG)).toBe(true);
+    expect(await store.claim(keys[2] as string, claimOf("repeat"))).toMatchObject({ outcome: "exists", record: { state: "completed" } });
+  });
 });

@@ -95,13 +95,14 @@ describe("dashboard (files/payguard-dashboard.json)", () => {
 });
 
 describe("alert rules (files/payguard-alerts.yaml)", () => {
-  it("alert on an open breaker, an unavailable store, a journal backlog, answers not durable, indeterminate outcomes and the error ratio", () => {
+  it("alert on an open breaker, an unavailable store, a journal backlog, answers not durable, a full journal, indeterminate outcomes and the error ratio", () => {
     const byMetric = (re: RegExp) => rules.groups.flatMap((g) => g.rules).filter((r) => re.test(r.expr));
     expect(byMetric(/payguard_breaker_state/)[0]?.for).toMatch(/^\d+m$/);
     expect(byMetric(/payguard_store_errors_total/)).not.toHaveLength(0);
     expect(byMetric(/payguard_journal_backlog\) > 0/)[0]?.for).toMatch(/^\d+m$/);
     expect(byMetric(/settlement="indeterminate"/)).not.toHaveLength(0);
     expect(byMetric(/payguard_idempotency_settlements_pending\) > 0/)[0]?.labels.severity).toBe("critical");
+    expect(byMetric(/payguard_journal_full\) > 0/)[0]?.labels.severity).toBe("critical");
     expect(byMetric(/status_class="5xx"[\s\S]*\/[\s\S]*payguard_requests_total/)).not.toHaveLength(0);
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
       expect(rule.alert).toMatch(/^Payguard[A-Za-z]+$/);

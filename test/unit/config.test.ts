@@ -72,7 +72,7 @@ describe("config defaults", () => {
         operationTimeout: 250,
         onUnavailable: "reject",
         readiness: true,
-        journal: { dir: "/var/lib/payguard/journal", fsync: true },
+        journal: { dir: "/var/lib/payguard/journal", fsync: true, maxEntries: 10_000, maxBytes: 128 * 1024 * 1024 },
         encryption: { key: "" },
       },
       routes: [],

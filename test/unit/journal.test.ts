@@ -230,3 +230,24 @@ describe("Journal", () => {
     expect(again.torn).toEqual([]);
   });
 });
+
+describe("the journal's size: entries and bytes pending (store.journal caps)", () => {
+  it("counts the bytes of what is pending, across appends, replacements, replays, removals and a reopen", async () => {
+    const journal = await openJournal();
+    expect(journal.pendingBytes()).toBe(0);
+    await journal.append(completed("a", Buffer.alloc(1000, 1)));
+    await journal.append(completed("b", Buffer.alloc(2000, 2)));
+    const both = journal.pendingBytes();
+    expect(both).toBeGreaterThan(4000); // base64 bodies, and the lines around them
+    expect(both).toBe((await readFile(journalPath())).length);
+    await journal.append(completed("a", Buffer.alloc(10, 1))); // a newer answer for a replaces it
+    expect(journal.pendingBytes()).toBeLessThan(both - 1000);
+    await journal.remove("b");
+    const onlyA = journal.pendingBytes();
+    expect(onlyA).toBe((await readFile(journalPath())).length);
+    const reopened = await reopen(journal);
+    expect(reopened.pendingBytes()).toBe(onlyA);
+    await reopened.replay(async () => {});
+    expect(reopened.pendingBytes()).toBe(0);
+  });
+});
