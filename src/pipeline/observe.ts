@@ -5,13 +5,14 @@
  * the idempotency record's id (a hash) as the admin API knows it.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { namedFieldsLogger } from "../log.js";
 import { statusClass } from "../metrics/registry.js";
 import type { AppDeps, ProxyEnv } from "./context.js";
 
 export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHandler<ProxyEnv> {
-  // The access line is built below from named scalars only, so the redact pass (a third of
-  // the line's cost, measured) has nothing to find in it; other log lines keep it.
-  const access = { metrics: deps.metrics, logger: deps.logger.child({}, { redact: [] }) };
+  // The access line is built below from named scalars only, so the scrub walk has nothing to
+  // find in it; other log lines keep it.
+  const access = { metrics: deps.metrics, logger: namedFieldsLogger(deps.logger) };
   return async function observe(c, next) {
     const started = performance.now();
     c.set("attempts", 0);

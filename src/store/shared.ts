@@ -32,8 +32,8 @@ import {
   inFlightRecord,
   isStoreError,
   type ListPage,
-  StoreError,
   type RecordEntry,
+  StoreError,
 } from "./types.js";
 import { Waiters } from "./waiters.js";
 
@@ -174,7 +174,10 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       if (mine) return { outcome: "exists", record: mine };
       if (journalFull()) {
         metrics.storeErrors.inc({ op: "claim" });
-        throw new StoreError("store_full", `the journal holds ${journal.size()} answers (${journal.pendingBytes()} bytes) not yet written back: at store.journal's cap`);
+        throw new StoreError(
+          "store_full",
+          `the journal holds ${journal.size()} answers (${journal.pendingBytes()} bytes) not yet written back: at store.journal's cap`,
+        );
       }
       let result: ClaimResult;
       try {
