@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { detectGateway, GATEWAYS } from "../gateways/detect.js";
+import { parseKeys } from "../store/crypto.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** A duration ("250ms", "10s", "24h" or a number of ms) → milliseconds. */
@@ -221,6 +222,22 @@ const routeSchema = z.strictObject({
 
 const redisUrl = z.string().regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL");
 
+/**
+ * Comma-separated base64 AES-256 keys, the encrypting one first; "" for none. Checked here so
+ * `check` refuses what `serve` could not start with; the chart's schema gets the pattern
+ * (a `${VAR}` reference passes it: the value arrives from a Secret).
+ */
+const encryptionKeys = z
+  .string()
+  .superRefine((value, ctx) => {
+    try {
+      parseKeys(value);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  })
+  .meta({ pattern: "^(\\s*|.*\\$\\{.*|\\s*[A-Za-z0-9+/]{43}=\\s*(,\\s*[A-Za-z0-9+/]{43}=\\s*)*)$" });
+
 const storeSchema = z.strictObject({
   type: z.enum(["memory", "redis"]).default("memory"),
   // memory
@@ -248,7 +265,7 @@ const storeSchema = z.strictObject({
       maxBytes: size({ min: 1024 }).default(128 * 1024 * 1024),
     })
     .prefault({}),
-  encryption: z.strictObject({ key: z.string().default("") }).prefault({}),
+  encryption: z.strictObject({ key: encryptionKeys.default("") }).prefault({}),
 });
 
 export const configSchema = z
@@ -340,12 +357,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
     idempotency?: { maxResponseSize?: unknown; upstreamKey?: unknown; bodyField?: unknown };
     store?: { type?: unknown; maxSize?: unknown };
   };
-  // A stored answer must fit the memory store, or it could never be replayed.
-  const maxResponse = c.idempotency?.maxResponseSize;
-  const maxSize = c.store?.maxSize;
-  if (c.store?.type !== "redis" && typeof maxResponse === "number" && typeof maxSize === "number" && maxResponse + 64 * 1024 > maxSize) {
-    ctx.addIssue({ code: "custom", path: ["idempotency", "maxResponseSize"], message: "must be at least 64kb below store.maxSize" });
-  }
+  checkResponseFits(c, ctx);
   checkBodyKey(c, ctx);
   const top = c.resilience?.timeout ?? {};
   const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
@@ -361,6 +373,24 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
       if (route?.resilience?.timeout) check(route.resilience.timeout, ["routes", i, "resilience", "timeout", "attempt"]);
     });
   }
+}
+
+/** A stored answer must fit the memory store, or it could never be replayed: the top level's and each route's. */
+function checkResponseFits(
+  c: { idempotency?: { maxResponseSize?: unknown }; routes?: unknown; store?: { type?: unknown; maxSize?: unknown } },
+  ctx: z.RefinementCtx,
+): void {
+  const maxSize = c.store?.maxSize;
+  if (c.store?.type === "redis" || typeof maxSize !== "number") return;
+  const check = (maxResponse: unknown, path: PropertyKey[]) => {
+    if (typeof maxResponse === "number" && maxResponse + 64 * 1024 > maxSize)
+      ctx.addIssue({ code: "custom", path, message: "must be at least 64kb below store.maxSize" });
+  };
+  check(c.idempotency?.maxResponseSize, ["idempotency", "maxResponseSize"]);
+  if (!Array.isArray(c.routes)) return;
+  c.routes.forEach((route: { idempotency?: { maxResponseSize?: unknown } } | undefined, i) => {
+    check(route?.idempotency?.maxResponseSize, ["routes", i, "idempotency", "maxResponseSize"]);
+  });
 }
 
 type IdempotencyKeys = { upstreamKey?: unknown; bodyField?: unknown } | undefined;

@@ -41,10 +41,24 @@ describe("values.schema.json", () => {
     ["config.upstream without url", (v: Values) => delete (v.config.upstream as Record<string, unknown>).url],
     ["replicaCount as a string", (v: Values) => (v.replicaCount = "two")],
     ["mode outside its enum", (v: Values) => (v.mode = "daemonset")],
+    [
+      "config.store.encryption.key that is no key (review finding)",
+      (v: Values) => ((v.config.store as Record<string, unknown>).encryption = { key: "not-a-key" }),
+    ],
   ])("rejects a wrong type or value: %s", (_name, mutate) => {
     const values = base();
     mutate(values);
     expect(errorsOf(values)).not.toEqual([]);
+  });
+
+  it.each([
+    ["a ${VAR} reference", "${PAYGUARD_STORE_KEY:-}"],
+    ["a key", Buffer.alloc(32, 1).toString("base64")],
+    ["two keys, the first encrypting", `${Buffer.alloc(32, 1).toString("base64")},${Buffer.alloc(32, 2).toString("base64")}`],
+  ])("accepts config.store.encryption.key as %s", (_name, key) => {
+    const values = base();
+    (values.config.store as Record<string, unknown>).encryption = { key };
+    expect(errorsOf(values)).toEqual([]);
   });
 
   it.each([

@@ -159,6 +159,27 @@ routes:
     expect(problems).toHaveLength(13);
   });
 
+  it("refuses an encryption key that is not base64 AES-256 keys, naming its position and never its value (review finding)", () => {
+    expect(problemsOf('upstream: { url: "http://gw" }\nstore: { encryption: { key: not-a-key } }')).toEqual([
+      "store.encryption.key: encryption key #1 of 1 is not valid base64",
+    ]);
+    const short = Buffer.alloc(16, 7).toString("base64");
+    const good = Buffer.alloc(32, 7).toString("base64");
+    expect(problemsOf(`upstream: { url: "http://gw" }\nstore: { encryption: { key: "${good},${short}" } }`)).toEqual([
+      expect.stringMatching(/^store\.encryption\.key: encryption key #2 of 2 is 16 bytes; AES-256 needs 32/),
+    ]);
+    expect(parseConfig(`upstream: { url: "http://gw" }\nstore: { encryption: { key: "${good}" } }`, {}).store.encryption.key).toBe(good);
+  });
+
+  it("checks each route's maxResponseSize against store.maxSize, not only the top level's (review finding)", () => {
+    expect(
+      problemsOf('upstream: { url: "http://gw" }\nstore: { maxSize: 2mb }\nroutes: [{ path: /v1/exports, idempotency: { maxResponseSize: 10mb } }]'),
+    ).toEqual(["routes[0].idempotency.maxResponseSize: must be at least 64kb below store.maxSize"]);
+    expect(() =>
+      parseConfig('upstream: { url: "http://gw" }\nstore: { maxSize: 2mb }\nroutes: [{ path: /v1/x, idempotency: { maxResponseSize: 1mb } }]', {}),
+    ).not.toThrow();
+  });
+
   it("reports a missing upstream.url and YAML syntax errors with positions", () => {
     expect(problemsOf("server: { port: 1 }")).toEqual(["upstream: is required"]);
     const [yamlProblem] = problemsOf("upstream: [\n");
