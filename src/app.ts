@@ -16,7 +16,7 @@ import { observe } from "./pipeline/observe.js";
 import { requestId } from "./pipeline/request-id.js";
 import { respond } from "./pipeline/respond.js";
 import { route } from "./pipeline/route.js";
-import { IDEMPOTENT_METHODS } from "./resilience/classify.js";
+import { resendSafe } from "./resilience/classify.js";
 
 export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
@@ -36,18 +36,21 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
     if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
     else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describe(err) }, "upstream call failed");
     const profile = (c.get("generation") ?? deps.live.current).profile;
-    const { status, headers, body } = problemResponse(problem, { requestId: c.get("requestId") ?? randomUUID(), resendSafe: resendSafe(c), profile });
+    const { status, headers, body } = problemResponse(problem, { requestId: c.get("requestId") ?? randomUUID(), resendSafe: clientMayResend(c), profile });
     return c.body(body, status as never, headers);
   });
   return app;
 }
 
 /**
- * Sending this request again cannot charge twice: none of it reached the gateway, or its
- * method is idempotent, or the gateway dedupes it by the upstream key it carried.
+ * The client may send this request again as it is: a re-send cannot charge twice (the
+ * safety rule), and it will not be refused — a keyed request the gateway cannot dedupe that
+ * may have reached it leaves its key indeterminate, so a repeat gets 502 whatever its method.
  */
-function resendSafe(c: Context<ProxyEnv>): boolean {
-  return !c.get("maybeSent") || IDEMPOTENT_METHODS.has(c.req.method) || c.get("upstreamKey") !== undefined;
+function clientMayResend(c: Context<ProxyEnv>): boolean {
+  const request = { method: c.req.method, gatewayDedupes: c.get("upstreamKey") !== undefined, maybeSent: c.get("maybeSent") };
+  const keptIndeterminate = c.get("record") !== undefined && request.maybeSent && !request.gatewayDedupes;
+  return resendSafe(request) && !keptIndeterminate;
 }
 
 /** Error code and message only: an upstream error message never carries request data. */

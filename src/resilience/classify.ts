@@ -11,6 +11,15 @@ import type { ResponseHeaders } from "../upstream/headers.js";
 /** Methods whose repetition cannot create a second payment by itself (RFC 9110 §9.2.2). */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
+/**
+ * The safety rule, the one place it is written: sending this request again cannot charge
+ * twice when none of it reached the gateway, or its method is idempotent, or the gateway
+ * dedupes it by the upstream key it carries.
+ */
+export function resendSafe(request: { method: string; gatewayDedupes: boolean; maybeSent: boolean }): boolean {
+  return !request.maybeSent || request.gatewayDedupes || IDEMPOTENT_METHODS.has(request.method);
+}
+
 export type AttemptOutcome = { kind: "response"; status: number; headers: ResponseHeaders } | { kind: "failure"; failure: UpstreamFailure };
 
 export interface RetryFacts {
@@ -29,15 +38,16 @@ export type RetryDecision = { retry: true; reason: string; minDelayMs: number } 
 
 export function decideRetry(outcome: AttemptOutcome, facts: RetryFacts, retry: ResilienceConfig["retry"]): RetryDecision {
   const reason = conditionOf(outcome);
-  // A gateway's hint (Stripe-Should-Retry, Adyen's Transient-Error) overrides the status list either way.
-  const hint = outcome.kind === "response" ? gatewayHint(outcome.headers, retry.hints) : undefined;
+  // A gateway's hint (Stripe-Should-Retry, Adyen's Transient-Error) overrides the status list
+  // either way — for an error: a success is never re-sent, whatever its headers say.
+  const hint = outcome.kind === "response" && outcome.status >= 400 ? gatewayHint(outcome.headers, retry.hints) : undefined;
   if (hint === "false") return { retry: false, suppressed: "gateway_hint", reason };
   const listed = reason !== undefined && retry.on.some((c) => String(c) === reason);
   if (!listed && hint !== "true") return { retry: false };
   const why = reason ?? "gateway_hint";
 
-  const notSent = outcome.kind === "failure" && !outcome.failure.maybeSent;
-  if (!IDEMPOTENT_METHODS.has(facts.method) && !facts.keyed && !notSent) return { retry: false, suppressed: "unsafe", reason: why };
+  const maybeSent = outcome.kind === "response" || outcome.failure.maybeSent;
+  if (!resendSafe({ method: facts.method, gatewayDedupes: facts.keyed, maybeSent })) return { retry: false, suppressed: "unsafe", reason: why };
   if (facts.remainingMs <= 0) return { retry: false, suppressed: "deadline", reason: why };
 
   let minDelayMs = 0;

@@ -363,3 +363,28 @@ describe("memory store bounds", () => {
     expect(await metric(pg, "payguard_store_entries")).toBe(2);
   });
 });
+
+describe("retryable on a refusal", () => {
+  it("a keyed PUT the gateway cannot dedupe that timed out: retryable false (its repeat is refused), though PUT is idempotent (review finding)", async () => {
+    const pg = await payguard(
+      "idempotency: { upstreamKey: false, methods: [POST, PUT] }\nresilience: { timeout: { attempt: 100ms, total: 150ms }, retry: { maxAttempts: 1 } }",
+    );
+    env.gw.script(steps.delay(1000, steps.json(200, { id: "ch_put" })));
+    const key = freshKey();
+    const put = (k: string) =>
+      send(pg.url, "/v1/charges/ch_1", {
+        method: "PUT",
+        headers: { authorization: TENANT_A, "idempotency-key": k, "content-type": "application/json" },
+        body: "{}",
+      });
+    const first = await put(key);
+    expectProblem(first, 504, "upstream_timeout");
+    expect(json(first).retryable).toBe(false);
+    const repeat = await put(key);
+    expectProblem(repeat, 502, "outcome_indeterminate");
+    // An idempotent request without a key (DELETE is not in methods): a re-send is safe and not refused.
+    env.gw.script(steps.delay(1000, steps.json(200, { id: "ch_put" })));
+    const unkeyed = await send(pg.url, "/v1/charges/ch_1", { method: "DELETE", headers: { authorization: TENANT_A } });
+    expect(json(unkeyed)).toMatchObject({ code: "upstream_timeout", retryable: true });
+  });
+});

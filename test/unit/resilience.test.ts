@@ -129,3 +129,11 @@ describe("backoff", () => {
     expect(b.next(contextWith(0, now - 10)).duration).toBe(0);
   });
 });
+
+describe("gateway hints on a success", () => {
+  it("never re-send a 2xx, whatever its hint header says (review finding)", () => {
+    const hinted = { ...retryConfig, hints: ["stripe-should-retry"] };
+    expect(decideRetry(response(200, { "stripe-should-retry": "true" }), facts(), hinted)).toEqual({ retry: false });
+    expect(decideRetry(response(201, { "stripe-should-retry": "true" }), facts(), hinted)).toEqual({ retry: false });
+  });
+});
