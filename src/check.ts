@@ -17,9 +17,7 @@ export function checkSummary(file: string, { config, profile }: LoadedConfig): s
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
     `  store     ${describeStore(config.store)}`,
     `  gateway   ${profile.gateway} (${profile.chosenBy === "auto" ? "upstream.gateway auto: picked from the host of upstream.url" : "named by upstream.gateway"})`,
-    ...(profile.applied.length === 0
-      ? ["            the profile set no defaults"]
-      : ["            defaults the profile set (the file did not):", ...profile.applied.map((d) => `              ${d.path} = ${JSON.stringify(d.value)}`)]),
+    ...describeProfile(profile),
     "  effective policy per route (first match wins; default = no route matched):",
   ];
   const table = compileRoutes(config);
@@ -30,6 +28,25 @@ export function checkSummary(file: string, { config, profile }: LoadedConfig): s
   return `${lines.join("\n")}\n`;
 }
 
+function describeProfile(profile: LoadedConfig["profile"]): string[] {
+  if (profile.applied.length === 0) return ["            the profile set no defaults"];
+  return [
+    "            defaults the profile set (the file did not):",
+    ...profile.applied.map((d) => `              ${d.path} = ${JSON.stringify(d.value)}`),
+    ...upgradeNotes(profile.applied).map((note) => `            upgrading: ${note} (docs/gateways.md, "Upgrading")`),
+  ];
+}
+
+/** What these defaults change for a deployment that ran payguard before gateway profiles. */
+function upgradeNotes(applied: LoadedConfig["profile"]["applied"]): string[] {
+  const set = (path: string) => applied.find((d) => d.path === path);
+  const notes: string[] = [];
+  if (set("idempotency.scope")) notes.push("the scope is not the generic one, so records stored before have other ids");
+  const header = set("idempotency.header");
+  if (header && header.value !== "idempotency-key") notes.push(`clients must send their key in ${String(header.value)}`);
+  return notes;
+}
+
 function describeStore(store: Config["store"]): string {
   if (store.type === "memory") return `memory, ${store.maxEntries} entries, ${formatSize(store.maxSize)}`;
   const where = store.cluster.nodes.length > 0 ? `cluster (${store.cluster.nodes.length} seed nodes)` : redactUrl(store.url);
@@ -38,20 +55,29 @@ function describeStore(store: Config["store"]): string {
 
 /** The effective resilience and idempotency policy of one route. */
 function describeRoute(route: RoutePolicy): string[] {
-  const { timeout, retry, bulkhead, breaker } = route.resilience;
+  const { timeout, bulkhead, breaker } = route.resilience;
   const d = formatDuration;
-  const hints = retry.hints.length > 0 ? `; obeys ${retry.hints.join(", ")}` : "";
   return [
     `timeouts    attempt ${d(timeout.attempt)}, total ${d(timeout.total)}`,
-    retry.maxAttempts <= 1
-      ? "retry       off (1 attempt)"
-      : `retry       up to ${retry.maxAttempts} attempts on ${retry.on.join(", ")}${hints}; backoff ${retry.backoff.type} ${d(retry.backoff.initial)}..${d(retry.backoff.max)} jitter ${retry.backoff.jitter}; Retry-After ${retry.retryAfter.honor ? `honoured up to ${d(retry.retryAfter.max)}` : "ignored"}; budget ${retry.budget.ratio} x requests + ${retry.budget.minPerSecond}/s over ${d(retry.budget.window)}`,
+    describeRetry(route.resilience.retry),
     `bulkhead    ${bulkhead.maxConcurrent} concurrent, ${bulkhead.maxQueue} queued`,
     breaker.type === "consecutive"
       ? `breaker     opens after ${breaker.threshold} failures in a row, half-open after ${d(breaker.halfOpenAfter)}`
       : `breaker     opens at ${breaker.sampling.failureRate * 100}% failures over ${d(breaker.sampling.window)} (min ${breaker.sampling.minRequests} requests), half-open after ${d(breaker.halfOpenAfter)}`,
     describeIdempotency(route.idempotency),
   ];
+}
+
+function describeRetry(retry: RoutePolicy["resilience"]["retry"]): string {
+  if (retry.maxAttempts <= 1) return "retry       off (1 attempt)";
+  const d = formatDuration;
+  const { backoff, retryAfter, budget } = retry;
+  return [
+    `retry       up to ${retry.maxAttempts} attempts on ${retry.on.join(", ")}${retry.hints.length > 0 ? `; obeys ${retry.hints.join(", ")}` : ""}`,
+    `backoff ${backoff.type} ${d(backoff.initial)}..${d(backoff.max)} jitter ${backoff.jitter}`,
+    `Retry-After ${retryAfter.honor ? `honoured up to ${d(retryAfter.max)}` : "ignored"}`,
+    `budget ${budget.ratio} x requests + ${budget.minPerSecond}/s over ${d(budget.window)}`,
+  ].join("; ");
 }
 
 function describeIdempotency(idem: RoutePolicy["idempotency"]): string {

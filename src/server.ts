@@ -11,7 +11,6 @@ import { buildAdminApp } from "./admin.js";
 import { buildApp } from "./app.js";
 import type { Config } from "./config/schema.js";
 import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
-import type { GatewayProfile } from "./gateways/profile.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
 import { Settlements } from "./idempotency/settlements.js";
 import { drain } from "./lifecycle.js";
@@ -109,12 +108,12 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     },
     getRequestListener(app.fetch, {
       hostname: "localhost",
-      errorHandler: (err) => problemAsResponse(adapterProblem(err), deps.live.current.profile),
+      errorHandler: (err) => problemAsResponse(adapterProblem(err), deps),
     }),
   );
   // guard.ts enforces limits.maxHeaders; Node's own cap (2000) drops extra headers silently.
   proxyServer.maxHeadersCount = 0;
-  proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected", deps.live.current.profile));
+  proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected", deps));
   proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
@@ -126,7 +125,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (inFlight?.req.complete) return closeAfter(inFlight, socket);
     if (inFlight?.headersSent) return void socket.destroy();
-    writeRawProblem(socket, code, deps.live.current.profile);
+    writeRawProblem(socket, code, deps);
   });
 
   // The admin listener gets the same slow-client limits: the admin API takes request bodies.
@@ -195,13 +194,19 @@ function adapterProblem(err: unknown): ProxyError {
     : new ProxyError("invalid_request", undefined, { connection: "close" }, { cause: err });
 }
 
-/** Nothing of such a request was forwarded: any re-send is safe. */
-function rawAnswer(err: ProxyError, profile: GatewayProfile) {
-  return problemResponse(err, { requestId: randomUUID(), resendSafe: true, profile });
+/**
+ * The answer to a request that never reached the app, under the current profile, with a
+ * request id of its own that the log line names. Nothing of it was forwarded: any re-send is
+ * safe.
+ */
+function rawAnswer(err: ProxyError, deps: Pick<AppDeps, "live" | "logger">) {
+  const requestId = randomUUID();
+  deps.logger.info({ reqId: requestId, code: err.code, flag: err.flag, ...(err.detail ? { detail: err.detail } : {}) }, "refused before routing");
+  return problemResponse(err, { requestId, resendSafe: true, profile: deps.live.current.profile });
 }
 
-function problemAsResponse(err: ProxyError, profile: GatewayProfile): Response {
-  const { status, headers, body } = rawAnswer(err, profile);
+function problemAsResponse(err: ProxyError, deps: Pick<AppDeps, "live" | "logger">): Response {
+  const { status, headers, body } = rawAnswer(err, deps);
   return new Response(body, { status, headers });
 }
 
@@ -227,10 +232,10 @@ function closeAfter(res: ServerResponse, socket: Duplex): void {
 }
 
 /** For sockets that never became a request (CONNECT, parse errors): answer, then close. */
-function writeRawProblem(socket: Duplex, code: ProblemCode, profile: GatewayProfile): void {
+function writeRawProblem(socket: Duplex, code: ProblemCode, deps: Pick<AppDeps, "live" | "logger">): void {
   if (!socket.writable) return void socket.destroy();
   const err = new ProxyError(code);
-  const { status, headers, body } = rawAnswer(err, profile);
+  const { status, headers, body } = rawAnswer(err, deps);
   const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`];
   for (const [name, value] of Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close" })) {
     head.push(`${name}: ${value}`);

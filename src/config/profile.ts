@@ -34,6 +34,9 @@ export function applyProfile(raw: Record<string, unknown>): ProfileResolution {
         : "generic";
   const applied: AppliedDefault[] = [];
   const merged = under(profileOf(gateway).defaults, raw, [], applied) as Record<string, unknown>;
+  // The one place the name is decided: the schema then validates it, and never guesses again.
+  const known = chosenBy === "auto" || GATEWAYS.includes(named as never);
+  if (isObject(merged.upstream) && known) merged.upstream = { ...merged.upstream, gateway };
   return { gateway, chosenBy, applied, raw: merged };
 }
 

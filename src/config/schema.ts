@@ -291,7 +291,7 @@ export const configSchema = z
     upstream: z
       .strictObject({
         url: upstreamUrl,
-        /** the gateway profile: its defaults (config/profiles.ts) and its native error envelope */
+        /** the gateway profile: its defaults (config/profile.ts, gateways/) and its native error envelope */
         gateway: z.enum(["auto", ...GATEWAYS]).default("auto"),
         /** where the gateway names its request id in an answer (logs, records); profiles set it */
         requestId: z.strictObject({ header: z.union([z.literal(false), headerName]).default(false), field: fieldPointer.default(false) }).prefault({}),
@@ -299,7 +299,8 @@ export const configSchema = z
         connectTimeout: duration({ min: 1 }).default(5_000),
         keepAliveTimeout: duration({ min: 1 }).default(4_000),
       })
-      // `auto` is resolved here, from the URL's host, so the rest of payguard sees one name.
+      // The loader resolves `auto` (config/profile.ts, with the profile's defaults); a config
+      // parsed by the schema alone gets the same answer here, so payguard sees one name.
       .transform((u) => ({ ...u, gateway: u.gateway === "auto" ? detectGateway(u.url) : u.gateway })),
     limits: z
       .strictObject({

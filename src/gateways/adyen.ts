@@ -17,9 +17,9 @@ export const adyen: GatewayProfile = {
       header: "idempotency-key",
       upstreamKey: { header: "idempotency-key" },
       maxKeyLength: 64,
-      // Adyen authenticates with X-API-Key (https://docs.adyen.com/development-resources/api-credentials),
-      // so that is the tenant, not an Authorization header the SDK never sends.
-      scope: ["x-api-key"],
+      // Adyen authenticates with X-API-Key, or with Basic auth for a web service user
+      // (https://docs.adyen.com/development-resources/api-credentials): either names the tenant.
+      scope: ["x-api-key", "authorization"],
     },
     resilience: {
       // Same page, "Transient errors": `Transient-Error: true` means the request can be

@@ -24,6 +24,11 @@ export function parseIdempotencyKey(raw: string, maxLength = 255): KeyParse {
     if (unquoted === undefined) return { ok: false, reason: "malformed quoted string" };
     key = unquoted;
   }
+  return validKey(key, maxLength);
+}
+
+/** The same limits for a key however it came: 1–maxLength visible ASCII characters. */
+function validKey(key: string, maxLength: number): KeyParse {
   if (!VISIBLE_ASCII.test(key) || key.length > maxLength) return { ok: false, reason: `must be 1-${maxLength} visible ASCII characters` };
   return { ok: true, key };
 }
@@ -37,6 +42,11 @@ export interface KeySources {
   /** JSON pointer to the body field, or false */
   bodyField: string | false;
   maxLength: number;
+  /**
+   * which one is the key when both are there: "body" when the gateway dedupes on the body
+   * field (upstreamKey: body) — then a header that names another key is refused
+   */
+  prefer: "header" | "body";
 }
 
 export type FoundKey =
@@ -44,15 +54,29 @@ export type FoundKey =
   | { found: true; from: "header" | "body"; parse: KeyParse /** the header as sent, to echo on a replay */; echo?: string };
 
 /**
- * The client's key: the header when present, else the body field (a JSON string, parsed by
- * the same rules). A body that names the field twice is refused: JSON.parse keeps the last
- * value, a gateway may read the first.
+ * The client's key: the header or the body field, whichever `prefer` names, else the other.
+ * A body key is taken verbatim — it is the very string the gateway dedupes on, so no trimming
+ * or unquoting — within the same limits as a header. A body that names a member twice is
+ * refused: JSON.parse keeps the last value, a gateway may read the first.
  */
 export function findKey(sources: KeySources): FoundKey {
-  if (sources.header !== undefined) {
-    const echo = Array.isArray(sources.header) ? sources.header.join(", ") : sources.header;
-    return { found: true, from: "header", parse: parseIdempotencyKey(echo, sources.maxLength), echo };
+  const header = headerKey(sources);
+  if (sources.prefer === "header" && header.found) return header;
+  const body = bodyKey(sources);
+  if (!body.found) return header;
+  if (header.found && header.parse.ok && body.parse.ok && header.parse.key !== body.parse.key) {
+    return { found: true, from: "body", parse: { ok: false, reason: `the key header and the body field ${sources.bodyField} name different keys` } };
   }
+  return body;
+}
+
+function headerKey(sources: KeySources): FoundKey {
+  if (sources.header === undefined) return { found: false };
+  const echo = Array.isArray(sources.header) ? sources.header.join(", ") : sources.header;
+  return { found: true, from: "header", parse: parseIdempotencyKey(echo, sources.maxLength), echo };
+}
+
+function bodyKey(sources: KeySources): FoundKey {
   if (sources.bodyField === false || !sources.body || sources.body.length === 0 || !isJson(sources.contentType)) return { found: false };
   let text: string;
   let document: unknown;
@@ -67,7 +91,7 @@ export function findKey(sources: KeySources): FoundKey {
   const invalid = (reason: string): FoundKey => ({ found: true, from: "body", parse: { ok: false, reason } });
   if (typeof value !== "string") return invalid(`the body field ${sources.bodyField} must be a string`);
   if (hasDuplicateNames(text, document)) return invalid("the body repeats a member name: which key the gateway reads is ambiguous");
-  return { found: true, from: "body", parse: parseIdempotencyKey(value, sources.maxLength) };
+  return { found: true, from: "body", parse: validKey(value, sources.maxLength) };
 }
 
 /** RFC 8941 §3.3.3 sf-string: `"…"` whose only escapes are backslash-quote and backslash-backslash. */

@@ -58,6 +58,7 @@ function clientKey(c: Context<ProxyEnv>, policy: IdempotencyConfig, count: Count
     body: c.get("body"),
     bodyField: policy.bodyField,
     maxLength: policy.maxKeyLength,
+    prefer: policy.upstreamKey === "body" ? "body" : "header",
   });
   if (!key.found) {
     if (policy.mode === "optional") return undefined;

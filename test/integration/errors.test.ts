@@ -4,6 +4,7 @@ import { steps } from "../support/fake-gateway.js";
 import { useProxy } from "../support/harness.js";
 import { type Answer, json, parseRawResponse, rawExchange, send } from "../support/http.js";
 import { startInProcess } from "../support/payguard.js";
+import { until } from "../support/until.js";
 
 // Idempotency off: this file is about the proxy's own answers (idempotency.test.ts covers keys).
 const env = useProxy("limits: { maxBodySize: 1kb }\nresilience: { timeout: { attempt: 300ms, total: 1s } }\nidempotency: { mode: off }");
@@ -120,5 +121,22 @@ describe("upstream failures", () => {
     const limited = await send(env.pg.url, "/v1/charges", { method: "POST", body: "a=1" });
     expect(limited.status).toBe(429);
     expect(limited.headers["retry-after"]).toBe("7");
+  });
+});
+
+describe("answers made before a request reaches the pipeline", () => {
+  it("carry the gateway's envelope too, and a request id the log line names (review finding)", async () => {
+    const pg = await startInProcess({ url: env.gw.url, gateway: "stripe" });
+    try {
+      const raw = await rawExchange(pg.url, "CONNECT api.stripe.com:443 HTTP/1.1\r\nHost: api.stripe.com:443\r\n\r\n");
+      const res = parseRawResponse(raw);
+      const doc = JSON.parse(res.body) as { code: string; requestId: string; error?: { type: string; code: string } };
+      expect(doc.error).toMatchObject({ type: "invalid_request_error", code: "connect_rejected" });
+      expect(res.headers["stripe-should-retry"]).toBe("false");
+      await until(() => pg.logs.some((l) => l.includes(doc.requestId)), "the refusal's log line");
+      expect(JSON.parse(pg.logs.find((l) => l.includes(doc.requestId)) ?? "{}")).toMatchObject({ msg: "refused before routing", code: "connect_rejected" });
+    } finally {
+      await pg.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { SquareClient, SquareError } from "square";
 import { describe, expect, it } from "vitest";
 import { steps } from "../support/fake-gateway.js";
+import { send } from "../support/http.js";
 import { describeSdk } from "./contract.js";
 
 const square = describeSdk("square", {
@@ -43,5 +44,24 @@ describe("square: the key in the body", () => {
     const [first, second] = square.creates();
     expect(square.creates()).toHaveLength(2);
     expect(second?.body.equals(first?.body ?? Buffer.alloc(0))).toBe(true);
+  });
+
+  it("a key sent only as a header reaches Square nowhere: payguard does not re-send that request (review finding)", async () => {
+    const pg = await square.env.payguard("resilience: { retry: { backoff: { initial: 10ms } } }", { url: square.env.gw.url, gateway: "square" });
+    square.env.gw.script(steps.unavailable());
+    const answer = await send(pg.url, "/v2/payments", {
+      method: "POST",
+      headers: { authorization: "Bearer sq0atp-payguard", "content-type": "application/json", "idempotency-key": randomUUID() },
+      body: JSON.stringify({ source_id: "cnon:card-nonce-ok", amount_money: { amount: 1000, currency: "USD" } }),
+    });
+    expect(answer.status).toBe(503);
+    expect(square.creates()).toHaveLength(1);
+  });
+
+  it("forwards the body exactly as the client wrote it (spacing, member order)", async () => {
+    const pg = await square.env.payguard("", { url: square.env.gw.url, gateway: "square" });
+    const body = `{ "idempotency_key" : "${randomUUID()}",\n  "source_id":"cnon:x",   "amount_money":{"currency":"USD","amount":1000} }`;
+    await send(pg.url, "/v2/payments", { method: "POST", headers: { authorization: "Bearer sq0atp-payguard", "content-type": "application/json" }, body });
+    expect(square.creates()[0]?.body.toString("utf8")).toBe(body);
   });
 });

@@ -32,6 +32,7 @@ describe("findKey: the header, else the body field", () => {
     body: undefined,
     bodyField: "/idempotency_key",
     maxLength: 45,
+    prefer: "header",
     ...over,
   });
 
@@ -57,7 +58,25 @@ describe("findKey: the header, else the body field", () => {
     expect(findKey(sources({}))).toEqual({ found: false });
   });
 
-  it("applies the same rules as to a header, and refuses what it cannot read unambiguously", () => {
+  it("prefers the body field when the gateway dedupes on it, and refuses a header naming another key (review finding)", () => {
+    const body = json({ idempotency_key: "sq-1" });
+    expect(findKey(sources({ prefer: "body", header: "sq-1", body }))).toEqual({ found: true, from: "body", parse: { ok: true, key: "sq-1" } });
+    expect(findKey(sources({ prefer: "body", header: "other", body }))).toMatchObject({
+      found: true,
+      parse: { ok: false, reason: expect.stringContaining("different keys") },
+    });
+    expect(findKey(sources({ prefer: "body", header: "h-only", body: json({ amount: 1 }) }))).toMatchObject({
+      from: "header",
+      parse: { ok: true, key: "h-only" },
+    });
+  });
+
+  it("takes a body key verbatim: the very string the gateway dedupes on, never trimmed or unquoted (review finding)", () => {
+    expect(findKey(sources({ body: json({ idempotency_key: '"k1"' }) }))).toMatchObject({ parse: { ok: true, key: '"k1"' } });
+    expect(findKey(sources({ body: json({ idempotency_key: " k1 " }) }))).toMatchObject({ parse: { ok: false } });
+  });
+
+  it("applies the same limits as to a header, and refuses what it cannot read unambiguously", () => {
     expect(findKey(sources({ body: json({ idempotency_key: "k".repeat(46) }) }))).toMatchObject({ found: true, parse: { ok: false } });
     expect(findKey(sources({ body: json({ idempotency_key: "has space" }) }))).toMatchObject({ found: true, parse: { ok: false } });
     expect(findKey(sources({ body: json({ idempotency_key: 42 }) }))).toMatchObject({

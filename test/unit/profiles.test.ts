@@ -65,7 +65,7 @@ describe("profile defaults", () => {
     expect(stripe.upstream.requestId).toEqual({ header: "request-id", field: false });
 
     const adyen = of("https://checkout-test.adyen.com");
-    expect(adyen.idempotency).toMatchObject({ maxKeyLength: 64, scope: ["x-api-key"] });
+    expect(adyen.idempotency).toMatchObject({ maxKeyLength: 64, scope: ["x-api-key", "authorization"] });
     expect(adyen.resilience.retry.hints).toEqual(["transient-error"]);
     expect(adyen.upstream.requestId).toEqual({ header: false, field: "/pspReference" });
 
