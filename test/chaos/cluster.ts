@@ -21,6 +21,12 @@ export interface ClusterOptions {
   attemptTimeoutMs: number;
   totalTimeoutMs: number;
   maxWaitMs: number;
+  /**
+   * store.onUnavailable. `local` dedupes by replica only while Redis is down, so two replicas
+   * may both send a key: it runs with the upstream key on, in front of a gateway that dedupes
+   * (the only way the docs allow it); `reject` with no upstream key, in front of one that does not.
+   */
+  onUnavailable: "reject" | "local";
 }
 
 export interface Replica {
@@ -68,7 +74,7 @@ resilience:
   # Not under test here; the default (5 in a row, open 10 s) would stall the run on a fault streak.
   breaker: { threshold: 20, halfOpenAfter: 1s }
 idempotency:
-  upstreamKey: false
+  upstreamKey: ${o.onUnavailable === "local" ? "{ header: idempotency-key }" : "false"}
   notProcessed: [503]
   lease: ${o.leaseMs}ms
   inFlight: { strategy: wait, maxWait: ${o.maxWaitMs}ms }
@@ -76,7 +82,7 @@ store:
   type: redis
   url: "${redisUrl}"
   prefix: chaos
-  onUnavailable: reject
+  onUnavailable: ${o.onUnavailable}
   journal: { dir: "${journal}", fsync: true }
 `;
 }

@@ -6,12 +6,15 @@
  * one replica is SIGKILLed and restarted, Redis is restarted. Then every outcome is
  * re-asked and the invariants are checked by payment id (./invariants.ts).
  *
- * CHAOS_PAYMENTS (default 2000; 10000 for a long local run), CHAOS_SEED (fault draws).
+ * CHAOS_PAYMENTS (default 2000; 10000 for a long local run), CHAOS_SEED (fault draws),
+ * CHAOS_ON_UNAVAILABLE (reject, the default; or local: then with the upstream key on, in front
+ * of a gateway that dedupes — see cluster.ts). Every failure message names the seed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { type GatewaySim, startGatewaySim } from "../../src/sim/gateway.js";
+import { sample } from "../support/metrics.js";
 import { type Attempt, type PaymentResult, planPayments, resend, runClients, type Target } from "./client.js";
 import { type Cluster, startCluster } from "./cluster.js";
 import { formatFigures } from "./figures.js";
@@ -19,6 +22,9 @@ import { checkInvariants, describeBreaches } from "./invariants.js";
 
 const PAYMENTS = Number(process.env.CHAOS_PAYMENTS ?? 2000);
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const ON_UNAVAILABLE = process.env.CHAOS_ON_UNAVAILABLE === "local" ? "local" : "reject";
+/** What every failure message starts with: enough to run this very case again. */
+const CASE = `CHAOS_SEED=${SEED} CHAOS_PAYMENTS=${PAYMENTS} CHAOS_ON_UNAVAILABLE=${ON_UNAVAILABLE}`;
 
 /** The gateway answers "late" this long after charging: past the client timeout, inside payguard's attempt timeout. */
 const LATE_MS = 700;
@@ -27,7 +33,7 @@ const ATTEMPT_TIMEOUT_MS = 2_000;
 const TOTAL_TIMEOUT_MS = 3_000;
 const LEASE_MS = 1_500;
 
-describe("chaos: two replicas, one Redis, a gateway without idempotency", () => {
+describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () => {
   let sim: GatewaySim | undefined;
   let cluster: Cluster | undefined;
   afterAll(async () => {
@@ -43,7 +49,7 @@ describe("chaos: two replicas, one Redis, a gateway without idempotency", () => 
       seed: SEED,
       faults: { late: 0.03, resetAfterCharge: 0.02, resetBeforeCharge: 0.02, unavailable: 0.03, rateLimited: 0.02 },
       lateMs: LATE_MS,
-      dedupe: false,
+      dedupe: ON_UNAVAILABLE === "local",
     });
     cluster = await startCluster({
       gatewayUrl: sim.url,
@@ -51,6 +57,7 @@ describe("chaos: two replicas, one Redis, a gateway without idempotency", () => 
       attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
       totalTimeoutMs: TOTAL_TIMEOUT_MS,
       maxWaitMs: 1_000,
+      onUnavailable: ON_UNAVAILABLE,
     });
     const { replicas } = cluster;
     const victim = replicas[0] as (typeof replicas)[number];
@@ -84,14 +91,16 @@ describe("chaos: two replicas, one Redis, a gateway without idempotency", () => 
       },
     });
     const loadMs = performance.now() - loadStarted;
-    if (!kill || !redisRestart) throw new Error("the chaos events did not fire");
+    if (!kill || !redisRestart) throw new Error(`${CASE}: the chaos events did not fire`);
     const { killedAt } = await kill;
     await redisRestart;
 
     // Let the last upstream calls end and every journal be written back to Redis.
     const settleStarted = performance.now();
     await sleep(TOTAL_TIMEOUT_MS + 500);
-    await cluster.settle(15_000);
+    await cluster.settle(15_000).catch((err: unknown) => {
+      throw new Error(`${CASE}: ${(err as Error).message}`);
+    });
     const settleMs = performance.now() - settleStarted;
 
     // Verification: re-ask every payment that has an outcome to compare with — a charge the
@@ -146,11 +155,23 @@ describe("chaos: two replicas, one Redis, a gateway without idempotency", () => 
       }),
     );
     // Not vacuous: every payment was sent, most went through, and both events bit.
-    expect(results).toHaveLength(PAYMENTS);
-    expect(results.filter((r) => r.outcome === "success").length).toBeGreaterThan(PAYMENTS / 2);
+    expect(results, CASE).toHaveLength(PAYMENTS);
+    expect(results.filter((r) => r.outcome === "success").length, CASE).toBeGreaterThan(PAYMENTS / 2);
     const answers = results.flatMap((r) => r.attempts);
-    expect(answers.some((a) => a.error === "refused" && a.replica === victim.name)).toBe(true);
-    expect(answers.some((a) => a.code === "store_unavailable")).toBe(true);
-    expect(describeBreaches(verdict.breaches), `seed ${SEED}`).toBe("");
+    expect(
+      answers.some((a) => a.error === "refused" && a.replica === victim.name),
+      `${CASE}: the SIGKILL bit`,
+    ).toBe(true);
+    if (ON_UNAVAILABLE === "reject")
+      expect(
+        answers.some((a) => a.code === "store_unavailable"),
+        `${CASE}: the Redis stop bit`,
+      ).toBe(true);
+    else
+      expect(
+        metricsAfterLoad.some((text) => sample(text, "payguard_store_fallbacks_total") > 0),
+        `${CASE}: the Redis stop bit`,
+      ).toBe(true);
+    expect(describeBreaches(verdict.breaches), CASE).toBe("");
   });
 });

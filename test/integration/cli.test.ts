@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { send } from "../support/http.js";
 import { runCli, startChild, startInProcess, testConfigYaml, writeTempConfig } from "../support/payguard.js";
+import { until } from "../support/until.js";
 
 let gw: FakeGateway;
 beforeAll(async () => {
@@ -100,19 +100,23 @@ limits: { maxBodySize: lots }
 
 describe("graceful shutdown", () => {
   it("on SIGTERM: readiness turns 503 first, the in-flight request gets the gateway's answer, exit 0", async () => {
-    const file = writeTempConfig(testConfigYaml(gw.url).replace("readinessDelay: 0ms", "readinessDelay: 400ms"));
+    const file = writeTempConfig(testConfigYaml(gw.url, "shutdown: { readinessDelay: 400ms }"));
     const child = await startChild(file);
     expect((await send(child.adminUrl, "/readyz")).status).toBe(200);
 
     gw.script(steps.delay(1500, steps.json(201, { id: "ch_slow", paid: true }, { location: "/v1/charges/ch_slow" })));
     const seenBefore = gw.requests.length;
     const inFlight = send(child.url, "/v1/charges", { method: "POST", headers: { "idempotency-key": "shutdown-1" }, body: "amount=500" });
-    while (gw.requests.length === seenBefore) await sleep(10);
+    await until(() => gw.requests.length > seenBefore, "the gateway has the request");
+    let answered = false;
+    void inFlight.then(() => {
+      answered = true;
+    });
 
     child.proc.kill("SIGTERM");
-    await sleep(150);
-    const readiness = await send(child.adminUrl, "/readyz");
-    expect(readiness.status).toBe(503);
+    await until(async () => (await send(child.adminUrl, "/readyz")).status === 503, "readiness turns 503");
+    // Readiness went first: the request in flight is still waiting for the gateway.
+    expect(answered).toBe(false);
 
     const answer = await inFlight;
     expect(answer.status).toBe(201);

@@ -6,6 +6,7 @@ import { useGateway } from "../support/harness.js";
 import { type Answer, json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import type { Running } from "../support/payguard.js";
+import { until } from "../support/until.js";
 
 // One attempt per request unless a test says otherwise: retries are resilience.test.ts's.
 const env = useGateway((extra) => (extra.includes("resilience:") ? extra : `resilience: { retry: { maxAttempts: 1 } }\n${extra}`));
@@ -115,7 +116,7 @@ describe("exactly one charge under concurrency", () => {
     const key = freshKey();
     env.gw.script(steps.delay(700, steps.json(200, { id: "ch_slow" })));
     const first = pay(pg, key);
-    await sleep(50);
+    await until(() => seenWith(key).length === 1, "the first request has claimed the key and reached the gateway");
     expectProblem(await pay(pg, key), 409, "idempotency_key_in_use");
     expect((await first).status).toBe(200);
     const later = await pay(pg, key);
@@ -128,7 +129,8 @@ describe("exactly one charge under concurrency", () => {
     const key = freshKey();
     env.gw.script(steps.delay(1000, steps.json(200, { id: "ch_long" })));
     const first = pay(pg, key);
-    await sleep(600); // three leases later
+    await until(() => seenWith(key).length === 1, "the first request reached the gateway");
+    await sleep(600); // three leases later: only the renewals keep the key
     const duplicate = await pay(pg, key);
     expect((await first).status).toBe(200);
     expect(duplicate.status).toBe(200);
@@ -273,10 +275,14 @@ describe("client hang-up", () => {
       body: JSON.stringify({ amount: 1000, currency: "eur" }),
       signal: controller.signal,
     });
-    await sleep(100);
+    await until(() => seenWith(key).length === 1, "the gateway has the request");
     controller.abort();
     await expect(abandoned).rejects.toThrow();
-    await sleep(600); // the gateway answers meanwhile
+    // The gateway answers after the client left; payguard stores it all the same.
+    await until(
+      async () => (await metric(pg, "payguard_idempotency_settlements_total", { route: "default", settlement: "stored" })) === 1,
+      "the answer is stored",
+    );
     const retry = await pay(pg, key);
     expect(retry.status).toBe(201);
     expect(JSON.parse(retry.body.toString())).toEqual({ id: "ch_abandoned" });
@@ -352,8 +358,9 @@ describe("memory store bounds", () => {
   it("answers 503 store_full when every slot holds an in-flight request, without calling the gateway", async () => {
     const pg = await payguard("store: { maxEntries: 2 }");
     env.gw.script(steps.delay(400, steps.json(200, {})), steps.delay(400, steps.json(200, {})));
+    const seen = env.gw.requests.length;
     const inFlight = [pay(pg, freshKey()), pay(pg, freshKey())];
-    await sleep(100);
+    await until(() => env.gw.requests.length === seen + 2, "both slots hold a request at the gateway");
     const before = env.gw.requests.length;
     const full = await pay(pg, freshKey());
     expectProblem(full, 503, "store_full");

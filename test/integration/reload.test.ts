@@ -20,6 +20,7 @@ import { useGateway } from "../support/harness.js";
 import { json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import { type Child, startChild, testConfigYaml } from "../support/payguard.js";
+import { until } from "../support/until.js";
 
 /** A config directory laid out like a mounted ConfigMap: payguard.yaml → ..data/payguard.yaml, ..data → ..vN. */
 function configMapDir(firstYaml: string) {
@@ -40,14 +41,6 @@ function configMapDir(firstYaml: string) {
 
 async function metric(adminUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   return sample((await send(adminUrl, "/metrics")).body.toString(), name, labels);
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 32 });
@@ -255,8 +248,9 @@ describe("what a reload keeps and what it changes (in process)", () => {
   it("a request in flight finishes under the policy it started with; the next one gets the new one", async () => {
     const pg = await env.payguard("resilience: { timeout: { attempt: 2s, total: 3s }, retry: { maxAttempts: 1 } }");
     env.gw.script(steps.delay(400, steps.json(200, { slow: true })), steps.delay(400, steps.json(200, { slow: true })));
+    const seen = env.gw.requests.length;
     const inFlight = send(pg.url, "/v1/balance");
-    await sleep(100);
+    await until(() => env.gw.requests.length > seen, "the gateway has the request");
     reload(pg, "resilience: { timeout: { attempt: 100ms, total: 3s }, retry: { maxAttempts: 1 } }");
     const old = await inFlight;
     expect(old.status).toBe(200);

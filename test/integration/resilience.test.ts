@@ -5,6 +5,7 @@ import { useGateway } from "../support/harness.js";
 import { type Answer, json, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import { type Running, runCli, testConfigYaml, writeTempConfig } from "../support/payguard.js";
+import { until } from "../support/until.js";
 
 const env = useGateway();
 const payguard = env.payguard;
@@ -48,7 +49,6 @@ describe("retries", () => {
     // Exponential without jitter: 100 ms, then 200 ms.
     expect(t1 - t0).toBeGreaterThanOrEqual(95);
     expect(t2 - t1).toBeGreaterThanOrEqual(195);
-    expect(t2 - t1).toBeGreaterThan(t1 - t0);
     const text = await metrics(pg);
     expect(sample(text, "payguard_retries_total", { route: "default", reason: "503" })).toBe(2);
     expect(sample(text, "payguard_upstream_attempts_per_request_sum", { route: "default" })).toBe(3);
@@ -64,7 +64,8 @@ describe("retries", () => {
       const [a, b] = since(before) as [SeenRequest, SeenRequest];
       gaps.push(b.time - a.time);
     }
-    expect(Math.max(...gaps)).toBeLessThan(400 + 100);
+    // Each gap is the delay plus two trips through payguard: a busy machine adds to it.
+    expect(Math.max(...gaps)).toBeLessThan(400 + 300);
     expect(new Set(gaps.map((g) => Math.round(g / 5))).size).toBeGreaterThan(1);
   });
 
@@ -136,7 +137,8 @@ describe("Retry-After", () => {
     const second = since(before)[1] as SeenRequest;
     // HTTP-dates have whole seconds: the retry is no earlier than the date's second.
     expect(performance.timeOrigin + second.time).toBeGreaterThanOrEqual(Math.floor(at.getTime() / 1000) * 1000 - 5);
-    expect(performance.timeOrigin + second.time - Date.now()).toBeLessThan(50);
+    // ...and not much later either: Retry-After sets the delay, no backoff piles onto it.
+    expect(performance.timeOrigin + second.time - at.getTime()).toBeLessThan(1500);
   });
 
   it("Retry-After: 120 with total 30 s → the 429 is passed through at once", async () => {
@@ -147,7 +149,8 @@ describe("Retry-After", () => {
     const res = await post(pg, "/v1/charges", key());
     expect(res.status).toBe(429);
     expect(res.headers["retry-after"]).toBe("120");
-    expect(performance.now() - started).toBeLessThan(500);
+    // At once: waiting for the Retry-After would take 120 s, the total timeout 30 s.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(since(before)).toHaveLength(1);
     expect(sample(await metrics(pg), "payguard_retries_suppressed_total", { route: "default", reason: "retry_after" })).toBe(1);
     env.gw.setDefault(steps.json(200, {}));
@@ -190,7 +193,8 @@ describe("retry budget", () => {
 describe("circuit breaker", () => {
   it("opens after threshold failures, fails fast without calling the gateway, half-opens, closes on success", async () => {
     const pg = await payguard("resilience: { retry: { maxAttempts: 1 }, breaker: { threshold: 3, halfOpenAfter: 400ms } }");
-    env.gw.setDefault(steps.unavailable());
+    // A slow gateway: a request that reached it would take 300 ms.
+    env.gw.setDefault(steps.delay(300, steps.unavailable()));
     for (let i = 0; i < 3; i++) expect((await send(pg.url, "/v1/balance")).status).toBe(503);
     let text = await metrics(pg);
     expect(sample(text, "payguard_breaker_state", { breaker: "upstream" })).toBe(1);
@@ -201,10 +205,10 @@ describe("circuit breaker", () => {
     expect(fast.headers["payguard-flag"]).toBe("UH");
     expect(Number(fast.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(env.gw.requests.length).toBe(before);
-    // Fails fast: payguard's own time for the request, from its access log (no network in it).
-    await sleep(20);
-    const line = pg.logs.map((l) => JSON.parse(l) as { reqId?: string; durationMs?: number }).find((l) => l.reqId === "breaker-fast-1");
-    expect(line?.durationMs).toBeLessThan(5);
+    // Fails fast: payguard's own time for the request, from its access log, far below the gateway's 300 ms.
+    const lineOf = () => pg.logs.map((l) => JSON.parse(l) as { reqId?: string; durationMs?: number }).find((l) => l.reqId === "breaker-fast-1");
+    await until(() => lineOf() !== undefined, "the access line");
+    expect(lineOf()?.durationMs).toBeLessThan(150);
 
     await sleep(450);
     env.gw.setDefault(steps.json(200, { healthy: true }));
@@ -245,11 +249,18 @@ describe("bulkhead", () => {
     const pg = await payguard("resilience: { bulkhead: { maxConcurrent: 2, maxQueue: 1 } }");
     env.gw.setDefault(steps.delay(500, steps.json(200, {})));
     const held = [send(pg.url, "/v1/a"), send(pg.url, "/v1/b"), send(pg.url, "/v1/c")];
-    await sleep(100);
+    const occupancy = async () => {
+      const text = await metrics(pg);
+      return (
+        sample(text, "payguard_bulkhead_active", { bulkhead: "upstream" }) === 2 && sample(text, "payguard_bulkhead_queued", { bulkhead: "upstream" }) === 1
+      );
+    };
+    await until(occupancy, "two requests hold the slots and one waits");
     const before = env.gw.requests.length;
     const started = performance.now();
     const rejected = await send(pg.url, "/v1/d");
-    expect(performance.now() - started).toBeLessThan(100);
+    // At once: a slot would free only when the gateway answers, 500 ms on.
+    expect(performance.now() - started).toBeLessThan(400);
     expectProblem(rejected, 503, "overloaded");
     expect(rejected.headers["retry-after"]).toBe("1");
     expect(rejected.headers["payguard-flag"]).toBe("UO");
@@ -277,7 +288,7 @@ describe("total timeout", () => {
     const attempts = since(before);
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     // No attempt starts after the deadline (arrival may trail the start by a little).
-    for (const r of attempts) expect(r.time - started).toBeLessThan(500 + 100);
+    for (const r of attempts) expect(r.time - started).toBeLessThan(500 + 300);
     expect(sample(await metrics(pg), "payguard_timeouts_total", { route: "default", kind: "total" })).toBe(1);
     env.gw.setDefault(steps.json(200, {}));
   });
