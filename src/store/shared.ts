@@ -136,7 +136,18 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     }
     await writeBack();
   };
-  const maintainSafely = () => void maintain().catch((err: unknown) => logger.error({ err: String(err) }, "store: maintenance failed"));
+  // One round at a time: a round that outlasts the interval (a slow Redis) is not joined by
+  // another, whose checks and write-backs would only pile onto it.
+  let maintaining = false;
+  const maintainSafely = () => {
+    if (maintaining) return;
+    maintaining = true;
+    maintain()
+      .catch((err: unknown) => logger.error({ err: String(err) }, "store: maintenance failed"))
+      .finally(() => {
+        maintaining = false;
+      });
+  };
   const maintenance = setInterval(maintainSafely, MAINTENANCE_MS);
   maintenance.unref();
   maintainSafely();
