@@ -50,6 +50,12 @@ export const PROBLEMS = {
     flag: "LR",
     retryable: false,
   },
+  idempotency_scope_missing: {
+    status: 400,
+    title: "This request lacks a header its idempotency key is scoped by (idempotency.scope, requireScope)",
+    flag: "LR",
+    retryable: false,
+  },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was already used with a different request", flag: "LR", retryable: false },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed; retry later", flag: "LR", retryable: true },
   outcome_indeterminate: {

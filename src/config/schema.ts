@@ -186,6 +186,8 @@ function idempotencySection<M extends Mode>(mode: M) {
     ttl: opt(mode, duration({ min: 1000 }), 24 * 3_600_000),
     lease: opt(mode, duration({ min: 100 }), 10_000),
     scope: opt(mode, z.array(headerName), ["authorization"]),
+    /** a keyed request must carry every scope header (400 idempotency_scope_missing), never pooled as "absent" */
+    requireScope: opt(mode, z.boolean(), false),
     fingerprint: section(mode, {
       body: opt(mode, z.enum(["canonical-json", "bytes"]), "canonical-json"),
       ignoreFields: opt(mode, z.array(jsonPointer), []),

@@ -78,9 +78,12 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
   const policy = route.idempotency;
   const method = c.req.method;
   const header = (name: string) => headerValue(c.env.incoming.headers[name]);
+  const scopeValues = policy.scope.map(header);
+  const missing = policy.scope.filter((_name, i) => scopeValues[i] === undefined);
+  if (policy.requireScope && missing.length > 0) throw new ProxyError("idempotency_scope_missing", `send ${missing.join(", ")} with keyed requests`);
   // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
   // operator can go from a request id in the logs to its record. A hash, not a secret.
-  const lookupKey = scopedKey({ scopeValues: policy.scope.map(header), method, path: c.get("path"), key });
+  const lookupKey = scopedKey({ scopeValues, method, path: c.get("path"), key });
   c.set("record", lookupKey);
   return {
     route: route.name,

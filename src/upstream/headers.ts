@@ -18,6 +18,12 @@ const HOP_BY_HOP = new Set([
   "http2-settings",
 ]);
 
+/**
+ * Request headers for payguard itself (`Payguard-Account`, a scope the application sets):
+ * never forwarded.
+ */
+const PAYGUARD_PREFIX = "payguard-";
+
 /** Request headers payguard rewrites itself (the body is buffered, so its length is known). */
 const REWRITTEN_ON_REQUEST = new Set(["host", "content-length", "expect", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
 
@@ -72,7 +78,7 @@ export function toUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardCon
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || dropped.has(lower) || lower === keyHeader) continue;
+    if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || dropped.has(lower) || lower === keyHeader || lower.startsWith(PAYGUARD_PREFIX)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push("host", ctx.upstreamHost);

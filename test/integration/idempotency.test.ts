@@ -395,3 +395,40 @@ describe("retryable on a refusal", () => {
     expect(json(unkeyed)).toMatchObject({ code: "upstream_timeout", retryable: true });
   });
 });
+
+describe("scope across a key rotation (review finding)", () => {
+  const rotated = (pg: Running, key: string, authorization: string, account?: string) =>
+    pay(pg, key, { amount: 1000, currency: "eur" }, { authorization, ...(account ? { "payguard-account": account } : {}) });
+
+  it("by default the scope is the Authorization value: a key rotated between a payment and its retry makes a new record", async () => {
+    const pg = await payguard("idempotency: { upstreamKey: false }");
+    const key = freshKey();
+    await rotated(pg, key, "Bearer sk_live_old");
+    await rotated(pg, key, "Bearer sk_live_new");
+    expect(seenWith(key)).toHaveLength(2);
+  });
+
+  it("scoped by an account header the application sets, the retry after a rotation is a replay; the header never reaches the gateway", async () => {
+    const pg = await payguard("idempotency: { upstreamKey: false, scope: [payguard-account], requireScope: true }");
+    const key = freshKey();
+    const first = await rotated(pg, key, "Bearer sk_live_old", "acct_42");
+    const retry = await rotated(pg, key, "Bearer sk_live_new", "acct_42");
+    expect(retry.headers["idempotent-replayed"]).toBe("true");
+    expect(retry.body.equals(first.body)).toBe(true);
+    expect(seenWith(key)).toHaveLength(1);
+    expect(seenWith(key)[0]?.headers["payguard-account"]).toBeUndefined();
+    // Another account with the same key is another payment.
+    await rotated(pg, key, "Bearer sk_live_new", "acct_7");
+    expect(seenWith(key)).toHaveLength(2);
+  });
+
+  it("with requireScope, a keyed request without its scope header is refused, never pooled with others that lack it", async () => {
+    const pg = await payguard("idempotency: { scope: [payguard-account], requireScope: true }");
+    const key = freshKey();
+    const before = env.gw.requests.length;
+    const refused = await rotated(pg, key, "Bearer sk_live_x");
+    expectProblem(refused, 400, "idempotency_scope_missing");
+    expect(json(refused).detail).toContain("payguard-account");
+    expect(env.gw.requests.length).toBe(before);
+  });
+});

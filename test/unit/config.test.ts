@@ -54,6 +54,7 @@ describe("config defaults", () => {
         ttl: 86_400_000,
         lease: 10_000,
         scope: ["authorization"],
+        requireScope: false,
         fingerprint: { body: "canonical-json", ignoreFields: [], headers: [] },
         inFlight: { strategy: "wait", maxWait: 10_000 },
         replay: ["2xx", "4xx"],

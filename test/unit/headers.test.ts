@@ -64,6 +64,13 @@ describe("request headers towards the gateway", () => {
     expect(out.get("content-length")).toEqual(["12"]);
   });
 
+  it("never forwards payguard's own request headers (Payguard-Account: a scope the application sets)", () => {
+    const out = asMap(toUpstreamHeaders(["Payguard-Account", "acct_42", "PAYGUARD-TRACE", "x", "Payguarded", "kept"], ctx));
+    expect(out.has("payguard-account")).toBe(false);
+    expect(out.has("payguard-trace")).toBe(false);
+    expect(out.get("payguarded")).toEqual(["kept"]);
+  });
+
   it("sends no Content-Length for a request without a body", () => {
     expect(asMap(toUpstreamHeaders(["Host", "x"], { ...ctx, contentLength: undefined })).has("content-length")).toBe(false);
   });
