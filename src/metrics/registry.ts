@@ -60,19 +60,20 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-  let storeStats: () => StoreStats = () => ({ entries: 0, bytes: 0, inFlight: 0 });
-  const storeGauge = (name: string, help: string, pick: (s: StoreStats) => number) =>
+  /** A gauge read when scraped: `read` is looked up then, so observeX() may point it elsewhere later. */
+  const gaugeOf = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
-        this.set(pick(storeStats()));
+        this.set(read());
       },
     });
-  storeGauge("payguard_idempotency_in_flight", "Idempotency keys claimed whose upstream call has not settled.", (s) => s.inFlight);
-  storeGauge("payguard_store_entries", "Records held by the idempotency store (this replica's view).", (s) => s.entries);
-  storeGauge("payguard_store_bytes", "Approximate bytes held by the idempotency store (memory store).", (s) => s.bytes);
+  let storeStats: () => StoreStats = () => ({ entries: 0, bytes: 0, inFlight: 0 });
+  gaugeOf("payguard_idempotency_in_flight", "Idempotency keys claimed whose upstream call has not settled.", () => storeStats().inFlight);
+  gaugeOf("payguard_store_entries", "Records held by the idempotency store (this replica's view).", () => storeStats().entries);
+  gaugeOf("payguard_store_bytes", "Approximate bytes held by the idempotency store (memory store).", () => storeStats().bytes);
   const bulkheads = new Map<string, () => { active: number; queued: number }>();
   const bulkheadGauge = (name: string, help: string, pick: (o: { active: number; queued: number }) => number) =>
     new Gauge({
@@ -87,27 +88,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
   bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
   let journalState: () => { entries: number; bytes: number; full: boolean } = () => ({ entries: 0, bytes: 0, full: false });
-  const journalGauge = (name: string, help: string, pick: (j: { entries: number; bytes: number; full: boolean }) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick(journalState()));
-      },
-    });
-  journalGauge("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to Redis.", (j) => j.entries);
-  journalGauge("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", (j) => j.bytes);
-  journalGauge("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", (j) => (j.full ? 1 : 0));
+  gaugeOf("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to Redis.", () => journalState().entries);
+  gaugeOf("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", () => journalState().bytes);
+  gaugeOf("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", () => (journalState().full ? 1 : 0));
   let pendingSettlements: () => number = () => 0;
-  new Gauge({
-    name: "payguard_idempotency_settlements_pending",
-    help: "Gateway answers the store has not taken yet: held in this process and written again until it does (alert when > 0).",
-    registers: [registry],
-    collect() {
-      this.set(pendingSettlements());
-    },
-  });
+  gaugeOf(
+    "payguard_idempotency_settlements_pending",
+    "Gateway answers the store has not taken yet: held in this process and written again until it does (alert when > 0).",
+    () => pendingSettlements(),
+  );
   return {
     observeSettlements(pending) {
       pendingSettlements = pending;
