@@ -8,7 +8,6 @@
  * Upstream 4xx/5xx responses are not errors: they pass through untouched.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
-import type { GatewayProfile, Refusal } from "./gateways/profile.js";
 import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
@@ -143,6 +142,23 @@ export interface Problem {
   requestId: string;
 }
 
+/** An answer payguard makes itself, as a gateway profile sees it. */
+export interface Refusal {
+  code: ProblemCode;
+  status: number;
+  title: string;
+  detail: string | undefined;
+  requestId: string;
+  /** the same request, sent again as it is, may succeed and cannot charge twice */
+  retryable: boolean;
+}
+
+/** What a gateway profile adds to the problem document: members beside the RFC 9457 ones, and headers. */
+export interface Envelope {
+  members: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
 /** What an answer depends on beyond the error: the request, and the gateway's profile. */
 export interface AnswerContext {
   requestId: string;
@@ -151,7 +167,8 @@ export interface AnswerContext {
    * method is idempotent, or the gateway dedupes it by the upstream key it carried.
    */
   resendSafe: boolean;
-  profile: GatewayProfile;
+  /** the gateway profile (gateways/): wraps the document in the gateway's own envelope */
+  profile: { envelope(refusal: Refusal): Envelope };
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import type { z } from "zod";
 import type { configSchema } from "../config/schema.js";
-import type { ProblemCode } from "../errors.js";
+import type { Envelope, Refusal } from "../errors.js";
 import type { GatewayName } from "./detect.js";
 
 type RawConfig = z.input<typeof configSchema>;
@@ -22,22 +22,7 @@ export interface ProfileDefaults {
   resilience?: RawConfig["resilience"];
 }
 
-/** An answer payguard makes itself, as a profile sees it. */
-export interface Refusal {
-  code: ProblemCode;
-  status: number;
-  title: string;
-  detail: string | undefined;
-  requestId: string;
-  /** the same request, sent again as it is, may succeed and cannot charge twice */
-  retryable: boolean;
-}
-
-/** What a profile adds to the problem document: members beside the RFC 9457 ones, and headers. */
-export interface Envelope {
-  members: Record<string, unknown>;
-  headers: Record<string, string>;
-}
+export type { Envelope, Refusal };
 
 export interface GatewayProfile {
   readonly name: GatewayName;
