@@ -129,7 +129,7 @@ async function startScript(name: string, script: string, args: string[] = []): P
 export interface PayguardOptions {
   name: string;
   upstreamUrl: string;
-  /** Extra YAML inside `store: { … }`; empty: the memory store. */
+  /** YAML inside `store: { … }` (a fresh journal directory and SQLite file are added); unset: the memory store. */
   store?: string;
   /** Directory for `node --cpu-prof`; unset: no profiling. */
   cpuProfDir?: string;
@@ -151,7 +151,7 @@ export async function startPayguard(options: PayguardOptions): Promise<Proc> {
       "idempotency: { ttl: 10m }",
       "shutdown: { readinessDelay: 0, drainTimeout: 5s }",
       "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
-      options.store ? `store: { ${options.store}, journal: { dir: "${join(dir, "journal")}" } }` : "",
+      `store: { ${options.store ?? "type: memory"}, path: "${join(dir, "payguard.db")}", journal: { dir: "${join(dir, "journal")}" } }`,
       "",
     ].join("\n"),
   );

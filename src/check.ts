@@ -48,7 +48,8 @@ function upgradeNotes(applied: LoadedConfig["profile"]["applied"]): string[] {
 }
 
 function describeStore(store: Config["store"]): string {
-  if (store.type === "memory") return `memory, ${store.maxEntries} entries, ${formatSize(store.maxSize)}`;
+  if (store.type === "memory") return `memory, ${store.maxEntries} entries, ${formatSize(store.maxSize)} (forgotten at a restart)`;
+  if (store.type === "sqlite") return `sqlite ${store.path} (synchronous ${store.synchronous}), encryption ${store.encryption.key ? "on" : "off"}`;
   const where = store.cluster.nodes.length > 0 ? `cluster (${store.cluster.nodes.length} seed nodes)` : redactUrl(store.url);
   return `redis ${where}, prefix ${store.prefix}, timeout ${formatDuration(store.operationTimeout)}, when down: ${store.onUnavailable}, journal ${store.journal.dir}${store.journal.fsync ? " (fsync)" : ""}, encryption ${store.encryption.key ? "on" : "off"}`;
 }

@@ -11,6 +11,7 @@ import { createConfigReloader } from "./config/reload.js";
 import type { Config } from "./config/schema.js";
 import { createLogger } from "./log.js";
 import { startPayguard } from "./server.js";
+import { isStoreError } from "./store/types.js";
 
 const HELP = `payguard — idempotency and safe retries in front of a payment gateway
 
@@ -129,7 +130,9 @@ main(process.argv.slice(2)).then(
     setImmediate(() => process.exit(code));
   },
   (err: unknown) => {
-    process.stderr.write(`payguard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A store that cannot open (store.path unwritable, ...) is the operator's to fix: say what, not where in the code.
+    const text = isStoreError(err) ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`payguard: ${text}\n`);
     process.exit(1);
   },
 );

@@ -17,8 +17,8 @@ import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
-import { createMemoryStore } from "./store/memory.js";
-import { createSharedStore, type ReadyStore } from "./store/shared.js";
+import { createStore } from "./store/create.js";
+import type { ReadyStore } from "./store/shared.js";
 
 export interface Payguard {
   readonly deps: AppDeps;
@@ -73,11 +73,7 @@ export interface StartOptions {
 export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = options.metrics ?? createMetrics();
-  const store: ReadyStore =
-    options.store ??
-    (config.store.type === "redis"
-      ? await createSharedStore(config.store, { metrics, logger })
-      : { ...createMemoryStore({ ...config.store, onEvict: () => metrics.storeEvictions.inc() }), ready: () => true });
+  const store: ReadyStore = options.store ?? (await createStore(config.store, { metrics, logger }));
   metrics.observeStore(() => store.stats());
   const settlements = new Settlements();
   metrics.observeSettlements(() => settlements.size);

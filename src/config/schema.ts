@@ -241,7 +241,16 @@ const encryptionKeys = z
   .meta({ pattern: "^(\\s*|.*\\$\\{.*|\\s*[A-Za-z0-9+/]{43}=\\s*(,\\s*[A-Za-z0-9+/]{43}=\\s*)*)$" });
 
 const storeSchema = z.strictObject({
-  type: z.enum(["memory", "redis"]).default("memory"),
+  /**
+   * sqlite: a durable file, one replica (the default); memory: one process, forgotten at a
+   * restart (tests, the demo); redis: shared by every replica
+   */
+  type: z.enum(["sqlite", "memory", "redis"]).default("sqlite"),
+  // sqlite
+  /** the database file (its directory is created); one per replica */
+  path: z.string().min(1).default("/var/lib/payguard/payguard.db"),
+  /** normal: a commit survives payguard being killed; full: also a power cut (an fsync per commit) */
+  synchronous: z.enum(["normal", "full"]).default("normal"),
   // memory
   maxEntries: int({ min: 1, max: 100_000_000 }).default(100_000),
   maxSize: size({ min: 1024 }).default(256 * 1024 * 1024),
@@ -384,7 +393,7 @@ function checkResponseFits(
   ctx: z.RefinementCtx,
 ): void {
   const maxSize = c.store?.maxSize;
-  if (c.store?.type === "redis" || typeof maxSize !== "number") return;
+  if (c.store?.type !== "memory" || typeof maxSize !== "number") return;
   const check = (maxResponse: unknown, path: PropertyKey[]) => {
     if (typeof maxResponse === "number" && maxResponse + 64 * 1024 > maxSize)
       ctx.addIssue({ code: "custom", path, message: "must be at least 64kb below store.maxSize" });

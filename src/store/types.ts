@@ -89,8 +89,8 @@ export interface RecordEntry {
   record: IdempotencyRecord;
   /** epoch ms the store forgets the record, when the store can tell */
   expiresAt?: number;
-  /** journal: answered while Redis was down, not yet written back (this replica only) */
-  source: "memory" | "redis" | "journal";
+  /** journal: answered while the shared store was down, not yet written back (this replica only) */
+  source: "memory" | "sqlite" | "redis" | "postgres" | "journal";
 }
 
 export interface ListRequest {

@@ -188,7 +188,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ide
       await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
       const inFlight = (await store.inspect(key)) as RecordEntry;
       expect(inFlight).toMatchObject({ key, record: { state: "in-flight", token: "owner" } });
-      expect(["memory", "redis"]).toContain(inFlight.source);
+      expect(["memory", "sqlite", "redis", "postgres"]).toContain(inFlight.source);
       await store.complete(key, "owner", indeterminate("fp"), LONG);
       const final = (await store.inspect(key)) as RecordEntry;
       expect(final.record.state).toBe("indeterminate");

@@ -36,22 +36,23 @@ describe("Dockerfile", () => {
     for (const stage of all) expect(stage[0]?.args).toMatch(/^node:24-slim(\s+AS\s+\w+)?$/i);
   });
 
-  it("builds with dev dependencies in the build stage", () => {
+  it("builds with dev dependencies and a compiler (better-sqlite3 builds from source) in the build stage, then prunes them", () => {
     const build = all[0] ?? [];
+    expect(args(build, "RUN").some((r) => /apt-get install\b.*\bpython3\b.*\bmake\b.*\bg\+\+/.test(r))).toBe(true);
     expect(args(build, "RUN").some((r) => /\bnpm ci\b/.test(r) && !r.includes("--omit=dev"))).toBe(true);
-    expect(args(build, "RUN").some((r) => r.includes("npm run build"))).toBe(true);
+    expect(args(build, "RUN").some((r) => r.includes("npm run build") && r.includes("npm prune --omit=dev"))).toBe(true);
   });
 
-  it("ships only dist/, config/, package files and production dependencies", () => {
-    expect(args(final, "RUN").some((r) => r.includes("npm ci --omit=dev"))).toBe(true);
-    expect(args(final, "RUN").some((r) => /npm run build|npm install\b/.test(r))).toBe(false);
+  it("ships only dist/, config/, package files and the production dependencies compiled in the build stage", () => {
+    expect(args(final, "RUN").some((r) => /npm (ci|install|run build)\b|apt-get/.test(r))).toBe(false);
+    expect(args(final, "COPY").some((c) => c.startsWith("--from=build") && c.includes("/app/node_modules"))).toBe(true);
     const sources = args(final, "COPY").flatMap((c) =>
       c
         .split(/\s+/)
         .filter((w) => !w.startsWith("--"))
         .slice(0, -1),
     );
-    for (const s of sources) expect(["package.json", "package-lock.json", "/app/dist", "config", "config/payguard.yaml"]).toContain(s);
+    for (const s of sources) expect(["package.json", "package-lock.json", "/app/node_modules", "/app/dist", "config", "config/payguard.yaml"]).toContain(s);
     expect(args(final, "COPY").some((c) => c.startsWith("--from=build") && c.includes("/app/dist"))).toBe(true);
   });
 
@@ -63,8 +64,9 @@ describe("Dockerfile", () => {
     expect(Number(last.split(":")[0])).toBeGreaterThan(0);
   });
 
-  it("declares the journal volume, ports, config path, stop signal and an exec-form entrypoint", () => {
-    expect(args(final, "VOLUME").join(" ")).toContain("/var/lib/payguard/journal");
+  it("declares the data volume (SQLite store and journal), ports, config and store paths, stop signal and an exec-form entrypoint", () => {
+    expect(JSON.parse(args(final, "VOLUME")[0] ?? "[]")).toEqual(["/var/lib/payguard"]);
+    expect(args(final, "ENV").join(" ")).toMatch(/\bPAYGUARD_STORE_PATH=\/var\/lib\/payguard\/payguard\.db\b/);
     expect(args(final, "EXPOSE").join(" ").split(/\s+/).sort()).toEqual(["8080", "9090"]);
     expect(args(final, "ENV").join(" ")).toMatch(/\bPAYGUARD_CONFIG=\/etc\/payguard\/payguard\.yaml\b/);
     expect(args(final, "STOPSIGNAL")).toEqual(["SIGTERM"]);

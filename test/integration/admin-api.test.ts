@@ -45,7 +45,8 @@ ${store}`;
 }
 
 const STORES = {
-  memory: () => "",
+  memory: () => "store: { type: memory }",
+  sqlite: () => `store: { type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), "payguard-admin-")), "payguard.db")}" }`,
   redis: () =>
     `store: { type: redis, url: "${REDIS_URL}", prefix: "pgtest-${randomUUID()}", operationTimeout: 1s, journal: { dir: "${mkdtempSync(join(tmpdir(), "payguard-admin-"))}", fsync: false } }`,
 };
@@ -174,7 +175,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     const { key, id } = await indeterminatePayment(pg);
 
     const { answer: listed, view } = await findListed(pg, "indeterminate", id);
-    expect(view).toMatchObject({ id, state: "indeterminate", attempts: 1, source: storeType === "memory" ? "memory" : "redis" });
+    expect(view).toMatchObject({ id, state: "indeterminate", attempts: 1, source: storeType });
     expect(view?.reason).toMatch(/reset/);
     expect(Date.parse(view?.createdAt as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(Date.parse(view?.expiresAt as string)).toBeGreaterThan(Date.now() + 23 * 3600_000);

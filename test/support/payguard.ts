@@ -37,6 +37,8 @@ export function testConfigYaml(upstream: TestUpstream, extra = ""): string {
     upstream: { url, gateway },
     shutdown: { readinessDelay: "0ms", drainTimeout: "5s" },
     log: { level: "info" },
+    // One process each: tests that need the default (sqlite) or a shared store say so.
+    store: { type: "memory" },
   };
   return stringify(mergeDefined(base, parse(extra) ?? {}));
 }

@@ -63,7 +63,9 @@ describe("config defaults", () => {
         upstreamKey: { header: "idempotency-key" },
       },
       store: {
-        type: "memory",
+        type: "sqlite",
+        path: "/var/lib/payguard/payguard.db",
+        synchronous: "normal",
         maxEntries: 100_000,
         maxSize: 256 * 1024 * 1024,
         url: "redis://127.0.0.1:6379",
@@ -174,10 +176,15 @@ routes:
 
   it("checks each route's maxResponseSize against store.maxSize, not only the top level's (review finding)", () => {
     expect(
-      problemsOf('upstream: { url: "http://gw" }\nstore: { maxSize: 2mb }\nroutes: [{ path: /v1/exports, idempotency: { maxResponseSize: 10mb } }]'),
+      problemsOf(
+        'upstream: { url: "http://gw" }\nstore: { type: memory, maxSize: 2mb }\nroutes: [{ path: /v1/exports, idempotency: { maxResponseSize: 10mb } }]',
+      ),
     ).toEqual(["routes[0].idempotency.maxResponseSize: must be at least 64kb below store.maxSize"]);
     expect(() =>
-      parseConfig('upstream: { url: "http://gw" }\nstore: { maxSize: 2mb }\nroutes: [{ path: /v1/x, idempotency: { maxResponseSize: 1mb } }]', {}),
+      parseConfig(
+        'upstream: { url: "http://gw" }\nstore: { type: memory, maxSize: 2mb }\nroutes: [{ path: /v1/x, idempotency: { maxResponseSize: 1mb } }]',
+        {},
+      ),
     ).not.toThrow();
   });
 

@@ -1,0 +1,26 @@
+/**
+ * The idempotency store a config asks for: the backend, with what every backend shares put
+ * around it once — encryption at rest, and (for a shared backend) the durable local queue for
+ * answers it cannot take while it is down.
+ */
+import type { StoreConfig } from "../config/schema.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/registry.js";
+import { createCipher, parseKeys } from "./crypto.js";
+import { createMemoryStore } from "./memory.js";
+import { sealedStore } from "./sealing.js";
+import { createSharedStore, type ReadyStore } from "./shared.js";
+import { openSqliteStore } from "./sqlite/store.js";
+
+export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
+  switch (config.type) {
+    case "redis":
+      return createSharedStore(config, deps);
+    case "sqlite": {
+      const cipher = createCipher(parseKeys(config.encryption.key));
+      return { ...sealedStore(openSqliteStore({ path: config.path, synchronous: config.synchronous }), cipher), ready: () => true };
+    }
+    case "memory":
+      return { ...createMemoryStore({ ...config, onEvict: () => deps.metrics.storeEvictions.inc() }), ready: () => true };
+  }
+}

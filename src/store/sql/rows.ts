@@ -1,0 +1,86 @@
+/**
+ * A record as a row of the `records` table, the same for SQLite and PostgreSQL: one column per
+ * field, the response as status, headers (JSON text) and body bytes. Pure.
+ */
+import type { FinalRecord, IdempotencyRecord, InFlightRecord } from "../types.js";
+
+/** What a driver hands back for a row (SQLite numbers, PostgreSQL int8 strings, Buffers). */
+export interface RecordRow {
+  key: string;
+  state: string;
+  token: string | null;
+  fingerprint: string;
+  created_at: number | string;
+  completed_at: number | string | null;
+  lease_until: number | string | null;
+  expires_at: number | string;
+  attempts: number | null;
+  reason: string | null;
+  status: number | null;
+  headers: string | null;
+  body: Buffer | Uint8Array | null;
+}
+
+/** The columns written for a record, in the order RECORD_COLUMNS names them. */
+export type RecordValues = [
+  state: string,
+  token: string | null,
+  fingerprint: string,
+  createdAt: number,
+  completedAt: number | null,
+  leaseUntil: number | null,
+  expiresAt: number,
+  attempts: number | null,
+  reason: string | null,
+  status: number | null,
+  headers: string | null,
+  body: Buffer | null,
+];
+
+export const RECORD_COLUMNS = [
+  "state",
+  "token",
+  "fingerprint",
+  "created_at",
+  "completed_at",
+  "lease_until",
+  "expires_at",
+  "attempts",
+  "reason",
+  "status",
+  "headers",
+  "body",
+] as const;
+
+export function inFlightValues(record: InFlightRecord): RecordValues {
+  return ["in-flight", record.token, record.fingerprint, record.createdAt, null, record.leaseUntil, record.expiresAt, null, null, null, null, null];
+}
+
+export function finalValues(record: FinalRecord, expiresAt: number): RecordValues {
+  const attempts = record.attempts ?? null;
+  if (record.state === "indeterminate") {
+    return ["indeterminate", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, record.reason, null, null, null];
+  }
+  const { status, headers, body } = record.response;
+  return ["completed", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, null, status, JSON.stringify(headers), body];
+}
+
+export function recordOf(row: RecordRow): IdempotencyRecord {
+  const base = { fingerprint: row.fingerprint, createdAt: Number(row.created_at) };
+  const attempts = row.attempts === null ? {} : { attempts: Number(row.attempts) };
+  if (row.state === "in-flight") {
+    return { state: "in-flight", token: row.token ?? "", ...base, leaseUntil: Number(row.lease_until), expiresAt: Number(row.expires_at) };
+  }
+  const completedAt = Number(row.completed_at);
+  if (row.state === "indeterminate") return { state: "indeterminate", ...base, completedAt, reason: row.reason ?? "", ...attempts };
+  const headers = JSON.parse(row.headers ?? "{}") as Record<string, string | string[]>;
+  const body = row.body === null ? Buffer.alloc(0) : Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength);
+  return { state: "completed", ...base, completedAt, ...attempts, response: { status: Number(row.status), headers: prototypeFree(headers), body } };
+}
+
+/** Headers in a prototype-less object: a header named `__proto__` stays a header. */
+function prototypeFree(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of Object.entries(headers)) out[name] = value;
+  return out;
+}

@@ -1,0 +1,144 @@
+/**
+ * The durable embedded store: one SQLite file (better-sqlite3), one replica. Each operation
+ * is one short synchronous statement or transaction, so each is atomic in this process, and
+ * BEGIN IMMEDIATE makes the claim atomic against another process on the same file too.
+ * With WAL, an answer settled before the process is killed is there after the restart.
+ * Waiters are woken in process. Expired records are deleted in bounded batches.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { decodeCursor, encodeCursor } from "../cursor.js";
+import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
+import { type ClaimResult, type IdempotencyStore, inFlightRecord, type RecordEntry, StoreError, type StoreStats } from "../types.js";
+import { Waiters } from "../waiters.js";
+import { prepare, type Synchronous } from "./schema.js";
+
+export interface SqliteStoreOptions {
+  /** the database file; its directory is created if missing */
+  path: string;
+  synchronous: Synchronous;
+  now?: () => number;
+}
+
+/** How often expired records are deleted, and at most how many per round. */
+const SWEEP_MS = 10_000;
+const SWEEP_BATCH = 1_000;
+const SWEEP_BATCHES = 20;
+
+const SET_ALL = RECORD_COLUMNS.map((c) => `${c} = ?`).join(", ");
+const INSERT = `INSERT INTO records (key, ${RECORD_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(RECORD_COLUMNS.length)})
+  ON CONFLICT (key) DO UPDATE SET ${RECORD_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}`;
+
+export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
+  const now = options.now ?? Date.now;
+  const db = openDatabase(options.path);
+  prepare(db, options.synchronous);
+  const sql = {
+    select: db.prepare<[string], RecordRow>("SELECT * FROM records WHERE key = ?"),
+    put: db.prepare(INSERT),
+    complete: db.prepare(`UPDATE records SET ${SET_ALL} WHERE key = ? AND state = 'in-flight' AND token = ?`),
+    renew: db.prepare("UPDATE records SET lease_until = ? WHERE key = ? AND state = 'in-flight' AND token = ?"),
+    release: db.prepare("DELETE FROM records WHERE key = ? AND state = 'in-flight' AND token = ?"),
+    remove: db.prepare("DELETE FROM records WHERE key = ?"),
+    page: db.prepare<[string, string, number, number], RecordRow>("SELECT * FROM records WHERE state = ? AND key > ? AND expires_at > ? ORDER BY key LIMIT ?"),
+    sweep: db.prepare(`DELETE FROM records WHERE key IN (SELECT key FROM records WHERE expires_at <= ? LIMIT ${SWEEP_BATCH})`),
+    count: db.prepare<[number], { entries: number; inFlight: number }>(
+      "SELECT COUNT(*) AS entries, COALESCE(SUM(state = 'in-flight'), 0) AS inFlight FROM records WHERE expires_at > ?",
+    ),
+  };
+  const waiters = new Waiters();
+  /** The live record of `key`: an expired one counts as none. */
+  const live = (key: string) => {
+    const row = sql.select.get(key);
+    return row && Number(row.expires_at) > now() ? recordOf(row) : undefined;
+  };
+
+  const claim = db.transaction((key: string, request: Parameters<IdempotencyStore["claim"]>[1]): ClaimResult => {
+    const t = now();
+    const current = live(key);
+    const fresh = inFlightRecord(request, t);
+    if (current && (current.state !== "in-flight" || current.leaseUntil > t)) return { outcome: "exists", record: current };
+    sql.put.run(key, ...inFlightValues(fresh));
+    return current ? { outcome: "taken-over", previous: current as typeof fresh } : { outcome: "claimed" };
+  });
+
+  const resolve = db.transaction((key: string, next: Parameters<IdempotencyStore["resolve"]>[1]) => {
+    const current = live(key);
+    if (!current) return "not_found" as const;
+    if (current.state !== "indeterminate" || (next && next.fingerprint !== current.fingerprint)) return "not_indeterminate" as const;
+    const expiresAt = Number(sql.select.get(key)?.expires_at);
+    if (next) sql.put.run(key, ...finalValues(next, expiresAt));
+    else sql.remove.run(key);
+    return "resolved" as const;
+  });
+
+  const sweeper = setInterval(() => {
+    for (let i = 0; i < SWEEP_BATCHES && sql.sweep.run(now()).changes === SWEEP_BATCH; i++);
+  }, SWEEP_MS);
+  sweeper.unref();
+
+  const entryOf = (key: string, row: RecordRow): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "sqlite" });
+  const changed = <T>(key: string, result: T): T => {
+    waiters.wake(key);
+    return result;
+  };
+
+  return {
+    claim: async (key, request) => claim.immediate(key, request),
+    get: async (key) => live(key),
+
+    async complete(key, token, record, ttlMs) {
+      const done = sql.complete.run(...finalValues(record, now() + ttlMs), key, token).changes === 1;
+      return done ? changed(key, true) : false;
+    },
+
+    renew: async (key, token, leaseMs) => sql.renew.run(now() + leaseMs, key, token).changes === 1,
+
+    async release(key, token) {
+      const done = sql.release.run(key, token).changes === 1;
+      return done ? changed(key, true) : false;
+    },
+
+    async inspect(key) {
+      const row = sql.select.get(key);
+      return row && Number(row.expires_at) > now() ? entryOf(key, row) : undefined;
+    },
+
+    async list({ state, limit, cursor }) {
+      const after = cursor === undefined ? "" : decodeCursor<{ a: string }>(cursor, (v) => typeof v.a === "string").a;
+      const rows = sql.page.all(state, after, now(), limit + 1);
+      const page = rows.slice(0, limit).map((row) => entryOf(row.key, row));
+      return rows.length > limit ? { entries: page, cursor: encodeCursor({ a: page.at(-1)?.key }) } : { entries: page };
+    },
+
+    async resolve(key, next) {
+      const result = resolve.immediate(key, next);
+      return result === "resolved" ? changed(key, result) : result;
+    },
+
+    waitForChange: (key, timeoutMs) => waiters.wait(key, timeoutMs),
+
+    stats(): StoreStats {
+      const { entries, inFlight } = sql.count.get(now()) ?? { entries: 0, inFlight: 0 };
+      const bytes = (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
+      return { entries, bytes, inFlight };
+    },
+
+    async close() {
+      clearInterval(sweeper);
+      waiters.wakeAll();
+      db.close();
+    },
+  };
+}
+
+/** Opens (creating) the file, or says plainly why it cannot. */
+function openDatabase(path: string): Database.Database {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    return new Database(path);
+  } catch (err) {
+    throw new StoreError("store_unavailable", `cannot open the SQLite store at store.path ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
