@@ -223,6 +223,9 @@ const routeSchema = z.strictObject({
 });
 
 const redisUrl = z.string().regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL");
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// URL");
+/** store.url: a redis:// URL for redis, a postgres:// URL for postgres (checked against store.type). */
+const storeUrl = z.string().regex(/^(rediss?|postgres(ql)?):\/\/.+/, "must be a redis://, rediss:// or postgres:// URL");
 
 /**
  * Comma-separated base64 AES-256 keys, the encrypting one first; "" for none. Checked here so
@@ -245,7 +248,7 @@ const storeSchema = z.strictObject({
    * sqlite: a durable file, one replica (the default); memory: one process, forgotten at a
    * restart (tests, the demo); redis: shared by every replica
    */
-  type: z.enum(["sqlite", "memory", "redis"]).default("sqlite"),
+  type: z.enum(["sqlite", "memory", "redis", "postgres"]).default("sqlite"),
   // sqlite
   /** the database file (its directory is created); one per replica */
   path: z.string().min(1).default("/var/lib/payguard/payguard.db"),
@@ -255,9 +258,28 @@ const storeSchema = z.strictObject({
   maxEntries: int({ min: 1, max: 100_000_000 }).default(100_000),
   maxSize: size({ min: 1024 }).default(256 * 1024 * 1024),
   // redis
-  url: redisUrl.default("redis://127.0.0.1:6379"),
+  // redis and postgres
+  url: storeUrl.default("redis://127.0.0.1:6379"),
   cluster: z.strictObject({ nodes: z.array(redisUrl).default([]) }).prefault({}),
   sentinel: z.strictObject({ name: z.string().default("mymaster"), nodes: z.array(redisUrl).default([]) }).prefault({}),
+  // postgres
+  postgres: z
+    .strictObject({
+      /**
+       * every node of a primary/standby set, when there are several: payguard uses the one that
+       * is writable (not in recovery), and looks again after a connection fails or a write is
+       * refused as read-only; empty: store.url alone
+       */
+      nodes: z.array(postgresUrl).default([]),
+      /** the schema payguard creates its tables in (and migrates, under an advisory lock) */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier")
+        .default("payguard"),
+      /** connections in the pool, besides the one that LISTENs */
+      poolSize: int({ min: 1, max: 1000 }).default(10),
+    })
+    .prefault({}),
   prefix: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits, '_', '.', ':' or '-'")
@@ -371,6 +393,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   };
   checkResponseFits(c, ctx);
   checkBodyKey(c, ctx);
+  checkStoreUrl(c, ctx);
   const top = c.resilience?.timeout ?? {};
   const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
     const attempt = timeout.attempt ?? top.attempt;
@@ -403,6 +426,19 @@ function checkResponseFits(
   c.routes.forEach((route: { idempotency?: { maxResponseSize?: unknown } } | undefined, i) => {
     check(route?.idempotency?.maxResponseSize, ["routes", i, "idempotency", "maxResponseSize"]);
   });
+}
+
+/** store.url must be of the store's kind. */
+function checkStoreUrl(c: { store?: { type?: unknown; url?: unknown; postgres?: { nodes?: unknown } } }, ctx: z.RefinementCtx): void {
+  const { type, url } = c.store ?? {};
+  if (typeof url !== "string") return;
+  if (type === "redis" && !/^rediss?:\/\//.test(url))
+    ctx.addIssue({ code: "custom", path: ["store", "url"], message: "must be a redis:// or rediss:// URL for store.type redis" });
+  const nodes = c.store?.postgres?.nodes;
+  const hasNodes = Array.isArray(nodes) && nodes.length > 0;
+  if (type === "postgres" && !hasNodes && !/^postgres(ql)?:\/\//.test(url)) {
+    ctx.addIssue({ code: "custom", path: ["store", "url"], message: "must be a postgres:// URL for store.type postgres (or list store.postgres.nodes)" });
+  }
 }
 
 type IdempotencyKeys = { upstreamKey?: unknown; bodyField?: unknown } | undefined;

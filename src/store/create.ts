@@ -8,14 +8,36 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import { createCipher, parseKeys } from "./crypto.js";
 import { createMemoryStore } from "./memory.js";
+import { createPostgresStore } from "./postgres/store.js";
+import { createRedisStore } from "./redis.js";
 import { sealedStore } from "./sealing.js";
 import { createSharedStore, type ReadyStore } from "./shared.js";
 import { openSqliteStore } from "./sqlite/store.js";
 
 export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   switch (config.type) {
-    case "redis":
-      return createSharedStore(config, deps);
+    case "redis": {
+      const redis = await createRedisStore({
+        url: config.url,
+        clusterNodes: config.cluster.nodes,
+        sentinel: config.sentinel,
+        prefix: config.prefix,
+        operationTimeout: config.operationTimeout,
+        cipher: createCipher(parseKeys(config.encryption.key)),
+        onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
+      });
+      return createSharedStore(redis, config, deps);
+    }
+    case "postgres": {
+      const postgres = await createPostgresStore({
+        nodes: config.postgres.nodes.length > 0 ? config.postgres.nodes : [config.url],
+        schema: config.postgres.schema,
+        operationTimeout: config.operationTimeout,
+        poolSize: config.postgres.poolSize,
+        onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
+      });
+      return createSharedStore(sealedStore(postgres, createCipher(parseKeys(config.encryption.key))), config, deps);
+    }
     case "sqlite": {
       const cipher = createCipher(parseKeys(config.encryption.key));
       return { ...sealedStore(openSqliteStore({ path: config.path, synchronous: config.synchronous }), cipher), ready: () => true };

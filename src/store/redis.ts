@@ -27,10 +27,10 @@ import {
   type CompletedRecord,
   type FinalRecord,
   type IdempotencyRecord,
-  type IdempotencyStore,
   type InFlightRecord,
   type ListPage,
   type RecordEntry,
+  type RemoteStore,
   type ResolveResult,
   type StoredResponse,
   StoreError,
@@ -189,23 +189,7 @@ interface ScanPosition {
   a?: string;
 }
 
-export interface RedisStore extends IdempotencyStore {
-  /**
-   * resolve() for a key whose indeterminate record sits in this replica's journal: Redis may
-   * hold the dead owner's in-flight record or nothing; anything but a completed record is
-   * replaced (kept for ttlMs) or deleted.
-   */
-  resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number): Promise<ResolveResult>;
-  /** Writes a final record from the journal unless another final record is there. */
-  /** written; superseded (a final record that must stay is there); busy (a live in-flight claim: try later) */
-  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<"written" | "superseded" | "busy">;
-  /** true while the last operation or health check reached Redis */
-  healthy(): boolean;
-  /** A read with the operation deadline (a health check); false instead of throwing */
-  ping(): Promise<boolean>;
-}
-
-export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+export async function createRedisStore(options: RedisStoreOptions): Promise<RemoteStore> {
   const onError = options.onError ?? (() => {});
   const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
   const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;

@@ -6,7 +6,7 @@
  * comes out is opened.
  */
 import type { Cipher } from "./crypto.js";
-import type { CompletedRecord, FinalRecord, IdempotencyRecord, IdempotencyStore, RecordEntry } from "./types.js";
+import type { CompletedRecord, FinalRecord, IdempotencyRecord, IdempotencyStore, RecordEntry, RemoteStore } from "./types.js";
 
 /** The header that marks a sealed response (its status is 0). */
 export const SEALED = "payguard-sealed";
@@ -35,8 +35,16 @@ export function unsealRecord<R extends IdempotencyRecord>(key: string, record: R
 }
 
 /** `store`, sealing every answer it keeps and opening every answer it gives. */
-export function sealedStore<S extends IdempotencyStore>(store: S, cipher: Cipher | undefined): S {
+export function sealedStore<S extends IdempotencyStore | RemoteStore>(store: S, cipher: Cipher | undefined): S {
   if (!cipher) return store;
+  // A remote store's own writes from the journal and for the operator are sealed the same way.
+  const remote = "putFinal" in store ? (store as RemoteStore) : undefined;
+  const remoteWrites: Partial<RemoteStore> = remote
+    ? {
+        putFinal: (key, record, ttlMs) => remote.putFinal(key, sealRecord(key, record, cipher), ttlMs),
+        resolveJournaled: (key, next, ttlMs) => remote.resolveJournaled(key, next && sealRecord(key, next, cipher), ttlMs),
+      }
+    : {};
   const open = <R extends IdempotencyRecord | undefined>(key: string, record: R): R => (record ? unsealRecord(key, record, cipher) : record);
   const openEntry = (entry: RecordEntry): RecordEntry => ({ ...entry, record: open(entry.key, entry.record) });
   return {
@@ -56,5 +64,6 @@ export function sealedStore<S extends IdempotencyStore>(store: S, cipher: Cipher
       return { ...page, entries: page.entries.map(openEntry) };
     },
     resolve: (key, next) => store.resolve(key, next && sealRecord(key, next, cipher)),
+    ...remoteWrites,
   };
 }

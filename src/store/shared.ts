@@ -18,11 +18,11 @@
 import type { StoreConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import { type Cipher, createCipher, parseKeys } from "./crypto.js";
+import { createCipher, parseKeys } from "./crypto.js";
 import { decodeCursor, encodeCursor, pageByKey } from "./cursor.js";
 import { Journal } from "./journal.js";
 import { createMemoryStore } from "./memory.js";
-import { createRedisStore, type RedisStore } from "./redis.js";
+import { sealRecord, unsealRecord } from "./sealing.js";
 import {
   type ClaimRequest,
   type ClaimResult,
@@ -33,6 +33,7 @@ import {
   isStoreError,
   type ListPage,
   type RecordEntry,
+  type RemoteStore,
   StoreError,
 } from "./types.js";
 import { Waiters } from "./waiters.js";
@@ -47,7 +48,11 @@ const MAINTENANCE_MS = 1000;
 /** Bound on claims remembered for a late release while Redis is down. */
 const MAX_ORPHANS = 10_000;
 
-export async function createSharedStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
+/**
+ * `remote` (Redis, PostgreSQL) as payguard uses it: with the journal for answers it cannot
+ * take, holds on this replica's keys, and the local fallback (`onUnavailable: local`).
+ */
+export async function createSharedStore(remote: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
   const journal = await Journal.open({ dir: config.journal.dir, fsync: config.journal.fsync });
   if (journal.torn.length > 0) logger.error({ torn: journal.torn }, "journal: skipped torn or corrupt lines (complete records were kept)");
@@ -60,26 +65,17 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   const journalFull = () => journal.size() >= config.journal.maxEntries || journal.pendingBytes() >= config.journal.maxBytes;
 
   const cipher = createCipher(parseKeys(config.encryption.key));
-  const redis: RedisStore = await createRedisStore({
-    url: config.url,
-    clusterNodes: config.cluster.nodes,
-    sentinel: config.sentinel,
-    prefix: config.prefix,
-    operationTimeout: config.operationTimeout,
-    cipher,
-    onError: () => {}, // connection errors surface as failed operations, counted below
-  });
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   // The journal is storage at rest too: with encryption on, its answers are sealed.
   const journalAppend = (key: string, record: FinalRecord, ttlMs: number) =>
-    journal.append({ key, record: seal(key, record, cipher), ttlMs, writtenAt: Date.now() });
+    journal.append({ key, record: sealRecord(key, record, cipher), ttlMs, writtenAt: Date.now() });
   const journalGet = (key: string) => {
     const entry = journal.get(key);
-    return entry && { ...entry, record: unseal(key, entry.record, cipher) };
+    return entry && { ...entry, record: unsealRecord(key, entry.record, cipher) };
   };
   const journalEntry = (entry: { key: string; record: FinalRecord; writtenAt: number; ttlMs: number }): RecordEntry => ({
     key: entry.key,
-    record: unseal(entry.key, entry.record, cipher),
+    record: unsealRecord(entry.key, entry.record, cipher),
     expiresAt: entry.writtenAt + entry.ttlMs,
     source: "journal",
   });
@@ -108,7 +104,11 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       let deferred = 0;
       const result = await inTurn(() =>
         journal.replay(async (entry) => {
-          const outcome = await redis.putFinal(entry.key, unseal(entry.key, entry.record, cipher), Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()));
+          const outcome = await remote.putFinal(
+            entry.key,
+            unsealRecord(entry.key, entry.record, cipher),
+            Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()),
+          );
           if (outcome === "busy") {
             // Another replica holds a live claim on the key: keep the entry, try again later.
             deferred++;
@@ -127,9 +127,9 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
   /** Claims whose answer from Redis never arrived (timed out): free them once Redis answers. */
   const orphans = new Map<string, string>();
   const maintain = async () => {
-    if (!(await redis.ping())) return;
+    if (!(await remote.ping())) return;
     for (const [token, key] of orphans) {
-      await redis.release(key, token).then(
+      await remote.release(key, token).then(
         () => orphans.delete(token),
         () => {},
       );
@@ -192,7 +192,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       }
       let result: ClaimResult;
       try {
-        result = await redis.claim(key, request);
+        result = await remote.claim(key, request);
       } catch (err) {
         // The claim may still have reached Redis after our deadline: free it once Redis answers.
         if (failed("claim", err) && orphans.size < MAX_ORPHANS) orphans.set(request.token, key);
@@ -210,7 +210,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       const journaled = journalGet(key);
       if (journaled) return journaled.record;
       try {
-        return await redis.get(key);
+        return await remote.get(key);
       } catch (err) {
         if (!failed("get", err) || config.onUnavailable === "reject") throw err;
         return local.get(key);
@@ -228,7 +228,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       }
       let done: boolean;
       try {
-        done = await redis.complete(key, token, record, ttlMs);
+        done = await remote.complete(key, token, record, ttlMs);
       } catch (err) {
         if (!failed("complete", err)) throw err;
         // The gateway answered and Redis cannot take it: make it durable here first.
@@ -245,7 +245,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       if (mine?.token === token) mine.leaseUntil = Date.now() + leaseMs;
       if (localTokens.has(token)) return local.renew(key, token, leaseMs);
       try {
-        return await redis.renew(key, token, leaseMs);
+        return await remote.renew(key, token, leaseMs);
       } catch (err) {
         if (!failed("renew", err)) throw err;
         return false;
@@ -255,7 +255,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     async release(key, token) {
       try {
         if (localTokens.delete(token)) return await local.release(key, token);
-        return await redis.release(key, token);
+        return await remote.release(key, token);
       } catch (err) {
         // Retried by maintenance once Redis answers (compare-and-set: harmless if moot).
         if (!failed("release", err)) throw err;
@@ -270,7 +270,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
       const journaled = journal.get(key);
       if (journaled) return journalEntry(journaled);
       try {
-        return await redis.inspect(key);
+        return await remote.inspect(key);
       } catch (err) {
         if (!failed("inspect", err) || config.onUnavailable === "reject") throw err;
         return local.inspect(key);
@@ -303,7 +303,7 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
         at = { p: "r" };
       }
       if (entries.length === limit) return { entries, cursor: encodeCursor({ p: "r" }) };
-      const rest = await redis.list({ state, limit: limit - entries.length, cursor: at.r });
+      const rest = await remote.list({ state, limit: limit - entries.length, cursor: at.r });
       entries.push(...rest.entries.filter((e) => journal.get(e.key) === undefined && !entries.some((j) => j.key === e.key)));
       return rest.cursor === undefined ? { entries } : { entries, cursor: encodeCursor({ p: "r", r: rest.cursor }) };
     },
@@ -311,12 +311,12 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     resolve(key, next) {
       return inTurn(async () => {
         const journaled = journalGet(key);
-        if (!journaled) return redis.resolve(key, next);
+        if (!journaled) return remote.resolve(key, next);
         // The journal is the truth for this key: an answer in it is final, and an
         // indeterminate record in it is resolved in Redis, then dropped from the journal.
         const record = journaled.record;
         if (record.state !== "indeterminate" || (next && next.fingerprint !== record.fingerprint)) return "not_indeterminate";
-        const result = await redis.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now());
+        const result = await remote.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now());
         if (result === "resolved") await journal.remove(key);
         return result;
       });
@@ -325,42 +325,22 @@ export async function createSharedStore(config: StoreConfig, deps: { metrics: Me
     async waitForChange(key, timeoutMs) {
       // All bounded by the same short slice: the engine loops, so no timers pile up.
       const slice = Math.min(timeoutMs, MAINTENANCE_MS);
-      await Promise.race([redis.waitForChange(key, slice), local.waitForChange(key, slice), settledHere.wait(key, slice)]);
+      await Promise.race([remote.waitForChange(key, slice), local.waitForChange(key, slice), settledHere.wait(key, slice)]);
     },
 
     stats() {
-      const r = redis.stats();
+      const r = remote.stats();
       const l = local.stats();
       return { entries: l.entries + journal.size(), bytes: l.bytes, inFlight: r.inFlight + l.inFlight };
     },
 
-    ready: () => !config.readiness || redis.healthy(),
+    ready: () => !config.readiness || remote.healthy(),
 
     async close() {
       clearInterval(maintenance);
       settledHere.wakeAll();
       await writeBack().catch(() => {});
-      await Promise.allSettled([redis.close(), local.close(), journal.close()]);
+      await Promise.allSettled([remote.close(), local.close(), journal.close()]);
     },
   };
-}
-
-const SEALED = "payguard-sealed";
-
-/** A completed record whose response (status, headers, body) is sealed into the body. */
-function seal(key: string, record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
-  if (!cipher || record.state !== "completed") return record;
-  const plain = Buffer.from(JSON.stringify({ ...record.response, body: record.response.body.toString("base64") }));
-  return { ...record, response: { status: 0, headers: { [SEALED]: "v1" }, body: cipher.encrypt(plain, key) } };
-}
-
-function unseal(key: string, record: FinalRecord, cipher: Cipher | undefined): FinalRecord {
-  if (record.state !== "completed" || record.response.headers[SEALED] === undefined) return record;
-  if (!cipher) throw new Error("a journaled record is encrypted but no store.encryption.key is configured");
-  const response = JSON.parse(cipher.decrypt(record.response.body, key).toString("utf8")) as {
-    status: number;
-    headers: Record<string, string | string[]>;
-    body: string;
-  };
-  return { ...record, response: { status: response.status, headers: response.headers, body: Buffer.from(response.body, "base64") } };
 }

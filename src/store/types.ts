@@ -144,6 +144,29 @@ export interface IdempotencyStore {
   close(): Promise<void>;
 }
 
+/**
+ * A store in another server, shared by the replicas (Redis, PostgreSQL): what the shared
+ * layer (shared.ts) needs of it besides the contract, to write back its local queue and to
+ * tell readiness.
+ */
+export interface RemoteStore extends IdempotencyStore {
+  /**
+   * resolve() for a key whose indeterminate record sits in this replica's journal: the remote
+   * store may hold the dead owner's in-flight record or nothing; anything but a completed
+   * record is replaced (kept for ttlMs) or deleted.
+   */
+  resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number): Promise<ResolveResult>;
+  /**
+   * Writes a final record from the journal. written; superseded (a final record that must stay
+   * is there); busy (a live in-flight claim: try later)
+   */
+  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<"written" | "superseded" | "busy">;
+  /** true while the last operation or health check reached the server */
+  healthy(): boolean;
+  /** A read with the operation deadline (a health check); false instead of throwing */
+  ping(): Promise<boolean>;
+}
+
 /** A store failure payguard must not swallow; `code` picks the problem answered. */
 export class StoreError extends Error {
   readonly isStoreError = true;

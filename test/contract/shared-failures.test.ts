@@ -15,7 +15,8 @@ import { parseConfig } from "../../src/config/load.js";
 import { mergeDefined } from "../../src/config/routes.js";
 import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
-import { createSharedStore, type ReadyStore } from "../../src/store/shared.js";
+import { createStore } from "../../src/store/create.js";
+import type { ReadyStore } from "../../src/store/shared.js";
 import type { ClaimRequest, CompletedRecord } from "../../src/store/types.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 
@@ -33,7 +34,7 @@ async function sharedStore(redis: TestRedis, store: Record<string, unknown> = {}
     store,
   );
   const config = parseConfig(stringify({ upstream: { url: "http://gw" }, store: settings }), {}).store;
-  const shared = await createSharedStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
+  const shared = await createStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
   cleanups.push(() => shared.close());
   return shared;
 }

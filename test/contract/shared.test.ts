@@ -12,9 +12,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
+import { createStore } from "../../src/store/create.js";
 import { Journal } from "../../src/store/journal.js";
 import { createRedisStore } from "../../src/store/redis.js";
-import { createSharedStore, type ReadyStore } from "../../src/store/shared.js";
+import type { ReadyStore } from "../../src/store/shared.js";
 import type { CompletedRecord, FinalRecord } from "../../src/store/types.js";
 
 const REDIS_URL = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -55,7 +56,7 @@ async function restartedWithJournal(key: string, record: FinalRecord): Promise<{
     `upstream: { url: "http://gw" }\nstore: { type: redis, url: "${REDIS_URL}", prefix: "${prefix}", operationTimeout: 1s, journal: { dir: "${dir}", fsync: false } }`,
     {},
   ).store;
-  const store = await createSharedStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
+  const store = await createStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
   stores.push(store);
   return { store, dir };
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
-import { createSharedStore } from "../../src/store/shared.js";
+import { createStore } from "../../src/store/create.js";
 
 describe("journal at rest", () => {
   it("with encryption on, journaled answers hold no plaintext and read back intact", async () => {
@@ -16,7 +16,7 @@ describe("journal at rest", () => {
       `upstream: { url: "http://gw" }\nstore: { type: redis, url: "redis://127.0.0.1:9", operationTimeout: 100ms, onUnavailable: local, journal: { dir: "${dir}" }, encryption: { key: "${key}" } }`,
       {},
     ).store;
-    const store = await createSharedStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
+    const store = await createStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
     try {
       expect((await store.claim("k1", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 })).outcome).toBe("claimed");
       const body = Buffer.from('{"id":"ch_journal_secret","card_last4":"4242"}');

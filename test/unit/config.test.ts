@@ -71,6 +71,7 @@ describe("config defaults", () => {
         url: "redis://127.0.0.1:6379",
         cluster: { nodes: [] },
         sentinel: { name: "mymaster", nodes: [] },
+        postgres: { nodes: [], schema: "payguard", poolSize: 10 },
         prefix: "payguard",
         operationTimeout: 250,
         onUnavailable: "reject",

@@ -1,0 +1,54 @@
+/**
+ * payguard's tables in PostgreSQL, created and migrated by payguard itself when it connects:
+ * under a session advisory lock, so replicas starting together migrate once; each migration
+ * in its own transaction, recorded in `schema_migrations`. Tables are logged (never
+ * UNLOGGED: those are emptied after a crash).
+ */
+import type pg from "pg";
+
+/** The lock's key: any replica of any payguard migrating this database waits for the others. */
+const MIGRATION_LOCK = 0x7061_7967; // "payg"
+
+const migrations = (schema: string): readonly string[] => [
+  // 1: the records, one row per scoped key.
+  `CREATE TABLE ${schema}.records (
+     key text PRIMARY KEY,
+     state text NOT NULL CHECK (state IN ('in-flight', 'completed', 'indeterminate')),
+     token text,
+     fingerprint text NOT NULL,
+     created_at bigint NOT NULL,
+     completed_at bigint,
+     lease_until bigint,
+     expires_at bigint NOT NULL,
+     attempts integer,
+     reason text,
+     status integer,
+     headers text,
+     body bytea
+   );
+   CREATE INDEX records_by_expiry ON ${schema}.records (expires_at);
+   CREATE INDEX records_by_state ON ${schema}.records (state, key);`,
+];
+
+export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
+  await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>(`SELECT COALESCE(MAX(version), 0) AS version FROM ${schema}.schema_migrations`);
+    const all = migrations(schema);
+    for (let version = Number(rows[0]?.version ?? 0); version < all.length; version++) {
+      await client.query("BEGIN");
+      try {
+        await client.query(all[version] as string);
+        await client.query(`INSERT INTO ${schema}.schema_migrations (version) VALUES ($1)`, [version + 1]);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      }
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The system of record: idempotency records in PostgreSQL, shared by every replica.
+ *
+ * - A claim is one statement: `INSERT … ON CONFLICT … DO UPDATE … WHERE` the record expired or
+ *   its lease ran out, judged by the server's clock; no row back means "it exists: read it".
+ * - Settle, renew and release are fenced by the owner token (`WHERE token = $t`): a writer
+ *   fenced out changes nothing and reads the winner's record.
+ * - A write whose outcome is unknown (the connection broke around its commit) is read back:
+ *   nothing is assumed.
+ * - Every change NOTIFYs its key; waiters re-check on their own too (listen.ts).
+ * - Expired records are deleted in bounded batches.
+ * Failures of the database become StoreError("store_unavailable"); the shared layer above
+ * (shared.ts) turns them into 503 for new keys and the journal for answers already obtained.
+ */
+import type pg from "pg";
+import { decodeCursor, encodeCursor } from "../cursor.js";
+import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
+import type {
+  ClaimResult,
+  CompletedRecord,
+  FinalRecord,
+  IdempotencyRecord,
+  InFlightRecord,
+  RecordEntry,
+  RemoteStore,
+  ResolveResult,
+  StoreStats,
+} from "../types.js";
+import { Waiters } from "../waiters.js";
+import { listen } from "./listen.js";
+import { type Nodes, openNodes } from "./nodes.js";
+import { migrate } from "./schema.js";
+
+export interface PostgresStoreOptions {
+  /** connection URLs; with several, the writable one is used */
+  nodes: readonly string[];
+  schema: string;
+  operationTimeout: number;
+  poolSize: number;
+  /** longest a waiter sleeps between checks when a notification is missed */
+  pollFallbackMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+/** The server's clock in ms: leases and expiry never depend on a replica's clock. */
+const NOW = "(floor(extract(epoch from clock_timestamp()) * 1000))::bigint";
+const SWEEP_MS = 30_000;
+const SWEEP_BATCH = 1_000;
+
+type Row = RecordRow & { ttl_left?: string | number };
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<RemoteStore> {
+  const s = options.schema;
+  const channel = `${s}_changes`;
+  const nodes = openNodes({ nodes: options.nodes, operationTimeout: options.operationTimeout, poolSize: options.poolSize, onError: options.onError });
+  const waiters = new Waiters();
+  const sql = statements(s, channel);
+  let claimedHere = 0;
+
+  // Create or migrate the schema now if the database answers; else at the first use.
+  let migrated: Promise<void> | undefined;
+  const ready = () => {
+    migrated ??= nodes
+      .transaction((client) => migrate(client, s))
+      .catch((err: unknown) => {
+        migrated = undefined;
+        throw err;
+      });
+    return migrated;
+  };
+  await Promise.race([ready().catch(() => {}), new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
+  const query = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[]) => {
+    await ready();
+    return nodes.query<R>(text, values);
+  };
+  const read = async (key: string): Promise<IdempotencyRecord | undefined> => {
+    const { rows } = await query(sql.get, [key]);
+    return rows[0] && recordOf(rows[0]);
+  };
+
+  const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: (key) => waiters.wake(key) });
+  const sweeper = setInterval(() => void query(sql.sweep, []).catch(() => {}), SWEEP_MS);
+  sweeper.unref();
+
+  const entryOf = (key: string, row: Row): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "postgres" });
+
+  /** A completion whose outcome is unknown: what the row says now. */
+  const confirmCompleted = async (key: string, record: FinalRecord): Promise<boolean> => {
+    const now = await read(key);
+    if (now?.state === record.state && now.completedAt === record.completedAt && now.fingerprint === record.fingerprint) return true;
+    if (now?.state === "in-flight") throw new Error("the completion did not commit");
+    return false;
+  };
+
+  return {
+    async claim(key, request): Promise<ClaimResult> {
+      for (;;) {
+        const { rows } = await query<{ previous: InFlightRecordJson | null }>(sql.claim, [
+          key,
+          request.token,
+          request.fingerprint,
+          request.leaseMs,
+          request.ttlMs,
+        ]);
+        if (rows.length === 1) {
+          claimedHere++;
+          const previous = rows[0]?.previous;
+          return previous ? { outcome: "taken-over", previous: previousOf(previous) } : { outcome: "claimed" };
+        }
+        const record = await read(key);
+        if (record) return { outcome: "exists", record };
+        // Gone between the two statements (released, expired): claim again.
+      }
+    },
+
+    get: read,
+
+    async complete(key, token, record, ttlMs) {
+      try {
+        const { rowCount } = await query(sql.complete, [key, token, ...settable(record), ttlMs]);
+        if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
+        return rowCount === 1;
+      } catch (err) {
+        // The commit may have happened: read the row back (a second failure is the answer).
+        const committed = await confirmCompleted(key, record).catch(() => {
+          throw err;
+        });
+        if (committed) claimedHere = Math.max(0, claimedHere - 1);
+        return committed;
+      }
+    },
+
+    async renew(key, token, leaseMs) {
+      return (await query(sql.renew, [key, token, leaseMs])).rowCount === 1;
+    },
+
+    async release(key, token) {
+      const { rowCount } = await query(sql.release, [key, token]);
+      if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
+      return rowCount === 1;
+    },
+
+    async inspect(key) {
+      const { rows } = await query(sql.get, [key]);
+      return rows[0] && entryOf(key, rows[0]);
+    },
+
+    async list({ state, limit, cursor }) {
+      const after = cursor === undefined ? "" : decodeCursor<{ a: string }>(cursor, (v) => typeof v.a === "string").a;
+      const { rows } = await query(sql.page, [state, after, limit + 1]);
+      const entries = rows.slice(0, limit).map((row) => entryOf(row.key, row));
+      return rows.length > limit ? { entries, cursor: encodeCursor({ a: entries.at(-1)?.key }) } : { entries };
+    },
+
+    resolve: (key, next) => resolveIn(nodes, ready, sql, key, next, "indeterminate"),
+    resolveJournaled: (key, next, ttlMs) => resolveIn(nodes, ready, sql, key, next, "not-completed", ttlMs),
+
+    async putFinal(key, record, ttlMs) {
+      await ready();
+      return nodes.transaction(async (client) => {
+        const { rows } = await client.query<Row & { live: boolean }>(sql.lock, [key]);
+        const held = rows[0] && recordOf(rows[0]);
+        if (held?.state === "completed") return "superseded";
+        if (held?.state === "in-flight" && rows[0]?.live) return "busy";
+        if (held?.state === "indeterminate" && record.state !== "completed") return "superseded";
+        await client.query(sql.put, [key, ...settable(record), ttlMs]);
+        return "written";
+      });
+    },
+
+    waitForChange(key, timeoutMs) {
+      // Wake at the latest after the poll fallback: a missed NOTIFY costs a bounded delay.
+      return waiters.wait(key, Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
+    },
+
+    /** This replica's view: keys it claimed and has not settled. PostgreSQL holds the rest. */
+    stats: (): StoreStats => ({ entries: 0, bytes: 0, inFlight: claimedHere }),
+
+    healthy: () => nodes.healthy(),
+
+    async ping() {
+      try {
+        await query(sql.ping, []);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async close() {
+      clearInterval(sweeper);
+      waiters.wakeAll();
+      await listener.close();
+      await nodes.close();
+    },
+  };
+}
+
+/** An in-flight record as to_jsonb() gives it back. */
+interface InFlightRecordJson {
+  token: string;
+  fingerprint: string;
+  created_at: number | string;
+  lease_until: number | string;
+  expires_at: number | string;
+}
+
+function previousOf(json: InFlightRecordJson): InFlightRecord {
+  return {
+    state: "in-flight",
+    token: json.token,
+    fingerprint: json.fingerprint,
+    createdAt: Number(json.created_at),
+    leaseUntil: Number(json.lease_until),
+    expiresAt: Number(json.expires_at),
+  };
+}
+
+/**
+ * An operator's resolution (or its journaled variant), in one transaction on the row: only
+ * an indeterminate record — with `not-completed`, also a dead owner's in-flight record or
+ * none — is replaced (the TTL left kept, or `ttlMs`) or deleted; never a completed record, nor
+ * a live claim.
+ */
+async function resolveIn(
+  nodes: Nodes,
+  ready: () => Promise<void>,
+  sql: Statements,
+  key: string,
+  next: CompletedRecord | undefined,
+  accept: "indeterminate" | "not-completed",
+  ttlMs?: number,
+): Promise<ResolveResult> {
+  await ready();
+  return nodes.transaction(async (client) => {
+    const { rows } = await client.query<Row & { live: boolean; ttl_left: string }>(sql.lock, [key]);
+    const row = rows[0];
+    const held = row && recordOf(row);
+    if (!held && accept === "indeterminate") return "not_found";
+    if (held?.state === "completed" || (held?.state === "in-flight" && row?.live)) return "not_indeterminate";
+    if (held && held.state !== "indeterminate" && accept !== "not-completed") return "not_indeterminate";
+    if (held && next && held.fingerprint !== next.fingerprint) return "not_indeterminate";
+    if (!next) await client.query(sql.remove, [key]);
+    else await client.query(sql.put, [key, ...settable(next), ttlMs ?? Math.max(1, Number(row?.ttl_left ?? 1))]);
+    return "resolved";
+  });
+}
+
+type Statements = ReturnType<typeof statements>;
+
+/** Columns a write sets from parameters; expires_at comes from the server's clock plus a TTL. */
+const SETTABLE = RECORD_COLUMNS.filter((c) => c !== "expires_at");
+const EXPIRES_AT = RECORD_COLUMNS.indexOf("expires_at");
+
+/** A final record's parameters for SETTABLE, in order. */
+function settable(record: FinalRecord): unknown[] {
+  return finalValues(record, 0).filter((_, i) => i !== EXPIRES_AT);
+}
+
+/** Every statement, on `schema`'s tables; values are always parameters. */
+function statements(schema: string, channel: string) {
+  const t = `${schema}.records`;
+  const params = (from: number) => SETTABLE.map((_, i) => `$${from + i}`).join(", ");
+  const ttl = (at: number) => `${NOW} + $${at}`;
+  const notify = `SELECT pg_notify('${channel}', key) FROM changed`;
+  return {
+    ping: "SELECT 1",
+    get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
+    // prev is read with the statement's snapshot (the version before this write); the claim's
+    // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
+    claim: `WITH prev AS (SELECT * FROM ${t} WHERE key = $1), now AS (SELECT ${NOW} AS ms)
+      INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
+      SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + $5 FROM now
+      ON CONFLICT (key) DO UPDATE SET state = 'in-flight', token = EXCLUDED.token, fingerprint = EXCLUDED.fingerprint,
+        created_at = EXCLUDED.created_at, completed_at = NULL, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at,
+        attempts = NULL, reason = NULL, status = NULL, headers = NULL, body = NULL
+      WHERE r.expires_at <= EXCLUDED.created_at OR (r.state = 'in-flight' AND r.lease_until <= EXCLUDED.created_at)
+      RETURNING (SELECT CASE WHEN p.state = 'in-flight' AND p.expires_at > r.created_at
+                             THEN jsonb_build_object('token', p.token, 'fingerprint', p.fingerprint, 'created_at', p.created_at,
+                                                     'lease_until', p.lease_until, 'expires_at', p.expires_at) END
+                 FROM prev p) AS previous`,
+    complete: `WITH changed AS (
+        UPDATE ${t} SET (${SETTABLE.join(", ")}) = (${params(3)}), expires_at = ${ttl(3 + SETTABLE.length)}
+        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key)
+      ${notify}`,
+    renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
+    release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key) ${notify}`,
+    page: `SELECT * FROM ${t} WHERE state = $1 AND key > $2 AND expires_at > ${NOW} ORDER BY key LIMIT $3`,
+    lock: `SELECT *, (state = 'in-flight' AND lease_until > ${NOW}) AS live, expires_at - ${NOW} AS ttl_left
+      FROM ${t} WHERE key = $1 AND expires_at > ${NOW} FOR UPDATE`,
+    put: `WITH changed AS (
+        INSERT INTO ${t} (key, ${SETTABLE.join(", ")}, expires_at) VALUES ($1, ${params(2)}, ${ttl(2 + SETTABLE.length)})
+        ON CONFLICT (key) DO UPDATE SET ${RECORD_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(", ")} RETURNING key)
+      ${notify}`,
+    remove: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 RETURNING key) ${notify}`,
+    sweep: `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE expires_at <= ${NOW} LIMIT ${SWEEP_BATCH})`,
+  };
+}
