@@ -9,12 +9,13 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { type AdminEnv, audit } from "./admin/audit.js";
 import { apiEnabled, bearerToken } from "./admin/auth.js";
+import { outcomeRoutes } from "./admin/outcomes.js";
 import { recordRoutes } from "./admin/records.js";
 import { problemResponse, toProxyError } from "./errors.js";
 import { generic } from "./gateways/generic.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store" | "live" | "logger">): Hono<AdminEnv> {
+export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store" | "live" | "logger" | "replica">): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
@@ -31,6 +32,7 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
   app.use("/admin/*", audit(deps)); //      one audit line per call, refused ones included
   app.use("/admin/*", bearerToken(deps)); // 401 without the current token
   app.route("/admin/records", recordRoutes(deps));
+  app.route("/admin/outcomes", outcomeRoutes(deps));
 
   // Problems as on the proxy port: the one mapping in errors.ts.
   app.onError((err, c) => {

@@ -6,45 +6,11 @@
  * a card field's is replaced, and binary data is never dumped.
  */
 import { type DestinationStream, type Logger, pino } from "pino";
+import { isSensitiveName } from "./sensitive.js";
 
 export type { Logger };
 
 export const CENSOR = "[redacted]";
-
-/** Member names (lower case, without `-` and `_`) whose values are never logged. */
-const SENSITIVE = new Set([
-  "authorization",
-  "proxyauthorization",
-  "cookie",
-  "setcookie",
-  "xapikey",
-  "apikey",
-  "password",
-  "passwd",
-  "secret",
-  "clientsecret",
-  "token",
-  "accesstoken",
-  "refreshtoken",
-  "idtoken",
-  "card",
-  "cardnumber",
-  "number",
-  "pan",
-  "cvc",
-  "cvv",
-  "cvc2",
-  "cvv2",
-  "securitycode",
-]);
-
-/** Also any name ending in one of these: sessionToken, stripeSecret, adminPassword, ... */
-const SENSITIVE_SUFFIXES = ["token", "secret", "password", "apikey"];
-
-export function isSensitiveName(name: string): boolean {
-  const folded = name.toLowerCase().replace(/[-_]/g, "");
-  return SENSITIVE.has(folded) || SENSITIVE_SUFFIXES.some((suffix) => folded.endsWith(suffix));
-}
 
 /** Deeper than this, a value is not walked but dropped: it could hide anything. */
 const MAX_DEPTH = 12;

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
 import { buildAdminApp } from "./admin.js";
@@ -84,6 +85,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     lifecycle: { ready: false, draining: false },
     store,
     settlements,
+    replica: process.env.PAYGUARD_REPLICA || hostname(),
   };
 
   const app = buildApp(deps);

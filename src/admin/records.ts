@@ -17,19 +17,18 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ProxyError } from "../errors.js";
 import type { AppDeps } from "../pipeline/context.js";
-import { type CompletedRecord, isInvalidCursor, type ListPage, type RecordEntry, type RecordState } from "../store/types.js";
+import { type CompletedRecord, isInvalidCursor, type LedgerEntry, type ListPage, type RecordEntry, type RecordState } from "../store/types.js";
 import { type AdminEnv, noteAudit } from "./audit.js";
 import { lookupId } from "./lookup.js";
+import { parseLimit } from "./params.js";
 import { parseResolution } from "./resolution.js";
 import { recordView } from "./view.js";
 
 const STATES: readonly RecordState[] = ["in-flight", "completed", "indeterminate"];
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 /** Record ids are SHA-256 in base64url (43 characters); a little slack, nothing else. */
 const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-export function recordRoutes(deps: Pick<AppDeps, "live" | "store">): Hono<AdminEnv> {
+export function recordRoutes(deps: Pick<AppDeps, "live" | "store" | "replica">): Hono<AdminEnv> {
   const records = new Hono<AdminEnv>();
   const api = () => deps.live.current.config.admin.api;
 
@@ -91,7 +90,7 @@ export function recordRoutes(deps: Pick<AppDeps, "live" | "store">): Hono<AdminE
               response: resolution.response,
             }
           : undefined;
-      const result = await deps.store.resolve(id, next);
+      const result = await deps.store.resolve(id, next, operatorEntry(deps, id, held.createdAt, next));
       if (result === "not_found") throw new ProxyError("record_not_found", "the record expired meanwhile");
       if (result === "not_indeterminate") throw new ProxyError("record_not_resolvable", "the record changed meanwhile");
       const resolved: RecordEntry | undefined = next && { ...entry, record: next, source: entry.source === "journal" ? "redis" : entry.source };
@@ -108,6 +107,23 @@ export function recordRoutes(deps: Pick<AppDeps, "live" | "store">): Hono<AdminE
   return records;
 }
 
+/** The ledger's row for an operator's resolution (the store fills in the record's request). */
+function operatorEntry(deps: Pick<AppDeps, "store" | "replica">, id: string, createdAt: number, next: CompletedRecord | undefined): LedgerEntry | undefined {
+  if (!deps.store.outcomes) return undefined;
+  const status = next ? { status: next.response.status } : {};
+  return {
+    record: id,
+    route: "",
+    method: "",
+    path: "",
+    state: "resolved-by-operator",
+    ...status,
+    startedAt: createdAt,
+    settledAt: Date.now(),
+    replica: deps.replica,
+  };
+}
+
 function recordId(c: Context<AdminEnv>): string {
   const id = c.req.param("id") ?? "";
   if (!RECORD_ID.test(id)) throw new ProxyError("admin_invalid_request", "not a record id");
@@ -122,11 +138,4 @@ function wantsBody(c: Context<AdminEnv>, allowed: boolean): boolean {
   if (include !== "body") throw new ProxyError("admin_invalid_request", "include may only be body");
   if (!allowed) throw new ProxyError("admin_forbidden", "stored bodies are not shown unless admin.api.revealBodies is true");
   return true;
-}
-
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_LIMIT;
-  const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new ProxyError("admin_invalid_request", `limit must be 1 to ${MAX_LIMIT}`);
-  return limit;
 }

@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { detectGateway, GATEWAYS } from "../gateways/detect.js";
+import { parsePointer } from "../idempotency/pointer.js";
+import { isSensitiveName } from "../sensitive.js";
 import { parseKeys } from "../store/crypto.js";
 import { parseDuration, parseSize } from "./units.js";
 
@@ -169,6 +171,15 @@ const fieldPointer = z.union([
   z.literal(false),
   z.string().regex(/^(\/([^~/]|~[01])*)+$/, 'must be a JSON pointer to a member, such as "/idempotency_key", or false'),
 ]);
+/**
+ * A response field the outcome ledger keeps: a JSON pointer to a member, never through a
+ * member named like a secret or a card field (the ledger must hold neither).
+ */
+const ledgerField = z
+  .string()
+  .regex(/^(\/([^~/]|~[01])*)+$/, 'must be a JSON pointer to a member, such as "/id"')
+  .refine((pointer) => !parsePointer(pointer).some(isSensitiveName), { message: "names a secret or card field: the ledger never keeps those" });
+
 /** A path pattern in the routes' syntax: "/v1/oauth2/token", "/v1/charges/:id", "/v1/*". */
 const pathPattern = z.string().startsWith("/", "must start with '/'");
 
@@ -201,6 +212,8 @@ function idempotencySection<M extends Mode>(mode: M) {
     /** statuses by which this gateway promises it did nothing: released, never stored */
     notProcessed: opt(mode, z.array(statusMatcher), []),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
+    /** the outcome ledger (sqlite, postgres stores): which fields of the gateway's answer it keeps */
+    ledger: section(mode, { fields: opt(mode, z.array(ledgerField).max(16), ["/id"]) }),
     /**
      * how the key reaches the gateway, so its own dedupe covers payguard's retries: a header
      * payguard sets on every attempt; "body" (the key is the body field, forwarded byte for
@@ -288,6 +301,8 @@ const storeSchema = z.strictObject({
   onUnavailable: z.enum(["reject", "local"]).default("reject"),
   /** /readyz is 503 while the store cannot be reached */
   readiness: z.boolean().default(true),
+  /** the outcome ledger (sqlite, postgres): one row per settlement, kept this long (not the records' TTL) */
+  ledger: z.strictObject({ retention: duration({ min: 60_000 }).default(400 * 86_400_000) }).prefault({}),
   journal: z
     .strictObject({
       dir: z.string().min(1).default("/var/lib/payguard/journal"),

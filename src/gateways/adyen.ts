@@ -20,6 +20,8 @@ export const adyen: GatewayProfile = {
       // Adyen authenticates with X-API-Key, or with Basic auth for a web service user
       // (https://docs.adyen.com/development-resources/api-credentials): either names the tenant.
       scope: ["x-api-key", "authorization"],
+      // https://docs.adyen.com/api-explorer/Checkout/latest/post/payments (response)
+      ledger: { fields: ["/pspReference", "/resultCode", "/amount/value", "/amount/currency", "/merchantReference"] },
     },
     resilience: {
       // Same page, "Transient errors": `Transient-Error: true` means the request can be

@@ -17,6 +17,8 @@ export const checkout: GatewayProfile = {
       header: "cko-idempotency-key",
       upstreamKey: { header: "cko-idempotency-key" },
       notProcessed: [422],
+      // https://api-reference.checkout.com/#operation/requestAPaymentOrPayout (response)
+      ledger: { fields: ["/id", "/status", "/amount", "/currency", "/reference"] },
     },
     // Every answer names its request in `Cko-Request-Id` (checkout-sdk-node config.js
     // REQUEST_ID_HEADER), the id Checkout's support asks for.

@@ -24,6 +24,8 @@ export const paypal: GatewayProfile = {
       // An expired access token is answered 401 before anything is processed; the SDK then
       // fetches a new token and sends the request again (paypal_http_client.js execute).
       notProcessed: [401],
+      // https://developer.paypal.com/docs/api/orders/v2/#orders_create (response)
+      ledger: { fields: ["/id", "/status", "/intent"] },
     },
     // PayPal names each answer's request in the `Paypal-Debug-Id` header, the id its
     // support asks for (https://developer.paypal.com/api/rest/responses/, "debug_id").

@@ -17,6 +17,8 @@ export const square: GatewayProfile = {
       // The body goes to Square byte for byte, key included: Square's own dedupe covers
       // payguard's retries.
       upstreamKey: "body",
+      // https://developer.squareup.com/reference/square/payments-api/create-payment (response)
+      ledger: { fields: ["/payment/id", "/payment/status", "/payment/amount_money/amount", "/payment/amount_money/currency", "/payment/order_id"] },
     },
   },
   envelope: (refusal) => ({

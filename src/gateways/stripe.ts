@@ -24,6 +24,8 @@ export const stripe: GatewayProfile = {
       // endpoint begins. If incoming parameters fail validation [400] ... no idempotent result
       // is saved"; authentication [401] is checked before that.
       notProcessed: [400, 401],
+      // The charge as the ledger keeps it (https://docs.stripe.com/api/charges/object).
+      ledger: { fields: ["/id", "/object", "/amount", "/currency", "/status"] },
     },
     resilience: {
       // `Stripe-Should-Retry: true|false` overrides the status (stripe-node RequestSender

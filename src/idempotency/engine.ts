@@ -8,7 +8,16 @@ import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import { type FinalRecord, type IdempotencyRecord, type IdempotencyStore, type InFlightRecord, isStoreError, type StoredResponse } from "../store/types.js";
+import {
+  type FinalRecord,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type InFlightRecord,
+  isStoreError,
+  type LedgerEntry,
+  type StoredResponse,
+} from "../store/types.js";
+import type { Fields } from "./fields.js";
 import type { Settlement } from "./outcome.js";
 import type { Settlements } from "./settlements.js";
 
@@ -18,10 +27,15 @@ export interface EngineDeps {
   logger: Logger;
   /** settlements this process owes: answers the store has not taken yet, open requests */
   settlements: Settlements;
+  /** this replica's name in the outcome ledger */
+  replica: string;
 }
 
 export interface KeyedRequest {
   route: string;
+  method: string;
+  /** the normalised path, without the query */
+  path: string;
   policy: IdempotencyConfig;
   /** the scoped store key */
   lookupKey: string;
@@ -110,12 +124,15 @@ async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, prev
     throw new ProxyError("idempotency_key_reused");
   }
   const now = Date.now();
+  const reason = "owner lost mid-request";
+  const entry = ledgerEntryOf(deps, req, "indeterminate", { reason }, previous.createdAt);
   await timed(deps, "complete", () =>
     deps.store.complete(
       req.lookupKey,
       token,
-      { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason: "owner lost mid-request" },
+      { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason },
       req.policy.ttl,
+      entry,
     ),
   );
   deps.metrics.settlements.inc({ route: req.route, settlement: "indeterminate" });
@@ -132,6 +149,7 @@ export class Ticket {
   private renewal: NodeJS.Timeout | undefined;
   /** the store refused the answer: Settlements writes it again, the lease stays renewed */
   private kept = false;
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -171,17 +189,18 @@ export class Ticket {
    * renewed until the store has the outcome; an answer the store cannot take is kept in
    * this process and written again (settlements.ts), never dropped.
    */
-  async settle(settlement: Settlement, detail: { response?: StoredResponse; reason?: string; attempts?: number }): Promise<void> {
+  async settle(settlement: Settlement, detail: SettleDetail): Promise<void> {
     const effective = effectiveSettlement(settlement, this.req.gatewayDedupes, detail.response !== undefined);
     const record = effective === "released" ? undefined : finalRecord(effective, this.req.fingerprint, detail);
+    const entry = ledgerEntryOf(this.deps, this.req, effective, detail, this.startedAt);
     let owned: boolean;
     try {
-      owned = await this.write(record);
+      owned = await this.write(record, entry);
     } catch (err) {
       this.deps.metrics.settlements.inc({ route: this.req.route, settlement: "failed" });
       // A record too big for the store stays an indeterminate marker there (memory.ts): final.
       const permanent = isStoreError(err) && err.code === "store_full";
-      if (record && !permanent) return this.keep(record, effective, err);
+      if (record && !permanent) return this.keep(record, effective, err, entry);
       this.stopRenewal();
       this.deps.logger.error({ reqId: this.req.requestId, err: String(err), settlement: effective }, "idempotency: could not record the outcome");
       return;
@@ -190,14 +209,14 @@ export class Ticket {
     this.counted(owned, effective);
   }
 
-  private write(record: FinalRecord | undefined): Promise<boolean> {
+  private write(record: FinalRecord | undefined, entry: LedgerEntry | undefined): Promise<boolean> {
     const { store } = this.deps;
     const { lookupKey, policy } = this.req;
-    if (record) return timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl));
-    return timed(this.deps, "release", () => store.release(lookupKey, this.token));
+    if (record) return timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl, entry));
+    return timed(this.deps, "release", () => store.release(lookupKey, this.token, entry));
   }
 
-  private keep(record: FinalRecord, effective: EffectiveSettlement, err: unknown): void {
+  private keep(record: FinalRecord, effective: EffectiveSettlement, err: unknown, entry: LedgerEntry | undefined): void {
     this.kept = true;
     this.deps.logger.error(
       { reqId: this.req.requestId, err: String(err), settlement: effective },
@@ -206,7 +225,7 @@ export class Ticket {
     this.deps.settlements.keep(
       this.req.lookupKey,
       record,
-      () => this.write(record),
+      () => this.write(record, entry),
       (outcome) => {
         this.stopRenewal();
         this.counted(outcome === "stored", effective);
@@ -227,6 +246,39 @@ export class Ticket {
 
 type EffectiveSettlement = "stored" | "released" | "indeterminate";
 
+/** The ledger's row for a settlement, when the store keeps a ledger. */
+function ledgerEntryOf(deps: EngineDeps, req: KeyedRequest, effective: EffectiveSettlement, detail: SettleDetail, startedAt: number): LedgerEntry | undefined {
+  if (!deps.store.outcomes) return undefined;
+  const state = effective === "stored" ? (detail.background ? "completed-in-background" : "completed") : effective;
+  return {
+    record: req.lookupKey,
+    route: req.route,
+    method: req.method,
+    path: req.path,
+    state,
+    ...(detail.response ? { status: detail.response.status } : {}),
+    ...(detail.attempts === undefined ? {} : { attempts: detail.attempts }),
+    ...(detail.gatewayRequestId ? { gatewayRequestId: detail.gatewayRequestId } : {}),
+    ...(detail.fields ? { fields: detail.fields } : {}),
+    startedAt,
+    settledAt: Date.now(),
+    replica: deps.replica,
+  };
+}
+
+/** What a settlement knows besides its kind: the answer, and what the ledger keeps of it. */
+export interface SettleDetail {
+  response?: StoredResponse;
+  reason?: string;
+  attempts?: number;
+  /** the gateway's own id for its answer */
+  gatewayRequestId?: string;
+  /** response fields for the ledger (idempotency.ledger.fields) */
+  fields?: Fields;
+  /** the answer came from payguard's own re-sends after the client's request had ended */
+  background?: boolean;
+}
+
 function effectiveSettlement(settlement: Settlement, gatewayDedupes: boolean, hasResponse: boolean): EffectiveSettlement {
   if (settlement === "store") return hasResponse ? "stored" : "released";
   if (settlement === "indeterminate" && !gatewayDedupes) return "indeterminate";
@@ -234,11 +286,7 @@ function effectiveSettlement(settlement: Settlement, gatewayDedupes: boolean, ha
 }
 
 /** The final record of a settlement; attempts are kept so an operator sees how often the gateway was tried. */
-function finalRecord(
-  effective: "stored" | "indeterminate",
-  fingerprint: string,
-  detail: { response?: StoredResponse; reason?: string; attempts?: number },
-): FinalRecord {
+function finalRecord(effective: "stored" | "indeterminate", fingerprint: string, detail: SettleDetail): FinalRecord {
   const now = Date.now();
   const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
   if (effective === "stored" && detail.response)

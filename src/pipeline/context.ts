@@ -27,6 +27,8 @@ export interface AppDeps {
   store: ReadyStore;
   /** settlements this process owes (open keyed requests, answers the store has not taken) */
   settlements: Settlements;
+  /** this replica's name in the outcome ledger: PAYGUARD_REPLICA, else the host name */
+  replica: string;
 }
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */

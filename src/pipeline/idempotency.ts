@@ -9,8 +9,9 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
-import { gatewayRequestId, requestIdFromBody } from "../gateways/request-id.js";
+import { gatewayRequestId, type RequestIdRule } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
+import { pickFields } from "../idempotency/fields.js";
 import { fingerprint } from "../idempotency/fingerprint.js";
 import { findKey, scopedKey } from "../idempotency/key.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
@@ -43,7 +44,7 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     // We own the key: go upstream with the same key on every attempt, then settle. Shutdown
     // waits for this before it closes the store.
     c.set("upstreamKey", upstreamKey);
-    await deps.settlements.track(forwardAndSettle(c, next, started.ticket));
+    await deps.settlements.track(forwardAndSettle(c, next, started.ticket, deps.store.outcomes !== undefined));
   };
 }
 
@@ -87,6 +88,8 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
   c.set("record", lookupKey);
   return {
     route: route.name,
+    method,
+    path: c.get("path"),
     policy,
     requestId: c.get("requestId"),
     lookupKey,
@@ -104,7 +107,7 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
  * until then — including while the answer's body is still arriving — so no duplicate can
  * take over a live request.
  */
-async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket): Promise<void> {
+async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket, keepsLedger: boolean): Promise<void> {
   ticket.startRenewal();
   try {
     await next();
@@ -117,10 +120,10 @@ async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket
       });
       return;
     }
-    const stored = await storeReply(ticket, reply, c.get("route").idempotency, c.get("attempts"));
-    c.set("reply", stored);
-    const rule = c.get("generation").config.upstream.requestId;
-    if (Buffer.isBuffer(stored.body)) c.set("gatewayRequestId", c.get("gatewayRequestId") ?? requestIdFromBody(rule, stored.body));
+    const requestIdRule = c.get("generation").config.upstream.requestId;
+    const stored = await storeReply(ticket, reply, c.get("route").idempotency, { attempts: c.get("attempts"), requestIdRule, keepsLedger });
+    c.set("reply", stored.reply);
+    if (stored.gatewayRequestId) c.set("gatewayRequestId", stored.gatewayRequestId);
   } finally {
     ticket.finish();
   }
@@ -150,9 +153,10 @@ function missingKeyDetail(policy: Pick<IdempotencyConfig, "header" | "bodyField"
 async function storeReply(
   ticket: Ticket,
   reply: Reply,
-  policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize">,
-  attempts: number,
-): Promise<Reply> {
+  policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize" | "ledger">,
+  facts: { attempts: number; requestIdRule: RequestIdRule; keepsLedger: boolean },
+): Promise<{ reply: Reply; gatewayRequestId?: string }> {
+  const { attempts } = facts;
   const { maxResponseSize } = policy;
   const source = reply.body as Readable;
   const chunks: Buffer[] = [];
@@ -165,7 +169,7 @@ async function storeReply(
       size += (chunk as Buffer).length;
       if (size > maxResponseSize) {
         await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${maxResponseSize} bytes)`, attempts });
-        return { ...reply, body: Readable.from(concatStreams(chunks, source)) };
+        return { reply: { ...reply, body: Readable.from(concatStreams(chunks, source)) } };
       }
     }
   } catch (err) {
@@ -176,8 +180,17 @@ async function storeReply(
   const body = Buffer.concat(chunks, size);
   const settlement = settleResponse(reply.status, policy.replay, policy.notProcessed);
   const stored: StoredResponse = { status: reply.status, headers: storableHeaders(reply.headers), body };
-  await ticket.settle(settlement, { response: stored, reason: `gateway answered ${reply.status}`, attempts });
-  return { ...reply, body };
+  const gatewayId = gatewayRequestId(facts.requestIdRule, reply.headers, body);
+  const contentType = headerValue(reply.headers["content-type"]);
+  const fields = facts.keepsLedger ? pickFields(body, contentType, policy.ledger.fields) : undefined;
+  await ticket.settle(settlement, {
+    response: stored,
+    reason: `gateway answered ${reply.status}`,
+    attempts,
+    ...(gatewayId ? { gatewayRequestId: gatewayId } : {}),
+    ...(fields ? { fields } : {}),
+  });
+  return { reply: { ...reply, body }, ...(gatewayId ? { gatewayRequestId: gatewayId } : {}) };
 }
 
 async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): AsyncGenerator<Buffer> {

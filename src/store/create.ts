@@ -34,13 +34,15 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         schema: config.postgres.schema,
         operationTimeout: config.operationTimeout,
         poolSize: config.postgres.poolSize,
+        ledgerRetentionMs: config.ledger.retention,
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
       return createSharedStore(sealedStore(postgres, createCipher(parseKeys(config.encryption.key))), config, deps);
     }
     case "sqlite": {
       const cipher = createCipher(parseKeys(config.encryption.key));
-      return { ...sealedStore(openSqliteStore({ path: config.path, synchronous: config.synchronous }), cipher), ready: () => true };
+      const sqlite = openSqliteStore({ path: config.path, synchronous: config.synchronous, ledgerRetentionMs: config.ledger.retention });
+      return { ...sealedStore(sqlite, cipher), ready: () => true };
     }
     case "memory":
       return { ...createMemoryStore({ ...config, onEvict: () => deps.metrics.storeEvictions.inc() }), ready: () => true };

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
-import type { FinalRecord, StoredResponse } from "./types.js";
+import type { FinalRecord, LedgerEntry, StoredResponse } from "./types.js";
 
 /** One journalled outcome: the record to store under `key`, kept for `ttlMs` from `writtenAt`. */
 export interface JournalEntry {
@@ -21,6 +21,8 @@ export interface JournalEntry {
   ttlMs: number;
   /** epoch ms */
   writtenAt: number;
+  /** the settlement's ledger row, appended when the record is written back */
+  ledger?: LedgerEntry;
 }
 
 export interface JournalOptions {
@@ -303,6 +305,7 @@ interface SerializedEntry {
   ttlMs: number;
   writtenAt: number;
   record: Omit<FinalRecord, "response"> & { response?: Omit<StoredResponse, "body"> & { body: string } };
+  ledger?: LedgerEntry;
 }
 
 function encodeLine(entry: JournalEntry): string {
@@ -312,6 +315,7 @@ function encodeLine(entry: JournalEntry): string {
     ttlMs: entry.ttlMs,
     writtenAt: entry.writtenAt,
     record: record.state === "completed" ? { ...record, response: { ...record.response, body: record.response.body.toString("base64") } } : record,
+    ...(entry.ledger ? { ledger: entry.ledger } : {}),
   };
   const json = JSON.stringify(serialized);
   return `${checksum(json)} ${json}\n`;
@@ -357,7 +361,9 @@ function toEntry(value: unknown): JournalEntry | undefined {
   if (!isObject(value) || typeof value.key !== "string" || !isNumber(value.ttlMs) || !isNumber(value.writtenAt)) return undefined;
   const record = value.record;
   if (!isObject(record) || typeof record.fingerprint !== "string" || !isNumber(record.createdAt) || !isNumber(record.completedAt)) return undefined;
-  const base = { key: value.key, ttlMs: value.ttlMs, writtenAt: value.writtenAt };
+  // A ledger row rides along as written (it is payguard's own, checksummed with the line).
+  const ledger = isObject(value.ledger) && typeof value.ledger.record === "string" ? { ledger: value.ledger as unknown as LedgerEntry } : {};
+  const base = { key: value.key, ttlMs: value.ttlMs, writtenAt: value.writtenAt, ...ledger };
   // Optional: lines written before attempts were recorded have none.
   const attempts = isNumber(record.attempts) ? { attempts: record.attempts } : {};
   if (record.state === "indeterminate" && typeof record.reason === "string") {

@@ -41,8 +41,8 @@ export function sealedStore<S extends IdempotencyStore | RemoteStore>(store: S, 
   const remote = "putFinal" in store ? (store as RemoteStore) : undefined;
   const remoteWrites: Partial<RemoteStore> = remote
     ? {
-        putFinal: (key, record, ttlMs) => remote.putFinal(key, sealRecord(key, record, cipher), ttlMs),
-        resolveJournaled: (key, next, ttlMs) => remote.resolveJournaled(key, next && sealRecord(key, next, cipher), ttlMs),
+        putFinal: (key, record, ttlMs, entry) => remote.putFinal(key, sealRecord(key, record, cipher), ttlMs, entry),
+        resolveJournaled: (key, next, ttlMs, entry) => remote.resolveJournaled(key, next && sealRecord(key, next, cipher), ttlMs, entry),
       }
     : {};
   const open = <R extends IdempotencyRecord | undefined>(key: string, record: R): R => (record ? unsealRecord(key, record, cipher) : record);
@@ -54,7 +54,7 @@ export function sealedStore<S extends IdempotencyStore | RemoteStore>(store: S, 
       return result.outcome === "exists" ? { ...result, record: open(key, result.record) } : result;
     },
     get: async (key) => open(key, await store.get(key)),
-    complete: (key, token, record: FinalRecord, ttlMs) => store.complete(key, token, sealRecord(key, record, cipher), ttlMs),
+    complete: (key, token, record: FinalRecord, ttlMs, entry) => store.complete(key, token, sealRecord(key, record, cipher), ttlMs, entry),
     inspect: async (key) => {
       const entry = await store.inspect(key);
       return entry && openEntry(entry);
@@ -63,7 +63,7 @@ export function sealedStore<S extends IdempotencyStore | RemoteStore>(store: S, 
       const page = await store.list(request);
       return { ...page, entries: page.entries.map(openEntry) };
     },
-    resolve: (key, next) => store.resolve(key, next && sealRecord(key, next, cipher)),
+    resolve: (key, next, entry) => store.resolve(key, next && sealRecord(key, next, cipher), entry),
     ...remoteWrites,
   };
 }

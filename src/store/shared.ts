@@ -31,6 +31,7 @@ import {
   type InFlightRecord,
   inFlightRecord,
   isStoreError,
+  type LedgerEntry,
   type ListPage,
   type RecordEntry,
   type RemoteStore,
@@ -67,8 +68,8 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
   const cipher = createCipher(parseKeys(config.encryption.key));
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   // The journal is storage at rest too: with encryption on, its answers are sealed.
-  const journalAppend = (key: string, record: FinalRecord, ttlMs: number) =>
-    journal.append({ key, record: sealRecord(key, record, cipher), ttlMs, writtenAt: Date.now() });
+  const journalAppend = (key: string, record: FinalRecord, ttlMs: number, ledger: LedgerEntry | undefined) =>
+    journal.append({ key, record: sealRecord(key, record, cipher), ttlMs, writtenAt: Date.now(), ...(ledger ? { ledger } : {}) });
   const journalGet = (key: string) => {
     const entry = journal.get(key);
     return entry && { ...entry, record: unsealRecord(key, entry.record, cipher) };
@@ -108,6 +109,7 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
             entry.key,
             unsealRecord(entry.key, entry.record, cipher),
             Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()),
+            entry.ledger,
           );
           if (outcome === "busy") {
             // Another replica holds a live claim on the key: keep the entry, try again later.
@@ -125,11 +127,11 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
     }
   };
   /** Claims whose answer from Redis never arrived (timed out): free them once Redis answers. */
-  const orphans = new Map<string, string>();
+  const orphans = new Map<string, { key: string; ledger?: LedgerEntry }>();
   const maintain = async () => {
     if (!(await remote.ping())) return;
-    for (const [token, key] of orphans) {
-      await remote.release(key, token).then(
+    for (const [token, { key, ledger }] of orphans) {
+      await remote.release(key, token, ledger).then(
         () => orphans.delete(token),
         () => {},
       );
@@ -195,7 +197,7 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
         result = await remote.claim(key, request);
       } catch (err) {
         // The claim may still have reached Redis after our deadline: free it once Redis answers.
-        if (failed("claim", err) && orphans.size < MAX_ORPHANS) orphans.set(request.token, key);
+        if (failed("claim", err) && orphans.size < MAX_ORPHANS) orphans.set(request.token, { key });
         if (!isStoreError(err) || err.code !== "store_unavailable" || config.onUnavailable === "reject") throw err;
         metrics.storeFallbacks.inc();
         logger.warn("store: redis unavailable, deduplicating in this replica only (onUnavailable: local)");
@@ -217,22 +219,22 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
       }
     },
 
-    async complete(key, token, record, ttlMs) {
+    async complete(key, token, record, ttlMs, ledger) {
       if (localTokens.has(token)) {
         const done = await local.complete(key, token, record, ttlMs);
         // Share it once Redis is back: other replicas must see this answer too.
-        if (done) await journalAppend(key, record, ttlMs);
+        if (done) await journalAppend(key, record, ttlMs, ledger);
         localTokens.delete(token);
         unhold(key, token);
         return done;
       }
       let done: boolean;
       try {
-        done = await remote.complete(key, token, record, ttlMs);
+        done = await remote.complete(key, token, record, ttlMs, ledger);
       } catch (err) {
         if (!failed("complete", err)) throw err;
         // The gateway answered and Redis cannot take it: make it durable here first.
-        await journalAppend(key, record, ttlMs);
+        await journalAppend(key, record, ttlMs, ledger);
         logger.warn({ backlog: journal.size() }, "store: redis unavailable, outcome journaled for write-back");
         done = true;
       }
@@ -252,14 +254,14 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
       }
     },
 
-    async release(key, token) {
+    async release(key, token, ledger) {
       try {
         if (localTokens.delete(token)) return await local.release(key, token);
-        return await remote.release(key, token);
+        return await remote.release(key, token, ledger);
       } catch (err) {
         // Retried by maintenance once Redis answers (compare-and-set: harmless if moot).
         if (!failed("release", err)) throw err;
-        if (orphans.size < MAX_ORPHANS) orphans.set(token, key);
+        if (orphans.size < MAX_ORPHANS) orphans.set(token, { key, ...(ledger ? { ledger } : {}) });
         return false;
       } finally {
         unhold(key, token);
@@ -308,19 +310,21 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
       return rest.cursor === undefined ? { entries } : { entries, cursor: encodeCursor({ p: "r", r: rest.cursor }) };
     },
 
-    resolve(key, next) {
+    resolve(key, next, ledger) {
       return inTurn(async () => {
         const journaled = journalGet(key);
-        if (!journaled) return remote.resolve(key, next);
+        if (!journaled) return remote.resolve(key, next, ledger);
         // The journal is the truth for this key: an answer in it is final, and an
         // indeterminate record in it is resolved in Redis, then dropped from the journal.
         const record = journaled.record;
         if (record.state !== "indeterminate" || (next && next.fingerprint !== record.fingerprint)) return "not_indeterminate";
-        const result = await remote.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now());
+        const result = await remote.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now(), ledger);
         if (result === "resolved") await journal.remove(key);
         return result;
       });
     },
+
+    ...(remote.outcomes ? { outcomes: remote.outcomes.bind(remote) } : {}),
 
     async waitForChange(key, timeoutMs) {
       // All bounded by the same short slice: the engine loops, so no timers pile up.

@@ -117,16 +117,64 @@ export interface ListPage {
  */
 export type ResolveResult = "resolved" | "not_found" | "not_indeterminate";
 
+/** How a settlement ended, as the outcome ledger records it. */
+export type LedgerState = "completed" | "indeterminate" | "released" | "completed-in-background" | "resolved-by-operator";
+
+/**
+ * One settlement, as the outcome ledger keeps it: an append-only row per settlement, written
+ * by the stores that have a ledger (sqlite, postgres) in the same transaction as the record.
+ * Never a request body, a secret or card data: named fields only, and response fields the
+ * config picked by JSON pointer (config refuses pointers into secret or card fields).
+ */
+export interface LedgerEntry {
+  /** the record id (the scoped key), as the admin API knows it */
+  record: string;
+  route: string;
+  method: string;
+  /** the normalised request path, without its query */
+  path: string;
+  state: LedgerState;
+  /** the gateway's status, when it answered */
+  status?: number;
+  attempts?: number;
+  /** the gateway's own id for its answer (upstream.requestId) */
+  gatewayRequestId?: string;
+  /** response fields picked by idempotency.ledger.fields (scalars) */
+  fields?: Record<string, string | number | boolean | null>;
+  /** epoch ms: the request was claimed, and settled */
+  startedAt: number;
+  settledAt: number;
+  /** the replica that settled it (PAYGUARD_REPLICA, else the host name) */
+  replica: string;
+}
+
+/** A page of the ledger, newest last, from `since` on. */
+export interface OutcomeQuery {
+  /** epoch ms: settled at or after */
+  since: number;
+  state?: LedgerState;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface OutcomePage {
+  outcomes: (LedgerEntry & { id: number })[];
+  cursor?: string;
+}
+
 export interface IdempotencyStore {
   /** Atomic: exactly one concurrent caller gets "claimed" (or "taken-over") for a key. */
   claim(key: string, request: ClaimRequest): Promise<ClaimResult>;
   get(key: string): Promise<IdempotencyRecord | undefined>;
-  /** Owner only: replace the in-flight record with its final record, kept for ttlMs. */
-  complete(key: string, token: string, record: FinalRecord, ttlMs: number): Promise<boolean>;
+  /**
+   * Owner only: replace the in-flight record with its final record, kept for ttlMs. A store
+   * with a ledger appends `entry` in the same transaction.
+   */
+  complete(key: string, token: string, record: FinalRecord, ttlMs: number, entry?: LedgerEntry): Promise<boolean>;
   /** Owner only: extend the lease. false when the caller no longer owns the key. */
   renew(key: string, token: string, leaseMs: number): Promise<boolean>;
-  /** Owner only: forget the key, so a later request may claim it afresh. */
-  release(key: string, token: string): Promise<boolean>;
+  /** Owner only: forget the key, so a later request may claim it afresh (`entry` as for complete). */
+  release(key: string, token: string, entry?: LedgerEntry): Promise<boolean>;
   /** The record with its expiry and source (admin lookups). */
   inspect(key: string): Promise<RecordEntry | undefined>;
   /** One page of the records in `state` (admin listings). Throws InvalidCursorError for a cursor it did not make. */
@@ -137,7 +185,9 @@ export interface IdempotencyStore {
    * fingerprint is the record's), or, with `next` undefined, the key is forgotten so the
    * client's retry goes to the gateway afresh. Waiters are woken as on complete/release.
    */
-  resolve(key: string, next: CompletedRecord | undefined): Promise<ResolveResult>;
+  resolve(key: string, next: CompletedRecord | undefined, entry?: LedgerEntry): Promise<ResolveResult>;
+  /** The outcome ledger, for stores that keep one (sqlite, postgres). */
+  outcomes?(query: OutcomeQuery): Promise<OutcomePage>;
   /** Resolves when the key is completed or released, or after timeoutMs, whichever is first. */
   waitForChange(key: string, timeoutMs: number): Promise<void>;
   stats(): StoreStats;
@@ -155,12 +205,12 @@ export interface RemoteStore extends IdempotencyStore {
    * store may hold the dead owner's in-flight record or nothing; anything but a completed
    * record is replaced (kept for ttlMs) or deleted.
    */
-  resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number): Promise<ResolveResult>;
+  resolveJournaled(key: string, next: CompletedRecord | undefined, ttlMs: number, entry?: LedgerEntry): Promise<ResolveResult>;
   /**
    * Writes a final record from the journal. written; superseded (a final record that must stay
    * is there); busy (a live in-flight claim: try later)
    */
-  putFinal(key: string, record: FinalRecord, ttlMs: number): Promise<"written" | "superseded" | "busy">;
+  putFinal(key: string, record: FinalRecord, ttlMs: number, entry?: LedgerEntry): Promise<"written" | "superseded" | "busy">;
   /** true while the last operation or health check reached the server */
   healthy(): boolean;
   /** A read with the operation deadline (a health check); false instead of throwing */

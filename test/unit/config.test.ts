@@ -60,6 +60,7 @@ describe("config defaults", () => {
         replay: ["2xx", "4xx"],
         notProcessed: [],
         maxResponseSize: 1024 * 1024,
+        ledger: { fields: ["/id"] },
         upstreamKey: { header: "idempotency-key" },
       },
       store: {
@@ -76,6 +77,7 @@ describe("config defaults", () => {
         operationTimeout: 250,
         onUnavailable: "reject",
         readiness: true,
+        ledger: { retention: 400 * 86_400_000 },
         journal: { dir: "/var/lib/payguard/journal", fsync: true, maxEntries: 10_000, maxBytes: 128 * 1024 * 1024 },
         encryption: { key: "" },
       },

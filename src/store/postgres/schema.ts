@@ -28,6 +28,26 @@ const migrations = (schema: string): readonly string[] => [
    );
    CREATE INDEX records_by_expiry ON ${schema}.records (expires_at);
    CREATE INDEX records_by_state ON ${schema}.records (state, key);`,
+  // 2: the outcome ledger: append-only, one row per settlement (docs/operations.md, "The outcome ledger").
+  `CREATE TABLE ${schema}.ledger (
+     id bigserial PRIMARY KEY,
+     record text NOT NULL,
+     route text NOT NULL,
+     method text NOT NULL,
+     path text NOT NULL,
+     state text NOT NULL CHECK (state IN ('completed', 'indeterminate', 'released', 'completed-in-background', 'resolved-by-operator')),
+     status integer,
+     attempts integer,
+     gateway_request_id text,
+     fields jsonb,
+     started_at bigint NOT NULL,
+     settled_at bigint NOT NULL,
+     replica text NOT NULL
+   );
+   CREATE INDEX ledger_by_time ON ${schema}.ledger (settled_at);
+   CREATE INDEX ledger_by_state ON ${schema}.ledger (state, settled_at);
+   CREATE INDEX ledger_by_record ON ${schema}.ledger (record);
+   CREATE INDEX ledger_by_gateway_request ON ${schema}.ledger (gateway_request_id);`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

@@ -14,6 +14,7 @@
  */
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
+import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
   ClaimResult,
@@ -21,6 +22,7 @@ import type {
   FinalRecord,
   IdempotencyRecord,
   InFlightRecord,
+  LedgerEntry,
   RecordEntry,
   RemoteStore,
   ResolveResult,
@@ -37,6 +39,8 @@ export interface PostgresStoreOptions {
   schema: string;
   operationTimeout: number;
   poolSize: number;
+  /** how long ledger rows are kept (their own retention, not the records' TTL) */
+  ledgerRetentionMs: number;
   /** longest a waiter sleeps between checks when a notification is missed */
   pollFallbackMs?: number;
   onError?: (err: unknown) => void;
@@ -79,7 +83,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   };
 
   const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: (key) => waiters.wake(key) });
-  const sweeper = setInterval(() => void query(sql.sweep, []).catch(() => {}), SWEEP_MS);
+  const sweeper = setInterval(() => {
+    void query(sql.sweep, []).catch(() => {});
+    void query(sql.forget, [options.ledgerRetentionMs]).catch(() => {});
+  }, SWEEP_MS);
   sweeper.unref();
 
   const entryOf = (key: string, row: Row): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "postgres" });
@@ -115,9 +122,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     get: read,
 
-    async complete(key, token, record, ttlMs) {
+    async complete(key, token, record, ttlMs, entry) {
       try {
-        const { rowCount } = await query(sql.complete, [key, token, ...settable(record), ttlMs]);
+        const { rowCount } = await query(sql.complete, [key, token, ...settable(record), ttlMs, ...logged(entry)]);
         if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
         return rowCount === 1;
       } catch (err) {
@@ -134,8 +141,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return (await query(sql.renew, [key, token, leaseMs])).rowCount === 1;
     },
 
-    async release(key, token) {
-      const { rowCount } = await query(sql.release, [key, token]);
+    async release(key, token, entry) {
+      const { rowCount } = await query(sql.release, [key, token, ...logged(entry)]);
       if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
       return rowCount === 1;
     },
@@ -152,10 +159,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       return rows.length > limit ? { entries, cursor: encodeCursor({ a: entries.at(-1)?.key }) } : { entries };
     },
 
-    resolve: (key, next) => resolveIn(nodes, ready, sql, key, next, "indeterminate"),
-    resolveJournaled: (key, next, ttlMs) => resolveIn(nodes, ready, sql, key, next, "not-completed", ttlMs),
+    resolve: (key, next, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "indeterminate" }),
+    resolveJournaled: (key, next, ttlMs, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "not-completed", ttlMs }),
 
-    async putFinal(key, record, ttlMs) {
+    async outcomes({ since, state, limit, cursor }) {
+      const after = cursor === undefined ? 0 : decodeCursor<{ id: number }>(cursor, (v) => Number.isInteger(v.id)).id;
+      const { rows } = await query<LedgerRow>(sql.outcomes, [since, state ?? null, after, limit + 1]);
+      const outcomes = rows.slice(0, limit).map(ledgerEntryOf);
+      return rows.length > limit ? { outcomes, cursor: encodeCursor({ id: outcomes.at(-1)?.id }) } : { outcomes };
+    },
+
+    async putFinal(key, record, ttlMs, entry) {
       await ready();
       return nodes.transaction(async (client) => {
         const { rows } = await client.query<Row & { live: boolean }>(sql.lock, [key]);
@@ -164,6 +178,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if (held?.state === "in-flight" && rows[0]?.live) return "busy";
         if (held?.state === "indeterminate" && record.state !== "completed") return "superseded";
         await client.query(sql.put, [key, ...settable(record), ttlMs]);
+        if (entry) await client.query(sql.log, ledgerValues(entry));
         return "written";
       });
     },
@@ -226,11 +241,9 @@ async function resolveIn(
   nodes: Nodes,
   ready: () => Promise<void>,
   sql: Statements,
-  key: string,
-  next: CompletedRecord | undefined,
-  accept: "indeterminate" | "not-completed",
-  ttlMs?: number,
+  change: { key: string; next: CompletedRecord | undefined; entry: LedgerEntry | undefined; accept: "indeterminate" | "not-completed"; ttlMs?: number },
 ): Promise<ResolveResult> {
+  const { key, next, entry, accept, ttlMs } = change;
   await ready();
   return nodes.transaction(async (client) => {
     const { rows } = await client.query<Row & { live: boolean; ttl_left: string }>(sql.lock, [key]);
@@ -242,11 +255,20 @@ async function resolveIn(
     if (held && next && held.fingerprint !== next.fingerprint) return "not_indeterminate";
     if (!next) await client.query(sql.remove, [key]);
     else await client.query(sql.put, [key, ...settable(next), ttlMs ?? Math.max(1, Number(row?.ttl_left ?? 1))]);
+    if (entry) {
+      const { rows: last } = await client.query<{ route: string; method: string; path: string }>(sql.lastRequest, [key]);
+      await client.query(sql.log, ledgerValues(withRequestOf(entry, last[0])));
+    }
     return "resolved";
   });
 }
 
 type Statements = ReturnType<typeof statements>;
+
+/** A ledger entry's parameters after a write's own: a flag (append or not), then its values. */
+function logged(entry: LedgerEntry | undefined): unknown[] {
+  return entry ? [true, ...ledgerValues(entry)] : [false, ...LEDGER_COLUMNS.map(() => null)];
+}
 
 /** Columns a write sets from parameters; expires_at comes from the server's clock plus a TTL. */
 const SETTABLE = RECORD_COLUMNS.filter((c) => c !== "expires_at");
@@ -263,6 +285,11 @@ function statements(schema: string, channel: string) {
   const params = (from: number) => SETTABLE.map((_, i) => `$${from + i}`).join(", ");
   const ttl = (at: number) => `${NOW} + $${at}`;
   const notify = `SELECT pg_notify('${channel}', key) FROM changed`;
+  const ledger = `${schema}.ledger (${LEDGER_COLUMNS.join(", ")})`;
+  const casts = ["text", "text", "text", "text", "text", "integer", "integer", "text", "jsonb", "bigint", "bigint", "text"];
+  /** Appends the entry whose flag and values start at parameter `from`, once per changed row. */
+  const logChanged = (from: number) =>
+    `logged AS (INSERT INTO ${ledger} SELECT ${casts.map((c, i) => `$${from + 1 + i}::${c}`).join(", ")} FROM changed WHERE $${from}::boolean)`;
   return {
     ping: "SELECT 1",
     get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
@@ -281,10 +308,15 @@ function statements(schema: string, channel: string) {
                  FROM prev p) AS previous`,
     complete: `WITH changed AS (
         UPDATE ${t} SET (${SETTABLE.join(", ")}) = (${params(3)}), expires_at = ${ttl(3 + SETTABLE.length)}
-        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key)
+        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key),
+      ${logChanged(4 + SETTABLE.length)}
       ${notify}`,
     renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
-    release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key) ${notify}`,
+    release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key), ${logChanged(3)} ${notify}`,
+    log: `INSERT INTO ${ledger} VALUES (${casts.map((c, i) => `$${1 + i}::${c}`).join(", ")})`,
+    outcomes: `SELECT * FROM ${schema}.ledger WHERE settled_at >= $1 AND ($2::text IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4`,
+    lastRequest: LAST_REQUEST(`${schema}.ledger`, "$1"),
+    forget: `DELETE FROM ${schema}.ledger WHERE id IN (SELECT id FROM ${schema}.ledger WHERE settled_at <= ${NOW} - $1 LIMIT ${SWEEP_BATCH})`,
     page: `SELECT * FROM ${t} WHERE state = $1 AND key > $2 AND expires_at > ${NOW} ORDER BY key LIMIT $3`,
     lock: `SELECT *, (state = 'in-flight' AND lease_until > ${NOW}) AS live, expires_at - ${NOW} AS ttl_left
       FROM ${t} WHERE key = $1 AND expires_at > ${NOW} FOR UPDATE`,

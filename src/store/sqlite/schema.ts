@@ -25,6 +25,26 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX records_by_expiry ON records (expires_at);
    CREATE INDEX records_by_state ON records (state, key);`,
+  // 2: the outcome ledger: append-only, one row per settlement (docs/operations.md, "The outcome ledger").
+  `CREATE TABLE ledger (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     record TEXT NOT NULL,
+     route TEXT NOT NULL,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('completed', 'indeterminate', 'released', 'completed-in-background', 'resolved-by-operator')),
+     status INTEGER,
+     attempts INTEGER,
+     gateway_request_id TEXT,
+     fields TEXT,
+     started_at INTEGER NOT NULL,
+     settled_at INTEGER NOT NULL,
+     replica TEXT NOT NULL
+   );
+   CREATE INDEX ledger_by_time ON ledger (settled_at);
+   CREATE INDEX ledger_by_state ON ledger (state, settled_at);
+   CREATE INDEX ledger_by_record ON ledger (record);
+   CREATE INDEX ledger_by_gateway_request ON ledger (gateway_request_id);`,
 ];
 
 /** Journaling and the durability of a commit: `normal` survives a crash of payguard, `full` also a power cut. */

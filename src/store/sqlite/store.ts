@@ -9,8 +9,9 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeCursor, encodeCursor } from "../cursor.js";
+import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
-import { type ClaimResult, type IdempotencyStore, inFlightRecord, type RecordEntry, StoreError, type StoreStats } from "../types.js";
+import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, StoreError, type StoreStats } from "../types.js";
 import { Waiters } from "../waiters.js";
 import { prepare, type Synchronous } from "./schema.js";
 
@@ -18,6 +19,8 @@ export interface SqliteStoreOptions {
   /** the database file; its directory is created if missing */
   path: string;
   synchronous: Synchronous;
+  /** how long ledger rows are kept (their own retention, not the records' TTL) */
+  ledgerRetentionMs: number;
   now?: () => number;
 }
 
@@ -46,7 +49,19 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     count: db.prepare<[number], { entries: number; inFlight: number }>(
       "SELECT COUNT(*) AS entries, COALESCE(SUM(state = 'in-flight'), 0) AS inFlight FROM records WHERE expires_at > ?",
     ),
+    log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
+    outcomes: db.prepare<[number, string | null, string | null, number, number], LedgerRow>(
+      "SELECT * FROM ledger WHERE settled_at >= ? AND (? IS NULL OR state = ?) AND id > ? ORDER BY id LIMIT ?",
+    ),
+    forget: db.prepare(`DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE settled_at <= ? LIMIT ${SWEEP_BATCH})`),
+    lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
   };
+  /** Runs `write`; when it changed the record, appends the ledger entry in the same transaction. */
+  const logged = db.transaction((write: () => boolean, entry: LedgerEntry | undefined) => {
+    const changed = write();
+    if (changed && entry) sql.log.run(...ledgerValues(entry));
+    return changed;
+  });
   const waiters = new Waiters();
   /** The live record of `key`: an expired one counts as none. */
   const live = (key: string) => {
@@ -63,18 +78,20 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     return current ? { outcome: "taken-over", previous: current as typeof fresh } : { outcome: "claimed" };
   });
 
-  const resolve = db.transaction((key: string, next: Parameters<IdempotencyStore["resolve"]>[1]) => {
+  const resolve = db.transaction((key: string, next: Parameters<IdempotencyStore["resolve"]>[1], entry: LedgerEntry | undefined) => {
     const current = live(key);
     if (!current) return "not_found" as const;
     if (current.state !== "indeterminate" || (next && next.fingerprint !== current.fingerprint)) return "not_indeterminate" as const;
     const expiresAt = Number(sql.select.get(key)?.expires_at);
     if (next) sql.put.run(key, ...finalValues(next, expiresAt));
     else sql.remove.run(key);
+    if (entry) sql.log.run(...ledgerValues(withRequestOf(entry, sql.lastRequest.get(key))));
     return "resolved" as const;
   });
 
   const sweeper = setInterval(() => {
     for (let i = 0; i < SWEEP_BATCHES && sql.sweep.run(now()).changes === SWEEP_BATCH; i++);
+    for (let i = 0; i < SWEEP_BATCHES && sql.forget.run(now() - options.ledgerRetentionMs).changes === SWEEP_BATCH; i++);
   }, SWEEP_MS);
   sweeper.unref();
 
@@ -88,15 +105,15 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     claim: async (key, request) => claim.immediate(key, request),
     get: async (key) => live(key),
 
-    async complete(key, token, record, ttlMs) {
-      const done = sql.complete.run(...finalValues(record, now() + ttlMs), key, token).changes === 1;
+    async complete(key, token, record, ttlMs, entry) {
+      const done = logged.immediate(() => sql.complete.run(...finalValues(record, now() + ttlMs), key, token).changes === 1, entry);
       return done ? changed(key, true) : false;
     },
 
     renew: async (key, token, leaseMs) => sql.renew.run(now() + leaseMs, key, token).changes === 1,
 
-    async release(key, token) {
-      const done = sql.release.run(key, token).changes === 1;
+    async release(key, token, entry) {
+      const done = logged.immediate(() => sql.release.run(key, token).changes === 1, entry);
       return done ? changed(key, true) : false;
     },
 
@@ -112,9 +129,16 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
       return rows.length > limit ? { entries: page, cursor: encodeCursor({ a: page.at(-1)?.key }) } : { entries: page };
     },
 
-    async resolve(key, next) {
-      const result = resolve.immediate(key, next);
+    async resolve(key, next, entry) {
+      const result = resolve.immediate(key, next, entry);
       return result === "resolved" ? changed(key, result) : result;
+    },
+
+    async outcomes({ since, state, limit, cursor }) {
+      const after = cursor === undefined ? 0 : decodeCursor<{ id: number }>(cursor, (v) => Number.isInteger(v.id)).id;
+      const rows = sql.outcomes.all(since, state ?? null, state ?? null, after, limit + 1);
+      const outcomes = rows.slice(0, limit).map(ledgerEntryOf);
+      return rows.length > limit ? { outcomes, cursor: encodeCursor({ id: outcomes.at(-1)?.id }) } : { outcomes };
     },
 
     waitForChange: (key, timeoutMs) => waiters.wait(key, timeoutMs),

@@ -1,0 +1,13 @@
+/** Query parameters every admin listing takes. */
+import { ProxyError } from "../errors.js";
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+/** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent. */
+export function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new ProxyError("admin_invalid_request", `limit must be 1 to ${MAX_LIMIT}`);
+  return limit;
+}

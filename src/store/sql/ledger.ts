@@ -1,0 +1,80 @@
+/**
+ * The outcome ledger as rows of the `ledger` table, the same for SQLite and PostgreSQL:
+ * append-only, one row per settlement, written in the transaction that changes the record.
+ * Times are epoch milliseconds. Pure.
+ */
+import type { LedgerEntry, LedgerState } from "../types.js";
+
+export const LEDGER_COLUMNS = [
+  "record",
+  "route",
+  "method",
+  "path",
+  "state",
+  "status",
+  "attempts",
+  "gateway_request_id",
+  "fields",
+  "started_at",
+  "settled_at",
+  "replica",
+] as const;
+
+export interface LedgerRow {
+  id: number | string;
+  record: string;
+  route: string;
+  method: string;
+  path: string;
+  state: string;
+  status: number | null;
+  attempts: number | null;
+  gateway_request_id: string | null;
+  fields: string | Record<string, unknown> | null;
+  started_at: number | string;
+  settled_at: number | string;
+  replica: string;
+}
+
+export function ledgerValues(entry: LedgerEntry): unknown[] {
+  return [
+    entry.record,
+    entry.route,
+    entry.method,
+    entry.path,
+    entry.state,
+    entry.status ?? null,
+    entry.attempts ?? null,
+    entry.gatewayRequestId ?? null,
+    entry.fields === undefined ? null : JSON.stringify(entry.fields),
+    entry.startedAt,
+    entry.settledAt,
+    entry.replica,
+  ];
+}
+
+/** The request an operator's entry is about (it names only the record): the record's last row's. */
+export const LAST_REQUEST = (ledger: string, param: string) => `SELECT route, method, path FROM ${ledger} WHERE record = ${param} ORDER BY id DESC LIMIT 1`;
+
+export function withRequestOf(entry: LedgerEntry, last: { route: string; method: string; path: string } | undefined): LedgerEntry {
+  return entry.route !== "" || !last ? entry : { ...entry, route: last.route, method: last.method, path: last.path };
+}
+
+export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
+  const fields = typeof row.fields === "string" ? (JSON.parse(row.fields) as LedgerEntry["fields"]) : (row.fields as LedgerEntry["fields"] | null);
+  return {
+    id: Number(row.id),
+    record: row.record,
+    route: row.route,
+    method: row.method,
+    path: row.path,
+    state: row.state as LedgerState,
+    ...(row.status === null ? {} : { status: Number(row.status) }),
+    ...(row.attempts === null ? {} : { attempts: Number(row.attempts) }),
+    ...(row.gateway_request_id === null ? {} : { gatewayRequestId: row.gateway_request_id }),
+    ...(fields ? { fields } : {}),
+    startedAt: Number(row.started_at),
+    settledAt: Number(row.settled_at),
+    replica: row.replica,
+  };
+}

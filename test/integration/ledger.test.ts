@@ -1,0 +1,170 @@
+/**
+ * The outcome ledger through payguard: every settlement of a keyed request is a row — what
+ * the gateway answered, its request id, the response fields the profile picks — readable
+ * through the admin API and in plain SQL; never a request body, a secret or card data. The
+ * SQL examples of docs/operations.md run here, on SQLite and on PostgreSQL.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { steps } from "../support/fake-gateway.js";
+import { useGateway } from "../support/harness.js";
+import { json, send } from "../support/http.js";
+import { SHARED_POSTGRES } from "../support/postgres-server.js";
+
+const env = useGateway();
+const TOKEN = "admin-token-for-the-ledger-tests-0123456789";
+const SECRET = "sk_live_51LEDGERsecretNeverKept";
+const PAN = "4242424242424242";
+
+function sqliteStore() {
+  const path = join(mkdtempSync(join(tmpdir(), "payguard-ledger-")), "payguard.db");
+  return { path, yaml: `store: { type: sqlite, path: "${path}" }` };
+}
+const admin = `admin: { api: { enabled: true, token: "${TOKEN}" } }`;
+
+const pay = (url: string, key: string, body: unknown = { amount: 1000, currency: "usd", card: { number: PAN, cvc: "123" } }) =>
+  send(url, "/v1/charges", {
+    method: "POST",
+    headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json", "idempotency-key": key },
+    body: JSON.stringify(body),
+  });
+
+describe("the outcome ledger (sqlite, stripe profile)", () => {
+  it("a row per settlement: completed with the charge's fields and the gateway's request id, released, indeterminate", async () => {
+    const { path, yaml } = sqliteStore();
+    const pg = await env.payguard(`${yaml}\n${admin}\nidempotency: { notProcessed: [400, 401, 503] }\nresilience: { retry: { maxAttempts: 1 } }`, {
+      url: env.gw.url,
+      gateway: "stripe",
+    });
+    const since = Date.now() - 1000;
+    env.gw.script(
+      steps.json(
+        200,
+        { id: "ch_ledger", object: "charge", amount: 1000, currency: "usd", status: "succeeded", source: { last4: "4242" } },
+        { "request-id": "req_ledger" },
+      ),
+      steps.unavailable(),
+      { destroy: "now" },
+    );
+    for (const key of [randomUUID(), randomUUID(), randomUUID()]) await pay(pg.url, key);
+
+    const answer = await send(pg.adminUrl, `/admin/outcomes?since=${new Date(since).toISOString()}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(answer.status).toBe(200);
+    const { outcomes } = json(answer) as { outcomes: Record<string, unknown>[] };
+    expect(outcomes.map((o) => o.state)).toEqual(["completed", "released", "released"]);
+    expect(outcomes[0]).toMatchObject({
+      route: "default",
+      method: "POST",
+      path: "/v1/charges",
+      status: 200,
+      attempts: 1,
+      gatewayRequestId: "req_ledger",
+      fields: { "/id": "ch_ledger", "/object": "charge", "/amount": 1000, "/currency": "usd", "/status": "succeeded" },
+      replica: expect.any(String),
+    });
+    expect(outcomes[1]).toMatchObject({ status: 503 });
+    expect(Date.parse(outcomes[0]?.settledAt as string)).toBeGreaterThanOrEqual(since);
+
+    // Plain SQL, and nothing of the request in it.
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare("SELECT * FROM ledger ORDER BY id").all();
+    expect(rows).toHaveLength(3);
+    db.close();
+    for (const name of readdirSync(join(path, ".."))) {
+      const bytes = readFileSync(join(path, "..", name));
+      expect(bytes.includes(SECRET), name).toBe(false);
+      expect(bytes.includes(PAN), name).toBe(false);
+    }
+  });
+
+  it("an indeterminate outcome (no upstream key) is a row, and an operator's resolution another", async () => {
+    const { yaml } = sqliteStore();
+    const pg = await env.payguard(`${yaml}\n${admin}\nidempotency: { upstreamKey: false }\nresilience: { retry: { maxAttempts: 1 } }`, {
+      url: env.gw.url,
+      gateway: "stripe",
+    });
+    const since = Date.now() - 1000;
+    env.gw.script({ destroy: "now" });
+    const key = randomUUID();
+    await pay(pg.url, key);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const list = async () =>
+      (json(await send(pg.adminUrl, `/admin/outcomes?since=${since}`, { headers: auth })) as { outcomes: { state: string; record: string }[] }).outcomes;
+    const [indeterminate] = await list();
+    expect(indeterminate?.state).toBe("indeterminate");
+    const resolved = await send(pg.adminUrl, `/admin/records/${indeterminate?.record}/resolve`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ action: "complete", reason: "reconciled with the gateway", response: { status: 200, headers: {}, body: '{"id":"ch_found"}' } }),
+    });
+    expect(resolved.status).toBe(200);
+    expect((await list()).map((o) => o.state)).toEqual(["indeterminate", "resolved-by-operator"]);
+  });
+
+  it("refuses a field pointer through a secret or card field, at its path", async () => {
+    const { runCli, writeTempConfig } = await import("../support/payguard.js");
+    const file = writeTempConfig('upstream: { url: "http://gw" }\nidempotency: { ledger: { fields: ["/id", "/source/card/number"] } }\n');
+    const { code, stderr } = await runCli(["check", "--config", file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("idempotency.ledger.fields[1]: names a secret or card field");
+  });
+});
+
+/** The ```sql <dialect> blocks under "The outcome ledger" in docs/operations.md. */
+function documentedQueries(dialect: "sqlite" | "postgres"): string[] {
+  const doc = readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
+  const section = doc.slice(doc.indexOf("## The outcome ledger"));
+  return [...section.slice(0, section.indexOf("\n## ", 5)).matchAll(new RegExp(`\`\`\`sql ${dialect}\\n([\\s\\S]*?)\`\`\``, "g"))].map((m) => m[1] as string);
+}
+
+describe("the documented SQL examples", () => {
+  const schemas: string[] = [];
+  afterAll(async () => {
+    const client = new pg.Client(SHARED_POSTGRES);
+    await client.connect();
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  });
+
+  /** A ledger with a few rows, written by payguard itself. */
+  async function filled(store: string) {
+    const pg = await env.payguard(`${store}\nresilience: { retry: { maxAttempts: 1 } }`, { url: env.gw.url, gateway: "stripe" });
+    env.gw.setDefault(steps.json(200, { id: "ch_sql", object: "charge", amount: 1000, currency: "usd", status: "succeeded" }, { "request-id": "req_sql" }));
+    for (let i = 0; i < 3; i++) await pay(pg.url, randomUUID());
+    return pg;
+  }
+
+  it("run on SQLite", async () => {
+    const queries = documentedQueries("sqlite");
+    expect(queries.length).toBeGreaterThanOrEqual(3);
+    const { path, yaml } = sqliteStore();
+    await filled(yaml);
+    const db = new Database(path, { readonly: true });
+    for (const query of queries) expect(() => db.prepare(query).all(), query).not.toThrow();
+    expect(db.prepare(queries[0] as string).all().length).toBeGreaterThan(0);
+    db.close();
+  });
+
+  it("run on PostgreSQL", async () => {
+    const queries = documentedQueries("postgres");
+    expect(queries.length).toBeGreaterThanOrEqual(3);
+    const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    schemas.push(schema);
+    const journal = mkdtempSync(join(tmpdir(), "payguard-journal-"));
+    await filled(`store: { type: postgres, url: "${SHARED_POSTGRES}", postgres: { schema: ${schema} }, journal: { dir: "${journal}" } }`);
+    const client = new pg.Client(SHARED_POSTGRES);
+    await client.connect();
+    try {
+      await client.query(`SET search_path TO ${schema}`);
+      for (const query of queries) await client.query(query.replaceAll("payguard.", `${schema}.`));
+      expect((await client.query((queries[0] as string).replaceAll("payguard.", `${schema}.`))).rows.length).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+  });
+});
