@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { isProxyError, problemResponse, toProxyError } from "./errors.js";
+import { describeError, isProxyError, problemResponse, toProxyError } from "./errors.js";
 import { body } from "./pipeline/body.js";
 import type { AppDeps, ProxyEnv } from "./pipeline/context.js";
 import { forward } from "./pipeline/forward.js";
@@ -34,7 +34,7 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
     const problem = toProxyError(err);
     c.set("problem", problem);
     if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
-    else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describe(err) }, "upstream call failed");
+    else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describeError(err) }, "upstream call failed");
     const profile = (c.get("generation") ?? deps.live.current).profile;
     const { status, headers, body } = problemResponse(problem, { requestId: c.get("requestId") ?? randomUUID(), resendSafe: clientMayResend(c), profile });
     return c.body(body, status as never, headers);
@@ -51,10 +51,4 @@ function clientMayResend(c: Context<ProxyEnv>): boolean {
   const request = { method: c.req.method, gatewayDedupes: c.get("upstreamKey") !== undefined, maybeSent: c.get("maybeSent") };
   const keptIndeterminate = c.get("record") !== undefined && request.maybeSent && !request.gatewayDedupes;
   return resendSafe(request) && !keptIndeterminate;
-}
-
-/** Error code and message only: an upstream error message never carries request data. */
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}`;
-  return String(err);
 }

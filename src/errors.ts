@@ -103,6 +103,12 @@ export class ProxyError extends Error {
   }
 }
 
+/** An error as a log line may show it: code (or name) and message; an upstream error's message never carries request data. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}`;
+  return String(err);
+}
+
 export function isProxyError(err: unknown): err is ProxyError {
   return typeof err === "object" && err !== null && (err as { isProxyError?: unknown }).isProxyError === true;
 }

@@ -71,6 +71,19 @@ export class Live {
     return generation;
   }
 
+  /**
+   * Work that outlives its request (a background completion) keeps the request's generation
+   * — and its upstream client — until the returned function is called.
+   */
+  hold(generation: Generation): () => void {
+    generation.active++;
+    let held = true;
+    return () => {
+      if (held) this.leave(generation);
+      held = false;
+    };
+  }
+
   leave(generation: Generation): void {
     generation.active--;
     if (generation.active === 0 && this.#retired.has(generation)) {

@@ -212,6 +212,18 @@ function idempotencySection<M extends Mode>(mode: M) {
     /** statuses by which this gateway promises it did nothing: released, never stored */
     notProcessed: opt(mode, z.array(statusMatcher), []),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
+    /**
+     * completion of unknown outcomes: when every attempt of a request sent with an upstream
+     * key ended without an answer, the owning replica keeps the key in flight and re-sends
+     * the same bytes in the background, with capped backoff, for at most maxDuration (0: never)
+     */
+    completion: section(mode, {
+      maxDuration: opt(mode, duration({ max: 24 * 3_600_000 }), 600_000),
+      initialDelay: opt(mode, duration({ min: 10 }), 1_000),
+      maxDelay: opt(mode, duration({ min: 10 }), 30_000),
+      /** completions running at once in this process; past it a key is settled as without completion */
+      maxConcurrent: opt(mode, int({ min: 1, max: 100_000 }), 1_000),
+    }),
     /** the outcome ledger (sqlite, postgres stores): which fields of the gateway's answer it keeps */
     ledger: section(mode, { fields: opt(mode, z.array(ledgerField).max(16), ["/id"]) }),
     /**

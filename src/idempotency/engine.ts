@@ -149,6 +149,8 @@ export class Ticket {
   private renewal: NodeJS.Timeout | undefined;
   /** the store refused the answer: Settlements writes it again, the lease stays renewed */
   private kept = false;
+  /** the key stays in flight after the request: a background completion settles it */
+  private handedOff = false;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -174,9 +176,15 @@ export class Ticket {
     this.renewal.unref();
   }
 
-  /** The request is over: stop renewing — unless its answer still waits for the store. */
+  /** The request is over: stop renewing — unless its answer still waits for the store, or a completion runs. */
   finish(): void {
-    if (!this.kept) this.stopRenewal();
+    if (!this.kept && !this.handedOff) this.stopRenewal();
+  }
+
+  /** Keeps the key in flight (and its lease renewed) past the request, for a background completion that settles it. */
+  handOff(): Ticket {
+    this.handedOff = true;
+    return this;
   }
 
   private stopRenewal(): void {

@@ -21,6 +21,17 @@ export function settleResponse(status: number, replay: readonly StatusMatcher[],
   return "release";
 }
 
+/**
+ * What the answer to a background re-send means (completion.ts). 409 and 429 say "not now"
+ * (the first request may still be running at the gateway) and a 5xx says nothing: another
+ * round. Anything else settles the key as a first answer would.
+ */
+export function settleResend(status: number, replay: readonly StatusMatcher[], notProcessed: readonly StatusMatcher[] = []): Settlement | "again" {
+  if (NEVER_STORED.has(status)) return "again";
+  const settlement = settleResponse(status, replay, notProcessed);
+  return settlement === "indeterminate" ? "again" : settlement;
+}
+
 /** A failure with no answer: released only when no attempt can have reached the gateway. */
 export function settleFailure(maybeSent: boolean): Settlement {
   return maybeSent ? "indeterminate" : "release";

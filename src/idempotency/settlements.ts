@@ -33,7 +33,7 @@ export class Settlements {
   /** claimed keys whose request is still running (its upstream call, its settlement) */
   readonly #open = new Set<Promise<unknown>>();
   readonly #pending = new Map<string, Pending>();
-  #closing = false;
+  readonly #closing = new AbortController();
 
   /** Counts `work` (one claimed key's request) as open until it ends. */
   track<T>(work: Promise<T>): Promise<T> {
@@ -41,6 +41,11 @@ export class Settlements {
     const forget = () => this.#open.delete(work);
     work.then(forget, forget);
     return work;
+  }
+
+  /** Aborted when shutdown begins to wait for the settlements (quiesce): background work stops. */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
   }
 
   /** The answer for `key` this process holds because the store has not taken it yet. */
@@ -70,7 +75,7 @@ export class Settlements {
    * `timeoutMs` has passed; says what is left. Retries still running go on until then.
    */
   async quiesce(timeoutMs: number): Promise<{ open: number; pending: number }> {
-    this.#closing = true;
+    this.#closing.abort();
     const all = async () => {
       while (this.#open.size > 0 || this.#pending.size > 0) {
         await Promise.allSettled([...this.#open, ...[...this.#pending.values()].map((p) => p.done)]);
@@ -84,7 +89,7 @@ export class Settlements {
 
   async #retry(write: DurableWrite): Promise<"stored" | "lost"> {
     for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
-      await sleep(this.#closing ? CLOSING_RETRY_MS : delay, undefined, { ref: false });
+      await sleep(this.#closing.signal.aborted ? CLOSING_RETRY_MS : delay, undefined, { ref: false });
       try {
         return (await write()) ? "stored" : "lost";
       } catch {

@@ -21,6 +21,12 @@ export interface Metrics {
    * (a store error; a refused answer is then kept and counted again when the store takes it).
    */
   readonly settlements: Counter<"route" | "settlement">;
+  /**
+   * Background completions of unknown outcomes, by how they ended: completed (the answer is
+   * stored), released (the gateway said it did nothing), gave_up (maxDuration), abandoned
+   * (shutdown).
+   */
+  readonly completions: Counter<"route" | "result">;
   readonly storeOperationDuration: Histogram<"op" | "result">;
   readonly storeEvictions: Counter;
   /** Point the store gauges (entries, bytes, in-flight) at a store. */
@@ -198,6 +204,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "payguard_idempotency_settlements_total",
       help: "How claimed idempotency keys were settled after the upstream call.",
       labelNames: ["route", "settlement"],
+      registers: [registry],
+    }),
+    completions: new Counter({
+      name: "payguard_completions_total",
+      help: "Background completions of unknown outcomes (re-sends with the same upstream key), by how they ended.",
+      labelNames: ["route", "result"],
       registers: [registry],
     }),
     storeOperationDuration: new Histogram({

@@ -11,6 +11,7 @@ import type { Settlements } from "../idempotency/settlements.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { ReadyStore } from "../store/shared.js";
+import type { Resend } from "./completion.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
 export interface Lifecycle {
@@ -62,6 +63,8 @@ export interface RequestVars {
    * payguard's retries: in `header`, or (no header) inside the body forwarded byte for byte
    */
   upstreamKey: { value: string; header?: string } | undefined;
+  /** sends this request once more exactly as first sent (a background completion's re-send); set by forward */
+  resend: Resend | undefined;
   /** the gateway's own id for its answer (upstream.requestId), for the access line */
   gatewayRequestId: string | undefined;
   /** set when payguard answered (or broke off) the request itself */

@@ -2,8 +2,8 @@
  * The last stage: sends the request to the gateway through the route's resilience policies
  * (timeouts, bulkhead, retries, circuit breaker) and hands the answer up the pipeline as a
  * streamed Reply (status, headers minus hop-by-hop, body untouched). Every attempt carries
- * the same headers, body and upstream idempotency key. Failures are thrown to the error
- * mapping.
+ * the same headers, body and upstream idempotency key; so does `resend`, left for a
+ * background completion (pipeline/completion.ts). Failures are thrown to the error mapping.
  */
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
@@ -31,9 +31,13 @@ export function forward(): Handler<ProxyEnv> {
     const path = incoming.url as string;
     const bodyTimeoutMs = route.resilience.timeout.attempt;
 
-    const ctx = newAttemptContext(method, c.get("upstreamKey") !== undefined, route.resilience.timeout.total);
+    const keyed = c.get("upstreamKey") !== undefined;
+    const policies = resilience.forRoute(route);
+    const send = (signal: AbortSignal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs });
+    c.set("resend", (signal) => policies.resend(newAttemptContext(method, keyed, route.resilience.timeout.attempt), send, signal));
+    const ctx = newAttemptContext(method, keyed, route.resilience.timeout.total);
     try {
-      const response = await resilience.forRoute(route).execute(ctx, (signal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs }));
+      const response = await policies.execute(ctx, send);
       c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
       c.set("gatewayRequestId", requestIdFromHeaders(c.get("generation").config.upstream.requestId, response.headers));
     } finally {

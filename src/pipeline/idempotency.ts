@@ -1,30 +1,29 @@
 /**
  * Idempotency, as a pipeline stage: a keyed request is claimed before it may go upstream;
  * a repeat gets the stored answer (or 409/422/502); after the gateway answers, the answer
- * is stored — before the client sees it — or the key is released or marked indeterminate.
- * The engine (../idempotency/engine.ts) owns the record logic; this file owns HTTP.
+ * is stored — before the client sees it — or the key is released or marked indeterminate,
+ * or, when no answer came, completed in the background (completion.ts). The engine (../idempotency/engine.ts) owns the record logic; this file owns HTTP.
  */
 import { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
-import { gatewayRequestId, type RequestIdRule } from "../gateways/request-id.js";
+import { gatewayRequestId } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
-import { pickFields } from "../idempotency/fields.js";
 import { fingerprint } from "../idempotency/fingerprint.js";
 import { findKey, scopedKey } from "../idempotency/key.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
-import type { ProxyEnv, Reply, RequestVars } from "./context.js";
+import { type Buffered, bufferBody, headerValue, keptAnswer } from "./answer.js";
+import { completions } from "./completion.js";
+import type { AppDeps, ProxyEnv, Reply, RequestVars } from "./context.js";
 
 export const REPLAYED_HEADER = "idempotent-replayed";
 
-/** Response headers that describe this delivery, not the answer: never stored. */
-const NOT_STORED = new Set(["date", "content-length", "transfer-encoding", "age"]);
-
-export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
+export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): MiddlewareHandler<ProxyEnv> {
+  const settle = settler(deps);
   return async function idempotency(c, next) {
     const route = c.get("route");
     const policy = route.idempotency;
@@ -44,7 +43,7 @@ export function idempotency(deps: EngineDeps): MiddlewareHandler<ProxyEnv> {
     // We own the key: go upstream with the same key on every attempt, then settle. Shutdown
     // waits for this before it closes the store.
     c.set("upstreamKey", upstreamKey);
-    await deps.settlements.track(forwardAndSettle(c, next, started.ticket, deps.store.outcomes !== undefined));
+    await deps.settlements.track(forwardAndSettle(c, next, started.ticket, settle));
   };
 }
 
@@ -103,30 +102,45 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
 
 /**
  * Calls the gateway (the stages below), then settles the key: the answer is stored before
- * the client sees it, or the key is released or marked indeterminate. The lease is renewed
- * until then — including while the answer's body is still arriving — so no duplicate can
- * take over a live request.
+ * the client sees it, or the key is released or marked indeterminate — or, when no answer
+ * came, handed to a background completion. The lease is renewed until then — including
+ * while the answer's body is still arriving — so no duplicate can take over a live request.
  */
-async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket, keepsLedger: boolean): Promise<void> {
+async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket, settle: Settle): Promise<void> {
   ticket.startRenewal();
   try {
     await next();
     const reply = c.get("reply");
     if (c.error || !reply) {
       const failure = classifyUpstreamError(c.error);
-      await ticket.settle(settleFailure(c.get("maybeSent") ?? true), {
-        reason: failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer"),
-        attempts: c.get("attempts"),
-      });
+      const reason = failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer");
+      if (settleFailure(c.get("maybeSent") ?? true) === "release") await ticket.settle("release", { reason, attempts: c.get("attempts") });
+      else await settle.unknown(c, ticket, reason);
       return;
     }
-    const requestIdRule = c.get("generation").config.upstream.requestId;
-    const stored = await storeReply(ticket, reply, c.get("route").idempotency, { attempts: c.get("attempts"), requestIdRule, keepsLedger });
+    const stored = await storeReply(c, ticket, reply, settle);
     c.set("reply", stored.reply);
     if (stored.gatewayRequestId) c.set("gatewayRequestId", stored.gatewayRequestId);
   } finally {
     ticket.finish();
   }
+}
+
+/** How a claimed key ends when no answer came: a background completion, else indeterminate. */
+interface Settle {
+  unknown(c: Context<ProxyEnv>, ticket: Ticket, reason: string): Promise<void>;
+  keepsLedger: boolean;
+}
+
+function settler(deps: EngineDeps & Pick<AppDeps, "live">): Settle {
+  const start = completions(deps);
+  return {
+    keepsLedger: deps.store.outcomes !== undefined,
+    async unknown(c, ticket, reason) {
+      const ended = { reason, attempts: c.get("attempts") };
+      if (!start(c, ticket, ended)) await ticket.settle("indeterminate", ended);
+    },
+  };
 }
 
 /**
@@ -150,47 +164,32 @@ function missingKeyDetail(policy: Pick<IdempotencyConfig, "header" | "bodyField"
  * than maxResponseSize cannot be replayed: it streams through and the key is settled as
  * indeterminate (the gateway acted, but a repeat could not be answered faithfully).
  */
-async function storeReply(
-  ticket: Ticket,
-  reply: Reply,
-  policy: Pick<IdempotencyConfig, "replay" | "notProcessed" | "maxResponseSize" | "ledger">,
-  facts: { attempts: number; requestIdRule: RequestIdRule; keepsLedger: boolean },
-): Promise<{ reply: Reply; gatewayRequestId?: string }> {
-  const { attempts } = facts;
-  const { maxResponseSize } = policy;
+async function storeReply(c: Context<ProxyEnv>, ticket: Ticket, reply: Reply, settle: Settle): Promise<{ reply: Reply; gatewayRequestId?: string }> {
+  const policy = c.get("route").idempotency;
+  const attempts = c.get("attempts");
   const source = reply.body as Readable;
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let buffered: Buffered;
   try {
-    // destroyOnReturn: false — leaving the loop early (too large) must not destroy the body
-    // we go on streaming to the client.
-    for await (const chunk of source.iterator({ destroyOnReturn: false })) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size > maxResponseSize) {
-        await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${maxResponseSize} bytes)`, attempts });
-        return { reply: { ...reply, body: Readable.from(concatStreams(chunks, source)) } };
-      }
-    }
+    buffered = await bufferBody(source, policy.maxResponseSize);
   } catch (err) {
     // The gateway answered, then broke off mid-body: the outcome is unknown.
-    await ticket.settle("indeterminate", { reason: "response body cut off", attempts });
+    await settle.unknown(c, ticket, "response body cut off");
     throw err;
   }
-  const body = Buffer.concat(chunks, size);
-  const settlement = settleResponse(reply.status, policy.replay, policy.notProcessed);
-  const stored: StoredResponse = { status: reply.status, headers: storableHeaders(reply.headers), body };
-  const gatewayId = gatewayRequestId(facts.requestIdRule, reply.headers, body);
-  const contentType = headerValue(reply.headers["content-type"]);
-  const fields = facts.keepsLedger ? pickFields(body, contentType, policy.ledger.fields) : undefined;
-  await ticket.settle(settlement, {
-    response: stored,
-    reason: `gateway answered ${reply.status}`,
-    attempts,
-    ...(gatewayId ? { gatewayRequestId: gatewayId } : {}),
-    ...(fields ? { fields } : {}),
-  });
-  return { reply: { ...reply, body }, ...(gatewayId ? { gatewayRequestId: gatewayId } : {}) };
+  if (!buffered.whole) {
+    await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${policy.maxResponseSize} bytes)`, attempts });
+    return { reply: { ...reply, body: Readable.from(concatStreams(buffered.head, source)) } };
+  }
+  if (reply.status === 409 && attempts > 1 && c.get("upstreamKey") !== undefined) {
+    // A gateway that dedupes says "a request with this key is in progress": ours, an earlier
+    // attempt. The client gets the 409; the outcome is unknown, as after a timeout.
+    await settle.unknown(c, ticket, "gateway answered 409 to a retry: an earlier attempt may still be running");
+    return { reply: { ...reply, body: buffered.body } };
+  }
+  const facts = { requestIdRule: c.get("generation").config.upstream.requestId, ledgerFields: settle.keepsLedger ? policy.ledger.fields : undefined };
+  const answer = keptAnswer(reply, buffered.body, facts);
+  await ticket.settle(settleResponse(reply.status, policy.replay, policy.notProcessed), { ...answer, reason: `gateway answered ${reply.status}`, attempts });
+  return { reply: { ...reply, body: buffered.body }, ...(answer.gatewayRequestId ? { gatewayRequestId: answer.gatewayRequestId } : {}) };
 }
 
 async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
@@ -198,19 +197,9 @@ async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): Asy
   for await (const chunk of rest) yield chunk as Buffer;
 }
 
-function storableHeaders(headers: Reply["headers"]): StoredResponse["headers"] {
-  const out: StoredResponse["headers"] = Object.create(null); // a header may be named __proto__
-  for (const [name, value] of Object.entries(headers)) if (!NOT_STORED.has(name)) out[name] = value;
-  return out;
-}
-
 /** The stored answer as first returned, marked as a replay and echoing the key header the client sent. */
 function replayOf(response: StoredResponse, echo: { header: string; value: string } | undefined): Reply {
   const headers: Reply["headers"] = { ...response.headers, [REPLAYED_HEADER]: "true" };
   if (echo) headers[echo.header] = echo.value;
   return { status: response.status, headers, body: response.body };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(", ") : value;
 }

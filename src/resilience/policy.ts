@@ -73,6 +73,19 @@ export type SendAttempt = (signal: AbortSignal) => Promise<UpstreamResponse>;
 
 export interface RouteResilience {
   execute(ctx: AttemptContext, send: SendAttempt): Promise<UpstreamResponse>;
+  /**
+   * One background re-send of a request whose attempts ended without an answer (completion):
+   * a retry as far as the budget is concerned, under the bulkhead, the breaker and the
+   * attempt timeout; no retries of its own. `signal` aborts it (shutdown).
+   */
+  resend(ctx: AttemptContext, send: SendAttempt, signal: AbortSignal): Promise<UpstreamResponse>;
+}
+
+/** A background re-send found the retry budget spent: it waits for the next round. */
+export class RetryBudgetSpent extends Error {
+  constructor() {
+    super("retry budget spent");
+  }
 }
 
 /** A successful attempt (any status) carrying its request's context to the predicates. */
@@ -296,6 +309,26 @@ function compose(
         throw localAnswer(err, breaker, config);
       } finally {
         metrics.attemptsPerRequest.observe({ route }, ctx.attempts);
+      }
+    },
+    async resend(ctx, send, signal) {
+      if (!budget.tryAcquire()) {
+        metrics.retriesSuppressed.inc({ route, reason: "budget" });
+        throw new RetryBudgetSpent();
+      }
+      metrics.retries.inc({ route, reason: "completion" });
+      try {
+        const result = await bulk.execute(
+          () =>
+            breaker.policy.execute(
+              ({ signal: attemptParent }) => attemptTimeout.execute(({ signal: s }) => attempt(ctx, send, s, signal), attemptParent),
+              signal,
+            ),
+          signal,
+        );
+        return result.response;
+      } catch (err) {
+        throw localAnswer(err, breaker, config);
       }
     },
   };

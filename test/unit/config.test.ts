@@ -60,6 +60,7 @@ describe("config defaults", () => {
         replay: ["2xx", "4xx"],
         notProcessed: [],
         maxResponseSize: 1024 * 1024,
+        completion: { maxDuration: 600_000, initialDelay: 1_000, maxDelay: 30_000, maxConcurrent: 1_000 },
         ledger: { fields: ["/id"] },
         upstreamKey: { header: "idempotency-key" },
       },

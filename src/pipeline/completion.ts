@@ -1,0 +1,79 @@
+/**
+ * Hands a request whose attempts ended without an answer to a background completion
+ * (../idempotency/completion.ts), when it may: it was sent with an upstream key (the gateway
+ * dedupes every re-send), the route's completion.maxDuration is not 0, and fewer than
+ * completion.maxConcurrent completions run in this process. This file owns the HTTP side of
+ * a re-send: read the gateway's answer and say what it means for the key.
+ */
+import type { Context } from "hono";
+import { complete, type Round } from "../idempotency/completion.js";
+import type { EngineDeps, Ticket } from "../idempotency/engine.js";
+import { settleResend } from "../idempotency/outcome.js";
+import { parseRetryAfter } from "../resilience/classify.js";
+import { discardBody, type UpstreamResponse } from "../upstream/client.js";
+import { toClientHeaders } from "../upstream/headers.js";
+import { type AnswerFacts, bufferBody, headerValue, keptAnswer } from "./answer.js";
+import type { AppDeps, ProxyEnv } from "./context.js";
+
+/** Sends the request once more, exactly as first sent: same headers, body and upstream key. */
+export type Resend = (signal: AbortSignal) => Promise<UpstreamResponse>;
+
+/** Starts a completion for the request's key and says true, or says false (the caller settles as before). */
+export type StartCompletion = (c: Context<ProxyEnv>, ticket: Ticket, ended: { reason: string; attempts: number }) => boolean;
+
+export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartCompletion {
+  let running = 0;
+  return (c, ticket, ended) => {
+    const resend = c.get("resend");
+    const policy = c.get("route").idempotency;
+    const { maxDuration, maxConcurrent } = policy.completion;
+    if (!resend || c.get("upstreamKey") === undefined || maxDuration === 0) return false;
+    if (running >= maxConcurrent) {
+      deps.metrics.completions.inc({ route: c.get("route").name, result: "refused" });
+      return false;
+    }
+    running++;
+    const release = deps.live.hold(c.get("generation"));
+    const facts: AnswerFacts = {
+      requestIdRule: c.get("generation").config.upstream.requestId,
+      ledgerFields: deps.store.outcomes ? policy.ledger.fields : undefined,
+    };
+    const job = {
+      ticket: ticket.handOff(),
+      policy: policy.completion,
+      route: c.get("route").name,
+      requestId: c.get("requestId"),
+      record: c.get("record") ?? "",
+      ...ended,
+      round: (signal: AbortSignal) => resendRound(resend, signal, policy, facts),
+    };
+    deps.logger.info({ reqId: job.requestId, route: job.route, record: job.record, reason: ended.reason }, "completion: started");
+    const work = complete({ metrics: deps.metrics, logger: deps.logger, closing: deps.settlements.closing }, job).finally(() => {
+      running--;
+      release();
+    });
+    deps.settlements.track(work).catch((err: unknown) => deps.logger.error({ reqId: job.requestId, err: String(err) }, "completion failed"));
+    return true;
+  };
+}
+
+type AnswerPolicy = Pick<ProxyEnv["Variables"]["route"]["idempotency"], "replay" | "notProcessed" | "maxResponseSize" | "completion">;
+
+/** One re-send, and what its answer means: settle the key, or try again later. Throws when no answer came. */
+async function resendRound(resend: Resend, signal: AbortSignal, policy: AnswerPolicy, facts: AnswerFacts): Promise<Round> {
+  const response = await resend(signal);
+  const { status } = response;
+  const settlement = settleResend(status, policy.replay, policy.notProcessed);
+  if (settlement === "again") {
+    discardBody(response.body);
+    const asked = parseRetryAfter(headerValue(response.headers["retry-after"]), Date.now());
+    return { kind: "again", reason: `gateway answered ${status}`, minDelayMs: Math.min(asked ?? 0, policy.completion.maxDelay) };
+  }
+  const buffered = await bufferBody(response.body, policy.maxResponseSize);
+  if (!buffered.whole) {
+    discardBody(response.body);
+    return { kind: "settle", settlement: "indeterminate", detail: { reason: `response larger than maxResponseSize (${policy.maxResponseSize} bytes)` } };
+  }
+  const answer = keptAnswer({ status, headers: toClientHeaders(response.headers) }, buffered.body, facts);
+  return { kind: "settle", settlement, detail: { ...answer, reason: `gateway answered ${status}` } };
+}
