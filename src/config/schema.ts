@@ -287,6 +287,12 @@ const storeSchema = z.strictObject({
   url: storeUrl.default("redis://127.0.0.1:6379"),
   cluster: z.strictObject({ nodes: z.array(redisUrl).default([]) }).prefault({}),
   sentinel: z.strictObject({ name: z.string().default("mymaster"), nodes: z.array(redisUrl).default([]) }).prefault({}),
+  /**
+   * redis: a claim, completion, renewal or resolution counts only once this many replicas
+   * acknowledged it (WAIT), so a failover cannot lose it; fewer within timeout is a store
+   * error (a claim: 503, nothing sent; an answer: journaled and written back). 0: off
+   */
+  waitForReplicas: z.strictObject({ replicas: int({ min: 0, max: 16 }).default(0), timeout: duration({ min: 1, max: 10_000 }).default(100) }).prefault({}),
   // postgres
   postgres: z
     .strictObject({
@@ -461,6 +467,14 @@ function checkStoreUrl(c: { store?: { type?: unknown; url?: unknown; postgres?: 
   if (typeof url !== "string") return;
   if (type === "redis" && !/^rediss?:\/\//.test(url))
     ctx.addIssue({ code: "custom", path: ["store", "url"], message: "must be a redis:// or rediss:// URL for store.type redis" });
+  const replicas = (c.store as { waitForReplicas?: { replicas?: unknown } } | undefined)?.waitForReplicas?.replicas;
+  if (typeof replicas === "number" && replicas > 0 && type !== "redis") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["store", "waitForReplicas", "replicas"],
+      message: "is for store.type redis (PostgreSQL: synchronous replication, see docs)",
+    });
+  }
   const nodes = c.store?.postgres?.nodes;
   const hasNodes = Array.isArray(nodes) && nodes.length > 0;
   if (type === "postgres" && !hasNodes && !/^postgres(ql)?:\/\//.test(url)) {

@@ -9,7 +9,7 @@ import type { Metrics } from "../metrics/registry.js";
 import { createCipher, parseKeys } from "./crypto.js";
 import { createMemoryStore } from "./memory.js";
 import { createPostgresStore } from "./postgres/store.js";
-import { createRedisStore } from "./redis.js";
+import { createRedisStore } from "./redis/store.js";
 import { sealedStore } from "./sealing.js";
 import { createSharedStore, type ReadyStore } from "./shared.js";
 import { openSqliteStore } from "./sqlite/store.js";
@@ -23,6 +23,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         sentinel: config.sentinel,
         prefix: config.prefix,
         operationTimeout: config.operationTimeout,
+        replication: config.waitForReplicas.replicas > 0 ? { replicas: config.waitForReplicas.replicas, timeoutMs: config.waitForReplicas.timeout } : undefined,
         cipher: createCipher(parseKeys(config.encryption.key)),
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });

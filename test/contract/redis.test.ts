@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
-import { createRedisStore } from "../../src/store/redis.js";
+import { createRedisStore } from "../../src/store/redis/store.js";
 import { startRedisSentinel, useRedisCluster } from "../support/redis-server.js";
 import { describeStoreContract } from "./store.contract.js";
 

@@ -14,7 +14,7 @@ import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
 import { createStore } from "../../src/store/create.js";
 import { Journal } from "../../src/store/journal.js";
-import { createRedisStore } from "../../src/store/redis.js";
+import { createRedisStore } from "../../src/store/redis/store.js";
 import type { ReadyStore } from "../../src/store/shared.js";
 import type { CompletedRecord, FinalRecord } from "../../src/store/types.js";
 

@@ -73,6 +73,7 @@ describe("config defaults", () => {
         url: "redis://127.0.0.1:6379",
         cluster: { nodes: [] },
         sentinel: { name: "mymaster", nodes: [] },
+        waitForReplicas: { replicas: 0, timeout: 100 },
         postgres: { nodes: [], schema: "payguard", poolSize: 10 },
         prefix: "payguard",
         operationTimeout: 250,
@@ -135,6 +136,18 @@ describe("environment interpolation", () => {
 });
 
 describe("config errors", () => {
+  it("store.waitForReplicas is Redis's (WAIT); other stores are told where to look", () => {
+    const problems = problemsOf(
+      "upstream: { url: http://gw }\nstore: { type: postgres, url: postgres://db/x, waitForReplicas: { replicas: 1, timeout: 0 } }\n",
+    );
+    expect(problems).toEqual([
+      "store.waitForReplicas.timeout: must be ≥ 1ms",
+      "store.waitForReplicas.replicas: is for store.type redis (PostgreSQL: synchronous replication, see docs)",
+    ]);
+    const redis = parseConfig("upstream: { url: http://gw }\nstore: { type: redis, waitForReplicas: { replicas: 2, timeout: 50ms } }\n", {});
+    expect(redis.store.waitForReplicas).toEqual({ replicas: 2, timeout: 50 });
+  });
+
   it("lists every problem with its path at once", () => {
     const problems = problemsOf(`
 server: { port: 99999, hots: x }
