@@ -1,8 +1,9 @@
 /**
  * The chaos suite's cluster: two payguard replicas (CLI child processes, as in production)
- * on fixed ports, sharing a test-owned redis-server with AOF persistence, each with its
- * own journal directory. A replica can be SIGKILLed and restarted (same config, ports and
- * journal), Redis can be stopped and restarted (same data directory).
+ * on fixed ports, sharing a test-owned store — a redis-server with AOF persistence, or a
+ * PostgreSQL cluster — each with its own journal directory. A replica can be SIGKILLed and
+ * restarted (same config, ports and journal); the store can be stopped and restarted (same
+ * data directory; PostgreSQL in "immediate" mode, a crash followed by recovery).
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import { type Child, startChild, writeTempConfig } from "../support/payguard.js";
-import { freePort, startRedis, type TestRedis } from "../support/redis-server.js";
+import { startPostgres } from "../support/postgres-server.js";
+import { freePort, startRedis } from "../support/redis-server.js";
+
+export type ChaosStore = "redis" | "postgres";
 
 export interface ClusterOptions {
   gatewayUrl: string;
@@ -27,6 +31,33 @@ export interface ClusterOptions {
    * (the only way the docs allow it); `reject` with no upstream key, in front of one that does not.
    */
   onUnavailable: "reject" | "local";
+  store: ChaosStore;
+}
+
+/** The shared store the replicas use, as the test drives it. */
+export interface StoreServer {
+  readonly kind: ChaosStore;
+  /** the store section of a replica's config (indented under `store:`) */
+  readonly yaml: string;
+  /** postgres:// or redis:// URL */
+  readonly url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+async function startStore(kind: ChaosStore): Promise<StoreServer> {
+  if (kind === "redis") {
+    const redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
+    return { kind, url: redis.url, yaml: `type: redis\n  url: "${redis.url}"\n  prefix: chaos`, stop: redis.stop, start: redis.start };
+  }
+  const db = await startPostgres();
+  return {
+    kind,
+    url: db.url,
+    yaml: `type: postgres\n  url: "${db.url}"\n  postgres: { schema: chaos }`,
+    stop: () => db.stop("immediate"),
+    start: db.start,
+  };
 }
 
 export interface Replica {
@@ -44,15 +75,18 @@ export interface Replica {
 }
 
 export interface Cluster {
-  readonly redis: TestRedis;
+  readonly store: StoreServer;
   readonly replicas: readonly Replica[];
   /** scrapes, SIGKILLs, waits `downMs` and restarts the replica; returns when it listens again */
   killAndRestart(replica: Replica, downMs: number): Promise<{ killedAt: number }>;
-  /** stops redis-server (SIGKILL: AOF with appendfsync always keeps every answered write), waits, restarts it */
-  restartRedis(downMs: number): Promise<{ stoppedAt: number }>;
+  /**
+   * stops the store (redis-server: SIGKILL, AOF with appendfsync always keeps every answered
+   * write; PostgreSQL: immediate shutdown, recovered from its WAL), waits, restarts it
+   */
+  restartStore(downMs: number): Promise<{ stoppedAt: number }>;
   /** /metrics of every live replica */
   metrics(): Promise<string[]>;
-  /** waits until every replica answers /metrics with an empty journal (everything written back to Redis) */
+  /** waits until every replica answers /metrics with an empty journal (everything written back to the store) */
   settle(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,7 +96,7 @@ interface MutableReplica extends Replica {
   child: Child;
 }
 
-function replicaYaml(o: ClusterOptions, redisUrl: string, port: number, adminPort: number, journal: string): string {
+function replicaYaml(o: ClusterOptions, store: StoreServer, port: number, adminPort: number, journal: string): string {
   return `
 server: { host: 127.0.0.1, port: ${port} }
 admin: { host: 127.0.0.1, port: ${adminPort} }
@@ -79,37 +113,35 @@ idempotency:
   lease: ${o.leaseMs}ms
   inFlight: { strategy: wait, maxWait: ${o.maxWaitMs}ms }
 store:
-  type: redis
-  url: "${redisUrl}"
-  prefix: chaos
+  ${store.yaml}
   onUnavailable: ${o.onUnavailable}
   journal: { dir: "${journal}", fsync: true }
 `;
 }
 
 export async function startCluster(options: ClusterOptions, names: readonly string[] = ["A", "B"]): Promise<Cluster> {
-  const redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
+  const store = await startStore(options.store);
   const replicas: MutableReplica[] = [];
   const configs = new Map<string, string>();
   try {
     for (const name of names) {
       const [port, adminPort] = [await freePort(), await freePort()];
       const journal = mkdtempSync(join(tmpdir(), `payguard-chaos-journal-${name}-`));
-      const file = writeTempConfig(replicaYaml(options, redis.url, port, adminPort, journal));
+      const file = writeTempConfig(replicaYaml(options, store, port, adminPort, journal));
       configs.set(name, file);
       const child = await startChild(file);
       replicas.push({ name, url: child.url, adminUrl: child.adminUrl, epoch: 0, child, logs: [child.stdout], lastMetrics: [] });
     }
   } catch (err) {
     for (const r of replicas) r.child.proc.kill("SIGKILL");
-    await redis.stop();
+    await store.stop();
     throw err;
   }
 
   const scrape = async (r: Replica) => (await send(r.adminUrl, "/metrics")).body.toString("utf8");
 
   return {
-    redis,
+    store,
     replicas,
     async killAndRestart(replica, downMs) {
       const r = replica as MutableReplica;
@@ -124,11 +156,11 @@ export async function startCluster(options: ClusterOptions, names: readonly stri
       r.logs.push(r.child.stdout);
       return { killedAt };
     },
-    async restartRedis(downMs) {
-      await redis.stop();
+    async restartStore(downMs) {
+      await store.stop();
       const stoppedAt = performance.now();
       await sleep(downMs);
-      await redis.start();
+      await store.start();
       return { stoppedAt };
     },
     metrics: () => Promise.all(replicas.map(scrape)),
@@ -152,7 +184,7 @@ export async function startCluster(options: ClusterOptions, names: readonly stri
           }
         }),
       );
-      await redis.stop();
+      await store.stop();
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Charge } from "../../src/sim/gateway.js";
 import type { Attempt, PaymentResult } from "./client.js";
 
 export interface Breach {
-  invariant: 1 | 2 | 3 | 4 | 5;
+  invariant: 1 | 2 | 3 | 4 | 5 | 6;
   payment: string;
   detail: string;
 }
@@ -18,7 +18,14 @@ export const INVARIANTS: Record<Breach["invariant"], string> = {
   3: "every charge the gateway answered is recorded (replayed from the store, nothing re-sent)",
   4: "every client's answers are consistent over time",
   5: "no cross-tenant replay",
+  6: "the outcome ledger's completed rows match the gateway's answered charges one for one",
 };
+
+/** A completed row of the outcome ledger: the charge id it picked (`fields ->> '/id'`). */
+export interface LedgerRow {
+  charge: string | null;
+  state: string;
+}
 
 /** Charges that went through the killed replica's process shortly before it died. */
 export interface KillWindow {
@@ -41,6 +48,8 @@ export interface Evidence {
   /** charges the gateway made during the verification pass: there must be none */
   chargedByVerification: readonly Charge[];
   kill: KillWindow;
+  /** the ledger's completed rows (a store that keeps one), read after verification */
+  ledger?: readonly LedgerRow[];
 }
 
 export interface Verdict {
@@ -157,13 +166,36 @@ export function checkInvariants(ev: Evidence): Verdict {
       }
     }
   }
+  if (ev.ledger) breaches.push(...ledgerBreaches(ev.ledger, ev.charges, killWindowExcused));
   return { breaches, killWindowExcused };
+}
+
+/**
+ * 6. One completed ledger row per answered charge: none missing (except a charge whose answer
+ *    died with the killed replica), none twice, none for a charge the gateway never answered.
+ */
+export function ledgerBreaches(rows: readonly LedgerRow[], charges: readonly Charge[], excused: readonly Charge[]): Breach[] {
+  const breaches: Breach[] = [];
+  const answered = new Map(charges.filter((c) => c.answered && !excused.includes(c)).map((c) => [c.id, c]));
+  const byId = new Map(charges.map((c) => [c.id, c]));
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const charge = row.charge === null ? undefined : byId.get(row.charge);
+    const payment = charge ? ledgerId(charge) : "?";
+    if (!charge || !answered.has(charge.id)) breaches.push({ invariant: 6, payment, detail: `a ${row.state} row for ${row.charge}, not an answered charge` });
+    else if (seen.has(charge.id)) breaches.push({ invariant: 6, payment, detail: `${charge.id} has more than one completed row` });
+    if (row.charge !== null) seen.add(row.charge);
+  }
+  for (const c of answered.values()) {
+    if (!seen.has(c.id)) breaches.push({ invariant: 6, payment: ledgerId(c), detail: `${c.id} (answered via ${c.requestId}) has no completed row` });
+  }
+  return breaches;
 }
 
 /** One line per broken invariant: the count and at most `shown` payment ids with details. */
 export function describeBreaches(breaches: readonly Breach[], shown = 20): string {
   const lines: string[] = [];
-  for (const n of [1, 2, 3, 4, 5] as const) {
+  for (const n of [1, 2, 3, 4, 5, 6] as const) {
     const mine = breaches.filter((b) => b.invariant === n);
     if (mine.length === 0) continue;
     lines.push(`invariant ${n} (${INVARIANTS[n]}): ${mine.length} breach(es)`);

@@ -1,30 +1,32 @@
 /**
  * Chaos: thousands of payments from concurrent clients through two payguard replicas that
- * share one Redis, in front of a gateway WITHOUT idempotency (every request that reaches
- * its charge step charges: payguard alone stands between a retry and a double charge).
- * The gateway injects faults per request; clients time out and retry on either replica;
- * one replica is SIGKILLed and restarted, Redis is restarted. Then every outcome is
- * re-asked and the invariants are checked by payment id (./invariants.ts).
+ * share one store (Redis, then PostgreSQL), in front of a gateway WITHOUT idempotency (every
+ * request that reaches its charge step charges: payguard alone stands between a retry and a
+ * double charge). The gateway injects faults per request; clients time out and retry on
+ * either replica; one replica is SIGKILLed and restarted, the store is stopped and
+ * restarted. Then every outcome is re-asked and the invariants are checked by payment id
+ * (./invariants.ts); on PostgreSQL the outcome ledger is held against the gateway's charges.
  *
  * CHAOS_PAYMENTS (default 2000; 10000 for a long local run), CHAOS_SEED (fault draws),
- * CHAOS_ON_UNAVAILABLE (reject, the default; or local: then with the upstream key on, in front
- * of a gateway that dedupes — see cluster.ts). Every failure message names the seed.
+ * CHAOS_STORE (redis,postgres: both, the default; or one of them), CHAOS_ON_UNAVAILABLE
+ * (reject, the default; or local: then with the upstream key on, in front of a gateway that
+ * dedupes — see cluster.ts). Every failure message names the seed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { Agent } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { type GatewaySim, startGatewaySim } from "../../src/sim/gateway.js";
 import { sample } from "../support/metrics.js";
 import { type Attempt, type PaymentResult, planPayments, resend, runClients, type Target } from "./client.js";
-import { type Cluster, startCluster } from "./cluster.js";
+import { type ChaosStore, type Cluster, startCluster } from "./cluster.js";
 import { formatFigures } from "./figures.js";
-import { checkInvariants, describeBreaches } from "./invariants.js";
+import { checkInvariants, describeBreaches, type LedgerRow } from "./invariants.js";
 
 const PAYMENTS = Number(process.env.CHAOS_PAYMENTS ?? 2000);
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const ON_UNAVAILABLE = process.env.CHAOS_ON_UNAVAILABLE === "local" ? "local" : "reject";
-/** What every failure message starts with: enough to run this very case again. */
-const CASE = `CHAOS_SEED=${SEED} CHAOS_PAYMENTS=${PAYMENTS} CHAOS_ON_UNAVAILABLE=${ON_UNAVAILABLE}`;
+const STORES = (process.env.CHAOS_STORE ?? "redis,postgres").split(",") as ChaosStore[];
 
 /** The gateway answers "late" this long after charging: past the client timeout, inside payguard's attempt timeout. */
 const LATE_MS = 700;
@@ -33,7 +35,22 @@ const ATTEMPT_TIMEOUT_MS = 2_000;
 const TOTAL_TIMEOUT_MS = 3_000;
 const LEASE_MS = 1_500;
 
-describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () => {
+/** The ledger's completed rows with a 2xx answer, by the charge id they picked. */
+async function completedRows(url: string): Promise<LedgerRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const sql = `SELECT fields ->> '/id' AS charge, state FROM chaos.ledger
+                 WHERE state IN ('completed', 'completed-in-background') AND status BETWEEN 200 AND 299`;
+    return (await client.query<LedgerRow>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe.each(STORES)(`chaos: two replicas, one %s, onUnavailable ${ON_UNAVAILABLE}`, (store) => {
+  /** What every failure message starts with: enough to run this very case again. */
+  const CASE = `CHAOS_SEED=${SEED} CHAOS_PAYMENTS=${PAYMENTS} CHAOS_STORE=${store} CHAOS_ON_UNAVAILABLE=${ON_UNAVAILABLE}`;
   let sim: GatewaySim | undefined;
   let cluster: Cluster | undefined;
   afterAll(async () => {
@@ -41,7 +58,7 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
     await sim?.close();
   });
 
-  it(`${PAYMENTS} payments with faults, client retries, a replica SIGKILL and a Redis restart: no double charge, nothing lost`, {
+  it(`${PAYMENTS} payments with faults, client retries, a replica SIGKILL and a store restart: no double charge, nothing lost`, {
     timeout: 60_000 + PAYMENTS * 15,
   }, async () => {
     const started = performance.now();
@@ -58,6 +75,7 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
       totalTimeoutMs: TOTAL_TIMEOUT_MS,
       maxWaitMs: 1_000,
       onUnavailable: ON_UNAVAILABLE,
+      store,
     });
     const { replicas } = cluster;
     const victim = replicas[0] as (typeof replicas)[number];
@@ -68,7 +86,7 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
     // The load, with the two events fired at 30 % and 60 % of the payments answered.
     const plans = planPayments(PAYMENTS, 20);
     let kill: Promise<{ killedAt: number }> | undefined;
-    let redisRestart: Promise<unknown> | undefined;
+    let storeRestart: Promise<unknown> | undefined;
     const loadStarted = performance.now();
     const results: PaymentResult[] = await runClients(plans, {
       concurrency: 32,
@@ -85,17 +103,17 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
           });
         }
         if (done === Math.ceil(PAYMENTS * 0.6)) {
-          events.push(`${t()} redis stopped`);
-          redisRestart = (cluster as Cluster).restartRedis(1_000).then(() => events.push(`${t()} redis restarted`));
+          events.push(`${t()} ${store} stopped`);
+          storeRestart = (cluster as Cluster).restartStore(1_000).then(() => events.push(`${t()} ${store} restarted`));
         }
       },
     });
     const loadMs = performance.now() - loadStarted;
-    if (!kill || !redisRestart) throw new Error(`${CASE}: the chaos events did not fire`);
+    if (!kill || !storeRestart) throw new Error(`${CASE}: the chaos events did not fire`);
     const { killedAt } = await kill;
-    await redisRestart;
+    await storeRestart;
 
-    // Let the last upstream calls end and every journal be written back to Redis.
+    // Let the last upstream calls end and every journal be written back to the store.
     const settleStarted = performance.now();
     await sleep(TOTAL_TIMEOUT_MS + 500);
     await cluster.settle(15_000).catch((err: unknown) => {
@@ -133,12 +151,15 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
       const entry = JSON.parse(line) as { msg?: string; reqId?: string };
       if (entry.msg === "request" && entry.reqId) logged.add(entry.reqId);
     }
+    const ledger = store === "postgres" ? await completedRows(cluster.store.url) : undefined;
+    if (ledger) events.push(`ledger: ${ledger.length} completed rows`);
     const verdict = checkInvariants({
       results,
       charges: chargesAfterLoad,
       verification,
       chargedByVerification: sim.charges.slice(chargesAfterLoad.length),
       kill: { process: `${victim.name}0`, killedAt, beforeMs: TOTAL_TIMEOUT_MS + 500, logged },
+      ...(ledger ? { ledger } : {}),
     });
 
     console.log(
@@ -165,13 +186,14 @@ describe(`chaos: two replicas, one Redis, onUnavailable ${ON_UNAVAILABLE}`, () =
     if (ON_UNAVAILABLE === "reject")
       expect(
         answers.some((a) => a.code === "store_unavailable"),
-        `${CASE}: the Redis stop bit`,
+        `${CASE}: the store stop bit`,
       ).toBe(true);
     else
       expect(
         metricsAfterLoad.some((text) => sample(text, "payguard_store_fallbacks_total") > 0),
-        `${CASE}: the Redis stop bit`,
+        `${CASE}: the store stop bit`,
       ).toBe(true);
+    if (ledger) expect(ledger.length, `${CASE}: the ledger has the run's payments`).toBeGreaterThan(PAYMENTS / 2);
     expect(describeBreaches(verdict.breaches), CASE).toBe("");
   });
 });
