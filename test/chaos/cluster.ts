@@ -31,7 +31,8 @@ export interface ClusterOptions {
    * (the only way the docs allow it); `reject` with no upstream key, in front of one that does not.
    */
   onUnavailable: "reject" | "local";
-  store: ChaosStore;
+  /** a store the cluster starts (and stops at close), or one the test runs itself */
+  store: ChaosStore | StoreServer;
 }
 
 /** The shared store the replicas use, as the test drives it. */
@@ -120,7 +121,7 @@ store:
 }
 
 export async function startCluster(options: ClusterOptions, names: readonly string[] = ["A", "B"]): Promise<Cluster> {
-  const store = await startStore(options.store);
+  const store = typeof options.store === "string" ? await startStore(options.store) : options.store;
   const replicas: MutableReplica[] = [];
   const configs = new Map<string, string>();
   try {

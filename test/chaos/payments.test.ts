@@ -13,15 +13,14 @@
  * dedupes — see cluster.ts). Every failure message names the seed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
-import { Agent } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { type GatewaySim, startGatewaySim } from "../../src/sim/gateway.js";
 import { sample } from "../support/metrics.js";
-import { type Attempt, type PaymentResult, planPayments, resend, runClients, type Target } from "./client.js";
+import { type PaymentResult, planPayments, runClients, type Target } from "./client.js";
 import { type ChaosStore, type Cluster, startCluster } from "./cluster.js";
 import { formatFigures } from "./figures.js";
-import { checkInvariants, describeBreaches, type LedgerRow } from "./invariants.js";
+import { checkInvariants, describeBreaches } from "./invariants.js";
+import { completedRows, verifyOutcomes } from "./verify.js";
 
 const PAYMENTS = Number(process.env.CHAOS_PAYMENTS ?? 2000);
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -34,19 +33,6 @@ const CLIENT_TIMEOUT_MS = 400;
 const ATTEMPT_TIMEOUT_MS = 2_000;
 const TOTAL_TIMEOUT_MS = 3_000;
 const LEASE_MS = 1_500;
-
-/** The ledger's completed rows with a 2xx answer, by the charge id they picked. */
-async function completedRows(url: string): Promise<LedgerRow[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const sql = `SELECT fields ->> '/id' AS charge, state FROM chaos.ledger
-                 WHERE state IN ('completed', 'completed-in-background') AND status BETWEEN 200 AND 299`;
-    return (await client.query<LedgerRow>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each(STORES)(`chaos: two replicas, one %s, onUnavailable ${ON_UNAVAILABLE}`, (store) => {
   /** What every failure message starts with: enough to run this very case again. */
@@ -127,22 +113,7 @@ describe.each(STORES)(`chaos: two replicas, one %s, onUnavailable ${ON_UNAVAILAB
     const verifyStarted = performance.now();
     const chargesAfterLoad = [...sim.charges];
     const metricsAfterLoad = [...replicas.flatMap((r) => r.lastMetrics), ...(await cluster.metrics())];
-    const answeredIds = new Set(chargesAfterLoad.filter((c) => c.answered).map((c) => `${c.tenant} ${c.payment}`));
-    const toVerify = results.filter((r) => answeredIds.has(r.plan.id) || r.outcome === "success" || r.outcome === "indeterminate");
-    const verification = new Map<string, Attempt>();
-    const agent = new Agent();
-    try {
-      let next = 0;
-      const worker = async () => {
-        for (let r = toVerify[next++]; r; r = toVerify[next++]) {
-          const all = targets();
-          verification.set(r.plan.id, await resend(agent, all[next % all.length] as Target, r.plan, "v"));
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, worker));
-    } finally {
-      await agent.close();
-    }
+    const verification = await verifyOutcomes(results, chargesAfterLoad, targets);
     const verifyMs = performance.now() - verifyStarted;
 
     // The killed process's access log: requests it answered, hence settled, before dying.
@@ -151,7 +122,7 @@ describe.each(STORES)(`chaos: two replicas, one %s, onUnavailable ${ON_UNAVAILAB
       const entry = JSON.parse(line) as { msg?: string; reqId?: string };
       if (entry.msg === "request" && entry.reqId) logged.add(entry.reqId);
     }
-    const ledger = store === "postgres" ? await completedRows(cluster.store.url) : undefined;
+    const ledger = store === "postgres" ? await completedRows(cluster.store.url, "chaos") : undefined;
     if (ledger) events.push(`ledger: ${ledger.length} completed rows`);
     const verdict = checkInvariants({
       results,
