@@ -94,7 +94,7 @@ export function chartValuesSchema(): Json {
         adminPort: int("Service port for /healthz, /readyz, /metrics", 1),
         annotations: obj("Service annotations"),
       }),
-      journal: strict("volume for store.journal.dir (answers not yet written back to Redis)", {
+      persistence: strict("the data volume at /var/lib/payguard: the sqlite store (store.path) and the journal (store.journal.dir)", {
         existingClaim: str("an existing PVC to mount; empty = emptyDir"),
         sizeLimit: str("emptyDir size limit"),
       }),

@@ -4,10 +4,11 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CHART, plainChartFiles, read, yamlDocs, yamlFile } from "./chart.js";
+import { CHART, plainChartFiles, read, type Values, valuesFiles, yamlDocs, yamlFile } from "./chart.js";
 
 const template = (name: string) => read(`${CHART}templates/${name}`);
 const helpers = template("_helpers.tpl");
+const values = yamlFile<Values>(`${CHART}values.yaml`);
 
 describe("plain chart files", () => {
   it.each(plainChartFiles().map((f) => [f.slice(CHART.length), f]))("%s parses", (_name, file) => {
@@ -84,10 +85,38 @@ describe("templates (textual)", () => {
     expect(template("deployment.yaml")).toMatch(/securityContext:\n\s+\{\{- toYaml \.Values\.podSecurityContext/);
   });
 
-  it("the journal directory is an emptyDir or an existing PVC, mounted at store.journal.dir", () => {
-    expect(helpers).toMatch(/mountPath: \{\{ include "payguard\.journalDir" \. \}\}/);
-    expect(helpers).toMatch(/persistentVolumeClaim:\s+claimName: \{\{ \.Values\.journal\.existingClaim \}\}/);
-    expect(helpers).toMatch(/emptyDir:\s+sizeLimit: \{\{ \.Values\.journal\.sizeLimit \}\}/);
+  it("the data volume (sqlite file, journal) is an emptyDir or an existing PVC, mounted at /var/lib/payguard", () => {
+    expect(helpers).toContain('{{- define "payguard.dataDir" -}}/var/lib/payguard{{- end -}}');
+    expect(helpers).toMatch(/- name: payguard-data\n\s+mountPath: \{\{ include "payguard\.dataDir" \. \}\}/);
+    expect(helpers).toMatch(/persistentVolumeClaim:\s+claimName: \{\{ \.Values\.persistence\.existingClaim \}\}/);
+    expect(helpers).toMatch(/emptyDir:\s+sizeLimit: \{\{ \.Values\.persistence\.sizeLimit \}\}/);
+    expect(values.config).toMatchObject({ store: { type: "sqlite", path: "/var/lib/payguard/payguard.db" } });
+  });
+
+  it("standalone refuses several pods with a store of their own; sqlite gets the Recreate strategy", () => {
+    const validate = helpers.slice(helpers.indexOf('{{- define "payguard.validate" -}}'));
+    expect(validate).toMatch(/\$perPod := has \$type \(list "memory" "sqlite"\)/);
+    expect(validate).toMatch(/\$several := or \(dig "autoscaling" "enabled" false \.Values\) \(gt \(int \.Values\.replicaCount\) 1\)/);
+    expect(validate).toMatch(/if and \(eq \.Values\.mode "standalone"\) \$perPod \$several -\}\}\n\{\{- fail/);
+    expect(validate).toMatch(/not \(hasPrefix \$data \$path\)\) -\}\}\n\{\{- fail/);
+    expect(helpers).toContain('{{- define "payguard.storeType" -}}{{ dig "store" "type" "sqlite" .Values.config }}{{- end -}}');
+    const deployment = template("deployment.yaml");
+    expect(deployment).toMatch(/^\{\{- if eq \.Values\.mode "standalone" \}\}\n\{\{- include "payguard\.validate" \. \}\}/);
+    expect(deployment).toMatch(/if eq \(include "payguard\.storeType" \.\) "sqlite" \}\}[\s\S]*strategy:\n\s+type: Recreate/);
+    expect(values.replicaCount).toBe(1);
+  });
+
+  it("every values file shipped passes the template's rule (the same rule, in JS)", () => {
+    for (const file of valuesFiles()) {
+      const v = { ...values, ...yamlFile<Values>(file) } as Values & { mode: string; replicaCount: number; autoscaling?: { enabled?: boolean } };
+      const type = ((v.config.store as { type?: string } | undefined)?.type ?? "sqlite") as string;
+      const several = v.autoscaling?.enabled === true || v.replicaCount > 1;
+      expect(v.mode === "standalone" && ["memory", "sqlite"].includes(type) && several, file).toBe(false);
+    }
+  });
+
+  it("the pod names itself in the ledger: PAYGUARD_REPLICA from the downward API", () => {
+    expect(helpers).toMatch(/- name: PAYGUARD_REPLICA\n\s+valueFrom:\n\s+fieldRef:\n\s+fieldPath: metadata\.name/);
   });
 
   it("standalone resources are gated on mode; HPA, ServiceMonitor, rules and dashboard are optional", () => {

@@ -39,10 +39,10 @@ describe("examples/sidecar-deployment.yaml", () => {
     expect(app.env).toContainEqual({ name: "GATEWAY_BASE_URL", value: `http://localhost:${port}` });
   });
 
-  it("payguard mounts its config from the ConfigMap and the journal from a volume", () => {
+  it("payguard mounts its config from the ConfigMap and the data volume (journal, sqlite file) at /var/lib/payguard", () => {
     expect(pod.volumes).toContainEqual({ name: "payguard-config", configMap: { name: configMap?.metadata.name } });
     expect(payguard.volumeMounts).toContainEqual(expect.objectContaining({ name: "payguard-config", mountPath: "/etc/payguard" }));
-    expect(payguard.volumeMounts).toContainEqual(expect.objectContaining({ name: "payguard-journal", mountPath: "/var/lib/payguard/journal" }));
+    expect(payguard.volumeMounts).toContainEqual(expect.objectContaining({ name: "payguard-data", mountPath: "/var/lib/payguard" }));
   });
 
   it("secrets only by secretKeyRef, probes on the admin port, locked-down securityContext", () => {

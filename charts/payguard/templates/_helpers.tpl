@@ -52,7 +52,33 @@ helm.sh/chart: {{ printf "%s-%s" .Name .Version | replace "+" "_" }}
 
 {{- define "payguard.httpPort" -}}{{ dig "server" "port" 8080 .Values.config | int }}{{- end -}}
 {{- define "payguard.adminPort" -}}{{ dig "admin" "port" 9090 .Values.config | int }}{{- end -}}
-{{- define "payguard.journalDir" -}}{{ dig "store" "journal" "dir" "/var/lib/payguard/journal" .Values.config }}{{- end -}}
+{{- define "payguard.storeType" -}}{{ dig "store" "type" "sqlite" .Values.config }}{{- end -}}
+
+{{/* The data volume's mount: store.path (sqlite) and store.journal.dir must lie under it. */}}
+{{- define "payguard.dataDir" -}}/var/lib/payguard{{- end -}}
+
+{{/*
+Refuses values that would lose or duplicate payments: several standalone pods each with a
+store of its own (a retry landing on another pod would be sent again), or a store file or
+journal outside the data volume (the root filesystem is read-only).
+*/}}
+{{- define "payguard.validate" -}}
+{{- $type := include "payguard.storeType" . -}}
+{{- $perPod := has $type (list "memory" "sqlite") -}}
+{{- $several := or (dig "autoscaling" "enabled" false .Values) (gt (int .Values.replicaCount) 1) -}}
+{{- if and (eq .Values.mode "standalone") $perPod $several -}}
+{{- fail (printf "replicaCount %d (or autoscaling) with config.store.type %s: each pod would keep its own idempotency records, and a retry landing on another pod would be sent again. Use config.store.type redis or postgres, or one replica." (int .Values.replicaCount) $type) -}}
+{{- end -}}
+{{- $data := printf "%s/" (include "payguard.dataDir" .) -}}
+{{- $path := dig "store" "path" "/var/lib/payguard/payguard.db" .Values.config -}}
+{{- if and (eq $type "sqlite") (not (hasPrefix $data $path)) -}}
+{{- fail (printf "config.store.path %s must be under %s, the data volume" $path $data) -}}
+{{- end -}}
+{{- $journal := dig "store" "journal" "dir" "/var/lib/payguard/journal" .Values.config -}}
+{{- if and (has $type (list "redis" "postgres")) (not (hasPrefix $data (printf "%s/" $journal))) -}}
+{{- fail (printf "config.store.journal.dir %s must be under %s, the data volume" $journal $data) -}}
+{{- end -}}
+{{- end -}}
 
 {{/*
 The payguard container: used by the standalone Deployment and, as payguard.sidecar, inside a
@@ -73,6 +99,11 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
   env:
     - name: PAYGUARD_CONFIG
       value: /etc/payguard/payguard.yaml
+    # the replica column of the outcome ledger
+    - name: PAYGUARD_REPLICA
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
     {{- with .Values.secrets.redisPassword }}
     {{- if .secretName }}
     - name: REDIS_PASSWORD
@@ -114,8 +145,8 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
     - name: payguard-config
       mountPath: /etc/payguard
       readOnly: true
-    - name: payguard-journal
-      mountPath: {{ include "payguard.journalDir" . }}
+    - name: payguard-data
+      mountPath: {{ include "payguard.dataDir" . }}
     - name: payguard-tmp
       mountPath: /tmp
 {{- end -}}
@@ -130,13 +161,13 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
 - name: payguard-config
   configMap:
     name: {{ include "payguard.configName" . }}
-- name: payguard-journal
-  {{- if .Values.journal.existingClaim }}
+- name: payguard-data
+  {{- if .Values.persistence.existingClaim }}
   persistentVolumeClaim:
-    claimName: {{ .Values.journal.existingClaim }}
+    claimName: {{ .Values.persistence.existingClaim }}
   {{- else }}
   emptyDir:
-    sizeLimit: {{ .Values.journal.sizeLimit }}
+    sizeLimit: {{ .Values.persistence.sizeLimit }}
   {{- end }}
 - name: payguard-tmp
   emptyDir:
