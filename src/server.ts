@@ -19,7 +19,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { createStore } from "./store/create.js";
-import type { ReadyStore } from "./store/shared.js";
+import type { ReadyStore } from "./store/shared/store.js";
 
 export interface Payguard {
   readonly deps: AppDeps;

@@ -10,13 +10,10 @@ import { complete, type Round } from "../idempotency/completion.js";
 import type { EngineDeps, Ticket } from "../idempotency/engine.js";
 import { settleResend } from "../idempotency/outcome.js";
 import { parseRetryAfter } from "../resilience/classify.js";
-import { discardBody, type UpstreamResponse } from "../upstream/client.js";
+import { discardBody } from "../upstream/client.js";
 import { toClientHeaders } from "../upstream/headers.js";
 import { type AnswerFacts, bufferBody, headerValue, keptAnswer } from "./answer.js";
-import type { AppDeps, ProxyEnv } from "./context.js";
-
-/** Sends the request once more, exactly as first sent: same headers, body and upstream key. */
-export type Resend = (signal: AbortSignal) => Promise<UpstreamResponse>;
+import type { AppDeps, ProxyEnv, Resend } from "./context.js";
 
 /** Starts a completion for the request's key and says true, or says false (the caller settles as before). */
 export type StartCompletion = (c: Context<ProxyEnv>, ticket: Ticket, ended: { reason: string; attempts: number }) => boolean;

@@ -10,8 +10,8 @@ import type { Generation, Live } from "../generation.js";
 import type { Settlements } from "../idempotency/settlements.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import type { ReadyStore } from "../store/shared.js";
-import type { Resend } from "./completion.js";
+import type { ReadyStore } from "../store/shared/store.js";
+import type { UpstreamResponse } from "../upstream/client.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
 export interface Lifecycle {
@@ -33,6 +33,9 @@ export interface AppDeps {
 }
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
+/** Sends the request once more, as it was sent (same bytes, same upstream key): for a background completion. */
+export type Resend = (signal: AbortSignal) => Promise<UpstreamResponse>;
+
 export interface Reply {
   status: number;
   headers: Record<string, string | string[]>;

@@ -11,7 +11,7 @@ import { createMemoryStore } from "./memory.js";
 import { createPostgresStore } from "./postgres/store.js";
 import { createRedisStore } from "./redis/store.js";
 import { sealedStore } from "./sealing.js";
-import { createSharedStore, type ReadyStore } from "./shared.js";
+import { createSharedStore, type ReadyStore } from "./shared/store.js";
 import { openSqliteStore } from "./sqlite/store.js";
 
 export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
@@ -24,10 +24,9 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         prefix: config.prefix,
         operationTimeout: config.operationTimeout,
         replication: config.waitForReplicas.replicas > 0 ? { replicas: config.waitForReplicas.replicas, timeoutMs: config.waitForReplicas.timeout } : undefined,
-        cipher: createCipher(parseKeys(config.encryption.key)),
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
-      return createSharedStore(redis, config, deps);
+      return createSharedStore(sealedStore(redis, createCipher(parseKeys(config.encryption.key))), config, deps);
     }
     case "postgres": {
       const postgres = await createPostgresStore({

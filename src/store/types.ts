@@ -196,7 +196,7 @@ export interface IdempotencyStore {
 
 /**
  * A store in another server, shared by the replicas (Redis, PostgreSQL): what the shared
- * layer (shared.ts) needs of it besides the contract, to write back its local queue and to
+ * layer (shared/) needs of it besides the contract, to write back its local queue and to
  * tell readiness.
  */
 export interface RemoteStore extends IdempotencyStore {

@@ -16,7 +16,7 @@ import { mergeDefined } from "../../src/config/routes.js";
 import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
 import { createStore } from "../../src/store/create.js";
-import type { ReadyStore } from "../../src/store/shared.js";
+import type { ReadyStore } from "../../src/store/shared/store.js";
 import type { ClaimRequest, CompletedRecord } from "../../src/store/types.js";
 import { startRedis, type TestRedis } from "../support/redis-server.js";
 

@@ -15,7 +15,7 @@ import { createMetrics } from "../../src/metrics/registry.js";
 import { createStore } from "../../src/store/create.js";
 import { Journal } from "../../src/store/journal.js";
 import { createRedisStore } from "../../src/store/redis/store.js";
-import type { ReadyStore } from "../../src/store/shared.js";
+import type { ReadyStore } from "../../src/store/shared/store.js";
 import type { CompletedRecord, FinalRecord } from "../../src/store/types.js";
 
 const REDIS_URL = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -4,7 +4,7 @@
  * Everything else is the real memory store.
  */
 import { createMemoryStore } from "../../src/store/memory.js";
-import type { ReadyStore } from "../../src/store/shared.js";
+import type { ReadyStore } from "../../src/store/shared/store.js";
 import { StoreError } from "../../src/store/types.js";
 
 export interface ControlledStore extends ReadyStore {

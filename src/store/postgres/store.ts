@@ -10,7 +10,7 @@
  * - Every change NOTIFYs its key; waiters re-check on their own too (listen.ts).
  * - Expired records are deleted in bounded batches.
  * Failures of the database become StoreError("store_unavailable"); the shared layer above
- * (shared.ts) turns them into 503 for new keys and the journal for answers already obtained.
+ * (shared/) turns them into 503 for new keys and the journal for answers already obtained.
  */
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";

@@ -20,7 +20,6 @@
  * - Every operation has a deadline (`store.operationTimeout`); a disconnected client fails
  *   at once (no offline queue). Failures surface as StoreError("store_unavailable").
  */
-import type { Cipher } from "../crypto.js";
 import type { ClaimRequest, ClaimResult, CompletedRecord, InFlightRecord, RecordEntry, RemoteStore, ResolveResult, StoreStats } from "../types.js";
 import { StoreError } from "../types.js";
 import { Waiters } from "../waiters.js";
@@ -31,8 +30,6 @@ import { decodeRecord, envelopeOf, parseEnvelope } from "./wire.js";
 
 export interface RedisStoreOptions extends RedisTopology {
   prefix: string;
-  /** seals stored responses (headers and body) when set */
-  cipher?: Cipher | undefined;
   /** longest a waiter sleeps between checks if a wake-up message is missed */
   pollFallbackMs?: number;
   /** writes count once this many replicas acknowledged them within timeoutMs (WAIT); unset: at once */
@@ -41,7 +38,7 @@ export interface RedisStoreOptions extends RedisTopology {
 }
 
 export async function createRedisStore(options: RedisStoreOptions): Promise<RemoteStore> {
-  const { cipher, replication } = options;
+  const { replication } = options;
   const connection = openRedis(options, options.onError ?? (() => {}));
   const channel = `${options.prefix}:changes`;
   const keyOf = (key: string) => `${options.prefix}:{${key}}`;
@@ -86,7 +83,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
 
   const inspectRaw = (key: string) => connection.eval(INSPECT, keyOf(key), []) as Promise<[string, number] | null>;
   const entryOf = (key: string, [text, pttl]: [string, number]): RecordEntry => {
-    const record = parseEnvelope(key, text, cipher);
+    const record = parseEnvelope(text);
     return Number(pttl) > 0 ? { key, record, expiresAt: Date.now() + Number(pttl), source: "redis" } : { key, record, source: "redis" };
   };
   const inspect = async (key: string): Promise<RecordEntry | undefined> => {
@@ -94,7 +91,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
     return found ? entryOf(key, found) : undefined;
   };
   const runResolve = async (key: string, next: CompletedRecord | undefined, accept: "indeterminate" | "not-completed", ttlMs?: number) => {
-    const envelope = next ? envelopeOf(key, next, cipher) : "";
+    const envelope = next ? envelopeOf(next) : "";
     const args = [envelope, channel, accept, next?.fingerprint ?? "", ttlMs === undefined ? "" : String(Math.max(1, Math.ceil(ttlMs)))];
     const result = String(await run("resolve", RESOLVE, key, args)) as ResolveResult;
     if (result === "resolved") await replicated("resolve", key);
@@ -115,30 +112,30 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
     async claim(key, request: ClaimRequest): Promise<ClaimResult> {
       const args = [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs)];
       const [outcome, text] = (await run("claim", CLAIM, key, args)) as [string, string];
-      if (outcome === "exists") return { outcome: "exists", record: parseEnvelope(key, text, cipher) };
+      if (outcome === "exists") return { outcome: "exists", record: parseEnvelope(text) };
       await replicated("claim", key).catch(async (err) => {
         await connection.eval(RELEASE, keyOf(key), [request.token, channel]).catch(() => {});
         throw err;
       });
       claimedHere += 1;
-      return outcome === "claimed" ? { outcome: "claimed" } : { outcome: "taken-over", previous: parseEnvelope(key, text, cipher) as InFlightRecord };
+      return outcome === "claimed" ? { outcome: "claimed" } : { outcome: "taken-over", previous: parseEnvelope(text) as InFlightRecord };
     },
 
     async get(key) {
       const wire = await op("get", () => connection.keyv.get(keyOf(key)));
-      return wire === undefined ? undefined : decodeRecord(key, wire, cipher);
+      return wire === undefined ? undefined : decodeRecord(wire);
     },
 
     async complete(key, token, record, ttlMs) {
       // Settled here either way: stored, or (Redis failing) handed to the journal by the caller.
-      const result = await run("complete", COMPLETE, key, [token, envelopeOf(key, record, cipher), String(ttlMs), channel]).finally(settledHere);
+      const result = await run("complete", COMPLETE, key, [token, envelopeOf(record), String(ttlMs), channel]).finally(settledHere);
       if (Number(result) !== 1) return false;
       await replicated("complete", key);
       return true;
     },
 
     async putFinal(key, record, ttlMs) {
-      const result = Number(await run("put", PUT_FINAL, key, [envelopeOf(key, record, cipher), String(ttlMs), channel, record.state]));
+      const result = Number(await run("put", PUT_FINAL, key, [envelopeOf(record), String(ttlMs), channel, record.state]));
       if (result === -1) return "busy";
       // Also when superseded: the journal lets the answer go only once the replicas have the record.
       await replicated("put", key);
