@@ -1,9 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { sealedStore } from "../../src/store/sealing.js";
+import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { describeLedgerContract } from "./ledger.contract.js";
 import { describeStoreContract } from "./store.contract.js";
@@ -42,5 +44,64 @@ describe("sqlite store specifics", () => {
     expect(onDisk.length).toBeGreaterThan(0);
     for (const bytes of onDisk) expect(bytes.includes("ch_secret_body")).toBe(false);
     await store.close();
+  });
+
+  it("a file of the first schema (records WITHOUT ROWID) is migrated with its records, and the ledger kept", async () => {
+    const path = freshPath();
+    const old = new Database(path);
+    old.exec(`CREATE TABLE records (key TEXT PRIMARY KEY, state TEXT NOT NULL, token TEXT, fingerprint TEXT NOT NULL,
+                created_at INTEGER NOT NULL, completed_at INTEGER, lease_until INTEGER, expires_at INTEGER NOT NULL,
+                attempts INTEGER, reason TEXT, status INTEGER, headers TEXT, body BLOB) WITHOUT ROWID;
+              CREATE TABLE ledger (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL,
+                path TEXT NOT NULL, state TEXT NOT NULL, status INTEGER, attempts INTEGER, gateway_request_id TEXT, fields TEXT,
+                started_at INTEGER NOT NULL, settled_at INTEGER NOT NULL, replica TEXT NOT NULL);`);
+    old
+      .prepare("INSERT INTO records VALUES ('k', 'completed', NULL, 'fp', 1, 2, NULL, ?, 1, NULL, 201, '{\"x\":\"1\"}', ?)")
+      .run(Date.now() + 60_000, Buffer.from("kept"));
+    old.prepare("INSERT INTO ledger VALUES (NULL, 'k', 'default', 'POST', '/v1/charges', 'completed', 201, 1, NULL, NULL, 1, 2, 'r')").run();
+    old.pragma("user_version = 2");
+    old.close();
+    const store = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 });
+    const got = await store.get("k");
+    expect(got?.state === "completed" && got.response.body.toString()).toBe("kept");
+    expect((await store.outcomes?.({ since: 0, limit: 10 }))?.outcomes).toHaveLength(1);
+    await store.close();
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare("SELECT sql FROM sqlite_master WHERE name = 'records'").pluck().get()).not.toMatch(/WITHOUT ROWID/);
+    after.close();
+  });
+
+  it("group commit: writes of one turn commit together, each resolves only once committed, a failing one rejects alone", async () => {
+    const path = freshPath();
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
+    const insert = db.prepare("INSERT INTO t VALUES (?)");
+    const other = new Database(path, { readonly: true });
+    const seen = other.prepare("SELECT COUNT(*) FROM t").pluck();
+    const writes = new GroupCommit(db);
+    const half = () => {
+      insert.run("x");
+      throw new Error("fails after its first statement");
+    };
+    // While the batch runs, another connection sees none of it: the writes share one commit.
+    const duringBatch: number[] = [];
+    const b = () => {
+      insert.run("b");
+      duringBatch.push(seen.get() as number);
+    };
+    const results = await Promise.allSettled(
+      [() => insert.run("a"), b, half, () => insert.run("a"), () => insert.run("c")].map(
+        (write) => writes.run(write).then(() => seen.get() as number), // another connection, at the moment it resolves
+      ),
+    );
+    expect(duringBatch).toEqual([0]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected", "fulfilled"]);
+    // Resolved once committed, and nothing of the failed writes.
+    expect(results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([3, 3, 3]);
+    expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: "SQLITE_CONSTRAINT_PRIMARYKEY" });
+    expect(other.prepare("SELECT k FROM t ORDER BY k").pluck().all()).toEqual(["a", "b", "c"]);
+    other.close();
+    db.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The durable embedded store: one SQLite file (better-sqlite3), one replica. Each operation
- * is one short synchronous statement or transaction, so each is atomic in this process, and
- * BEGIN IMMEDIATE makes the claim atomic against another process on the same file too.
+ * The durable embedded store: one SQLite file (better-sqlite3), one replica. Each write is
+ * one short synchronous function run inside a transaction, so each is atomic in this
+ * process, and BEGIN IMMEDIATE makes it atomic against another process on the same file too.
+ * Writes of one event-loop turn share one commit (group-commit.ts).
  * With WAL, an answer settled before the process is killed is there after the restart.
  * Waiters are woken in process. Expired records are deleted in bounded batches.
  */
@@ -13,6 +14,7 @@ import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValu
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, StoreError, type StoreStats } from "../types.js";
 import { Waiters } from "../waiters.js";
+import { GroupCommit } from "./group-commit.js";
 import { prepare, type Synchronous } from "./schema.js";
 
 export interface SqliteStoreOptions {
@@ -56,12 +58,14 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     forget: db.prepare(`DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE settled_at <= ? LIMIT ${SWEEP_BATCH})`),
     lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
   };
+  const writes = new GroupCommit(db);
   /** Runs `write`; when it changed the record, appends the ledger entry in the same transaction. */
-  const logged = db.transaction((write: () => boolean, entry: LedgerEntry | undefined) => {
-    const changed = write();
-    if (changed && entry) sql.log.run(...ledgerValues(entry));
-    return changed;
-  });
+  const logged = (write: () => boolean, entry: LedgerEntry | undefined) =>
+    writes.run(() => {
+      const changed = write();
+      if (changed && entry) sql.log.run(...ledgerValues(entry));
+      return changed;
+    });
   const waiters = new Waiters();
   /** The live record of `key`: an expired one counts as none. */
   const live = (key: string) => {
@@ -69,16 +73,16 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     return row && Number(row.expires_at) > now() ? recordOf(row) : undefined;
   };
 
-  const claim = db.transaction((key: string, request: Parameters<IdempotencyStore["claim"]>[1]): ClaimResult => {
+  const claim = (key: string, request: Parameters<IdempotencyStore["claim"]>[1]): ClaimResult => {
     const t = now();
     const current = live(key);
     const fresh = inFlightRecord(request, t);
     if (current && (current.state !== "in-flight" || current.leaseUntil > t)) return { outcome: "exists", record: current };
     sql.put.run(key, ...inFlightValues(fresh));
     return current ? { outcome: "taken-over", previous: current as typeof fresh } : { outcome: "claimed" };
-  });
+  };
 
-  const resolve = db.transaction((key: string, next: Parameters<IdempotencyStore["resolve"]>[1], entry: LedgerEntry | undefined) => {
+  const resolve = (key: string, next: Parameters<IdempotencyStore["resolve"]>[1], entry: LedgerEntry | undefined) => {
     const current = live(key);
     if (!current) return "not_found" as const;
     if (current.state !== "indeterminate" || (next && next.fingerprint !== current.fingerprint)) return "not_indeterminate" as const;
@@ -87,7 +91,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     else sql.remove.run(key);
     if (entry) sql.log.run(...ledgerValues(withRequestOf(entry, sql.lastRequest.get(key))));
     return "resolved" as const;
-  });
+  };
 
   const sweeper = setInterval(() => {
     for (let i = 0; i < SWEEP_BATCHES && sql.sweep.run(now()).changes === SWEEP_BATCH; i++);
@@ -102,18 +106,18 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
   };
 
   return {
-    claim: async (key, request) => claim.immediate(key, request),
+    claim: (key, request) => writes.run(() => claim(key, request)),
     get: async (key) => live(key),
 
     async complete(key, token, record, ttlMs, entry) {
-      const done = logged.immediate(() => sql.complete.run(...finalValues(record, now() + ttlMs), key, token).changes === 1, entry);
+      const done = await logged(() => sql.complete.run(...finalValues(record, now() + ttlMs), key, token).changes === 1, entry);
       return done ? changed(key, true) : false;
     },
 
-    renew: async (key, token, leaseMs) => sql.renew.run(now() + leaseMs, key, token).changes === 1,
+    renew: (key, token, leaseMs) => writes.run(() => sql.renew.run(now() + leaseMs, key, token).changes === 1),
 
     async release(key, token, entry) {
-      const done = logged.immediate(() => sql.release.run(key, token).changes === 1, entry);
+      const done = await logged(() => sql.release.run(key, token).changes === 1, entry);
       return done ? changed(key, true) : false;
     },
 
@@ -130,7 +134,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     },
 
     async resolve(key, next, entry) {
-      const result = resolve.immediate(key, next, entry);
+      const result = await writes.run(() => resolve(key, next, entry));
       return result === "resolved" ? changed(key, result) : result;
     },
 
@@ -151,6 +155,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
 
     async close() {
       clearInterval(sweeper);
+      writes.flush();
       waiters.wakeAll();
       db.close();
     },
