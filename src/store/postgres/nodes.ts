@@ -6,6 +6,7 @@
  * promoted, the old primary gone or read-only) is followed. Failures of the database reaching
  * payguard become StoreError("store_unavailable"); SQL errors stay what they are.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { StoreError } from "../types.js";
 
@@ -99,7 +100,7 @@ export function openNodes(options: NodesOptions): Nodes {
   return {
     async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
       try {
-        return succeeded(await (await connected()).query<R>(text, values));
+        return succeeded(await (await connected()).query<R>({ name: statementName(text), text, values: values ?? [] }));
       } catch (err) {
         return failed(err);
       }
@@ -126,6 +127,21 @@ export function openNodes(options: NodesOptions): Nodes {
       await pool?.end().catch(() => {});
     },
   };
+}
+
+/**
+ * Every statement payguard sends is one of a fixed set, so each is a named (prepared)
+ * statement: parsed and planned once per connection, not on every call. (PgBouncer in
+ * transaction mode does not keep them; docs/operations.md asks for session mode.)
+ */
+const names = new Map<string, string>();
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `payguard_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return name;
 }
 
 /** Whether `url` answers and is not a standby. */
