@@ -35,6 +35,7 @@ export interface ReportInput {
   params: { duration: number; connections: number; rounds: number; warmup: number; rate: number; rateDuration: number; rateConnections: number };
   nginxVersion: string;
   redisUrl: string | undefined;
+  postgresUrl: string | undefined;
   out: string;
   seconds: number;
 }
@@ -100,6 +101,20 @@ function targets(input: ReportInput): Target[] {
       rps("payguard", "POST 1 KB, replay (one key)"),
       rps("payguard", "POST 1 KB, idempotency off"),
       1.2,
+    ),
+    ratio(
+      "SQLite / memory (new keys)",
+      "new keys: SQLite / memory store",
+      rps("payguard (SQLite)", "POST 1 KB, new key each"),
+      rps("payguard", "POST 1 KB, new key each"),
+      0.7,
+    ),
+    ratio(
+      "PostgreSQL / memory (new keys)",
+      "new keys: PostgreSQL / memory store",
+      rps("payguard (PostgreSQL)", "POST 1 KB, new key each"),
+      rps("payguard", "POST 1 KB, new key each"),
+      0.4,
     ),
     ratio(
       "Redis / memory (new keys)",
@@ -211,7 +226,7 @@ function machine(input: ReportInput): string {
   return [
     `- date: ${new Date().toISOString()}`,
     `- machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (shared by the load generator, upstream and proxies)`,
-    `- node ${process.version}, ${input.nginxVersion}${input.redisUrl ? `, Redis at ${input.redisUrl}` : ", no Redis"}`,
+    `- node ${process.version}, ${input.nginxVersion}${input.redisUrl ? `, Redis at ${input.redisUrl}` : ", no Redis"}${input.postgresUrl ? `, PostgreSQL at ${input.postgresUrl}` : ", no PostgreSQL"}`,
     `- load: autocannon, ${p.connections} connections, ${p.duration} s per run, ${p.rounds} rounds interleaved over all (target, scenario) cells, ${p.warmup} s warm-up per cell; medians`,
     `- fixed rate: ${p.rate} req/s for ${p.rateDuration} s (split over the rounds) over ${p.rateConnections} connections, (a) autocannon \`overallRate\` — which sends each connection's per-second quota back to back, so bursts — and (b) an evenly paced open loop (latency from the moment each request is issued); latencies in ms with sub-ms precision from each response`,
     "- nginx: `worker_processes 1` (payguard is one Node process), keep-alive to the upstream (`keepalive 64`, HTTP/1.1), one JSON access-log line per request to /dev/null (payguard: pino JSON to /dev/null); CPU and RSS are its worker's",

@@ -16,6 +16,7 @@ import { type Row, report } from "./report.js";
 import {
   cpuSeconds,
   deleteRedisKeys,
+  dropPostgresSchema,
   ensureNginx,
   killAll,
   type Proc,
@@ -78,10 +79,11 @@ async function measure(target: Proc, scenario: Scenario, seconds: number, connec
   return { ...sample, cpuPer1k: (cpu / sample.requests) * 1000, rssMiB: peakRssMiB(pid), rssReset };
 }
 
-function redisReachable(url: string): Promise<boolean> {
+/** Whether a TCP connection to the URL's host and port opens. */
+function reachable(url: string, defaultPort: number): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379), timeout: 1000 });
+    const socket = createConnection({ host: hostname, port: Number(port || defaultPort), timeout: 1000 });
     socket
       .once("connect", () => resolve(true))
       .once("error", () => resolve(false))
@@ -106,13 +108,27 @@ async function main(): Promise<void> {
   const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
   const redisPrefix = `payguard-bench-${process.pid}-${Date.now()}`;
   let payguardRedis: Proc | undefined;
-  if (await redisReachable(redisUrl))
+  if (await reachable(redisUrl, 6379))
     payguardRedis = await startPayguard({
       name: "payguard (Redis)",
       upstreamUrl: gateway.url,
       store: `type: redis, url: "${redisUrl}", prefix: "${redisPrefix}"`,
     });
   else console.log(`Redis at ${redisUrl} is not reachable: the Redis row is skipped`);
+  // The default store (a durable file, synchronous: normal) and the shared system of record.
+  const payguardSqlite = await startPayguard({ name: "payguard (SQLite)", upstreamUrl: gateway.url, store: "type: sqlite" });
+  const postgresUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const postgresSchema = `bench_${process.pid}`;
+  let payguardPostgres: Proc | undefined;
+  if (await reachable(postgresUrl, 5432))
+    payguardPostgres = await startPayguard({
+      name: "payguard (PostgreSQL)",
+      upstreamUrl: gateway.url,
+      // The database shares the 2 cores with the load generator, the gateway and payguard: a
+      // statement's p99 reaches the default 250 ms deadline there, which would count as an outage.
+      store: `type: postgres, url: "${postgresUrl}", postgres: { schema: ${postgresSchema} }, operationTimeout: 2s`,
+    });
+  else console.log(`PostgreSQL at ${postgresUrl} is not reachable: the PostgreSQL row is skipped`);
   console.log(
     `gateway ${gateway.url}, nginx ${nginx.url} (${nginxVersion}), payguard ${payguard.url}${payguardRedis ? `, payguard on Redis ${payguardRedis.url}` : ""}`,
   );
@@ -129,6 +145,8 @@ async function main(): Promise<void> {
   cell(payguard, scenarios.post);
   cell(payguard, scenarios.fresh);
   cell(payguard, scenarios.replay);
+  cell(payguardSqlite, scenarios.fresh);
+  if (payguardPostgres) cell(payguardPostgres, scenarios.fresh);
   if (payguardRedis) cell(payguardRedis, scenarios.fresh);
 
   const { duration, connections, rounds, warmup } = params;
@@ -198,14 +216,16 @@ async function main(): Promise<void> {
     },
   }));
 
-  await Promise.all([gateway, nginx, floor, payguard, payguardRedis].map((p) => p?.stop()));
+  await Promise.all([gateway, nginx, floor, payguard, payguardSqlite, payguardPostgres, payguardRedis].map((p) => p?.stop()));
   if (payguardRedis) deleteRedisKeys(redisUrl, redisPrefix);
+  if (payguardPostgres) dropPostgresSchema(postgresUrl, postgresSchema);
   await report({
     rows,
     fixed,
     params,
     nginxVersion,
     redisUrl: payguardRedis ? redisUrl : undefined,
+    postgresUrl: payguardPostgres ? postgresUrl : undefined,
     out: values.out,
     seconds: (performance.now() - started) / 1000,
   });

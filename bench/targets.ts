@@ -286,6 +286,11 @@ export function peakRssMiB(pid: number): number {
   return Number(kb) / 1024;
 }
 
+/** Drops the schema a benchmark's PostgreSQL store created (best effort, with psql). */
+export function dropPostgresSchema(url: string, schema: string): void {
+  spawnSync("psql", [url, "-qc", `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { stdio: "ignore" });
+}
+
 /** Deletes the keys a benchmark left in Redis under `prefix` (best effort, with redis-cli). */
 export function deleteRedisKeys(redisUrl: string, prefix: string): void {
   const keys = spawnSync("redis-cli", ["-u", redisUrl, "--scan", "--pattern", `${prefix}*`], { encoding: "utf8" });
