@@ -286,9 +286,12 @@ describe("total timeout", () => {
     expect(elapsed).toBeLessThan(1500); // generous: CI machines are shared
     await sleep(600);
     const attempts = since(before);
+    // Two or three fit before the deadline (200 ms each, 50 ms then ~100 ms backoff); retries
+    // that ignored it would go on (ten allowed) and arrive within the 600 ms waited above.
     expect(attempts.length).toBeGreaterThanOrEqual(2);
-    // No attempt starts after the deadline (arrival may trail the start by a little).
-    for (const r of attempts) expect(r.time - started).toBeLessThan(500 + 300);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+    // No attempt starts after the deadline (its arrival may trail its start on a loaded machine).
+    for (const r of attempts) expect(r.time - started).toBeLessThan(500 + 600);
     expect(sample(await metrics(pg), "payguard_timeouts_total", { route: "default", kind: "total" })).toBe(1);
     env.gw.setDefault(steps.json(200, {}));
   });

@@ -48,6 +48,9 @@ const migrations = (schema: string): readonly string[] => [
    CREATE INDEX ledger_by_state ON ${schema}.ledger (state, settled_at);
    CREATE INDEX ledger_by_record ON ${schema}.ledger (record);
    CREATE INDEX ledger_by_gateway_request ON ${schema}.ledger (gateway_request_id);`,
+  // 3: a record someone waits for: only its completion or release NOTIFYs (a NOTIFY-ing
+  //    commit takes a global lock, so notifying every completion serialises the commits).
+  `ALTER TABLE ${schema}.records ADD COLUMN watched boolean NOT NULL DEFAULT false;`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

@@ -50,6 +50,9 @@ export interface PostgresStoreOptions {
 const NOW = "(floor(extract(epoch from clock_timestamp()) * 1000))::bigint";
 const SWEEP_MS = 30_000;
 const SWEEP_BATCH = 1_000;
+/** How long waiters of one key in this process share its mark; how many marks are kept at most. */
+const MARK_REUSE_MS = 1_000;
+const MAX_MARKS = 10_000;
 
 type Row = RecordRow & { ttl_left?: string | number };
 
@@ -82,7 +85,29 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     return rows[0] && recordOf(rows[0]);
   };
 
-  const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: (key) => waiters.wake(key) });
+  /**
+   * Marks an in-flight record as waited for, so its completion or release NOTIFYs. Waiters of
+   * one key in this process share a mark for a while. A change that came before the mark
+   * (or a failed mark) costs at most the poll fallback, as a missed NOTIFY does.
+   */
+  const marks = new Map<string, { at: number; done: Promise<void> }>();
+  const watch = (key: string): Promise<void> => {
+    const mark = marks.get(key);
+    if (mark && Date.now() - mark.at < MARK_REUSE_MS) return mark.done;
+    if (marks.size >= MAX_MARKS) marks.clear();
+    const done = query(sql.watch, [key]).then(
+      () => {},
+      () => {},
+    );
+    marks.set(key, { at: Date.now(), done });
+    return done;
+  };
+  const wake = (key: string) => {
+    marks.delete(key);
+    waiters.wake(key);
+  };
+
+  const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: wake });
   const sweeper = setInterval(() => {
     void query(sql.sweep, []).catch(() => {});
     void query(sql.forget, [options.ledgerRetentionMs]).catch(() => {});
@@ -183,9 +208,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       });
     },
 
-    waitForChange(key, timeoutMs) {
+    async waitForChange(key, timeoutMs) {
+      // Marked first, so its completion or release NOTIFYs.
+      await watch(key);
       // Wake at the latest after the poll fallback: a missed NOTIFY costs a bounded delay.
-      return waiters.wait(key, Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
+      await waiters.wait(key, Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
     },
 
     /** This replica's view: keys it claimed and has not settled. PostgreSQL holds the rest. */
@@ -285,6 +312,8 @@ function statements(schema: string, channel: string) {
   const params = (from: number) => SETTABLE.map((_, i) => `$${from + i}`).join(", ");
   const ttl = (at: number) => `${NOW} + $${at}`;
   const notify = `SELECT pg_notify('${channel}', key) FROM changed`;
+  /** One row per changed record; NOTIFY only for a record a waiter marked (see `watch`). */
+  const notifyWatched = `SELECT key, CASE WHEN watched THEN pg_notify('${channel}', key) END FROM changed`;
   const ledger = `${schema}.ledger (${LEDGER_COLUMNS.join(", ")})`;
   const casts = ["text", "text", "text", "text", "text", "integer", "integer", "text", "jsonb", "bigint", "bigint", "text"];
   /** Appends the entry whose flag and values start at parameter `from`, once per changed row. */
@@ -308,11 +337,12 @@ function statements(schema: string, channel: string) {
                  FROM prev p) AS previous`,
     complete: `WITH changed AS (
         UPDATE ${t} SET (${SETTABLE.join(", ")}) = (${params(3)}), expires_at = ${ttl(3 + SETTABLE.length)}
-        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key),
+        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched),
       ${logChanged(4 + SETTABLE.length)}
-      ${notify}`,
+      ${notifyWatched}`,
     renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
-    release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key), ${logChanged(3)} ${notify}`,
+    release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched), ${logChanged(3)} ${notifyWatched}`,
+    watch: `UPDATE ${t} SET watched = true WHERE key = $1 AND state = 'in-flight' AND expires_at > ${NOW}`,
     log: `INSERT INTO ${ledger} VALUES (${casts.map((c, i) => `$${1 + i}::${c}`).join(", ")})`,
     outcomes: `SELECT * FROM ${schema}.ledger WHERE settled_at >= $1 AND ($2::text IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4`,
     lastRequest: LAST_REQUEST(`${schema}.ledger`, "$1"),
