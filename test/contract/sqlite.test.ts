@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -7,6 +7,7 @@ import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { sealedStore } from "../../src/store/sealing.js";
 import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
+import { until } from "../support/until.js";
 import { describeLedgerContract } from "./ledger.contract.js";
 import { describeStoreContract } from "./store.contract.js";
 
@@ -103,5 +104,29 @@ describe("sqlite store specifics", () => {
     expect(other.prepare("SELECT k FROM t ORDER BY k").pluck().all()).toEqual(["a", "b", "c"]);
     other.close();
     db.close();
+  });
+
+  it("the WAL is checkpointed into the database file off the serving connection, and at close", async () => {
+    const path = freshPath();
+    const store = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 });
+    const body = Buffer.alloc(1024, 97);
+    const schemaOnly = statSync(path).size;
+    await Promise.all(
+      Array.from({ length: 2000 }, async (_, i) => {
+        await store.claim(`k${i}`, { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+        await store.complete(
+          `k${i}`,
+          "t",
+          { state: "completed", fingerprint: "fp", createdAt: 1, completedAt: 2, response: { status: 200, headers: {}, body } },
+          60_000,
+        );
+      }),
+    );
+    // The serving connection never checkpoints (wal_autocheckpoint = 0): the worker moves the 2 MB over.
+    await until(() => statSync(path).size > schemaOnly + 2_000_000, "the worker checkpointed the WAL", 5000);
+    await store.close();
+    const reopened = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 });
+    expect((await reopened.get("k1999"))?.state).toBe("completed");
+    await reopened.close();
   });
 });

@@ -14,6 +14,7 @@ import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValu
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, StoreError, type StoreStats } from "../types.js";
 import { Waiters } from "../waiters.js";
+import { startCheckpointer } from "./checkpointer.js";
 import { GroupCommit } from "./group-commit.js";
 import { prepare, type Synchronous } from "./schema.js";
 
@@ -30,6 +31,8 @@ export interface SqliteStoreOptions {
 const SWEEP_MS = 10_000;
 const SWEEP_BATCH = 1_000;
 const SWEEP_BATCHES = 20;
+/** How often the WAL is checkpointed into the database file (by a worker thread). */
+const CHECKPOINT_MS = 1_000;
 
 const SET_ALL = RECORD_COLUMNS.map((c) => `${c} = ?`).join(", ");
 const INSERT = `INSERT INTO records (key, ${RECORD_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(RECORD_COLUMNS.length)})
@@ -59,6 +62,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
   };
   const writes = new GroupCommit(db);
+  const checkpointer = startCheckpointer(options.path, CHECKPOINT_MS);
   /** Runs `write`; when it changed the record, appends the ledger entry in the same transaction. */
   const logged = (write: () => boolean, entry: LedgerEntry | undefined) =>
     writes.run(() => {
@@ -157,6 +161,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
       clearInterval(sweeper);
       writes.flush();
       waiters.wakeAll();
+      await checkpointer.close();
       db.close();
     },
   };
