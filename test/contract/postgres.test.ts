@@ -1,20 +1,12 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
-import { afterAll } from "vitest";
 import { createPostgresStore } from "../../src/store/postgres/store.js";
 import type { RemoteStore } from "../../src/store/types.js";
-import { SHARED_POSTGRES } from "../support/postgres-server.js";
+import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 import { describeLedgerContract } from "./ledger.contract.js";
 import { describeStoreContract } from "./store.contract.js";
 
 /** Each store in a schema of its own on the machine's PostgreSQL, dropped after the file. */
-const schemas: string[] = [];
-afterAll(async () => {
-  const client = new pg.Client(SHARED_POSTGRES);
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
-});
+const schemas = useDroppedSchemas();
 
 export function postgresStore(): Promise<RemoteStore> {
   const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;

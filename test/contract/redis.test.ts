@@ -6,7 +6,7 @@ import { createCipher, parseKeys } from "../../src/store/crypto.js";
 import { createRedisStore } from "../../src/store/redis/store.js";
 import { sealedStore } from "../../src/store/sealing.js";
 import { startRedisSentinel, useRedisCluster } from "../support/redis-server.js";
-import { describeStoreContract } from "./store.contract.js";
+import { describeStoreContract, storeSecretAnswer } from "./store.contract.js";
 
 // The machine's Redis (CI starts one if none answers); a fresh prefix isolates each run.
 const REDIS_URL = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -25,20 +25,7 @@ describe("redis store specifics", () => {
     const prefix = `pgtest-${randomUUID()}`;
     const store = sealedStore(await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 }), createCipher(parseKeys(key)));
     try {
-      await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
-      const body = Buffer.from('{"id":"ch_secret_body","amount":4242}');
-      await store.complete(
-        "k",
-        "t",
-        {
-          state: "completed",
-          fingerprint: "fp",
-          createdAt: 1,
-          completedAt: 2,
-          response: { status: 201, headers: { location: "/v1/charges/ch_secret_body" }, body },
-        },
-        60_000,
-      );
+      const body = await storeSecretAnswer(store, "k");
       // What an operator (or an attacker with Redis access) sees: redis-cli GET.
       const url = new URL(REDIS_URL);
       const raw = spawnSync("redis-cli", ["-h", url.hostname, "-p", url.port || "6379", "GET", `${prefix}:{k}`], { encoding: "utf8" }).stdout;

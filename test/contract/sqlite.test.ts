@@ -9,7 +9,7 @@ import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { until } from "../support/until.js";
 import { describeLedgerContract } from "./ledger.contract.js";
-import { describeStoreContract } from "./store.contract.js";
+import { describeStoreContract, storeSecretAnswer } from "./store.contract.js";
 
 const freshPath = () => join(mkdtempSync(join(tmpdir(), "payguard-sqlite-")), "payguard.db");
 const cipher = createCipher(parseKeys(Buffer.alloc(32, 9).toString("base64")));
@@ -25,20 +25,7 @@ describe("sqlite store specifics", () => {
   it("with encryption on, neither the file nor its WAL holds a plaintext body or header", async () => {
     const path = freshPath();
     const store = sealedStore(openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 }), cipher);
-    const body = Buffer.from('{"id":"ch_secret_body","amount":4242}');
-    await store.claim("k", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
-    await store.complete(
-      "k",
-      "t",
-      {
-        state: "completed",
-        fingerprint: "fp",
-        createdAt: 1,
-        completedAt: 2,
-        response: { status: 201, headers: { location: "/v1/charges/ch_secret_body" }, body },
-      },
-      60_000,
-    );
+    const body = await storeSecretAnswer(store, "k");
     const got = await store.get("k");
     expect(got?.state === "completed" && got.response.body.equals(body)).toBe(true);
     const onDisk = readdirSync(join(path, "..")).map((name) => readFileSync(join(path, "..", name)));

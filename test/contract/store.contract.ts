@@ -32,6 +32,15 @@ function completed(fingerprint: string, body = '{"id":"ch_1"}'): CompletedRecord
 }
 
 /** Every byte value, gzip'd as a gateway that honours Accept-Encoding would send it. */
+/** Stores an answer whose body and Location carry "ch_secret_body" under `key`; returns the body. */
+export async function storeSecretAnswer(store: IdempotencyStore, key: string): Promise<Buffer> {
+  const body = Buffer.from('{"id":"ch_secret_body","amount":4242}');
+  await store.claim(key, { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
+  const response = { status: 201, headers: { location: "/v1/charges/ch_secret_body" }, body };
+  await store.complete(key, "t", { state: "completed", fingerprint: "fp", createdAt: 1, completedAt: 2, response }, 60_000);
+  return body;
+}
+
 export const BINARY_BODY = gzipSync(Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256)));
 
 function binary(fingerprint: string): CompletedRecord {

@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
 import { json, send } from "../support/http.js";
-import { SHARED_POSTGRES } from "../support/postgres-server.js";
+import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 
 const env = useGateway();
 const TOKEN = "admin-token-for-the-ledger-tests-0123456789";
@@ -127,13 +127,7 @@ function documentedQueries(dialect: "sqlite" | "postgres"): string[] {
 }
 
 describe("the documented SQL examples", () => {
-  const schemas: string[] = [];
-  afterAll(async () => {
-    const client = new pg.Client(SHARED_POSTGRES);
-    await client.connect();
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  });
+  const schemas = useDroppedSchemas();
 
   /** A ledger with a few rows, written by payguard itself. */
   async function filled(store: string) {

@@ -10,10 +10,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { afterAll } from "vitest";
 import { freePort } from "./redis-server.js";
 
 /** The machine's PostgreSQL (trust auth), for tests that need no server of their own. */
 export const SHARED_POSTGRES = process.env.PAYGUARD_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** Schemas a test file makes on the machine's PostgreSQL: push them here, they are dropped after the file. */
+export function useDroppedSchemas(): string[] {
+  const schemas: string[] = [];
+  afterAll(async () => {
+    const client = new pg.Client(SHARED_POSTGRES);
+    await client.connect();
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  });
+  return schemas;
+}
 
 function binDir(): string {
   const root = "/usr/lib/postgresql";

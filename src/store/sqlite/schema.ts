@@ -6,9 +6,8 @@
  */
 import type { Database } from "better-sqlite3";
 
-const MIGRATIONS: readonly string[] = [
-  // 1: the records (rebuilt by 3).
-  `CREATE TABLE records (
+/** The records' columns since migration 1 (3 rebuilds the table with them): never edit in place, migrate. */
+const RECORDS_COLUMNS = `
      key TEXT PRIMARY KEY,
      state TEXT NOT NULL CHECK (state IN ('in-flight', 'completed', 'indeterminate')),
      token TEXT,
@@ -21,8 +20,11 @@ const MIGRATIONS: readonly string[] = [
      reason TEXT,
      status INTEGER,
      headers TEXT,
-     body BLOB
-   ) WITHOUT ROWID;
+     body BLOB`;
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the records (rebuilt by 3).
+  `CREATE TABLE records (${RECORDS_COLUMNS}) WITHOUT ROWID;
    CREATE INDEX records_by_expiry ON records (expires_at);
    CREATE INDEX records_by_state ON records (state, key);`,
   // 2: the outcome ledger: append-only, one row per settlement (docs/operations.md, "The outcome ledger").
@@ -48,21 +50,7 @@ const MIGRATIONS: readonly string[] = [
   // 3: records as a rowid table: a WITHOUT ROWID table keeps whole rows in its B-tree, and
   //    rows that grow from a small claim to a stored answer (kilobytes) cost it page splits on
   //    every completion (measured: a quarter of a new key's store time).
-  `CREATE TABLE records_next (
-     key TEXT PRIMARY KEY,
-     state TEXT NOT NULL CHECK (state IN ('in-flight', 'completed', 'indeterminate')),
-     token TEXT,
-     fingerprint TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     completed_at INTEGER,
-     lease_until INTEGER,
-     expires_at INTEGER NOT NULL,
-     attempts INTEGER,
-     reason TEXT,
-     status INTEGER,
-     headers TEXT,
-     body BLOB
-   );
+  `CREATE TABLE records_next (${RECORDS_COLUMNS});
    INSERT INTO records_next SELECT * FROM records;
    DROP TABLE records;
    ALTER TABLE records_next RENAME TO records;
