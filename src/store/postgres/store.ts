@@ -30,6 +30,7 @@ import type {
 } from "../types.js";
 import { Waiters } from "../waiters.js";
 import { listen } from "./listen.js";
+import { NewKeyClaims } from "./new-keys.js";
 import { type Nodes, openNodes } from "./nodes.js";
 import { migrate } from "./schema.js";
 
@@ -107,6 +108,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     waiters.wake(key);
   };
 
+  const newKeys = new NewKeyClaims(async ({ keys, tokens, fingerprints, leases, ttls }) => {
+    const { rows } = await query<{ token: string }>(sql.claimNew, [keys, tokens, fingerprints, leases, ttls]);
+    return new Set(rows.map((row) => row.token));
+  });
+
   const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: wake });
   const sweeper = setInterval(() => {
     void query(sql.sweep, []).catch(() => {});
@@ -126,6 +132,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   return {
     async claim(key, request): Promise<ClaimResult> {
+      // A new key, the common case: one INSERT shared with the turn's other new keys.
+      if (await newKeys.claim(key, request)) {
+        claimedHere++;
+        return { outcome: "claimed" };
+      }
       for (;;) {
         const { rows } = await query<{ previous: InFlightRecordJson | null }>(sql.claim, [
           key,
@@ -324,6 +335,12 @@ function statements(schema: string, channel: string) {
     get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
     // prev is read with the statement's snapshot (the version before this write); the claim's
     // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
+    claimNew: `INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
+      SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + u.ttl
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(key, token, fingerprint, lease, ttl),
+        (SELECT ${NOW} AS ms) now
+      ON CONFLICT (key) DO NOTHING
+      RETURNING r.token`,
     claim: `WITH prev AS (SELECT * FROM ${t} WHERE key = $1), now AS (SELECT ${NOW} AS ms)
       INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
       SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + $5 FROM now
