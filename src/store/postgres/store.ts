@@ -17,6 +17,7 @@ import { decodeCursor, encodeCursor } from "../cursor.js";
 import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
+  ClaimRequest,
   ClaimResult,
   CompletedRecord,
   FinalRecord,
@@ -29,8 +30,8 @@ import type {
   StoreStats,
 } from "../types.js";
 import { Waiters } from "../waiters.js";
+import { columns, TurnBatch } from "./batch.js";
 import { listen } from "./listen.js";
-import { NewKeyClaims } from "./new-keys.js";
 import { type Nodes, openNodes } from "./nodes.js";
 import { migrate } from "./schema.js";
 
@@ -108,10 +109,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     waiters.wake(key);
   };
 
-  const newKeys = new NewKeyClaims(async ({ keys, tokens, fingerprints, leases, ttls }) => {
-    const { rows } = await query<{ token: string }>(sql.claimNew, [keys, tokens, fingerprints, leases, ttls]);
-    return new Set(rows.map((row) => row.token));
+  /** New keys of one turn in one INSERT: true for each whose row went in (by its owner token). */
+  const newKeys = new TurnBatch<{ key: string; request: ClaimRequest }, boolean>(async (items) => {
+    const rows = items.map(({ key, request: r }) => [key, r.token, r.fingerprint, r.leaseMs, r.ttlMs]);
+    const inserted = new Set((await query<{ token: string }>(sql.claimNew, columns(rows, 5))).rows.map((row) => row.token));
+    return items.map(({ request }) => inserted.has(request.token));
   });
+  /** Completions of one turn in one UPDATE (with their ledger rows): true for each that was the owner's. */
+  const completions = new TurnBatch<{ key: string; token: string; record: FinalRecord; ttlMs: number; entry: LedgerEntry | undefined }, boolean>(
+    async (items) => {
+      const rows = items.map(({ key, token, record, ttlMs, entry }) => [key, token, ...settable(record), ttlMs, ...logged(entry)]);
+      const done = new Set((await query<{ token: string }>(sql.completeMany, columns(rows, rows[0]?.length ?? 0))).rows.map((row) => row.token));
+      return items.map(({ token }) => done.has(token));
+    },
+  );
 
   const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: wake });
   const sweeper = setInterval(() => {
@@ -133,7 +144,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return {
     async claim(key, request): Promise<ClaimResult> {
       // A new key, the common case: one INSERT shared with the turn's other new keys.
-      if (await newKeys.claim(key, request)) {
+      if (await newKeys.add({ key, request })) {
         claimedHere++;
         return { outcome: "claimed" };
       }
@@ -160,9 +171,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     async complete(key, token, record, ttlMs, entry) {
       try {
-        const { rowCount } = await query(sql.complete, [key, token, ...settable(record), ttlMs, ...logged(entry)]);
-        if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
-        return rowCount === 1;
+        const done = await completions.add({ key, token, record, ttlMs, entry });
+        if (done) claimedHere = Math.max(0, claimedHere - 1);
+        return done;
       } catch (err) {
         // The commit may have happened: read the row back (a second failure is the answer).
         const committed = await confirmCompleted(key, record).catch(() => {
@@ -317,6 +328,26 @@ function settable(record: FinalRecord): unknown[] {
   return finalValues(record, 0).filter((_, i) => i !== EXPIRES_AT);
 }
 
+/** The types of SETTABLE's columns, in order. */
+const SETTABLE_TYPES = ["text", "text", "text", "bigint", "bigint", "bigint", "integer", "text", "integer", "text", "bytea"];
+
+/**
+ * Many completions in one statement: one row of arrays per item — key, owner token, SETTABLE's
+ * values, ttl, then the ledger flag and values (as `logged` gives them). Each changed record
+ * gets its ledger row and, when watched, its NOTIFY; the owner tokens of the changed ones come back.
+ */
+function completeMany(t: string, ledger: string, casts: string[], channel: string): string {
+  const types = ["text", "text", ...SETTABLE_TYPES, "bigint", "boolean", ...casts.map((c) => (c === "jsonb" ? "text" : c))];
+  const names = ["key", "owner", ...SETTABLE.map((_, i) => `s${i}`), "ttl", "log", ...casts.map((_, i) => `l${i}`)];
+  return `WITH v AS (SELECT * FROM unnest(${types.map((type, i) => `$${i + 1}::${type}[]`).join(", ")}) AS v(${names.join(", ")})),
+    changed AS (
+      UPDATE ${t} AS r SET (${SETTABLE.join(", ")}) = (${SETTABLE.map((_, i) => `v.s${i}`).join(", ")}), expires_at = ${NOW} + v.ttl
+      FROM v WHERE r.key = v.key AND r.state = 'in-flight' AND r.token = v.owner
+      RETURNING r.key, v.owner, r.watched),
+    logged AS (INSERT INTO ${ledger} SELECT ${casts.map((c, i) => `v.l${i}::${c}`).join(", ")} FROM v JOIN changed c ON c.owner = v.owner WHERE v.log)
+    SELECT c.owner AS token, CASE WHEN c.watched THEN pg_notify('${channel}', c.key) END FROM changed c`;
+}
+
 /** Every statement, on `schema`'s tables; values are always parameters. */
 function statements(schema: string, channel: string) {
   const t = `${schema}.records`;
@@ -357,6 +388,7 @@ function statements(schema: string, channel: string) {
         WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched),
       ${logChanged(4 + SETTABLE.length)}
       ${notifyWatched}`,
+    completeMany: completeMany(t, ledger, casts, channel),
     renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
     release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched), ${logChanged(3)} ${notifyWatched}`,
     watch: `UPDATE ${t} SET watched = true WHERE key = $1 AND state = 'in-flight' AND expires_at > ${NOW}`,
