@@ -20,7 +20,7 @@ export class TurnBatch<I, O> {
     this.queue = [];
     try {
       const outs = await this.run(batch.map((q) => q.item));
-      batch.forEach((q, i) => q.resolve(outs[i] as O));
+      for (const [i, q] of batch.entries()) q.resolve(outs[i] as O);
     } catch (err) {
       for (const q of batch) q.reject(err);
     }
