@@ -364,14 +364,14 @@ function statements(schema: string, channel: string) {
   return {
     ping: "SELECT 1",
     get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
-    // prev is read with the statement's snapshot (the version before this write); the claim's
-    // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
     claimNew: `INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
       SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + u.ttl
       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(key, token, fingerprint, lease, ttl),
         (SELECT ${NOW} AS ms) now
       ON CONFLICT (key) DO NOTHING
       RETURNING r.token`,
+    // prev is read with the statement's snapshot (the version before this write); the claim's
+    // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
     claim: `WITH prev AS (SELECT * FROM ${t} WHERE key = $1), now AS (SELECT ${NOW} AS ms)
       INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
       SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + $5 FROM now
@@ -383,11 +383,6 @@ function statements(schema: string, channel: string) {
                              THEN jsonb_build_object('token', p.token, 'fingerprint', p.fingerprint, 'created_at', p.created_at,
                                                      'lease_until', p.lease_until, 'expires_at', p.expires_at) END
                  FROM prev p) AS previous`,
-    complete: `WITH changed AS (
-        UPDATE ${t} SET (${SETTABLE.join(", ")}) = (${params(3)}), expires_at = ${ttl(3 + SETTABLE.length)}
-        WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched),
-      ${logChanged(4 + SETTABLE.length)}
-      ${notifyWatched}`,
     completeMany: completeMany(t, ledger, casts, channel),
     renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
     release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched), ${logChanged(3)} ${notifyWatched}`,
