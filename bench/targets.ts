@@ -133,13 +133,24 @@ export interface PayguardOptions {
   store?: string;
   /** Directory for `node --cpu-prof`; unset: no profiling. */
   cpuProfDir?: string;
+  /** `idempotency.ttl`; unset: 10m. */
+  ttl?: string;
+  /** More top-level YAML lines, such as `limits: { maxBodySize: 2mb }`. */
+  config?: string[];
+}
+
+/** payguard's process, with its admin URL and the SQLite file its store uses (when `type: sqlite`). */
+export interface PayguardProc extends Proc {
+  adminUrl: string;
+  sqlitePath: string;
 }
 
 /** payguard from dist/ with its production log level (info: one JSON access line per request, to /dev/null). */
-export async function startPayguard(options: PayguardOptions): Promise<Proc> {
+export async function startPayguard(options: PayguardOptions): Promise<PayguardProc> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = tempDir("payguard-bench-");
   const file = join(dir, "payguard.yaml");
+  const sqlitePath = join(dir, "payguard.db");
   writeFileSync(
     file,
     [
@@ -148,10 +159,11 @@ export async function startPayguard(options: PayguardOptions): Promise<Proc> {
       `upstream: { url: "${options.upstreamUrl}", connections: 64 }`,
       "log: { level: info }",
       // Records of a benchmark need not outlive it (Redis expires them on its own too).
-      "idempotency: { ttl: 10m }",
+      `idempotency: { ttl: ${options.ttl ?? "10m"} }`,
       "shutdown: { readinessDelay: 0, drainTimeout: 5s }",
       "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
-      `store: { ${options.store ?? "type: memory"}, path: "${join(dir, "payguard.db")}", journal: { dir: "${join(dir, "journal")}" } }`,
+      `store: { ${options.store ?? "type: memory"}, path: "${sqlitePath}", journal: { dir: "${join(dir, "journal")}" } }`,
+      ...(options.config ?? []),
       "",
     ].join("\n"),
   );
@@ -159,7 +171,8 @@ export async function startPayguard(options: PayguardOptions): Promise<Proc> {
   const child = spawnGroup(process.execPath, [...prof, "dist/main.js", "serve", "--config", file], "ignore");
   await waitFor(`payguard (${options.name})`, ok(`http://127.0.0.1:${adminPort}/readyz`), child);
   const pid = child.pid as number;
-  return { name: options.name, pid, workerPid: pid, url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  return { name: options.name, pid, workerPid: pid, url: `http://127.0.0.1:${port}`, adminUrl, sqlitePath, stop: stopper(child) };
 }
 
 /** `nginx -v` output such as "nginx/1.22.1", installing nginx with apt-get first when it is not on PATH. */
@@ -278,6 +291,12 @@ export function resetPeakRss(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Current RSS (VmRSS) in MiB. */
+export function rssMiB(pid: number): number {
+  const kb = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)\s+kB/m)?.[1];
+  return Number(kb) / 1024;
 }
 
 /** Peak RSS (VmHWM) in MiB. */
