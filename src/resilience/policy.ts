@@ -221,8 +221,6 @@ function compose(
 ): RouteResilience {
   const { metrics } = deps;
   const total: TimeoutPolicy = timeout(config.timeout.total, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
-  const attemptTimeout: TimeoutPolicy = timeout(config.timeout.attempt, { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false });
-  total.onTimeout(() => metrics.timeouts.inc({ route, kind: "total" }));
 
   /** The retry predicate: safety, conditions, deadline, Retry-After, attempts left, budget. */
   const shouldRetry = (ctx: AttemptContext, outcome: AttemptOutcome): boolean => {
@@ -258,55 +256,24 @@ function compose(
     metrics.retries.inc({ route, reason: ctx.reason ?? "unknown" });
   });
 
-  const attempt = async (ctx: AttemptContext, send: SendAttempt, signal: AbortSignal, totalSignal: AbortSignal): Promise<Attempt> => {
-    // A retry whose backoff ran into the deadline must not start. (The total timeout's own
-    // timer may not have fired yet at this instant; then this is where the deadline is noticed.)
-    if (totalSignal.aborted || Date.now() >= ctx.deadline) {
-      if (!totalSignal.aborted) metrics.timeouts.inc({ route, kind: "total" });
-      // kind "other": not a gateway failure (the breaker must not count it), not retryable.
-      throw new AttemptError(ctx, new UpstreamTimeoutError(config.timeout.total), { kind: "other", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
-    }
-    ctx.attempts += 1;
-    ctx.maybeSent += 1;
-    const started = performance.now();
-    try {
-      const response = await send(signal);
-      metrics.upstreamAttemptDuration.observe({ route, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
-      return { ctx, response };
-    } catch (err) {
-      let cause = err;
-      if (signal.aborted && !totalSignal.aborted) {
-        cause = new UpstreamTimeoutError(config.timeout.attempt);
-        metrics.timeouts.inc({ route, kind: "attempt" });
-      }
-      const failure = classifyUpstreamError(cause) ?? { kind: "other" as const, maybeSent: true, code: (cause as Error)?.name ?? "unknown" };
-      if (!failure.maybeSent) ctx.maybeSent -= 1;
-      metrics.upstreamAttemptDuration.observe({ route, outcome: failure.kind }, (performance.now() - started) / 1000);
-      throw new AttemptError(ctx, cause, failure);
-    }
-  };
+  const attempt = attemptUnderDeadline(route, config, metrics);
+  // The total deadline of a request that finds a free bulkhead slot is held by its attempts'
+  // own timers, the backoff (DeadlineBackoff) and the check before each attempt: no timer of
+  // its own. Only a request that must queue for a slot is raced against it (cockatiel's
+  // aggressive timeout), since the bulkhead queue itself has no clock.
+  const run = (ctx: AttemptContext, send: SendAttempt, queued?: AbortSignal) =>
+    bulk.execute(() => retries.execute(() => breaker.policy.execute(() => attempt(ctx, send, queued)), queued), queued);
 
   return {
     async execute(ctx, send) {
       budget.recordRequest();
       try {
-        const result = await total.execute(({ signal: totalSignal }) =>
-          bulk.execute(
-            () =>
-              retries.execute(
-                ({ signal }) =>
-                  breaker.policy.execute(
-                    ({ signal: attemptParent }) => attemptTimeout.execute(({ signal: s }) => attempt(ctx, send, s, totalSignal), attemptParent),
-                    signal,
-                  ),
-                totalSignal,
-              ),
-            totalSignal,
-          ),
-        );
+        const result = bulk.executionSlots > 0 ? await run(ctx, send) : await total.execute(({ signal }) => run(ctx, send, signal));
         return result.response;
       } catch (err) {
-        throw localAnswer(err, breaker, config);
+        const answer = localAnswer(err, breaker, config);
+        if (answer instanceof UpstreamTimeoutError && answer.limit === "total") metrics.timeouts.inc({ route, kind: "total" });
+        throw answer;
       } finally {
         metrics.attemptsPerRequest.observe({ route }, ctx.attempts);
       }
@@ -318,14 +285,7 @@ function compose(
       }
       metrics.retries.inc({ route, reason: "completion" });
       try {
-        const result = await bulk.execute(
-          () =>
-            breaker.policy.execute(
-              ({ signal: attemptParent }) => attemptTimeout.execute(({ signal: s }) => attempt(ctx, send, s, signal), attemptParent),
-              signal,
-            ),
-          signal,
-        );
+        const result = await bulk.execute(() => breaker.policy.execute(() => attempt(ctx, send, signal)), signal);
         return result.response;
       } catch (err) {
         throw localAnswer(err, breaker, config);
@@ -334,12 +294,63 @@ function compose(
   };
 }
 
+/**
+ * One attempt, bounded by the attempt timeout or by what is left of the total deadline,
+ * whichever ends first: one timer and one AbortController, cleared once the headers are in
+ * (the body has undici's bodyTimeout). cockatiel's timeout policy costs two of each per
+ * request, with their events. `outer` (a queued request's total timeout, a background
+ * re-send's shutdown) aborts it too. Its abort cancels the undici request, whose socket is
+ * then destroyed, never reused.
+ */
+function attemptUnderDeadline(route: string, config: ResilienceConfig, metrics: Metrics) {
+  const totalTimeout = () => new UpstreamTimeoutError(config.timeout.total, "total");
+  return async (ctx: AttemptContext, send: SendAttempt, outer?: AbortSignal): Promise<Attempt> => {
+    const remaining = ctx.deadline - Date.now();
+    // A retry whose backoff ran into the deadline must not start. kind "other": not a
+    // gateway failure (the breaker must not count it), not retryable.
+    if (remaining <= 0 || outer?.aborted) throw new AttemptError(ctx, totalTimeout(), { kind: "other", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
+    ctx.attempts += 1;
+    ctx.maybeSent += 1;
+    const byTotal = remaining < config.timeout.attempt;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), byTotal ? remaining : config.timeout.attempt);
+    const onOuter = () => deadline.abort();
+    outer?.addEventListener("abort", onOuter, { once: true });
+    const started = performance.now();
+    try {
+      const response = await send(deadline.signal);
+      metrics.upstreamAttemptDuration.observe({ route, outcome: statusClass(response.status) }, (performance.now() - started) / 1000);
+      return { ctx, response };
+    } catch (err) {
+      const failure = attemptFailure(err, deadline.signal.aborted ? (byTotal || outer?.aborted ? "total" : "attempt") : undefined);
+      if (failure.limit === "attempt") metrics.timeouts.inc({ route, kind: "attempt" });
+      if (!failure.maybeSent) ctx.maybeSent -= 1;
+      metrics.upstreamAttemptDuration.observe({ route, outcome: failure.kind }, (performance.now() - started) / 1000);
+      throw new AttemptError(ctx, failure.cause ?? err, failure);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+    }
+  };
+
+  /**
+   * What a failed attempt was. Cut by the total deadline: kind "other" (not the gateway's
+   * fault alone: the breaker does not count it; not retried, nothing is left of the deadline).
+   */
+  function attemptFailure(err: unknown, cutBy: "attempt" | "total" | undefined): UpstreamFailure & { cause?: unknown; limit?: "attempt" | "total" } {
+    if (cutBy === "total") return { kind: "other", maybeSent: true, code: "PAYGUARD_TOTAL_TIMEOUT", cause: totalTimeout(), limit: "total" };
+    const cause = cutBy === "attempt" ? new UpstreamTimeoutError(config.timeout.attempt, "attempt") : err;
+    const failure = classifyUpstreamError(cause) ?? { kind: "other" as const, maybeSent: true, code: (cause as Error)?.name ?? "unknown" };
+    return { ...failure, cause, ...(cutBy ? { limit: cutBy } : {}) };
+  }
+}
+
 /** Maps what the policies threw to what the client gets; upstream failures keep their cause. */
 function localAnswer(err: unknown, breaker: Breaker, config: ResilienceConfig): unknown {
   if (err instanceof AttemptError) return err.cause;
   if (isBrokenCircuitError(err)) return new ProxyError("circuit_open", undefined, { "retry-after": String(breaker.retryAfterSeconds()) }, { cause: err });
   if (isBulkheadRejectedError(err)) return new ProxyError("overloaded", undefined, { "retry-after": "1" }, { cause: err });
-  if (isTaskCancelled(err)) return new UpstreamTimeoutError(config.timeout.total);
+  if (isTaskCancelled(err)) return new UpstreamTimeoutError(config.timeout.total, "total");
   return err;
 }
 

@@ -17,7 +17,11 @@ export interface UpstreamFailure {
 /** The reason payguard aborts an attempt with when its deadline passes. */
 export class UpstreamTimeoutError extends Error {
   readonly code = "PAYGUARD_UPSTREAM_TIMEOUT";
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    readonly timeoutMs: number,
+    /** which deadline passed: the attempt's, or the request's total */
+    readonly limit: "attempt" | "total" = "attempt",
+  ) {
     super(`upstream did not answer within ${timeoutMs}ms`);
     this.name = "UpstreamTimeoutError";
   }
