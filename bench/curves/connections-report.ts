@@ -1,0 +1,104 @@
+/** Curve 3's table (errors must be 0) and chart. */
+import type { Params } from "./args.js";
+import { failures as runFailures } from "./cannon.js";
+import { bulkheadLine, type ConnectionsPoint } from "./connections.js";
+import { f, table } from "./format.js";
+import type { Section } from "./section.js";
+
+interface Input {
+  points: ConnectionsPoint[];
+  params: Params;
+  failures: string[];
+  ms: number;
+}
+
+function connectionsTable(points: ConnectionsPoint[]): string {
+  return table(
+    [
+      "target",
+      "connections",
+      "open when measured",
+      "opened in",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "non-2xx",
+      "errors incl. timeouts (in window)",
+      "of them timeouts",
+      "idle RSS MiB",
+      "peak RSS MiB",
+      "CPU ms / req",
+    ],
+    points.map(({ target, connections, connected, rampMs, errorsInWindow, point: p }) => [
+      target,
+      String(connections),
+      String(connected),
+      `${f(rampMs / 1000, 1)} s`,
+      f(p.rps, 0),
+      f(p.p50, 1),
+      f(p.p99, 1),
+      f(p.max, 0),
+      String(p.non2xx),
+      `${p.errors} (${errorsInWindow})`,
+      String(p.timeouts),
+      f(p.idleRssMiB, 0),
+      `${f(p.peakRssMiB, 0)}${p.rssReset ? "" : "†"}`,
+      f(p.cpuMsPerReq, 3),
+    ]),
+  );
+}
+
+function notes(params: Params): string[] {
+  return [
+    `GET /v1/balance passed through, over N concurrent keep-alive connections, each sending its next request when its answer is in; ${params.rounds} run(s) of ${params.seconds} s per point, payguard and the floor interleaved, after ${params.warmup} s of warm-up once every connection is open; medians (max: of all runs; failures: summed).`,
+    "Driver: bench/curves/hold.ts, one undici Pool, the connections opened in batches of 250 and all of them connected before the measured window — not autocannon, which opens all its connections at once at the start of every run: with 5,000 that overflows the listen backlog, and a 3 s smoke run against payguard got 179 answers, p50 4.6 s, all of it connection set-up.",
+    `Requests slower than 30 s count as timeouts; non-2xx, errors and timeouts — counted from the first connection to the last answer, "in window" those inside the measured window — must all be 0. payguard: memory store, \`${bulkheadLine(params)}\` — its default bulkhead (256 running + 512 queued) answers 503 past 768 requests in flight (seen in a smoke run at 5,000 connections: every answer a 503).`,
+    "RSS of the target process: VmRSS before the run (no connections open), peak = VmHWM during the run (connections opened, warm-up and window).",
+  ];
+}
+
+export function renderConnectionsSection(input: Input): Section {
+  const { points, params } = input;
+  const failures = [...input.failures];
+  for (const p of points) {
+    const bad = runFailures(p.point);
+    if (bad) failures.push(`${p.target} at ${p.connections} connections: ${bad}`);
+    if (p.connected < p.connections) failures.push(`${p.target} at ${p.connections} connections: only ${p.connected} were open when measured`);
+  }
+  const targets = [...new Set(points.map((p) => p.target))];
+  const series = (pick: (p: ConnectionsPoint) => number) =>
+    targets.map((name) => ({
+      name,
+      values: params.connections.map((c) => points.find((p) => p.target === name && p.connections === c)).map((p) => (p ? pick(p) : Number.NaN)),
+    }));
+  const errors = points.reduce((n, p) => n + p.point.non2xx + p.point.errors, 0);
+  const body = [
+    ...notes(params).map((n) => `- ${n}`),
+    "",
+    "### GET pass-through by concurrent connections",
+    "",
+    connectionsTable(points),
+    points.some((p) => !p.point.rssReset) ? "\n† peak since the process started (VmHWM could not be reset)" : "",
+    "",
+    `Errors (non-2xx + connection errors + timeouts, all points): ${errors} — goal 0: ${points.length ? (errors === 0 ? "met" : "**not met**") : "not measured"}.`,
+  ].join("\n");
+  return {
+    curve: "connections",
+    title: "Concurrent connections",
+    body,
+    png: "curve-connections.png",
+    failures,
+    ms: input.ms,
+    chart: {
+      title: "GET pass-through vs concurrent keep-alive connections",
+      xLabel: "concurrent connections",
+      categories: params.connections.map(String),
+      panels: [
+        { title: "throughput", yLabel: "req/s", series: series((p) => p.point.rps) },
+        { title: "p99 latency", yLabel: "ms", log: true, series: series((p) => p.point.p99) },
+        { title: "peak RSS", yLabel: "MiB", series: series((p) => p.point.peakRssMiB) },
+      ],
+    },
+  };
+}
