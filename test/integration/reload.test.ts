@@ -153,7 +153,11 @@ describe("reload from the file (ConfigMap symlink swap) and SIGHUP, through the 
     await until(async () => (await metric(pg.adminUrl, "payguard_config_reloads_total", { result: "rejected" })) === 1, "the rejection");
 
     expect(await metric(pg.adminUrl, "payguard_config_generation")).toBe(1);
-    const line = pg.stdout.map((l) => JSON.parse(l) as { msg?: string; problems?: string[] }).find((e) => e.msg?.startsWith("config reload rejected"));
+    // Log lines are written in batches (at most LOG_FLUSH_MS late).
+    const rejection = () =>
+      pg.stdout.map((l) => JSON.parse(l) as { msg?: string; problems?: string[] }).find((e) => e.msg?.startsWith("config reload rejected"));
+    await until(async () => rejection() !== undefined, "the rejection's log line");
+    const line = rejection();
     expect(line?.problems).toEqual(expect.arrayContaining([expect.stringContaining("server.port"), expect.stringContaining("limits.maxBodySize")]));
     // Still generation 1: gateway A.
     const before = gwA.requests.length;
