@@ -62,10 +62,12 @@ export interface AttemptContext {
   minDelayMs: number;
   /** what triggered the pending retry */
   reason: string | undefined;
+  /** the pending retry's backoff runs into the deadline: it must not start (set by the backoff) */
+  backoffToDeadline: boolean;
 }
 
 export function newAttemptContext(method: string, keyed: boolean, totalMs: number): AttemptContext {
-  return { method, keyed, deadline: Date.now() + totalMs, attempts: 0, maybeSent: 0, minDelayMs: 0, reason: undefined };
+  return { method, keyed, deadline: Date.now() + totalMs, attempts: 0, maybeSent: 0, minDelayMs: 0, reason: undefined, backoffToDeadline: false };
 }
 
 /** Sends one attempt; the signal is the attempt's own (attempt timeout, total deadline). */
@@ -306,9 +308,11 @@ function attemptUnderDeadline(route: string, config: ResilienceConfig, metrics: 
   const totalTimeout = () => new UpstreamTimeoutError(config.timeout.total, "total");
   return async (ctx: AttemptContext, send: SendAttempt, outer?: AbortSignal): Promise<Attempt> => {
     const remaining = ctx.deadline - Date.now();
-    // A retry whose backoff ran into the deadline must not start. kind "other": not a
-    // gateway failure (the breaker must not count it), not retryable.
-    if (remaining <= 0 || outer?.aborted) throw new AttemptError(ctx, totalTimeout(), { kind: "other", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
+    // A retry whose backoff ran into the deadline must not start (a timer may fire a little
+    // before the wall clock says the deadline is here). kind "other": not a gateway failure
+    // (the breaker must not count it), not retryable.
+    if (remaining <= 0 || ctx.backoffToDeadline || outer?.aborted)
+      throw new AttemptError(ctx, totalTimeout(), { kind: "other", maybeSent: false, code: "PAYGUARD_TOTAL_TIMEOUT" });
     ctx.attempts += 1;
     ctx.maybeSent += 1;
     const byTotal = remaining < config.timeout.attempt;
@@ -381,6 +385,8 @@ function step(inner: IBackoff<unknown>, context: unknown): IBackoff<unknown> {
   const result = (context as { result?: { value?: Attempt; error?: unknown } }).result;
   const ctx = result?.value?.ctx ?? (result?.error instanceof AttemptError ? result.error.ctx : undefined);
   const wanted = Math.max(inner.duration, ctx?.minDelayMs ?? 0);
-  const duration = ctx ? Math.max(0, Math.min(wanted, ctx.deadline - Date.now())) : wanted;
+  const remaining = ctx ? ctx.deadline - Date.now() : Number.POSITIVE_INFINITY;
+  if (ctx && wanted >= remaining) ctx.backoffToDeadline = true;
+  const duration = ctx ? Math.max(0, Math.min(wanted, remaining)) : wanted;
   return { duration, next: (next: unknown) => step(inner.next(next), next) };
 }
