@@ -72,13 +72,9 @@ async function writeWhole(status: number, headers: Record<string, string | strin
 /** The body read to its end; undefined when it broke off. */
 function readWhole(source: Readable): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    let first: Buffer | undefined;
-    let rest: Buffer[] | undefined;
-    source.on("data", (chunk: Buffer) => {
-      if (first === undefined) first = chunk;
-      else (rest ??= [first]).push(chunk);
-    });
-    source.once("end", () => resolve(rest ? Buffer.concat(rest) : (first ?? Buffer.alloc(0))));
+    const chunks: Buffer[] = [];
+    source.on("data", (chunk: Buffer) => chunks.push(chunk));
+    source.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
     source.once("error", () => resolve(undefined));
   });
 }

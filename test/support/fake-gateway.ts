@@ -18,6 +18,8 @@ export interface Step {
   streamBytes?: number;
   /** pause between streamed chunks */
   chunkDelayMs?: number;
+  /** size of each streamed chunk (default 16 KiB) */
+  chunkBytes?: number;
   /** "now": destroy the socket without answering; "mid-body": after part of the body */
   destroy?: "now" | "mid-body";
 }
@@ -147,7 +149,7 @@ async function play(step: Step, res: ServerResponse): Promise<void> {
   const headers = { ...(step.headers ?? {}) };
   if (step.streamBytes !== undefined) {
     res.writeHead(step.status ?? 200, { "content-type": "application/octet-stream", ...headers });
-    const chunk = 16 * 1024;
+    const chunk = step.chunkBytes ?? 16 * 1024;
     for (let sent = 0; sent < step.streamBytes; sent += chunk) {
       if (step.destroy === "mid-body" && sent >= step.streamBytes / 2) return void res.socket?.destroy();
       if (step.chunkDelayMs && sent > 0) await sleep(step.chunkDelayMs);

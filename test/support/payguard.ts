@@ -92,10 +92,13 @@ export function runNode(script: string, args: string[], env: Record<string, stri
   });
 }
 
-/** Starts `payguard serve --config FILE` and waits for its "listening" log line. */
-export function startChild(configFile: string, env: Record<string, string> = {}): Promise<Child> {
+/** Starts `payguard serve --config FILE` (with Node's `nodeArgs`) and waits for its "listening" log line. */
+export function startChild(configFile: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN, "serve", "--config", configFile], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [...nodeArgs, MAIN, "serve", "--config", configFile], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const stdout: string[] = [];
     const stderr: string[] = [];
     const exited = new Promise<number | null>((done) => proc.on("exit", (code) => done(code)));
