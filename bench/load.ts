@@ -24,12 +24,18 @@ export interface Sample {
   requests: number;
   p50: number;
   p99: number;
+  /** 99.9th percentile, ms */
+  p999: number;
 }
 
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
+}
+
+function percentiles(sorted: ArrayLike<number>): Pick<Sample, "p50" | "p99" | "p999"> {
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
 }
 
 export function median(values: number[]): number {
@@ -105,7 +111,7 @@ export async function load(url: string, scenario: Scenario, options: LoadOptions
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${scenario.name} at ${url}: ${result.non2xx} non-2xx, ${result.errors} errors (BENCH_DEBUG=1 prints them)`);
   const sorted = latencies.sorted();
-  return { rps: result["2xx"] / result.duration, requests: result.requests.total, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { rps: result["2xx"] / result.duration, requests: result.requests.total, ...percentiles(sorted) };
 }
 
 /**
@@ -162,5 +168,5 @@ export async function paced(url: string, scenario: Scenario, rate: number, secon
   if (failure) throw failure;
   const elapsed = (performance.now() - start) / 1000;
   const sorted = latencies.sorted();
-  return { rps: latencies.length / elapsed, requests: done, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { rps: latencies.length / elapsed, requests: done, ...percentiles(sorted) };
 }

@@ -9,7 +9,9 @@
  *   npm run bench -- --profile        # CPU profile of payguard instead: top functions by self time
  */
 import { createConnection } from "node:net";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { heapAllocated } from "../test/support/heap.js";
 import { load, median, paced, type Sample, type Scenario } from "./load.js";
 import { profile } from "./profile.js";
 import { type Row, report } from "./report.js";
@@ -22,10 +24,13 @@ import {
   type Proc,
   peakRssMiB,
   resetPeakRss,
+  rssMiB,
   startFloor,
   startGateway,
   startNginx,
   startPayguard,
+  tempDir,
+  writeSyscalls,
 } from "./targets.js";
 
 const { values } = parseArgs({
@@ -69,14 +74,25 @@ const scenarios = {
   replay: { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
 } satisfies Record<string, Scenario>;
 
-/** One autocannon run with the CPU time and peak RSS of the target's (worker) process around it. */
+/** Heap-probe files of the targets started with the probe (heap bytes allocated per request). */
+const probes = new Map<Proc, string>();
+const probeFile = (name: string) => join(tempDir("payguard-bench-heap-"), `${name}.txt`);
+
+/**
+ * One autocannon run with, around it, the CPU time, peak RSS and write syscalls of the
+ * target's (worker) process, and its heap allocations where it runs the heap probe.
+ */
 async function measure(target: Proc, scenario: Scenario, seconds: number, connections: number) {
   const pid = target.workerPid;
+  const probe = probes.get(target);
   const rssReset = resetPeakRss(pid);
-  const cpu0 = cpuSeconds(pid);
+  const heap0 = probe ? await heapAllocated(pid, probe) : Number.NaN;
+  const [cpu0, writes0] = [cpuSeconds(pid), writeSyscalls(pid)];
   const sample = await load(target.url, scenario, { seconds, connections });
-  const cpu = cpuSeconds(pid) - cpu0;
-  return { ...sample, cpuPer1k: (cpu / sample.requests) * 1000, rssMiB: peakRssMiB(pid), rssReset };
+  const [cpu, writes] = [cpuSeconds(pid) - cpu0, writeSyscalls(pid) - writes0];
+  const heap = probe ? (await heapAllocated(pid, probe)) - heap0 : Number.NaN;
+  const per = (n: number) => n / sample.requests;
+  return { ...sample, cpuPer1k: per(cpu) * 1000, writesPerRequest: per(writes), heapKBPerRequest: per(heap) / 1000, rssMiB: peakRssMiB(pid), rssReset };
 }
 
 /** Whether a TCP connection to the URL's host and port opens. */
@@ -103,8 +119,12 @@ async function main(): Promise<void> {
   const nginxVersion = ensureNginx();
   const gateway = await startGateway();
   const nginx = await startNginx(gateway.url);
-  const floor = await startFloor(gateway.url);
-  const payguard = await startPayguard({ name: "payguard", upstreamUrl: gateway.url });
+  const floorProbe = probeFile("floor");
+  const floor = await startFloor(gateway.url, floorProbe);
+  probes.set(floor, floorProbe);
+  const payguardProbe = probeFile("payguard");
+  const payguard = await startPayguard({ name: "payguard", upstreamUrl: gateway.url, heapProbe: payguardProbe });
+  probes.set(payguard, payguardProbe);
   const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
   const redisPrefix = `payguard-bench-${process.pid}-${Date.now()}`;
   let payguardRedis: Proc | undefined;
@@ -116,7 +136,9 @@ async function main(): Promise<void> {
     });
   else console.log(`Redis at ${redisUrl} is not reachable: the Redis row is skipped`);
   // The default store (a durable file, synchronous: normal) and the shared system of record.
-  const payguardSqlite = await startPayguard({ name: "payguard (SQLite)", upstreamUrl: gateway.url, store: "type: sqlite" });
+  const sqliteProbe = probeFile("payguard-sqlite");
+  const payguardSqlite = await startPayguard({ name: "payguard (SQLite)", upstreamUrl: gateway.url, store: "type: sqlite", heapProbe: sqliteProbe });
+  probes.set(payguardSqlite, sqliteProbe);
   const postgresUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   const postgresSchema = `bench_${process.pid}`;
   let payguardPostgres: Proc | undefined;
@@ -132,6 +154,9 @@ async function main(): Promise<void> {
   console.log(
     `gateway ${gateway.url}, nginx ${nginx.url} (${nginxVersion}), payguard ${payguard.url}${payguardRedis ? `, payguard on Redis ${payguardRedis.url}` : ""}`,
   );
+
+  // Resident memory before any load: what a pod pays for the sidecar at rest.
+  const idleRss = Object.fromEntries([floor, payguard, payguardSqlite].map((p) => [p.name, rssMiB(p.workerPid)]));
 
   const cells: { target: Proc; scenario: Scenario; samples: Awaited<ReturnType<typeof measure>>[] }[] = [];
   const cell = (target: Proc, scenario: Scenario) => cells.push({ target, scenario, samples: [] });
@@ -173,6 +198,8 @@ async function main(): Promise<void> {
     p50: median(c.samples.map((s) => s.p50)),
     p99: median(c.samples.map((s) => s.p99)),
     cpuPer1k: median(c.samples.map((s) => s.cpuPer1k)),
+    writesPerRequest: median(c.samples.map((s) => s.writesPerRequest)),
+    heapKBPerRequest: median(c.samples.map((s) => s.heapKBPerRequest)),
     rssMiB: Math.max(...c.samples.map((s) => s.rssMiB)),
     rssIsRunPeak: c.samples.every((s) => s.rssReset),
     rounds: c.samples.map((s) => s.rps),
@@ -213,6 +240,7 @@ async function main(): Promise<void> {
       requests: c.samples.reduce((sum, s) => sum + s.requests, 0),
       p50: median(c.samples.map((s) => s.p50)),
       p99: median(c.samples.map((s) => s.p99)),
+      p999: median(c.samples.map((s) => s.p999)),
     },
   }));
 
@@ -224,6 +252,7 @@ async function main(): Promise<void> {
     fixed,
     params,
     nginxVersion,
+    idleRss,
     redisUrl: payguardRedis ? redisUrl : undefined,
     postgresUrl: payguardPostgres ? postgresUrl : undefined,
     out: values.out,

@@ -9,6 +9,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { HEAP_PROBE } from "../test/support/heap.js";
 
 const groups = new Set<number>();
 const tempDirs = new Set<string>();
@@ -42,8 +43,8 @@ export interface Proc {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
-function spawnGroup(command: string, args: string[], stdout: "pipe" | "ignore"): ChildProcess {
-  const child = spawn(command, args, { stdio: ["ignore", stdout, "inherit"], detached: true });
+function spawnGroup(command: string, args: string[], stdout: "pipe" | "ignore", env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(command, args, { stdio: ["ignore", stdout, "inherit"], detached: true, env });
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   groups.add(child.pid);
   child.once("exit", () => groups.delete(child.pid as number));
@@ -108,14 +109,21 @@ export function startGateway(): Promise<Proc> {
   return startScript("direct", "bench/gateway.ts");
 }
 
-/** The bare Node proxy (bench/floor.ts) in front of `upstreamUrl`. */
-export function startFloor(upstreamUrl: string): Promise<Proc> {
-  return startScript("node floor", "bench/floor.ts", [upstreamUrl]);
+/** The bare Node proxy (bench/floor.ts) in front of `upstreamUrl`; with `heapProbe`, its heap allocations are counted into that file. */
+export function startFloor(upstreamUrl: string, heapProbe?: string): Promise<Proc> {
+  return startScript("node floor", "bench/floor.ts", [upstreamUrl], heapProbe);
+}
+
+/** `node --import` of the heap probe (test/support/heap-probe.mjs), writing to `file`. */
+function probed(file: string | undefined): { args: string[]; env: NodeJS.ProcessEnv } {
+  if (!file) return { args: [], env: process.env };
+  return { args: ["--import", HEAP_PROBE], env: { ...process.env, HEAP_PROBE_FILE: file } };
 }
 
 /** A bench/ script in its own process that prints its URL on its first stdout line. */
-async function startScript(name: string, script: string, args: string[] = []): Promise<Proc> {
-  const child = spawnGroup(process.execPath, ["--import", "tsx", script, ...args], "pipe");
+async function startScript(name: string, script: string, args: string[] = [], heapProbe?: string): Promise<Proc> {
+  const probe = probed(heapProbe);
+  const child = spawnGroup(process.execPath, [...probe.args, "--import", "tsx", script, ...args], "pipe", probe.env);
   const url = await new Promise<string>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
@@ -137,6 +145,8 @@ export interface PayguardOptions {
   ttl?: string;
   /** More top-level YAML lines, such as `limits: { maxBodySize: 2mb }`. */
   config?: string[];
+  /** A file for the heap probe (test/support/heap-probe.mjs): payguard's heap allocations are counted; unset: no probe. */
+  heapProbe?: string;
 }
 
 /** payguard's process, with its admin URL and the SQLite file its store uses (when `type: sqlite`). */
@@ -168,7 +178,8 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
     ].join("\n"),
   );
   const prof = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
-  const child = spawnGroup(process.execPath, [...prof, "dist/main.js", "serve", "--config", file], "ignore");
+  const probe = probed(options.heapProbe);
+  const child = spawnGroup(process.execPath, [...prof, ...probe.args, "dist/main.js", "serve", "--config", file], "ignore", probe.env);
   await waitFor(`payguard (${options.name})`, ok(`http://127.0.0.1:${adminPort}/readyz`), child);
   const pid = child.pid as number;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -291,6 +302,11 @@ export function resetPeakRss(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Write syscalls (write, writev, …) a process has made: `syscw` of /proc/<pid>/io. */
+export function writeSyscalls(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/io`, "utf8").match(/^syscw:\s+(\d+)/m)?.[1]);
 }
 
 /** Current RSS (VmRSS) in MiB. */
