@@ -82,17 +82,28 @@ export function combine(runs: Measured[]): Point {
 }
 
 /** A fresh process's first seconds (JIT) are slower: a target gets this many × --warmup once, before its first point. */
-export const PROCESS_WARMUP = 3;
+export const PROCESS_WARMUP = 5;
 
 /** The unmeasured load a fresh target gets before its first point. */
 export async function warmProcess(target: Proc, shot: Shot, connections: number, warmup: number): Promise<void> {
   if (warmup > 0) await fire(target.url, shot, { connections, seconds: PROCESS_WARMUP * warmup });
 }
 
-/** `rounds` measured runs of one point, after an unmeasured warm-up of `warmup` seconds. */
-export async function point(target: Proc, shot: Shot, options: FireOptions & { rounds: number; warmup: number }): Promise<Point> {
-  if (options.warmup > 0) await fire(target.url, shot, { ...options, seconds: options.warmup });
-  const runs: Measured[] = [];
-  for (let i = 0; i < options.rounds; i++) runs.push(await measure(target, shot, options));
-  return combine(runs);
+type PointOptions = FireOptions & { rounds: number; warmup: number };
+
+/**
+ * One point for each shot: each warmed up for `warmup` seconds, then `rounds` rounds that
+ * measure every shot in turn — interleaved, so drift on a shared machine hits them alike.
+ */
+export async function points(target: Proc, shots: Shot[], options: PointOptions): Promise<Point[]> {
+  if (options.warmup > 0) for (const shot of shots) await fire(target.url, shot, { ...options, seconds: options.warmup });
+  const runs = shots.map((): Measured[] => []);
+  for (let i = 0; i < options.rounds; i++) for (const [j, shot] of shots.entries()) runs[j]?.push(await measure(target, shot, options));
+  return runs.map(combine);
+}
+
+/** `rounds` measured runs of one shot, after an unmeasured warm-up of `warmup` seconds. */
+export async function point(target: Proc, shot: Shot, options: PointOptions): Promise<Point> {
+  const [only] = await points(target, [shot], options);
+  return only as Point;
 }

@@ -44,3 +44,8 @@ export function freshCharge(bytes: number): Shot {
 
 /** A GET payguard passes through (no idempotency). */
 export const BALANCE: Shot = { method: "GET", path: "/v1/balance" };
+
+/** POST /v1/passthrough, idempotency off (a route startPayguard configures): the same body, no store. */
+export function passthroughPost(bytes: number): Shot {
+  return { method: "POST", path: "/v1/passthrough", headers: JSON_HEADERS, body: jsonBody(bytes) };
+}

@@ -3,17 +3,20 @@
  * holding N live records, for growing N, on each store. One payguard per store, with a 24 h
  * TTL so every record stays live; a few records made through payguard itself are the
  * templates the seeder clones at the storage layer; the store grows from one point to the
- * next, so seeding is paid once.
+ * next, so seeding is paid once. Each point's runs alternate with POSTs that skip the store
+ * (/v1/passthrough) on the same process: new-key ÷ pass-through at 1M vs 10k is the ratio
+ * with the shared machine's drift between the points taken out.
  */
 import { startPayguard } from "../targets.js";
 import type { Params, StoreKind } from "./args.js";
+import { fire } from "./cannon.js";
 import { onCleanup } from "./cleanup.js";
-import { type Point, point, warmProcess } from "./measure.js";
+import { type Point, points, warmProcess } from "./measure.js";
 import { gauge } from "./metrics.js";
 import { reason, type Section } from "./section.js";
 import { type Growth, growTo } from "./seed/grow.js";
 import type { Seeder } from "./seed/seeder.js";
-import { freshCharge, JSON_HEADERS, jsonBody } from "./shots.js";
+import { freshCharge, JSON_HEADERS, jsonBody, passthroughPost } from "./shots.js";
 import { renderStoreSection } from "./store-size-report.js";
 import { type StoreSetup, storeSetup, unavailable } from "./stores.js";
 
@@ -25,6 +28,8 @@ export interface SizePoint {
   /** payguard's own payguard_store_entries gauge (SQLite: a COUNT of live records) */
   gauge: number | undefined;
   point: Point;
+  /** POST pass-through (no store) on the same process, interleaved with `point`: the machine's drift */
+  reference: Point;
   /** live records once the point's load was done */
   after: number;
 }
@@ -57,26 +62,30 @@ async function openSeeder(setup: StoreSetup, proc: Parameters<StoreSetup["seeder
   }
 }
 
-async function runStore(setup: StoreSetup, params: Params, upstreamUrl: string, points: SizePoint[]): Promise<void> {
+async function runStore(setup: StoreSetup, params: Params, upstreamUrl: string, results: SizePoint[]): Promise<void> {
   const cleanup = onCleanup(setup.cleanup);
   const proc = await startPayguard({ name: `payguard (${setup.label})`, upstreamUrl, store: setup.yaml, ttl: "24h" });
   let seeder: Seeder | undefined;
   try {
     await writeTemplates(proc.url);
-    // The process's first seconds (JIT) would otherwise land on the smallest store.
-    await warmProcess(proc, freshCharge(1024), params.loadConnections, params.warmup);
+    // The process's first seconds (JIT) would otherwise land on the smallest store; pass-through
+    // POSTs, so the warm-up adds no records.
+    await warmProcess(proc, passthroughPost(1024), params.loadConnections, params.warmup);
     seeder = await openSeeder(setup, proc);
     const counter = { next: 1 };
+    const shots = [freshCharge(1024), passthroughPost(1024)];
+    const options = { seconds: params.seconds, connections: params.loadConnections, rounds: params.rounds };
     for (const size of params.sizes) {
+      // Warm-up first, then the growth: the measured runs start at `size` records, not above it.
+      if (params.warmup > 0) for (const shot of shots) await fire(proc.url, shot, { ...options, seconds: params.warmup });
       console.log(`${setup.label}: growing to ${size} live records …`);
       const growth = await growTo(seeder, size, counter);
       const entries = setup.kind === "sqlite" ? await gauge(proc.adminUrl, "payguard_store_entries") : undefined;
-      const shot = freshCharge(1024);
-      const p = await point(proc, shot, { seconds: params.seconds, connections: params.loadConnections, rounds: params.rounds, warmup: params.warmup });
+      const [p, reference] = (await points(proc, shots, { ...options, warmup: 0 })) as [Point, Point];
       const after = await seeder.count();
-      points.push({ store: setup.kind, label: setup.label, size, growth, gauge: entries, point: p, after });
+      results.push({ store: setup.kind, label: setup.label, size, growth, gauge: entries, point: p, reference, after });
       console.log(
-        `${setup.label} ${size} records (${growth.after} → ${after}): ${p.rps.toFixed(0)} req/s, p99 ${p.p99.toFixed(2)} ms, CPU ${p.cpuMsPerReq.toFixed(3)} s/1k req`,
+        `${setup.label} ${size} records (${growth.after} → ${after}): ${p.rps.toFixed(0)} req/s (pass-through ${reference.rps.toFixed(0)}), p99 ${p.p99.toFixed(2)} ms, CPU ${p.cpuMsPerReq.toFixed(3)} s/1k req`,
       );
     }
   } finally {
@@ -88,7 +97,7 @@ async function runStore(setup: StoreSetup, params: Params, upstreamUrl: string, 
 
 export async function storeSizeCurve(params: Params, upstreamUrl: string): Promise<Section> {
   const started = performance.now();
-  const points: SizePoint[] = [];
+  const results: SizePoint[] = [];
   const failures: string[] = [];
   const skipped: string[] = [];
   for (const kind of params.stores) {
@@ -99,11 +108,11 @@ export async function storeSizeCurve(params: Params, upstreamUrl: string): Promi
       continue;
     }
     const setup = storeSetup(kind);
-    await runStore(setup, params, upstreamUrl, points).catch((err: unknown) => {
+    await runStore(setup, params, upstreamUrl, results).catch((err: unknown) => {
       const message = `${setup.label}: ${reason(err)}`;
       console.error(`store-size curve, ${message}`);
       failures.push(message);
     });
   }
-  return renderStoreSection({ points, params, failures, skipped, ms: performance.now() - started });
+  return renderStoreSection({ points: results, params, failures, skipped, ms: performance.now() - started });
 }
