@@ -1,14 +1,17 @@
 /**
  * The request fingerprint: what must be equal for a repeat to count as the same request.
  * Method + path + query + body digest (+ configured headers). With `canonical-json`, JSON
- * bodies are compared by value — key order and whitespace do not matter — and the
- * configured JSON pointers are left out; anything else is hashed as bytes. Pure.
+ * bodies up to `canonicalMaxBytes` are compared by value — key order and whitespace do not
+ * matter — and the configured JSON pointers are left out; anything else is hashed as bytes.
+ * Pure.
  */
 import { createHash } from "node:crypto";
 import { parsePointer } from "./pointer.js";
 
 export interface FingerprintOptions {
   body: "canonical-json" | "bytes";
+  /** a JSON body larger than this is hashed as bytes (canonicalising would stall the event loop) */
+  canonicalMaxBytes: number;
   ignoreFields: readonly string[];
   /** values of the configured fingerprint headers, in config order */
   headerValues: readonly (string | undefined)[];
@@ -35,7 +38,7 @@ export function fingerprint(input: FingerprintInput, options: FingerprintOptions
 
 function bodyDigest(input: FingerprintInput, options: FingerprintOptions): string {
   const body = input.body ?? Buffer.alloc(0);
-  if (options.body === "canonical-json" && body.length > 0 && isJson(input.contentType)) {
+  if (options.body === "canonical-json" && body.length > 0 && body.length <= options.canonicalMaxBytes && isJson(input.contentType)) {
     const canonical = canonicalJson(body, options.ignoreFields);
     if (canonical !== undefined) return `json:${createHash("sha256").update(canonical).digest("base64url")}`;
   }

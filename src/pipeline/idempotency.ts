@@ -95,7 +95,12 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
     gatewayDedupes,
     fingerprint: fingerprint(
       { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
-      { body: policy.fingerprint.body, ignoreFields: policy.fingerprint.ignoreFields, headerValues: policy.fingerprint.headers.map(header) },
+      {
+        body: policy.fingerprint.body,
+        canonicalMaxBytes: policy.fingerprint.canonicalMaxBytes,
+        ignoreFields: policy.fingerprint.ignoreFields,
+        headerValues: policy.fingerprint.headers.map(header),
+      },
     ),
   };
 }

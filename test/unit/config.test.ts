@@ -55,7 +55,7 @@ describe("config defaults", () => {
         lease: 10_000,
         scope: ["authorization"],
         requireScope: false,
-        fingerprint: { body: "canonical-json", ignoreFields: [], headers: [] },
+        fingerprint: { body: "canonical-json", canonicalMaxBytes: 64 * 1024, ignoreFields: [], headers: [] },
         inFlight: { strategy: "wait", maxWait: 10_000 },
         replay: ["2xx", "4xx"],
         notProcessed: [],

@@ -110,12 +110,20 @@ describe("scopedKey", () => {
 });
 
 describe("fingerprint", () => {
-  const opts: Parameters<typeof fingerprint>[1] = { body: "canonical-json", ignoreFields: [], headerValues: [] };
+  const opts: Parameters<typeof fingerprint>[1] = { body: "canonical-json", canonicalMaxBytes: 64 * 1024, ignoreFields: [], headerValues: [] };
   const fp = (body: string, extra: Partial<Parameters<typeof fingerprint>[0]> = {}, o = opts) =>
     fingerprint({ method: "POST", target: "/v1/charges", contentType: "application/json", body: Buffer.from(body), ...extra }, o);
 
   it("ignores key order and whitespace in JSON", () => {
     expect(fp('{"a":1,"b":{"c":[1,2],"d":null}}')).toBe(fp(' { "b" : { "d":null, "c":[1, 2] }, "a":1 }\n'));
+  });
+
+  it("hashes a JSON body over canonicalMaxBytes as bytes: the same bytes match, a reordering does not", () => {
+    const small = { ...opts, canonicalMaxBytes: 20 };
+    const [a, b] = ['{"a":1,"b":{"c":[1,2]}}', '{"b":{"c":[1,2]},"a":1}'];
+    expect(fp(a, {}, small)).toBe(fp(a, {}, small));
+    expect(fp(a, {}, small)).not.toBe(fp(b, {}, small));
+    expect(fp(a, {}, { ...small, canonicalMaxBytes: a.length })).toBe(fp(b, {}, { ...small, canonicalMaxBytes: a.length }));
   });
 
   it("sees any change of value, array order, type, query or method", () => {

@@ -35,7 +35,7 @@ function reserialise(value: unknown, random: () => number): string {
   return `${ws()}{${keys.map((k) => `${ws()}${JSON.stringify(k)}${ws()}:${reserialise((value as Record<string, unknown>)[k], random)}`).join(",")}}${ws()}`;
 }
 
-const JSON_OPTS: FingerprintOptions = { body: "canonical-json", ignoreFields: [], headerValues: [] };
+const JSON_OPTS: FingerprintOptions = { body: "canonical-json", canonicalMaxBytes: Number.POSITIVE_INFINITY, ignoreFields: [], headerValues: [] };
 const digest = (body: string, contentType = "application/json", options: FingerprintOptions = JSON_OPTS) =>
   fingerprint({ method: "POST", target: "/v1/charges", contentType, body: Buffer.from(body) }, options);
 
