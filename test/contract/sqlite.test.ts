@@ -22,6 +22,19 @@ describeStoreContract("sqlite, encrypted", async () =>
 describeLedgerContract("sqlite", async () => openSqliteStore({ path: freshPath(), synchronous: "normal", ledgerRetentionMs: 86_400_000 }));
 
 describe("sqlite store specifics", () => {
+  it("stats() counts the live records off the event loop: at open, then as the background thread recounts", async () => {
+    const path = freshPath();
+    const first = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 });
+    await storeSecretAnswer(first, "a");
+    await first.close();
+    const store = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000, countEveryMs: 50 });
+    expect(store.stats()).toMatchObject({ entries: 1, inFlight: 0 });
+    await storeSecretAnswer(store, "b");
+    expect(await store.claim("c", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 })).toMatchObject({ outcome: "claimed" });
+    await until(() => store.stats().entries === 3 && store.stats().inFlight === 1, "the background count");
+    await store.close();
+  });
+
   it("with encryption on, neither the file nor its WAL holds a plaintext body or header", async () => {
     const path = freshPath();
     const store = sealedStore(openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000 }), cipher);

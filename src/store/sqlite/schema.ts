@@ -66,7 +66,7 @@ export function prepare(db: Database, synchronous: Synchronous): void {
   db.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
   // Another process holding the write lock (a second payguard on the same file): wait a bit.
   db.pragma("busy_timeout = 5000");
-  // Checkpoints are the checkpointer's (checkpointer.ts), on a thread of their own.
+  // Checkpoints are the background thread's (background.ts), on a thread of their own.
   db.pragma("wal_autocheckpoint = 0");
   const applied = db.pragma("user_version", { simple: true }) as number;
   for (let version = applied; version < MIGRATIONS.length; version++) {

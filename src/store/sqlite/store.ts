@@ -14,7 +14,7 @@ import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValu
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, StoreError, type StoreStats } from "../types.js";
 import { Waiters } from "../waiters.js";
-import { startCheckpointer } from "./checkpointer.js";
+import { startBackground } from "./background.js";
 import { GroupCommit } from "./group-commit.js";
 import { prepare, type Synchronous } from "./schema.js";
 
@@ -25,6 +25,8 @@ export interface SqliteStoreOptions {
   /** how long ledger rows are kept (their own retention, not the records' TTL) */
   ledgerRetentionMs: number;
   now?: () => number;
+  /** how often the background thread counts the records for stats(); default COUNT_MS */
+  countEveryMs?: number;
 }
 
 /** How often expired records are deleted, and at most how many per round. */
@@ -33,6 +35,9 @@ const SWEEP_BATCH = 1_000;
 const SWEEP_BATCHES = 20;
 /** How often the WAL is checkpointed into the database file (by a worker thread). */
 const CHECKPOINT_MS = 1_000;
+/** How often the background thread counts the records for the metrics. */
+export const COUNT_MS = 5_000;
+const COUNT_SQL = "SELECT COUNT(*) AS entries, COALESCE(SUM(state = 'in-flight'), 0) AS inFlight FROM records WHERE expires_at > ?";
 
 const SET_ALL = RECORD_COLUMNS.map((c) => `${c} = ?`).join(", ");
 const INSERT = `INSERT INTO records (key, ${RECORD_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(RECORD_COLUMNS.length)})
@@ -51,9 +56,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     remove: db.prepare("DELETE FROM records WHERE key = ?"),
     page: db.prepare<[string, string, number, number], RecordRow>("SELECT * FROM records WHERE state = ? AND key > ? AND expires_at > ? ORDER BY key LIMIT ?"),
     sweep: db.prepare(`DELETE FROM records WHERE key IN (SELECT key FROM records WHERE expires_at <= ? LIMIT ${SWEEP_BATCH})`),
-    count: db.prepare<[number], { entries: number; inFlight: number }>(
-      "SELECT COUNT(*) AS entries, COALESCE(SUM(state = 'in-flight'), 0) AS inFlight FROM records WHERE expires_at > ?",
-    ),
+    count: db.prepare<[number], { entries: number; inFlight: number }>(COUNT_SQL),
     log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
     outcomes: db.prepare<[number, string | null, string | null, number, number], LedgerRow>(
       "SELECT * FROM ledger WHERE settled_at >= ? AND (? IS NULL OR state = ?) AND id > ? ORDER BY id LIMIT ?",
@@ -62,7 +65,16 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
   };
   const writes = new GroupCommit(db);
-  const checkpointer = startCheckpointer(options.path, CHECKPOINT_MS);
+  // Counted here once at open, then by the background thread every COUNT_MS.
+  let counts = sql.count.get(now()) ?? { entries: 0, inFlight: 0 };
+  const background = startBackground(options.path, {
+    checkpointEveryMs: CHECKPOINT_MS,
+    countEveryMs: options.countEveryMs ?? COUNT_MS,
+    countSql: COUNT_SQL,
+    onCounts: (latest) => {
+      counts = latest;
+    },
+  });
   /** Runs `write`; when it changed the record, appends the ledger entry in the same transaction. */
   const logged = (write: () => boolean, entry: LedgerEntry | undefined) =>
     writes.run(() => {
@@ -152,7 +164,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     waitForChange: (key, timeoutMs) => waiters.wait(key, timeoutMs),
 
     stats(): StoreStats {
-      const { entries, inFlight } = sql.count.get(now()) ?? { entries: 0, inFlight: 0 };
+      const { entries, inFlight } = counts;
       const bytes = (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
       return { entries, bytes, inFlight };
     },
@@ -161,7 +173,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
       clearInterval(sweeper);
       writes.flush();
       waiters.wakeAll();
-      await checkpointer.close();
+      await background.close();
       db.close();
     },
   };
