@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
-import { dropPostgresSchema, type PayguardProc } from "../targets.js";
+import type { PayguardProc } from "../targets.js";
 import type { StoreKind } from "./args.js";
 import { postgresSeeder } from "./seed/postgres.js";
 import { redisSeeder } from "./seed/redis.js";
@@ -42,14 +42,15 @@ export function storeSetup(kind: StoreKind): StoreSetup {
   }
   if (kind === "postgres") {
     const schema = `curves_${tag}`;
+    const application = `payguard-curves-seeder-${tag}`;
     return {
       kind,
       label: "PostgreSQL",
       where: POSTGRES_URL,
       // As in bench/run.ts: on 2 shared cores a statement's p99 can pass the default 250 ms deadline.
       yaml: `type: postgres, url: "${POSTGRES_URL}", postgres: { schema: ${schema} }, operationTimeout: 2s`,
-      seeder: () => postgresSeeder(POSTGRES_URL, schema),
-      cleanup: () => dropPostgresSchema(POSTGRES_URL, schema),
+      seeder: () => postgresSeeder(POSTGRES_URL, schema, application),
+      cleanup: () => dropSchema(POSTGRES_URL, schema, application),
     };
   }
   return {
@@ -75,6 +76,22 @@ function unlinkRedisPrefix(url: string, prefix: string): void {
   });
   if (r.status !== 0)
     console.error(`deleting the Redis keys under ${prefix} failed (exit ${r.status}); delete them with redis-cli --scan --pattern '${prefix}:*'`);
+}
+
+/**
+ * Drops the schema, first ending this run's seeder session: run from process.on("exit") while
+ * the seeder holds a transaction open in this (now blocked) process, DROP would wait on it for
+ * ever (targets.ts' dropPostgresSchema would). Synchronous, with a lock timeout.
+ */
+function dropSchema(url: string, schema: string, application: string): void {
+  const sql = [
+    "SET lock_timeout = '30s'",
+    "SET client_min_messages = warning",
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${application}'`,
+    `DROP SCHEMA IF EXISTS ${schema} CASCADE`,
+  ];
+  const r = spawnSync("psql", [url, "-qAt", ...sql.flatMap((statement) => ["-c", statement])], { stdio: ["ignore", "ignore", "inherit"], timeout: 60_000 });
+  if (r.status !== 0) console.error(`dropping the PostgreSQL schema ${schema} failed (exit ${r.status}); drop it with DROP SCHEMA ${schema} CASCADE`);
 }
 
 /** Whether a TCP connection to the URL's host and port opens. */

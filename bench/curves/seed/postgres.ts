@@ -31,8 +31,9 @@ async function cloneStatements(client: pg.Client, schema: string) {
   };
 }
 
-export async function postgresSeeder(url: string, schema: string): Promise<Seeder> {
-  const client = new pg.Client({ connectionString: url });
+/** `application` names the session, so cleanup can end it (stores.ts). */
+export async function postgresSeeder(url: string, schema: string, application: string): Promise<Seeder> {
+  const client = new pg.Client({ connectionString: url, application_name: application });
   await client.connect();
   try {
     const found = await client.query<{ key: string }>(`SELECT key FROM ${schema}.records WHERE state = 'completed' ORDER BY created_at LIMIT 1`);
