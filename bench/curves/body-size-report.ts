@@ -80,7 +80,7 @@ function goalTable(stall: StallRound[]): string {
 function notes(input: Input): string[] {
   const p = input.params;
   return [
-    `New-key POST /v1/charges with a JSON body of each size (an order with line items: nested objects, numbers, strings, keys not in sorted order — payguard canonicalises it for the fingerprint), ${p.bodyConnections} connections, ${p.rounds} run(s) of ${p.seconds} s per size after ${p.warmup} s of warm-up (and ${PROCESS_WARMUP * p.warmup} s of 1 KiB bodies once before the first size, for the JIT); medians. payguard on SQLite with \`limits: { maxBodySize: ${input.limit} }\`.`,
+    `New-key POST /v1/charges with a JSON body of each size (an order with line items: nested objects, numbers, strings, keys not in sorted order — payguard canonicalises a JSON body for the fingerprint, up to \`idempotency.fingerprint.canonicalMaxBytes\` — left at its default, 64 KiB when this was written; a bigger body is hashed as bytes), ${p.bodyConnections} connections, ${p.rounds} run(s) of ${p.seconds} s per size after ${p.warmup} s of warm-up (and ${PROCESS_WARMUP * p.warmup} s of 1 KiB bodies once before the first size, for the JIT); medians. payguard on SQLite with \`limits: { maxBodySize: ${input.limit} }\`.`,
     `Stall test: GET /v1/balance (passed through) at ${p.stallRate} req/s, evenly paced over ${PACED.connections} connections, latency from the moment each is due; ${p.rounds} round(s) of ${p.seconds} s quiet, then ${p.seconds} s while a child process sends ${bytesLabel(STALL_BYTES)} new-key POSTs over ${p.floodConnections} connections back to back (started ${PACED.leadSeconds} s before the GETs). Medians of the rounds, max of all.`,
   ];
 }

@@ -6,3 +6,16 @@ export async function gauge(adminUrl: string, name: string): Promise<number | un
   const line = body.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
+
+/**
+ * The gauge once it has caught up with `expected` (SQLite's counts come from a background
+ * thread every 5 s), or its last value after `maxMs`.
+ */
+export async function caughtUp(adminUrl: string, name: string, expected: number, maxMs = 8_000): Promise<number | undefined> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const value = await gauge(adminUrl, name);
+    if ((value !== undefined && value >= expected) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * What the curves send: new-key charges with a real JSON body of a given size (an order with
  * line items — many members, nested objects, numbers and strings, keys not in sorted order —
- * since payguard canonicalises the JSON for the fingerprint, and that is what a big body
- * costs), and a small GET that payguard passes through.
+ * since payguard canonicalises JSON for the fingerprint, up to a size, and that is what a
+ * big body costs), and a small GET that payguard passes through.
  */
 import type { Shot } from "./cannon.js";
 

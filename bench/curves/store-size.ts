@@ -12,7 +12,7 @@ import type { Params, StoreKind } from "./args.js";
 import { fire } from "./cannon.js";
 import { onCleanup } from "./cleanup.js";
 import { type Point, points, warmProcess } from "./measure.js";
-import { gauge } from "./metrics.js";
+import { caughtUp } from "./metrics.js";
 import { reason, type Section } from "./section.js";
 import { type Growth, growTo } from "./seed/grow.js";
 import type { Seeder } from "./seed/seeder.js";
@@ -25,7 +25,7 @@ export interface SizePoint {
   label: string;
   size: number;
   growth: Growth;
-  /** payguard's own payguard_store_entries gauge (SQLite: a COUNT of live records) */
+  /** payguard's own payguard_store_entries gauge (SQLite: a count of live records, refreshed every 5 s) */
   gauge: number | undefined;
   point: Point;
   /** POST pass-through (no store) on the same process, interleaved with `point`: the machine's drift */
@@ -80,7 +80,7 @@ async function runStore(setup: StoreSetup, params: Params, upstreamUrl: string, 
       if (params.warmup > 0) for (const shot of shots) await fire(proc.url, shot, { ...options, seconds: params.warmup });
       console.log(`${setup.label}: growing to ${size} live records …`);
       const growth = await growTo(seeder, size, counter);
-      const entries = setup.kind === "sqlite" ? await gauge(proc.adminUrl, "payguard_store_entries") : undefined;
+      const entries = setup.kind === "sqlite" ? await caughtUp(proc.adminUrl, "payguard_store_entries", growth.after) : undefined;
       const [p, reference] = (await points(proc, shots, { ...options, warmup: 0 })) as [Point, Point];
       const after = await seeder.count();
       results.push({ store: setup.kind, label: setup.label, size, growth, gauge: entries, point: p, reference, after });
