@@ -22,7 +22,16 @@ import { storeSizeCurve } from "./curves/store-size.js";
 import { printSection, writeReport } from "./curves/write.js";
 import { killAll, startGateway } from "./targets.js";
 
-const params = parseParams(process.argv.slice(2));
+function paramsOrExit(): Params {
+  try {
+    return parseParams(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+}
+
+const params = paramsOrExit();
 
 function stopEverything(): void {
   killAll();
