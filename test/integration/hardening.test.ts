@@ -293,9 +293,24 @@ describe("huge or deeply nested JSON bodies: answered normally, never a crash", 
     expect(env.gw.requests.length - before).toBe(1);
   });
 
-  it("a body of exactly limits.maxBodySize with tens of thousands of keys is forwarded once and compared by value", async () => {
+  it("over fingerprint.canonicalMaxBytes, a JSON body is compared by its bytes: the same bytes replay, a reordering gets 422", async () => {
+    const pg = await behindBase("");
+    const members = Array.from({ length: 10_000 }, (_, i) => `"k${i}":${i}`);
+    const body = `{${members.join(",")}}`;
+    const reordered = `{${members.reverse().join(",")}}`;
+    expect(Buffer.byteLength(body)).toBeGreaterThan(64 * 1024);
+    env.gw.setDefault(steps.json(200, { id: "ch_large" }));
+    const before = env.gw.requests.length;
+    expect(parseRawResponse(await rawExchange(pg.url, post("large-1", body), 10_000)).status).toBe(200);
+    const same = parseRawResponse(await rawExchange(pg.url, post("large-1", body), 10_000));
+    expect(same.headers["idempotent-replayed"]).toBe("true");
+    expect(parseRawResponse(await rawExchange(pg.url, post("large-1", reordered), 10_000)).status).toBe(422);
+    expect(env.gw.requests.length - before).toBe(1);
+  });
+
+  it("a body of exactly limits.maxBodySize with tens of thousands of keys is forwarded once and, canonicalMaxBytes raised to it, compared by value", async () => {
     const limit = 1024 * 1024;
-    const pg = await behindBase(`limits: { maxBodySize: ${limit} }`);
+    const pg = await behindBase(`limits: { maxBodySize: ${limit} }\nidempotency: { fingerprint: { canonicalMaxBytes: ${limit} } }`);
     const members: string[] = [];
     let length = 2;
     for (let i = 0; length < limit - 40; i++) {
