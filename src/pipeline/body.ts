@@ -5,15 +5,25 @@
  * and the connection is closed after the answer.
  */
 import type { IncomingMessage } from "node:http";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { ProxyError } from "../errors.js";
 import type { ProxyEnv } from "./context.js";
 
 export function body(): MiddlewareHandler<ProxyEnv> {
-  return async function body(c, next) {
-    c.set("body", await readBody(c.env.incoming, c.get("generation").config.limits.maxBodySize));
-    await next();
+  return function body(c, next) {
+    const { headers } = c.env.incoming;
+    // No body (a GET): nothing to wait for, and no async frame for it.
+    if (headers["content-length"] === undefined && headers["transfer-encoding"] === undefined) {
+      c.set("body", undefined);
+      return next();
+    }
+    return withBody(c, next);
   };
+}
+
+async function withBody(c: Context<ProxyEnv>, next: Next): Promise<void> {
+  c.set("body", await readBody(c.env.incoming, c.get("generation").config.limits.maxBodySize));
+  await next();
 }
 
 function tooLarge(limit: number): ProxyError {

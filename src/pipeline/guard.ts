@@ -26,7 +26,7 @@ import type { AppDeps, ProxyEnv } from "./context.js";
  * would not forward, it trusts nothing more from that socket.
  */
 export function guard(deps: Pick<AppDeps, "lifecycle" | "live">): MiddlewareHandler<ProxyEnv> {
-  return async function guard(c, next) {
+  return function guard(c, next) {
     const { incoming } = c.env;
     const refusal = refuse(incoming, deps.live.current.config.limits.maxHeaders);
     if (refusal) {
@@ -34,7 +34,7 @@ export function guard(deps: Pick<AppDeps, "lifecycle" | "live">): MiddlewareHand
       throw refusal;
     }
     if (deps.lifecycle.draining) throw new ProxyError("shutting_down", undefined, { connection: "close" });
-    await next();
+    return next();
   };
 }
 

@@ -24,14 +24,20 @@ export const REPLAYED_HEADER = "idempotent-replayed";
 
 export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): MiddlewareHandler<ProxyEnv> {
   const settle = settler(deps);
-  return async function idempotency(c, next) {
+  // Not async: a request that is not keyed goes on without an async frame of this stage.
+  return function idempotency(c, next) {
     const route = c.get("route");
     const policy = route.idempotency;
     if (policy.mode === "off" || !policy.methods.includes(c.req.method as never) || route.exempt(c.get("path"))) return next();
     const count = (result: string) => deps.metrics.idempotency.inc({ route: route.name, result });
     const key = clientKey(c, policy, count);
     if (!key) return next(); // mode optional, and no key sent
+    return keyed(c, next, key);
+  };
 
+  /** A keyed request: claimed, then replayed — or forwarded and settled. */
+  async function keyed(c: Context<ProxyEnv>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Response | undefined> {
+    const policy = c.get("route").idempotency;
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
     const started = await begin(deps, keyedRequest(c, key.value, upstreamKey !== undefined));
     if (started.kind === "replay") {
@@ -44,7 +50,8 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): Middlewar
     // waits for this before it closes the store.
     c.set("upstreamKey", upstreamKey);
     await deps.settlements.track(forwardAndSettle(c, next, started.ticket, settle));
-  };
+    return undefined;
+  }
 }
 
 type Count = (result: string) => void;

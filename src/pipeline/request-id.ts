@@ -5,11 +5,15 @@ import type { ProxyEnv } from "./context.js";
 /** A client-supplied id is kept when it is plain visible ASCII of sane length. */
 const VALID_ID = /^[\x21-\x7e]{1,128}$/;
 
-/** Propagates `X-Request-Id` or generates one; later stages and every answer carry it. */
+/**
+ * Propagates `X-Request-Id` or generates one; later stages and every answer carry it.
+ * (Not async: a stage with nothing to do after `next` returns its promise, which saves an
+ * async frame per request.)
+ */
 export function requestId(): MiddlewareHandler<ProxyEnv> {
-  return async function requestId(c, next) {
+  return function requestId(c, next) {
     const given = c.env.incoming.headers["x-request-id"];
     c.set("requestId", typeof given === "string" && VALID_ID.test(given) ? given : randomUUID());
-    await next();
+    return next();
   };
 }
