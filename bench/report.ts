@@ -117,8 +117,24 @@ function targets(input: ReportInput): Target[] {
     max(`added p99 over direct, GET at ${rate} (paced)`, added("paced", "p99"), 1, "ms"),
     max(`added p99.9 over direct, GET at ${rate} (paced)`, added("paced", "p999"), 3, "ms"),
     max("heap allocated per pass-through GET (payguard)", of("payguard", "GET pass-through", "heapKBPerRequest"), 15, "kB"),
-    max("peak RSS under the bench load: payguard / floor", peakRss("payguard") / peakRss("node floor"), 1.3, "×", "peak RSS: payguard / floor"),
-    max("write syscalls per pass-through GET (client + gateway + log batches)", of("payguard", "GET pass-through", "writesPerRequest"), 2.05, ""),
+    // payguard on its default store: the memory store's process also holds every record of its
+    // new-key cells in its heap, which says nothing about the proxy's own footprint.
+    max(
+      "peak RSS under the bench load: payguard (default store) / floor",
+      peakRss("payguard (SQLite)") / peakRss("node floor"),
+      1.3,
+      "×",
+      "peak RSS: payguard (SQLite) / floor",
+    ),
+    // The floor writes each answer in one piece, plus one write to the gateway: 2 per request.
+    // Headers and body written apart would be ~1.5 ×; log batches add a few per cent.
+    max(
+      "write syscalls per pass-through GET: payguard / floor",
+      of("payguard", "GET pass-through", "writesPerRequest") / of(...floorGet, "writesPerRequest"),
+      1.05,
+      "×",
+      "GET: write syscalls payguard / floor",
+    ),
     ratio(
       "pass-through GET: payguard / nginx",
       "GET pass-through: payguard / nginx",
