@@ -4,7 +4,8 @@
  *
  *   store        new-key POST throughput vs live records in the store (SQLite, Redis, PostgreSQL)
  *   body         new-key POST throughput vs request body size, and the stall test: small GETs' latency
- *                while 1 MiB bodies flow
+ *                while 1 MiB bodies arrive at --flood-rate per second, through payguard and straight to
+ *                the gateway
  *   connections  GET pass-through with many concurrent keep-alive connections, payguard vs the Node floor
  *
  *   npm run bench:curves -- --out /tmp/curves --only store --seconds 2 --rounds 1 --sizes 1000,5000,20000

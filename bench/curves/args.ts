@@ -29,13 +29,16 @@ export interface Params {
   /** the stall test: rate of the small GETs, and connections sending 1 MB bodies meanwhile */
   stallRate: number;
   floodConnections: number;
+  /** 1 MB bodies per second over all the flood's connections; 0: back to back */
+  floodRate: number;
   /** concurrent keep-alive connections per point of the connections curve, ascending */
   connections: number[];
 }
 
 const USAGE = `npm run bench:curves -- [--out DIR] [--only store,body,connections] [--seconds N] [--rounds N] [--warmup N]
   [--sizes 10000,100000,1000000] [--stores sqlite,redis,postgres] [--bodies 1024,65536,1048576]
-  [--connections 32,1000,5000] [--load-connections 32] [--body-connections 8] [--stall-rate 200] [--flood-connections 4]`;
+  [--connections 32,1000,5000] [--load-connections 32] [--body-connections 8] [--stall-rate 200] [--flood-connections 4]
+  [--flood-rate 10 (0: back to back)]`;
 
 function positive(name: string, text: string, allowZero = false): number {
   const value = Number(text);
@@ -70,6 +73,7 @@ export function parseParams(argv: string[]): Params {
       bodies: { type: "string", default: "1024,65536,1048576" },
       "stall-rate": { type: "string", default: "200" },
       "flood-connections": { type: "string", default: "4" },
+      "flood-rate": { type: "string", default: "10" },
       connections: { type: "string", default: "32,1000,5000" },
       help: { type: "boolean", default: false },
     },
@@ -91,6 +95,7 @@ export function parseParams(argv: string[]): Params {
     bodies: list("bodies", values.bodies),
     stallRate: positive("stall-rate", values["stall-rate"]),
     floodConnections: Math.round(positive("flood-connections", values["flood-connections"])),
+    floodRate: positive("flood-rate", values["flood-rate"], true),
     connections: list("connections", values.connections),
   };
 }

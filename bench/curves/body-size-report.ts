@@ -1,16 +1,12 @@
 /** Curve 2's tables (throughput by body size, the stall test against its goal) and chart. */
-import { median } from "../load.js";
 import type { Params } from "./args.js";
 import type { BodyPoint } from "./body-size.js";
 import { failures as runFailures } from "./cannon.js";
-import { bytesLabel, f, table, verdict } from "./format.js";
+import { bytesLabel, f, table } from "./format.js";
 import { PROCESS_WARMUP } from "./measure.js";
-import type { Paced } from "./open-loop.js";
 import type { Section } from "./section.js";
-import { PACED, STALL_BYTES, type StallRound } from "./stall.js";
-
-/** p99 of the small GETs while 1 MiB bodies flow: below this, in ms */
-export const STALL_P99_GOAL_MS = 10;
+import type { StallRound } from "./stall.js";
+import { goalTable, stallNote, stallTable } from "./stall-report.js";
 
 interface Input {
   points: BodyPoint[];
@@ -39,49 +35,11 @@ function throughputTable(points: BodyPoint[]): string {
   );
 }
 
-interface StallRow {
-  condition: string;
-  runs: Paced[];
-  flood?: string;
-}
-
-function stallRow({ condition, runs, flood }: StallRow): string[] {
-  const failed = runs.reduce((n, r) => n + r.failed, 0);
-  return [
-    condition,
-    `${runs.reduce((n, r) => n + r.ok, 0)}/${runs.reduce((n, r) => n + r.sent, 0)}`,
-    f(median(runs.map((r) => r.p50)), 2),
-    f(median(runs.map((r) => r.p99)), 2),
-    f(Math.max(...runs.map((r) => r.max)), 1),
-    flood ?? "–",
-    failed ? `${failed} (first: ${runs.find((r) => r.first)?.first})` : "0",
-  ];
-}
-
-function stallTable(stall: StallRound[], params: Params): string {
-  const floodRps = median(stall.map((r) => r.flood.rps));
-  const floodFailures = stall.map((r) => runFailures(r.flood)).filter(Boolean);
-  const flood = `${f(floodRps, 1)}/s over ${params.floodConnections} connections${floodFailures.length ? ` (${floodFailures.join("; ")})` : ""}`;
-  const rows = [
-    stallRow({ condition: "quiet", runs: stall.map((r) => r.quiet) }),
-    stallRow({ condition: `with ${bytesLabel(STALL_BYTES)} POSTs`, runs: stall.map((r) => r.loaded), flood }),
-  ];
-  return table(["condition", "GETs answered", "p50 ms", "p99 ms", "max ms", `${bytesLabel(STALL_BYTES)} new-key POSTs alongside`, "GET failures"], rows);
-}
-
-function goalTable(stall: StallRound[]): string {
-  const p99 = median(stall.map((r) => r.loaded.p99));
-  return table(
-    ["target", "measured", "goal", "result"],
-    [["GET p99 while 1 MiB bodies flow", `${f(p99, 2)} ms`, `< ${STALL_P99_GOAL_MS} ms`, verdict(Number.isFinite(p99) ? p99 < STALL_P99_GOAL_MS : undefined)]],
-  );
-}
-
 function notes(input: Input): string[] {
   const p = input.params;
   return [
     `New-key POST /v1/charges with a JSON body of each size (an order with line items: nested objects, numbers, strings, keys not in sorted order — payguard canonicalises a JSON body for the fingerprint, up to \`idempotency.fingerprint.canonicalMaxBytes\` — left at its default, 64 KiB when this was written; a bigger body is hashed as bytes), ${p.bodyConnections} connections, ${p.rounds} run(s) of ${p.seconds} s per size after ${p.warmup} s of warm-up (and ${PROCESS_WARMUP * p.warmup} s of 1 KiB bodies once before the first size, for the JIT); medians. payguard on SQLite with \`limits: { maxBodySize: ${input.limit} }\`.`,
-    `Stall test: GET /v1/balance (passed through) at ${p.stallRate} req/s, evenly paced over ${PACED.connections} connections, latency from the moment each is due; ${p.rounds} round(s) of ${p.seconds} s quiet, then ${p.seconds} s while a child process sends ${bytesLabel(STALL_BYTES)} new-key POSTs over ${p.floodConnections} connections back to back (started ${PACED.leadSeconds} s before the GETs). Medians of the rounds, max of all.`,
+    stallNote(p),
   ];
 }
 
@@ -89,7 +47,8 @@ export function renderBodySection(input: Input): Section {
   const { points, stall } = input;
   const failures = [...input.failures];
   for (const { bytes, point } of points) if (runFailures(point)) failures.push(`body ${bytesLabel(bytes)}: ${runFailures(point)}`);
-  for (const r of stall) if (r.quiet.failed || r.loaded.failed || runFailures(r.flood)) failures.push("stall test: failed requests (see its table)");
+  for (const r of stall)
+    if (r.quiet.failed || r.loaded.failed || r.direct.failed || runFailures(r.flood)) failures.push("stall test: failed requests (see its table)");
   const series = (name: string, pick: (p: BodyPoint) => number) => [
     { name, values: input.params.bodies.map((b) => points.find((p) => p.bytes === b)).map((p) => (p ? pick(p) : Number.NaN)) },
   ];
@@ -105,7 +64,7 @@ export function renderBodySection(input: Input): Section {
     "",
     stall.length ? stallTable(stall, input.params) : "not measured",
     "",
-    goalTable(stall),
+    goalTable(stall, input.params),
   ].join("\n");
   return {
     curve: "body",

@@ -1,7 +1,8 @@
 /**
  * Curve 2: new-key POSTs with growing JSON bodies on the default store (SQLite), then the
- * stall test on the same payguard. payguard's body limit is raised above the largest body
- * (limits.maxBodySize; the answers stay small, so idempotency.maxResponseSize need not change).
+ * stall test on the same payguard (its small GETs also sent straight to the gateway,
+ * `upstreamUrl`). payguard's body limit is raised above the largest body (limits.maxBodySize;
+ * the answers stay small, so idempotency.maxResponseSize need not change).
  */
 import { startPayguard } from "../targets.js";
 import type { Params } from "./args.js";
@@ -41,7 +42,7 @@ export async function bodySizeCurve(params: Params, upstreamUrl: string): Promis
         console.error(failures.at(-1));
       }
     }
-    stall = await stallRounds(proc, params).catch((err: unknown) => {
+    stall = await stallRounds(proc, upstreamUrl, params).catch((err: unknown) => {
       failures.push(`stall test: ${reason(err)}`);
       console.error(failures.at(-1));
       return [];

@@ -36,6 +36,8 @@ export interface FireOptions {
   connections: number;
   /** seconds a request may take before autocannon counts a timeout (its default: 10) */
   timeoutSeconds?: number;
+  /** requests per second over all connections (autocannon's overallRate); unset or 0: each connection back to back */
+  rate?: number;
 }
 
 let runs = 0;
@@ -61,6 +63,7 @@ export async function fire(url: string, shot: Shot, options: FireOptions): Promi
         connections: options.connections,
         duration: options.seconds,
         timeout: options.timeoutSeconds ?? 10,
+        ...(options.rate ? { overallRate: options.rate } : {}),
         ...(requests ? { requests } : {}),
       },
       (err, res) => (err ? reject(err) : resolve(res)),

@@ -9,10 +9,18 @@ export interface Flood {
   result: Promise<Run>;
 }
 
-export async function startFlood(url: string, bytes: number, connections: number, seconds: number): Promise<Flood> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/curves/flood.ts", url, String(bytes), String(connections), String(seconds)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+export interface FloodOptions {
+  bytes: number;
+  connections: number;
+  seconds: number;
+  /** bodies per second over all connections; 0: back to back */
+  rate: number;
+}
+
+export async function startFlood(url: string, options: FloodOptions): Promise<Flood> {
+  const { bytes, connections, seconds, rate } = options;
+  const args = ["--import", "tsx", "bench/curves/flood.ts", url, ...[bytes, connections, seconds, rate].map(String)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   // It ends by itself after `seconds`; this only matters if the run is stopped before.
   const kill = onCleanup(() => child.kill("SIGKILL"));
   const lines = createInterface({ input: child.stdout });

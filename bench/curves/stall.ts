@@ -1,8 +1,11 @@
 /**
- * The stall test: small GETs at an even rate (open loop), once on a quiet payguard and once
- * while a few connections (a child process) send it 1 MiB JSON bodies with new keys
- * back to back — does one big body's parse and canonicalisation hold up everyone else?
- * Quiet and loaded alternate for each round, so drift on a shared machine hits both alike.
+ * The stall test: small GETs at an even rate (open loop), once on a quiet payguard, then while
+ * a child process sends payguard 1 MiB JSON bodies with new keys at a fixed, moderate rate
+ * (--flood-rate; 0: back to back) — once through payguard and once straight to the gateway,
+ * under the same flood. Does one big body's processing hold up everyone else, and how much of
+ * the GETs' latency is payguard's rather than the shared machine's and the gateway's?
+ * The conditions alternate in every round (the two loaded ones swap order), so drift on a
+ * shared machine hits them alike.
  */
 import type { Proc } from "../targets.js";
 import type { Params } from "./args.js";
@@ -20,21 +23,45 @@ const LEAD_S = 1;
 
 export interface StallRound {
   quiet: Paced;
+  /** GETs through payguard while the bodies arrive */
   loaded: Paced;
+  /** the same GETs sent to the gateway itself, while the bodies still go through payguard */
+  direct: Paced;
   flood: Run;
 }
 
-export async function stallRounds(proc: Proc, params: Params): Promise<StallRound[]> {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The two loaded runs under one flood, in the order `directFirst` says. */
+async function loadedRuns(proc: Proc, gatewayUrl: string, params: Params, directFirst: boolean): Promise<Omit<StallRound, "quiet">> {
+  const paced = (url: string) => openLoop(url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
+  const flood = await startFlood(proc.url, {
+    bytes: STALL_BYTES,
+    connections: params.floodConnections,
+    seconds: 2 * params.seconds + 2 * LEAD_S,
+    rate: params.floodRate,
+  });
+  await sleep(LEAD_S * 1000);
+  const first = await paced(directFirst ? gatewayUrl : proc.url);
+  const second = await paced(directFirst ? proc.url : gatewayUrl);
+  const [loaded, direct] = directFirst ? [second, first] : [first, second];
+  return { loaded, direct, flood: await flood.result };
+}
+
+/** "at 10/s" or "back to back": how the 1 MiB bodies arrive. */
+export function floodRateLabel(params: Params): string {
+  return params.floodRate > 0 ? `at ${params.floodRate}/s` : "back to back";
+}
+
+export async function stallRounds(proc: Proc, gatewayUrl: string, params: Params): Promise<StallRound[]> {
   const rounds: StallRound[] = [];
   for (let r = 0; r < params.rounds; r++) {
     await idle(proc);
     const quiet = await openLoop(proc.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
-    const flood = await startFlood(proc.url, STALL_BYTES, params.floodConnections, params.seconds + 2 * LEAD_S);
-    await new Promise((resolve) => setTimeout(resolve, LEAD_S * 1000));
-    const loaded = await openLoop(proc.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
-    rounds.push({ quiet, loaded, flood: await flood.result });
+    const round = { quiet, ...(await loadedRuns(proc, gatewayUrl, params, r % 2 === 1)) };
+    rounds.push(round);
     console.log(
-      `stall round ${r + 1}/${params.rounds}: GET p99 quiet ${quiet.p99.toFixed(2)} ms, with 1 MiB bodies ${loaded.p99.toFixed(2)} ms (max ${loaded.max.toFixed(1)} ms)`,
+      `stall round ${r + 1}/${params.rounds}: GET p99 quiet ${quiet.p99.toFixed(2)} ms; with 1 MiB POSTs ${floodRateLabel(params)} (${round.flood.rps.toFixed(1)}/s): through payguard ${round.loaded.p99.toFixed(2)} ms (max ${round.loaded.max.toFixed(1)}), direct to the gateway ${round.direct.p99.toFixed(2)} ms`,
     );
   }
   return rounds;
