@@ -3,7 +3,10 @@ import type { Params } from "./args.js";
 import { failures as runFailures } from "./cannon.js";
 import { bulkheadLine, type ConnectionsPoint } from "./connections.js";
 import { f, table } from "./format.js";
+import { BATCH } from "./hold.js";
+import { WARM_MS } from "./hold-loop.js";
 import type { Section } from "./section.js";
+import { DROP_PHASES, PHASES, phaseCells } from "./tally.js";
 
 interface Input {
   points: ConnectionsPoint[];
@@ -24,13 +27,14 @@ function connectionsTable(points: ConnectionsPoint[]): string {
       "p99 ms",
       "max ms",
       "non-2xx",
-      "errors incl. timeouts (in window)",
+      `errors incl. timeouts (${PHASES.join(" / ")})`,
       "of them timeouts",
+      `connections closed while running (${DROP_PHASES.join(" / ")})`,
       "idle RSS MiB",
       "peak RSS MiB",
       "CPU ms / req",
     ],
-    points.map(({ target, connections, connected, rampMs, errorsInWindow, point: p }) => [
+    points.map(({ target, connections, connected, rampMs, errorsBy, dropsBy, point: p }) => [
       target,
       String(connections),
       String(connected),
@@ -40,8 +44,9 @@ function connectionsTable(points: ConnectionsPoint[]): string {
       f(p.p99, 1),
       f(p.max, 0),
       String(p.non2xx),
-      `${p.errors} (${errorsInWindow})`,
+      `${p.errors} (${phaseCells(errorsBy)})`,
       String(p.timeouts),
+      phaseCells(dropsBy, DROP_PHASES),
       f(p.idleRssMiB, 0),
       `${f(p.peakRssMiB, 0)}${p.rssReset ? "" : "†"}`,
       f(p.cpuMsPerReq, 3),
@@ -52,8 +57,9 @@ function connectionsTable(points: ConnectionsPoint[]): string {
 function notes(params: Params): string[] {
   return [
     `GET /v1/balance passed through, over N concurrent keep-alive connections, each sending its next request when its answer is in; ${params.rounds} run(s) of ${params.seconds} s per point, payguard and the floor interleaved, after ${params.warmup} s of warm-up once every connection is open; medians (max: of all runs; failures: summed).`,
-    "Driver: bench/curves/hold.ts, one undici Pool, the connections opened in batches of 250 and all of them connected before the measured window — not autocannon, which opens all its connections at once at the start of every run: with 5,000 that overflows the listen backlog, and a 3 s smoke run against payguard got 179 answers, p50 4.6 s, all of it connection set-up.",
-    `Requests slower than 30 s count as timeouts; non-2xx, errors and timeouts — counted from the first connection to the last answer, "in window" those inside the measured window — must all be 0. payguard: memory store, \`${bulkheadLine(params)}\` — its default bulkhead (256 running + 512 queued) answers 503 past 768 requests in flight (seen in a smoke run at 5,000 connections: every answer a 503).`,
+    `Driver: bench/curves/hold.ts — one undici Client and one request loop per connection (an undici Pool gives each request to its first free connection, so its last ones can sit idle). The connections are opened in batches of ${BATCH}, the next batch only once every connection of the previous one has had an answer; while the rest are opening, each open connection sends a request every ${(0.75 * WARM_MS) / 1000}–${WARM_MS / 1000} s (payguard's server, on Node's default keepAliveTimeout, closes a connection idle for 5 s; the floor after 10 s), and only then does every loop go flat out (warm-up, then the window). Not autocannon, which opens all its connections at once at the start of every run: with 5,000 that overflows the listen backlog, and a 3 s smoke run against payguard got 179 answers, p50 4.6 s, all of it connection set-up.`,
+    "Why an answer and not just \"connected\": the previous driver moved on as soon as the client saw a connection set up, while payguard — busy serving the connections already open — accepted more slowly than they came; its accept queue overflowed (thousands of ListenOverflows per second in /proc/net/netstat), the kernel dropped connections it had never accepted, and the client's request on such a connection was answered with a RST: 128–429 ECONNRESETs per run at 3,000–5,000 connections in smoke runs, each matched one to one by the kernel's SyncookiesFailed, OutRsts and EstabResets of the same second, during opening, warm-up, window and after. It was not the keep-alive race (a server closing an idle connection as the client reuses it): undici follows payguard's `Keep-Alive: timeout=5` and closes idle connections itself after 3 s, no connection closed idle before the window ended, and a client keepAliveTimeout of 4 s changed nothing (414 resets). With answers as the gate: no overflow, no reset, no connection closed.",
+    `Requests slower than 30 s count as timeouts; non-2xx, errors and timeouts — counted from the first connection to the last answer, by phase (opening, warm-up, window, ending) — must all be 0, and so must the connections closed while a run was going on (by either side; the driver re-opens one with its next request). payguard: memory store, \`${bulkheadLine(params)}\` — its default bulkhead (256 running + 512 queued) answers 503 past 768 requests in flight (seen in a smoke run at 5,000 connections: every answer a 503).`,
     "RSS of the target process: VmRSS before the run (no connections open), peak = VmHWM during the run (connections opened, warm-up and window).",
   ];
 }
@@ -65,6 +71,8 @@ export function renderConnectionsSection(input: Input): Section {
     const bad = runFailures(p.point);
     if (bad) failures.push(`${p.target} at ${p.connections} connections: ${bad}`);
     if (p.connected < p.connections) failures.push(`${p.target} at ${p.connections} connections: only ${p.connected} were open when measured`);
+    const drops = DROP_PHASES.reduce((n, phase) => n + p.dropsBy[phase], 0);
+    if (drops) failures.push(`${p.target} at ${p.connections} connections: ${drops} connection(s) closed while the run was going on`);
   }
   const targets = [...new Set(points.map((p) => p.target))];
   const series = (pick: (p: ConnectionsPoint) => number) =>

@@ -11,6 +11,7 @@ import { type Held, hold } from "./hold.js";
 import { combine, type Measured, measureWith, type Point, warmProcess } from "./measure.js";
 import { reason, type Section } from "./section.js";
 import { BALANCE } from "./shots.js";
+import { type ByPhase, DROP_PHASES, PHASES, phaseCells, sumByPhase } from "./tally.js";
 
 export interface ConnectionsPoint {
   target: string;
@@ -19,8 +20,10 @@ export interface ConnectionsPoint {
   /** fewest connections open at the start of a measured window, over the runs */
   connected: number;
   rampMs: number;
-  /** of the errors, those inside the measured windows */
-  errorsInWindow: number;
+  /** the errors, by phase, summed over the runs */
+  errorsBy: ByPhase;
+  /** connections closed before the end of a run, by phase, summed over the runs */
+  dropsBy: ByPhase;
 }
 
 const TIMEOUT_MS = 30_000;
@@ -42,7 +45,8 @@ function pointOf(target: Proc, connections: number, runs: (Held & Measured)[]): 
     point: combine(runs),
     connected: Math.min(...runs.map((r) => r.connected)),
     rampMs: Math.max(...runs.map((r) => r.rampMs)),
-    errorsInWindow: runs.reduce((n, r) => n + r.errorsInWindow, 0),
+    errorsBy: sumByPhase(runs.map((r) => r.errorsBy)),
+    dropsBy: sumByPhase(runs.map((r) => r.dropsBy)),
   };
 }
 
@@ -55,7 +59,7 @@ async function runPoints(targets: Proc[], params: Params, points: ConnectionsPoi
         const run = await measurePoint(target, connections, params);
         runs.get(target)?.push(run);
         console.log(
-          `${connections} connections, ${target.name}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(1)} ms, errors ${run.errors}, non-2xx ${run.non2xx}, peak RSS ${run.peakRssMiB.toFixed(0)} MiB`,
+          `${connections} connections, ${target.name}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(1)} ms, errors ${run.errors} (${PHASES.join("/")}: ${phaseCells(run.errorsBy)}), closed while running ${phaseCells(run.dropsBy, DROP_PHASES)}, non-2xx ${run.non2xx}, opened in ${(run.rampMs / 1000).toFixed(1)} s, peak RSS ${run.peakRssMiB.toFixed(0)} MiB`,
         );
       }
     }
