@@ -30,7 +30,8 @@ describe("createCipher", () => {
   it("leaves no plaintext in the sealed bytes", () => {
     const plain = Buffer.from('{"card":"4242424242424242","cvc":"123","name":"Jane Doe"}'.repeat(20));
     const sealed = cipherFor(keyA).encrypt(plain);
-    for (const fragment of ["4242424242", "card", "Jane Doe", '{"']) expect(sealed.includes(fragment)).toBe(false);
+    // Fragments of 4+ bytes: a 1 KiB random ciphertext holds any given 2-byte pair about 1.8% of the time.
+    for (const fragment of ["4242424242", '{"card"', "Jane Doe", '"cvc":"123"']) expect(sealed.includes(fragment)).toBe(false);
   });
 
   it("fails authentication when any one byte of the IV, ciphertext or tag is changed", () => {
