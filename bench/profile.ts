@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type FeatureTime, featureTimes } from "./features.js";
 import { load, type Scenario } from "./load.js";
 import { startGateway, startPayguard, tempDir } from "./targets.js";
 
@@ -40,11 +41,8 @@ function moduleOf(hot: Hot): string {
   return file;
 }
 
-/** Self time per function (name + file:line), from the samples (or hit counts), largest first. */
-export function selfTimes(profile: CpuProfile): { hot: Hot[]; totalMs: number } {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+/** Self time per profile node in µs, from the samples (or hit counts). */
+function sampledSelfUs(profile: CpuProfile): Map<number, number> {
   const selfUs = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
     // timeDeltas[i] is the time before sample i; the time a sample stands for is the next delta.
@@ -56,6 +54,14 @@ export function selfTimes(profile: CpuProfile): { hot: Hot[]; totalMs: number } 
     const per = (profile.endTime - profile.startTime) / Math.max(1, hits);
     for (const n of profile.nodes) selfUs.set(n.id, (n.hitCount ?? 0) * per);
   }
+  return selfUs;
+}
+
+/** Self time per function (name + file:line), largest first. */
+export function selfTimes(profile: CpuProfile, selfUs = sampledSelfUs(profile)): { hot: Hot[]; totalMs: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
   const byFunction = new Map<string, Hot>();
   let totalMs = 0;
   for (const [id, us] of selfUs) {
@@ -75,6 +81,23 @@ export function selfTimes(profile: CpuProfile): { hot: Hot[]; totalMs: number } 
   return { hot: [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs), totalMs };
 }
 
+/** The per-feature table: every feature at more than 3 % of busy CPU is marked. */
+function featureLines(features: FeatureTime[], busyMs: number): string[] {
+  const rows = features
+    .filter((f) => f.feature !== "(idle)")
+    .map((f) => {
+      const share = (f.ms / busyMs) * 100;
+      return `| ${f.feature} | ${f.ms.toFixed(0)} | ${share.toFixed(1)} | ${share > 3 ? "yes" : ""} |`;
+    });
+  return [
+    "CPU by feature (each sample goes to the innermost payguard feature on its stack, with the native work it called):",
+    "",
+    "| feature | ms | % busy | > 3 % |",
+    "|---|---|---|---|",
+    ...rows,
+  ];
+}
+
 export async function profile(options: { duration: number; connections: number; warmup: number; scenarios: Scenario[]; out: string }): Promise<void> {
   const dir = tempDir("payguard-bench-prof-");
   const gateway = await startGateway();
@@ -91,7 +114,9 @@ export async function profile(options: { duration: number; connections: number; 
   if (code !== 0) throw new Error(`payguard exited with ${code} after SIGTERM: no profile written`);
   const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const { hot, totalMs } = selfTimes(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile);
+  const cpuProfile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+  const selfUs = sampledSelfUs(cpuProfile);
+  const { hot, totalMs } = selfTimes(cpuProfile, selfUs);
   const idle = hot.filter((h) => h.name === "(idle)").reduce((sum, h) => sum + h.selfMs, 0);
   const busy = totalMs - idle;
   const lines = [
@@ -117,6 +142,7 @@ export async function profile(options: { duration: number; connections: number; 
       .slice(0, 15)
       .map(([module, ms]) => `| ${module} | ${ms.toFixed(0)} | ${((ms / busy) * 100).toFixed(1)} |`),
   );
+  lines.push("", ...featureLines(featureTimes(cpuProfile.nodes, selfUs), busy));
   console.log(`\n${lines.join("\n")}`);
   const out = join(dirname(options.out), "PROFILE.md");
   writeFileSync(
