@@ -27,6 +27,8 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** how often the background thread counts the records for stats(); default COUNT_MS */
   countEveryMs?: number;
+  /** how often expired records and old ledger rows are deleted; default SWEEP_MS */
+  sweepEveryMs?: number;
 }
 
 /** How often expired records are deleted, and at most how many per round. */
@@ -110,9 +112,13 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
   };
 
   const sweeper = setInterval(() => {
-    for (let i = 0; i < SWEEP_BATCHES && sql.sweep.run(now()).changes === SWEEP_BATCH; i++);
-    for (let i = 0; i < SWEEP_BATCHES && sql.forget.run(now() - options.ledgerRetentionMs).changes === SWEEP_BATCH; i++);
-  }, SWEEP_MS);
+    // A round that fails (the file locked by another process past busy_timeout) leaves the
+    // rows to the next one; reads already treat an expired record as none.
+    try {
+      for (let i = 0; i < SWEEP_BATCHES && sql.sweep.run(now()).changes === SWEEP_BATCH; i++);
+      for (let i = 0; i < SWEEP_BATCHES && sql.forget.run(now() - options.ledgerRetentionMs).changes === SWEEP_BATCH; i++);
+    } catch {}
+  }, options.sweepEveryMs ?? SWEEP_MS);
   sweeper.unref();
 
   const entryOf = (key: string, row: RecordRow): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "sqlite" });
