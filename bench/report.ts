@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
+import { writePng } from "./curves/png.js";
 import type { Sample } from "./load.js";
 
 export interface Row {
@@ -340,29 +341,11 @@ function svg(ts: Target[]): string {
   return parts.join("\n");
 }
 
-async function png(svgText: string, file: string): Promise<string> {
-  try {
-    const { Resvg } = await import("@resvg/resvg-js");
-    const rendered = new Resvg(svgText, {
-      background: "white",
-      fitTo: { mode: "zoom", value: 2 },
-      font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
-    });
-    writeFileSync(file, rendered.render().asPng());
-    return file;
-  } catch (err) {
-    const svgFile = file.replace(/\.png$/, ".svg");
-    writeFileSync(svgFile, svgText);
-    console.warn(`could not render PNG (${(err as Error).message}); wrote ${svgFile} instead`);
-    return svgFile;
-  }
-}
-
 export async function report(input: ReportInput): Promise<void> {
   const body = tables(input);
   mkdirSync(dirname(input.out), { recursive: true });
   console.log(`\n${body}`);
-  const chart = await png(svg(targets(input)), join(dirname(input.out), "ratios.png"));
+  const chart = await writePng(svg(targets(input)), join(dirname(input.out), "ratios.png"));
   const md = [
     "# payguard benchmark results",
     "",

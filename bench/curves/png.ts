@@ -1,4 +1,4 @@
-/** An SVG rendered to PNG with resvg (as bench/report.ts does); the SVG itself when resvg cannot. */
+/** An SVG rendered to PNG with resvg (the charts of bench/report.ts and bench/curves); the SVG itself when resvg cannot. */
 import { writeFileSync } from "node:fs";
 
 /** Writes `file` (a .png) and returns the file written: the PNG, or the .svg beside it if rendering failed. */
