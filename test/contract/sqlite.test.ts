@@ -1,9 +1,6 @@
-import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { createCipher, parseKeys } from "../../src/store/crypto.js";
@@ -37,31 +34,6 @@ describe("sqlite store specifics", () => {
     await until(() => store.stats().entries === 3 && store.stats().inFlight === 1, "the background count");
     await store.close();
   });
-
-  it("a sweep that finds the file locked by another process is skipped, not fatal; the next one deletes", async () => {
-    const path = freshPath();
-    const store = openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000, sweepEveryMs: 100 });
-    expect(await store.claim("gone", { token: "t", fingerprint: "fp", leaseMs: 1, ttlMs: 1 })).toMatchObject({ outcome: "claimed" });
-    // Another process's lock, held past the serving connection's busy_timeout (5 s): a sweep meanwhile fails with SQLITE_BUSY.
-    // A worker thread holds it, since the failing sweep blocks this thread's event loop while it waits.
-    const holder = new Worker(
-      `const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve("better-sqlite3"))});
-       const db = new Database(${JSON.stringify(path)});
-       db.exec("BEGIN IMMEDIATE");
-       require("node:worker_threads").parentPort.postMessage("locked");
-       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_500);
-       db.exec("COMMIT");
-       db.close();`,
-      { eval: true },
-    );
-    await once(holder, "message");
-    await once(holder, "exit");
-    const other = new Database(path);
-    const records = other.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM records");
-    await until(() => records.get()?.n === 0, "the next sweep");
-    other.close();
-    await store.close();
-  }, 30_000);
 
   it("with encryption on, neither the file nor its WAL holds a plaintext body or header", async () => {
     const path = freshPath();

@@ -62,6 +62,8 @@ export function startBackground(path: string, options: BackgroundOptions): Backg
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     async close() {
+      // Held while closing: an unref'd worker and timer alone would let the process exit (code 13) mid-close.
+      worker.ref();
       worker.postMessage("close");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       await worker.terminate();
