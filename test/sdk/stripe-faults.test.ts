@@ -9,6 +9,7 @@ import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import type { SeenRequest, Step } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
+import { until } from "../support/until.js";
 import { stripeClient } from "./stripe-client.js";
 
 const CALLS = 120;
@@ -83,7 +84,10 @@ describe("stripe-node with maxNetworkRetries over a faulty gateway, through payg
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     // Answers payguard made itself (problem codes on the access line), which the SDK had to read.
-    const own = pg.logs.map((line) => JSON.parse(line) as { msg?: string; outcome?: string }).filter((l) => l.msg === "request" && l.outcome !== "upstream");
+    // The access lines are written in batches (up to 100 ms late): wait for one per call at least.
+    const lines = () => pg.logs.map((line) => JSON.parse(line) as { msg?: string; outcome?: string }).filter((l) => l.msg === "request");
+    await until(() => lines().length >= CALLS, "an access line for every call");
+    const own = lines().filter((l) => l.outcome !== "upstream");
     return { outcomes, charged: new Set(gateway.charged), own: own.length };
   }
 
