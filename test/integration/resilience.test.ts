@@ -291,7 +291,7 @@ describe("total timeout", () => {
     expect(elapsed).toBeGreaterThanOrEqual(480);
     expect(elapsed).toBeLessThan(1500); // generous: CI machines are shared
     await sleep(600);
-    // This request's attempts only: on a loaded machine an earlier test's late request can land here too.
+    // This request's attempts, by its key, with their times for the failure message.
     const attempts = since(before).filter((r) => r.headers["idempotency-key"] === k);
     const timeline = attempts.map((r) => `${r.url} ${(r.time - started).toFixed(0)} ms`).join(", ");
     // Two or three fit before the deadline (200 ms each, 50 ms then ~100 ms backoff); retries

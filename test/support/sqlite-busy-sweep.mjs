@@ -1,5 +1,5 @@
 /**
- * Run as a child process by test/contract/sqlite.test.ts: the SQLite store (from dist/) with a
+ * Run as a child process by test/contract/sqlite-busy.test.ts: the SQLite store (from dist/) with a
  * fast sweep, one record that expires at once, and another process holding the file's write
  * lock past the store's busy_timeout (5 s), so a sweep fails with SQLITE_BUSY. Prints "swept"
  * and exits 0 once a later sweep has deleted the record; a sweep error that escapes ends the
