@@ -2,14 +2,16 @@
  * The idempotency store a config asks for: the backend, with what every backend shares put
  * around it once — encryption at rest, and (for a shared backend) the durable local queue for
  * answers it cannot take while it is down.
+ *
+ * The Redis and PostgreSQL backends (and their clients) are imported only when the config
+ * asks for them: their modules are ~7 MB of live heap, which every full GC of a SQLite or
+ * memory-store process would otherwise have to mark (docs/performance.md#body-size).
  */
 import type { StoreConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import { createCipher, parseKeys } from "./crypto.js";
 import { createMemoryStore } from "./memory.js";
-import { createPostgresStore } from "./postgres/store.js";
-import { createRedisStore } from "./redis/store.js";
 import { sealedStore } from "./sealing.js";
 import { createSharedStore, type ReadyStore } from "./shared/store.js";
 import { openSqliteStore } from "./sqlite/store.js";
@@ -17,6 +19,7 @@ import { openSqliteStore } from "./sqlite/store.js";
 export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   switch (config.type) {
     case "redis": {
+      const { createRedisStore } = await import("./redis/store.js");
       const redis = await createRedisStore({
         url: config.url,
         clusterNodes: config.cluster.nodes,
@@ -29,6 +32,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
       return createSharedStore(sealedStore(redis, createCipher(parseKeys(config.encryption.key))), config, deps);
     }
     case "postgres": {
+      const { createPostgresStore } = await import("./postgres/store.js");
       const postgres = await createPostgresStore({
         nodes: config.postgres.nodes.length > 0 ? config.postgres.nodes : [config.url],
         schema: config.postgres.schema,
