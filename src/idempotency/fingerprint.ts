@@ -3,9 +3,10 @@
  * Method + path + query + body digest (+ configured headers). With `canonical-json`, JSON
  * bodies up to `canonicalMaxBytes` are compared by value — key order and whitespace do not
  * matter — and the configured JSON pointers are left out; anything else is hashed as bytes.
- * Pure.
+ * Pure; {@link fingerprintOffLoop} gives the same value with a large body hashed off the
+ * event loop.
  */
-import { createHash } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 import { parsePointer } from "./pointer.js";
 
 export interface FingerprintOptions {
@@ -28,17 +29,44 @@ export interface FingerprintInput {
 /** Nesting deeper than this is hashed as bytes rather than canonicalised (no stack risk). */
 export const MAX_JSON_DEPTH = 64;
 
+/**
+ * A body hashed as bytes that is larger than this is hashed on libuv's thread pool by
+ * {@link fingerprintOffLoop}: SHA-256 takes ~1–2 ms per MiB, which would hold every other
+ * request on the event loop meanwhile (docs/performance.md#body-size).
+ */
+export const OFF_LOOP_BYTES = 64 * 1024;
+
 export function fingerprint(input: FingerprintInput, options: FingerprintOptions): string {
+  return withBodyDigest(input, options, bodyDigest(input, options));
+}
+
+/**
+ * The same value as {@link fingerprint}; a body over {@link OFF_LOOP_BYTES} that is hashed as
+ * bytes is hashed by WebCrypto's digest, which runs on libuv's thread pool.
+ */
+export async function fingerprintOffLoop(input: FingerprintInput, options: FingerprintOptions): Promise<string> {
+  const body = input.body;
+  if (!body || body.length <= OFF_LOOP_BYTES || canonicalises(body, input, options)) return fingerprint(input, options);
+  const digest = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("base64url");
+  return withBodyDigest(input, options, `bytes:${digest}`);
+}
+
+function withBodyDigest(input: FingerprintInput, options: FingerprintOptions, bodyDigest: string): string {
   const hash = createHash("sha256");
   hash.update(input.method).update("\n").update(input.target).update("\n");
   for (const value of options.headerValues) hash.update(value === undefined ? "\x00" : `\x01${value}`).update("\n");
-  hash.update(bodyDigest(input, options));
+  hash.update(bodyDigest);
   return hash.digest("base64url");
+}
+
+/** Whether the body is a candidate for comparison by value (it still falls back to bytes if it is not acceptable JSON). */
+function canonicalises(body: Buffer, input: FingerprintInput, options: FingerprintOptions): boolean {
+  return options.body === "canonical-json" && body.length > 0 && body.length <= options.canonicalMaxBytes && isJson(input.contentType);
 }
 
 function bodyDigest(input: FingerprintInput, options: FingerprintOptions): string {
   const body = input.body ?? Buffer.alloc(0);
-  if (options.body === "canonical-json" && body.length > 0 && body.length <= options.canonicalMaxBytes && isJson(input.contentType)) {
+  if (canonicalises(body, input, options)) {
     const canonical = canonicalJson(body, options.ignoreFields);
     if (canonical !== undefined) return `json:${createHash("sha256").update(canonical).digest("base64url")}`;
   }

@@ -11,7 +11,7 @@ import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { gatewayRequestId } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
-import { fingerprint } from "../idempotency/fingerprint.js";
+import { fingerprintOffLoop } from "../idempotency/fingerprint.js";
 import { findKey, scopedKey } from "../idempotency/key.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
@@ -39,7 +39,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): Middlewar
   async function keyed(c: Context<ProxyEnv>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Response | undefined> {
     const policy = c.get("route").idempotency;
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
-    const started = await begin(deps, keyedRequest(c, key.value, upstreamKey !== undefined));
+    const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined));
     if (started.kind === "replay") {
       const requestIdRule = c.get("generation").config.upstream.requestId;
       c.set("reply", replayOf(started.response, key.echo === undefined ? undefined : { header: policy.header, value: key.echo }));
@@ -80,7 +80,7 @@ function clientKey(c: Context<ProxyEnv>, policy: IdempotencyConfig, count: Count
 }
 
 /** The record this request claims: its scoped id, its fingerprint, and whether the gateway dedupes it. */
-function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean): KeyedRequest {
+async function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean): Promise<KeyedRequest> {
   const route = c.get("route");
   const policy = route.idempotency;
   const method = c.req.method;
@@ -100,7 +100,7 @@ function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean
     requestId: c.get("requestId"),
     lookupKey,
     gatewayDedupes,
-    fingerprint: fingerprint(
+    fingerprint: await fingerprintOffLoop(
       { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
       {
         body: policy.fingerprint.body,

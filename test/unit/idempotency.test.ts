@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, fingerprint, MAX_JSON_DEPTH } from "../../src/idempotency/fingerprint.js";
+import { canonicalJson, fingerprint, fingerprintOffLoop, MAX_JSON_DEPTH, OFF_LOOP_BYTES } from "../../src/idempotency/fingerprint.js";
 import { findKey, type KeySources, parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
 import { settleFailure, settleResponse } from "../../src/idempotency/outcome.js";
 
@@ -166,6 +166,40 @@ describe("fingerprint", () => {
     expect(canonicalJson(deep)).toBeUndefined();
     expect(canonicalJson(`${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}`)).toBeDefined();
     expect(fp(deep)).toMatch(/^[\w-]{43}$/);
+  });
+});
+
+describe("fingerprintOffLoop: a large body hashed on the thread pool", () => {
+  const opts: Parameters<typeof fingerprint>[1] = { body: "canonical-json", canonicalMaxBytes: 64 * 1024, ignoreFields: [], headerValues: ["acct_1"] };
+  const input = (body: string, contentType = "application/json") => ({ method: "POST", target: "/v1/charges?x=1", contentType, body: Buffer.from(body) });
+  const big = `{"items":[${'"x",'.repeat(OFF_LOOP_BYTES)}"end"]}`;
+
+  it("is the same value as fingerprint, on either side of the threshold and of canonicalMaxBytes", async () => {
+    const cases = [
+      input(big),
+      input(big, "application/octet-stream"),
+      input('{"b":1,"a":2}'),
+      input("{not json"),
+      input("x".repeat(OFF_LOOP_BYTES + 1), "text/plain"),
+    ];
+    for (const c of cases) expect(await fingerprintOffLoop(c, opts)).toBe(fingerprint(c, opts));
+    // A body inside a subarray of a larger buffer is hashed as its own bytes (a view, not the whole buffer).
+    const framed = Buffer.concat([Buffer.from("garbage-before"), Buffer.from(big), Buffer.from("after")]);
+    const view = { ...input(big), body: framed.subarray(14, 14 + big.length) };
+    expect(await fingerprintOffLoop(view, opts)).toBe(fingerprint(input(big), opts));
+  });
+
+  it("lets the event loop turn while a large body is hashed, and not for a small one", async () => {
+    const turnedDuring = async (body: string) => {
+      let turned = false;
+      setImmediate(() => {
+        turned = true;
+      });
+      await fingerprintOffLoop(input(body, "application/octet-stream"), opts);
+      return turned;
+    };
+    expect(await turnedDuring("x".repeat(4 * 1024 * 1024))).toBe(true);
+    expect(await turnedDuring("x".repeat(1024))).toBe(false);
   });
 });
 
