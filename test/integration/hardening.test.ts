@@ -284,6 +284,19 @@ describe("huge or deeply nested JSON bodies: answered normally, never a crash", 
     expect(env.gw.requests.at(-1)?.body.length).toBe(200_000);
   });
 
+  it("a body arriving in pieces (declared Content-Length) reaches the gateway byte for byte", async () => {
+    const pg = await behindBase("");
+    // Distinct bytes at every offset, so a piece copied to the wrong place shows.
+    const body = JSON.stringify({ items: Array.from({ length: 30_000 }, (_, i) => i) });
+    const request = post("pieces-1", body);
+    const cuts = [0, 90, 4_000, 70_000, 140_000, request.length];
+    const parts = cuts.slice(1).map((end, i) => request.slice(cuts[i], end));
+    const before = env.gw.requests.length;
+    const result = await rawConversation(pg.url, parts, { gapMs: 30, timeoutMs: 8000 });
+    expect(parseRawResponse(result.data).status).toBe(200);
+    expect(env.gw.requests.slice(before).map((r) => r.body.toString())).toEqual([body]);
+  });
+
   it("500,000 nested arrays at exactly limits.maxBodySize are forwarded once", async () => {
     const pg = await behindBase("limits: { maxBodySize: 1000000 }");
     const body = `${"[".repeat(500_000)}${"]".repeat(500_000)}`;
