@@ -48,7 +48,8 @@ export function renderBodySection(input: Input): Section {
   const failures = [...input.failures];
   for (const { bytes, point } of points) if (runFailures(point)) failures.push(`body ${bytesLabel(bytes)}: ${runFailures(point)}`);
   for (const r of stall)
-    if (r.quiet.failed || r.loaded.failed || r.direct.failed || runFailures(r.flood)) failures.push("stall test: failed requests (see its table)");
+    if (r.quiet.failed || r.loaded.failed || r.direct.failed || r.floor.failed || runFailures(r.flood) || runFailures(r.floorFlood))
+      failures.push("stall test: failed requests (see its table)");
   const series = (name: string, pick: (p: BodyPoint) => number) => [
     { name, values: input.params.bodies.map((b) => points.find((p) => p.bytes === b)).map((p) => (p ? pick(p) : Number.NaN)) },
   ];

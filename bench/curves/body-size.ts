@@ -1,10 +1,10 @@
 /**
  * Curve 2: new-key POSTs with growing JSON bodies on the default store (SQLite), then the
  * stall test on the same payguard (its small GETs also sent straight to the gateway,
- * `upstreamUrl`). payguard's body limit is raised above the largest body (limits.maxBodySize;
+ * `upstreamUrl`, and, with the bodies, through the bare Node proxy for reference). payguard's body limit is raised above the largest body (limits.maxBodySize;
  * the answers stay small, so idempotency.maxResponseSize need not change).
  */
-import { startPayguard } from "../targets.js";
+import { startFloor, startPayguard } from "../targets.js";
 import type { Params } from "./args.js";
 import { renderBodySection } from "./body-size-report.js";
 import { bytesLabel } from "./format.js";
@@ -42,11 +42,14 @@ export async function bodySizeCurve(params: Params, upstreamUrl: string): Promis
         console.error(failures.at(-1));
       }
     }
-    stall = await stallRounds(proc, upstreamUrl, params).catch((err: unknown) => {
-      failures.push(`stall test: ${reason(err)}`);
-      console.error(failures.at(-1));
-      return [];
-    });
+    const floor = await startFloor(upstreamUrl);
+    stall = await stallRounds(proc, floor, upstreamUrl, params)
+      .catch((err: unknown) => {
+        failures.push(`stall test: ${reason(err)}`);
+        console.error(failures.at(-1));
+        return [];
+      })
+      .finally(() => floor.stop());
   } finally {
     await proc.stop();
   }

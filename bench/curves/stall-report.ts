@@ -1,6 +1,7 @@
-/** The stall test's tables (GET latency quiet, loaded through payguard, loaded direct) and its goal, for curve 2. */
+/** The stall test's tables (GET latency quiet, loaded through payguard, loaded direct, all through the Node floor) and its goal, for curve 2. */
 import { median } from "../load.js";
 import type { Params } from "./args.js";
+import type { Run } from "./cannon.js";
 import { failures as runFailures } from "./cannon.js";
 import { bytesLabel, f, table, verdict } from "./format.js";
 import type { Paced } from "./open-loop.js";
@@ -30,20 +31,33 @@ function stallRow({ condition, runs, flood }: StallRow): string[] {
   ];
 }
 
-function floodCell(stall: StallRound[], params: Params): string {
-  const floodFailures = stall.map((r) => runFailures(r.flood)).filter(Boolean);
-  const rps = f(median(stall.map((r) => r.flood.rps)), 1);
-  return `${rps}/s answered over ${params.floodConnections} connections${floodFailures.length ? ` (${floodFailures.join("; ")})` : ""}`;
+function floodCell(floods: Run[], params: Params, through: string): string {
+  const floodFailures = floods.map((run) => runFailures(run)).filter(Boolean);
+  const rps = f(median(floods.map((run) => run.rps)), 1);
+  return `${rps}/s answered through ${through} over ${params.floodConnections} connections${floodFailures.length ? ` (${floodFailures.join("; ")})` : ""}`;
 }
 
 export function stallTable(stall: StallRound[], params: Params): string {
-  const flood = floodCell(stall, params);
+  const flood = floodCell(
+    stall.map((r) => r.flood),
+    params,
+    "payguard",
+  );
   const rows = [
     stallRow({ condition: "quiet (through payguard)", runs: stall.map((r) => r.quiet) }),
     stallRow({ condition: `with ${MIB} POSTs ${floodRateLabel(params)} (through payguard)`, runs: stall.map((r) => r.loaded), flood }),
     stallRow({ condition: "same, GETs direct to the gateway", runs: stall.map((r) => r.direct), flood }),
+    stallRow({
+      condition: "reference: POSTs and GETs through the bare Node proxy",
+      runs: stall.map((r) => r.floor),
+      flood: floodCell(
+        stall.map((r) => r.floorFlood),
+        params,
+        "the floor",
+      ),
+    }),
   ];
-  return table(["condition", "GETs answered", "p50 ms", "p99 ms", "max ms", `${MIB} new-key POSTs through payguard alongside`, "GET failures"], rows);
+  return table(["condition", "GETs answered", "p50 ms", "p99 ms", "max ms", `${MIB} new-key POSTs alongside`, "GET failures"], rows);
 }
 
 export function goalTable(stall: StallRound[], params: Params): string {
@@ -59,6 +73,7 @@ export function goalTable(stall: StallRound[], params: Params): string {
         verdict(Number.isFinite(p99) ? p99 < STALL_P99_GOAL_MS : undefined),
       ],
       ["added by payguard (loaded p99 through payguard − loaded p99 direct)", `${f(added, 2)} ms`, "–", "–"],
+      ["the bare Node proxy under the same load (its GET p99)", `${f(median(stall.map((r) => r.floor.p99)), 2)} ms`, "–", "–"],
     ],
   );
 }
@@ -72,6 +87,7 @@ export function stallNote(params: Params): string {
   return [
     `Stall test: GET /v1/balance (passed through) at ${p.stallRate} req/s, evenly paced over ${PACED.connections} connections, latency from the moment each is due.`,
     `Each of ${p.rounds} round(s): ${p.seconds} s quiet; then a child process sends payguard ${MIB} new-key POSTs over ${p.floodConnections} connections, ${rate}, and after ${PACED.leadSeconds} s the same GETs run ${p.seconds} s through payguard and ${p.seconds} s straight to the gateway (the order swapped every round) while the bodies keep going through payguard.`,
+    `Last in each round, the reference: the same bodies and the same GETs (after ${PACED.leadSeconds} s) through the bare Node proxy (bench/floor.ts) — what Node's HTTP stack alone does with megabyte bodies on this machine.`,
     "The direct row is what the shared machine and the gateway cost the GETs under that load; payguard's share is the difference. Medians of the rounds, max of all.",
   ].join(" ");
 }

@@ -5,7 +5,8 @@
  * under the same flood. Does one big body's processing hold up everyone else, and how much of
  * the GETs' latency is payguard's rather than the shared machine's and the gateway's?
  * The conditions alternate in every round (the two loaded ones swap order), so drift on a
- * shared machine hits them alike.
+ * shared machine hits them alike. Then the reference: the same flood and the same GETs
+ * through the bare Node proxy (the floor) — what Node itself does under megabyte bodies.
  */
 import type { Proc } from "../targets.js";
 import type { Params } from "./args.js";
@@ -28,12 +29,28 @@ export interface StallRound {
   /** the same GETs sent to the gateway itself, while the bodies still go through payguard */
   direct: Paced;
   flood: Run;
+  /** the GETs through the floor while the same bodies go through the floor */
+  floor: Paced;
+  floorFlood: Run;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The GETs through `target` while the bodies go through `target` too. */
+async function underFlood(target: Proc, params: Params): Promise<{ paced: Paced; flood: Run }> {
+  const flood = await startFlood(target.url, {
+    bytes: STALL_BYTES,
+    connections: params.floodConnections,
+    seconds: params.seconds + 2 * LEAD_S,
+    rate: params.floodRate,
+  });
+  await sleep(LEAD_S * 1000);
+  const paced = await openLoop(target.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
+  return { paced, flood: await flood.result };
+}
+
 /** The two loaded runs under one flood, in the order `directFirst` says. */
-async function loadedRuns(proc: Proc, gatewayUrl: string, params: Params, directFirst: boolean): Promise<Omit<StallRound, "quiet">> {
+async function loadedRuns(proc: Proc, gatewayUrl: string, params: Params, directFirst: boolean): Promise<Pick<StallRound, "loaded" | "direct" | "flood">> {
   const paced = (url: string) => openLoop(url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
   const flood = await startFlood(proc.url, {
     bytes: STALL_BYTES,
@@ -53,15 +70,18 @@ export function floodRateLabel(params: Params): string {
   return params.floodRate > 0 ? `at ${params.floodRate}/s` : "back to back";
 }
 
-export async function stallRounds(proc: Proc, gatewayUrl: string, params: Params): Promise<StallRound[]> {
+export async function stallRounds(proc: Proc, floor: Proc, gatewayUrl: string, params: Params): Promise<StallRound[]> {
   const rounds: StallRound[] = [];
   for (let r = 0; r < params.rounds; r++) {
     await idle(proc);
     const quiet = await openLoop(proc.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
-    const round = { quiet, ...(await loadedRuns(proc, gatewayUrl, params, r % 2 === 1)) };
+    const loaded = await loadedRuns(proc, gatewayUrl, params, r % 2 === 1);
+    await idle(floor);
+    const reference = await underFlood(floor, params);
+    const round = { quiet, ...loaded, floor: reference.paced, floorFlood: reference.flood };
     rounds.push(round);
     console.log(
-      `stall round ${r + 1}/${params.rounds}: GET p99 quiet ${quiet.p99.toFixed(2)} ms; with 1 MiB POSTs ${floodRateLabel(params)} (${round.flood.rps.toFixed(1)}/s): through payguard ${round.loaded.p99.toFixed(2)} ms (max ${round.loaded.max.toFixed(1)}), direct to the gateway ${round.direct.p99.toFixed(2)} ms`,
+      `stall round ${r + 1}/${params.rounds}: GET p99 quiet ${quiet.p99.toFixed(2)} ms; with 1 MiB POSTs ${floodRateLabel(params)} (${round.flood.rps.toFixed(1)}/s): through payguard ${round.loaded.p99.toFixed(2)} ms (max ${round.loaded.max.toFixed(1)}), direct to the gateway ${round.direct.p99.toFixed(2)} ms; all through the Node floor ${round.floor.p99.toFixed(2)} ms`,
     );
   }
   return rounds;
