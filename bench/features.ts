@@ -37,13 +37,19 @@ function featureOf(url: string): string | undefined {
   return undefined;
 }
 
+/** Each profile node's parent, by id. */
+export function parentsOf(nodes: ProfileNode[]): Map<number, number> {
+  const parent = new Map<number, number>();
+  for (const n of nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  return parent;
+}
+
 /**
  * `selfUs` is each node's sampled self time in µs (as from the profile's samples and timeDeltas).
  * Returns ms per feature, largest first, with "(garbage collector)", "(idle)" and the runtime's share.
  */
 export function featureTimes(nodes: ProfileNode[], selfUs: Map<number, number>): FeatureTime[] {
-  const parent = new Map<number, number>();
-  for (const n of nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const parent = parentsOf(nodes);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const memo = new Map<number, string>();
   const attribute = (id: number): string => {

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type FeatureTime, featureTimes } from "./features.js";
+import { type FeatureTime, featureTimes, parentsOf } from "./features.js";
 import { load, type Scenario } from "./load.js";
 import { startGateway, startPayguard, tempDir } from "./targets.js";
 
@@ -60,8 +60,7 @@ function sampledSelfUs(profile: CpuProfile): Map<number, number> {
 /** Self time per function (name + file:line), largest first. */
 export function selfTimes(profile: CpuProfile, selfUs = sampledSelfUs(profile)): { hot: Hot[]; totalMs: number } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const parent = parentsOf(profile.nodes);
   const byFunction = new Map<string, Hot>();
   let totalMs = 0;
   for (const [id, us] of selfUs) {

@@ -1,8 +1,9 @@
 /**
  * Curve 2: new-key POSTs with growing JSON bodies on the default store (SQLite), then the
  * stall test on the same payguard (its small GETs also sent straight to the gateway,
- * `upstreamUrl`, and, with the bodies, through the bare Node proxy for reference). payguard's body limit is raised above the largest body (limits.maxBodySize;
- * the answers stay small, so idempotency.maxResponseSize need not change).
+ * `upstreamUrl`, and, with the bodies, through the bare Node proxy for reference).
+ * payguard's body limit is raised above the largest body (limits.maxBodySize; the answers
+ * stay small, so idempotency.maxResponseSize need not change).
  */
 import { startFloor, startPayguard } from "../targets.js";
 import type { Params } from "./args.js";

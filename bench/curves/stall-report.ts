@@ -1,8 +1,7 @@
 /** The stall test's tables (GET latency quiet, loaded through payguard, loaded direct, all through the Node floor) and its goal, for curve 2. */
 import { median } from "../load.js";
 import type { Params } from "./args.js";
-import type { Run } from "./cannon.js";
-import { failures as runFailures } from "./cannon.js";
+import { type Run, failures as runFailures } from "./cannon.js";
 import { bytesLabel, f, table, verdict } from "./format.js";
 import type { Paced } from "./open-loop.js";
 import { floodRateLabel, PACED, STALL_BYTES, type StallRound } from "./stall.js";

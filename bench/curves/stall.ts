@@ -11,7 +11,7 @@
 import type { Proc } from "../targets.js";
 import type { Params } from "./args.js";
 import type { Run } from "./cannon.js";
-import { startFlood } from "./flood-child.js";
+import { type Flood, startFlood } from "./flood-child.js";
 import { idle } from "./measure.js";
 import { openLoop, type Paced } from "./open-loop.js";
 import { BALANCE } from "./shots.js";
@@ -36,31 +36,35 @@ export interface StallRound {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The GETs through `target` while the bodies go through `target` too. */
-async function underFlood(target: Proc, params: Params): Promise<{ paced: Paced; flood: Run }> {
-  const flood = await startFlood(target.url, {
+/** The small GETs to `url`, paced at the stall rate for one run. */
+function pacedGets(url: string, params: Params): Promise<Paced> {
+  return openLoop(url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
+}
+
+/** 1 MiB bodies to `url`, lasting `runs` paced runs and a lead on either side; resolves once the first lead is over. */
+async function bodiesTo(url: string, params: Params, runs: number): Promise<Flood> {
+  const flood = await startFlood(url, {
     bytes: STALL_BYTES,
     connections: params.floodConnections,
-    seconds: params.seconds + 2 * LEAD_S,
+    seconds: runs * params.seconds + 2 * LEAD_S,
     rate: params.floodRate,
   });
   await sleep(LEAD_S * 1000);
-  const paced = await openLoop(target.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
+  return flood;
+}
+
+/** The GETs through `target` while the bodies go through `target` too. */
+async function underFlood(target: Proc, params: Params): Promise<{ paced: Paced; flood: Run }> {
+  const flood = await bodiesTo(target.url, params, 1);
+  const paced = await pacedGets(target.url, params);
   return { paced, flood: await flood.result };
 }
 
 /** The two loaded runs under one flood, in the order `directFirst` says. */
 async function loadedRuns(proc: Proc, gatewayUrl: string, params: Params, directFirst: boolean): Promise<Pick<StallRound, "loaded" | "direct" | "flood">> {
-  const paced = (url: string) => openLoop(url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
-  const flood = await startFlood(proc.url, {
-    bytes: STALL_BYTES,
-    connections: params.floodConnections,
-    seconds: 2 * params.seconds + 2 * LEAD_S,
-    rate: params.floodRate,
-  });
-  await sleep(LEAD_S * 1000);
-  const first = await paced(directFirst ? gatewayUrl : proc.url);
-  const second = await paced(directFirst ? proc.url : gatewayUrl);
+  const flood = await bodiesTo(proc.url, params, 2);
+  const first = await pacedGets(directFirst ? gatewayUrl : proc.url, params);
+  const second = await pacedGets(directFirst ? proc.url : gatewayUrl, params);
   const [loaded, direct] = directFirst ? [second, first] : [first, second];
   return { loaded, direct, flood: await flood.result };
 }
@@ -74,7 +78,7 @@ export async function stallRounds(proc: Proc, floor: Proc, gatewayUrl: string, p
   const rounds: StallRound[] = [];
   for (let r = 0; r < params.rounds; r++) {
     await idle(proc);
-    const quiet = await openLoop(proc.url, BALANCE, params.stallRate, params.seconds, PACED_CONNECTIONS);
+    const quiet = await pacedGets(proc.url, params);
     const loaded = await loadedRuns(proc, gatewayUrl, params, r % 2 === 1);
     await idle(floor);
     const reference = await underFlood(floor, params);
