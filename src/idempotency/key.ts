@@ -112,6 +112,22 @@ function unquoteSfString(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a scope header's value names no tenant: absent, empty, or only whitespace and
+ * commas. Commas because a field repeated on several lines arrives joined by ", " (RFC 9110
+ * §5.3), and a list of empty members is empty (§5.6.1). Without this, every application
+ * whose `Payguard-Account: ${UNSET}` expands to nothing would share one scope — and get each
+ * other's stored charges as replays.
+ */
+export function isScopeMissing(value: string | undefined): boolean {
+  return value === undefined || /^[ \t,]*$/.test(value);
+}
+
+/** The scope headers that name no tenant (see isScopeMissing), in config order. */
+export function missingScope(names: readonly string[], values: readonly (string | undefined)[]): string[] {
+  return names.filter((_name, i) => isScopeMissing(values[i]));
+}
+
 export interface ScopeInput {
   /** values of the configured scope headers, in config order (undefined when absent) */
   scopeValues: readonly (string | undefined)[];

@@ -12,7 +12,7 @@ import { ProxyError } from "../errors.js";
 import { gatewayRequestId } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
 import { fingerprintOffLoop } from "../idempotency/fingerprint.js";
-import { findKey, scopedKey } from "../idempotency/key.js";
+import { findKey, missingScope, scopedKey } from "../idempotency/key.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
@@ -86,8 +86,9 @@ async function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: b
   const method = c.req.method;
   const header = (name: string) => headerValue(c.env.incoming.headers[name]);
   const scopeValues = policy.scope.map(header);
-  const missing = policy.scope.filter((_name, i) => scopeValues[i] === undefined);
-  if (policy.requireScope && missing.length > 0) throw new ProxyError("idempotency_scope_missing", `send ${missing.join(", ")} with keyed requests`);
+  const missing = policy.requireScope ? missingScope(policy.scope, scopeValues) : [];
+  if (missing.length > 0)
+    throw new ProxyError("idempotency_scope_missing", `send ${missing.join(", ")} with keyed requests (an empty value counts as missing)`);
   // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
   // operator can go from a request id in the logs to its record. A hash, not a secret.
   const lookupKey = scopedKey({ scopeValues, method, path: c.get("path"), key });

@@ -431,4 +431,36 @@ describe("scope across a key rotation (review finding)", () => {
     expect(json(refused).detail).toContain("payguard-account");
     expect(env.gw.requests.length).toBe(before);
   });
+
+  it.each([
+    ["empty", ["", ""]],
+    ["whitespace only", ["   ", "\t"]],
+  ])(
+    "with requireScope, a scope header that is %s counts as missing: two applications with an unset variable never share a namespace",
+    async (_name, values) => {
+      const pg = await payguard("idempotency: { scope: [payguard-account], requireScope: true }");
+      const key = freshKey();
+      const before = env.gw.requests.length;
+      // Two applications whose PAYGUARD_ACCOUNT is unset pay the same amount with the same key.
+      const first = await pay(pg, key, undefined, { authorization: "Bearer sk_live_app1", "payguard-account": values[0] as string });
+      const second = await pay(pg, key, undefined, { authorization: "Bearer sk_live_app2", "payguard-account": values[1] as string });
+      expect(second.headers["idempotent-replayed"]).toBeUndefined(); // never app1's charge
+      expectProblem(first, 400, "idempotency_scope_missing");
+      expectProblem(second, 400, "idempotency_scope_missing");
+      expect(env.gw.requests.length).toBe(before);
+    },
+  );
+
+  it("with requireScope, a scope header repeated with every line empty counts as missing", async () => {
+    const pg = await payguard("idempotency: { scope: [payguard-account], requireScope: true }");
+    const before = env.gw.requests.length;
+    // Two empty field lines: Node hands them over joined, as ", " (RFC 9110 §5.3).
+    const refused = await send(pg.url, "/v1/charges", {
+      method: "POST",
+      headers: { authorization: TENANT_A, "content-type": "application/json", "idempotency-key": freshKey(), "payguard-account": ["", " "] as never },
+      body: JSON.stringify({ amount: 1000, currency: "eur" }),
+    });
+    expectProblem(refused, 400, "idempotency_scope_missing");
+    expect(env.gw.requests.length).toBe(before);
+  });
 });

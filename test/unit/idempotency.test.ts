@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint, fingerprintOffLoop, MAX_JSON_DEPTH, OFF_LOOP_BYTES } from "../../src/idempotency/fingerprint.js";
-import { findKey, type KeySources, parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
+import { findKey, isScopeMissing, type KeySources, parseIdempotencyKey, scopedKey } from "../../src/idempotency/key.js";
 import { settleFailure, settleResponse } from "../../src/idempotency/outcome.js";
 
 describe("parseIdempotencyKey", () => {
@@ -104,8 +104,32 @@ describe("scopedKey", () => {
     }
   });
 
+  it("keeps an empty scope value apart from an absent one (requireScope off: neither merges into the other)", () => {
+    expect(scopedKey({ ...base, scopeValues: [""] })).not.toBe(scopedKey({ ...base, scopeValues: [undefined] }));
+  });
+
   it("never contains the raw scope value", () => {
     expect(scopedKey({ ...base, scopeValues: ["Bearer sk_live_secret"] })).not.toContain("sk_live");
+  });
+});
+
+describe("isScopeMissing: a scope header that names no tenant", () => {
+  it.each([
+    ["absent", undefined],
+    ["empty", ""],
+    ["blanks", " \t "],
+    ["empty lines joined", ", "],
+    ["commas only", ",,"],
+  ])("%s is missing", (_name, value) => {
+    expect(isScopeMissing(value)).toBe(true);
+  });
+
+  it.each([
+    ["a value", "acct_1"],
+    ["a value among empty lines", ", acct_1"],
+    ["a no-break space (not HTTP whitespace)", "\u00a0"],
+  ])("%s is present", (_name, value) => {
+    expect(isScopeMissing(value)).toBe(false);
   });
 });
 
