@@ -39,7 +39,7 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
     const problem = toProxyError(err);
     if (problem.code === "internal_error") deps.logger.error({ err }, "admin api: unhandled error");
     // Operators' tools, not a gateway SDK: plain problem+json.
-    const { status, headers, body } = problemResponse(problem, { requestId: randomUUID(), resendSafe: true, profile: generic });
+    const { status, headers, body } = problemResponse(problem, { requestId: randomUUID(), resendSafe: true, mayHaveHappened: false, profile: generic });
     return c.body(body, status as never, headers);
   });
   return app;

@@ -18,6 +18,9 @@ import { respond } from "./pipeline/respond.js";
 import { route } from "./pipeline/route.js";
 import { resendSafe } from "./resilience/classify.js";
 
+/** Methods that read only (RFC 9110 §9.2.1): no payment can have happened through them. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
 export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
   const app = new Hono<ProxyEnv>();
   app.use(observe(deps)); //   time it; metrics and the access log once the response is done
@@ -36,7 +39,8 @@ export function buildApp(deps: AppDeps): Hono<ProxyEnv> {
     if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
     else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describeError(err) }, "upstream call failed");
     const profile = (c.get("generation") ?? deps.live.current).profile;
-    const { status, headers, body } = problemResponse(problem, { requestId: c.get("requestId") ?? randomUUID(), resendSafe: clientMayResend(c), profile });
+    const answer = { requestId: c.get("requestId") ?? randomUUID(), resendSafe: clientMayResend(c), mayHaveHappened: mayHaveHappened(c), profile };
+    const { status, headers, body } = problemResponse(problem, answer);
     return c.body(body, status as never, headers);
   });
   return app;
@@ -51,4 +55,13 @@ function clientMayResend(c: Context<ProxyEnv>): boolean {
   const request = { method: c.req.method, gatewayDedupes: c.get("upstreamKey") !== undefined, maybeSent: c.get("maybeSent") };
   const keptIndeterminate = c.get("record") !== undefined && request.maybeSent && !request.gatewayDedupes;
   return resendSafe(request) && !keptIndeterminate;
+}
+
+/**
+ * The payment this request asks for may have happened: an attempt may have reached the
+ * gateway (whatever broke off after it — reset, timeout, the total deadline, an internal
+ * error) and the method can change something there.
+ */
+function mayHaveHappened(c: Context<ProxyEnv>): boolean {
+  return c.get("maybeSent") === true && !SAFE_METHODS.has(c.req.method);
 }

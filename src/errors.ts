@@ -16,6 +16,15 @@ export type Flag = "UF" | "UT" | "UC" | "UE" | "UO" | "UH" | "LR" | "SD" | "DC" 
 
 export const ORIGIN_HEADER = "payguard-origin";
 export const FLAG_HEADER = "payguard-flag";
+/** `unknown` on every answer after which the payment may have happened: the same statement as the `outcome` member. */
+export const OUTCOME_HEADER = "payguard-outcome";
+
+/**
+ * What an answer says about the payment its request asks for. "unknown": it may have
+ * happened — do not tell the customer it failed, and do not pay again under a new key
+ * (repeat this key, or reconcile). Answers that leave no doubt carry no `outcome` member.
+ */
+export type Outcome = "unknown";
 
 interface ProblemSpec {
   status: number;
@@ -27,6 +36,12 @@ interface ProblemSpec {
    * (see {@link isRetryable}).
    */
   retryable: boolean | "if-resend-safe";
+  /**
+   * "unknown" when the answer itself says the key's payment may have happened, whoever sent
+   * it (a repeat of an unknown outcome; a duplicate of a request still in flight). Any other
+   * code says "unknown" when this request may have reached the gateway (see {@link outcomeOf}).
+   */
+  outcome?: Outcome;
 }
 
 /** Every code payguard can answer with. Stable: clients and dashboards key on them. */
@@ -56,12 +71,19 @@ export const PROBLEMS = {
     retryable: false,
   },
   idempotency_key_reused: { status: 422, title: "This Idempotency-Key was already used with a different request", flag: "LR", retryable: false },
-  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still being processed; retry later", flag: "LR", retryable: true },
+  idempotency_key_in_use: {
+    status: 409,
+    title: "A request with this Idempotency-Key is still being processed; retry later",
+    flag: "LR",
+    retryable: true,
+    outcome: "unknown",
+  },
   outcome_indeterminate: {
     status: 502,
     title: "An earlier request with this Idempotency-Key reached the gateway but its outcome is unknown; it will not be sent again",
     flag: "LR",
     retryable: false,
+    outcome: "unknown",
   },
   store_full: { status: 503, title: "The idempotency store is full; the request was not sent", flag: "LR", retryable: true },
   store_unavailable: { status: 503, title: "The idempotency store is unavailable; the request was not sent", flag: "LR", retryable: true },
@@ -146,6 +168,8 @@ export interface Problem {
   /** the same request may be sent again as it is: it may succeed, and cannot charge twice */
   retryable: boolean;
   requestId: string;
+  /** present when the payment may have happened (see {@link Outcome}) */
+  outcome?: Outcome;
 }
 
 /** An answer payguard makes itself, as a gateway profile sees it. */
@@ -157,12 +181,16 @@ export interface Refusal {
   requestId: string;
   /** the same request, sent again as it is, may succeed and cannot charge twice */
   retryable: boolean;
+  /** the payment may have happened: set on every such answer, first or repeat */
+  outcome: Outcome | undefined;
 }
 
 /** What a gateway profile adds to the problem document: members beside the RFC 9457 ones, and headers. */
 export interface Envelope {
   members: Record<string, unknown>;
   headers: Record<string, string>;
+  /** the status to answer with instead of the problem's, where the SDK drops the body of that status */
+  status?: number;
 }
 
 /** What an answer depends on beyond the error: the request, and the gateway's profile. */
@@ -173,6 +201,11 @@ export interface AnswerContext {
    * method is idempotent, or the gateway dedupes it by the upstream key it carried.
    */
   resendSafe: boolean;
+  /**
+   * This request may have reached the gateway and its method can make a payment (not GET,
+   * HEAD or OPTIONS): whatever the error, the payment may have happened.
+   */
+  mayHaveHappened: boolean;
   /** the gateway profile (gateways/): wraps the document in the gateway's own envelope */
   profile: { envelope(refusal: Refusal): Envelope };
 }
@@ -185,6 +218,12 @@ export interface AnswerContext {
 export function isRetryable(err: ProxyError, resendSafe: boolean): boolean {
   const retryable = PROBLEMS[err.code].retryable;
   return retryable === "if-resend-safe" ? resendSafe : retryable;
+}
+
+/** The answer's `outcome`: fixed by its code (a repeat of an unknown outcome, a duplicate in flight), else unknown once the request may have happened. */
+export function outcomeOf(err: ProxyError, mayHaveHappened: boolean): Outcome | undefined {
+  const spec: ProblemSpec = PROBLEMS[err.code];
+  return spec.outcome ?? (mayHaveHappened ? "unknown" : undefined);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -205,13 +244,15 @@ export function toProblem(refusal: Refusal): Problem {
     instance: instanceOf(refusal.requestId),
     retryable: refusal.retryable,
     requestId: refusal.requestId,
+    ...(refusal.outcome ? { outcome: refusal.outcome } : {}),
   };
 }
 
 /**
  * Status, headers and body of the HTTP answer for an error: the problem document, with the
  * profile's envelope members beside its own (they never share a name: the profile tests
- * check that every RFC 9457 member comes out unchanged).
+ * check that every RFC 9457 member comes out unchanged). A profile may change the status
+ * only, for an SDK that drops the body of the problem's own (the document says the same).
  */
 export function problemResponse(err: ProxyError, ctx: AnswerContext): { status: number; headers: Record<string, string>; body: string } {
   const refusal: Refusal = {
@@ -221,8 +262,10 @@ export function problemResponse(err: ProxyError, ctx: AnswerContext): { status: 
     detail: err.detail,
     requestId: ctx.requestId,
     retryable: isRetryable(err, ctx.resendSafe),
+    outcome: outcomeOf(err, ctx.mayHaveHappened),
   };
   const envelope = ctx.profile.envelope(refusal);
+  const status = envelope.status ?? err.status;
   const headers: Record<string, string> = {
     "content-type": "application/problem+json",
     "cache-control": "no-store",
@@ -232,5 +275,6 @@ export function problemResponse(err: ProxyError, ctx: AnswerContext): { status: 
     "x-request-id": ctx.requestId,
   };
   if (err.flag) headers[FLAG_HEADER] = err.flag;
-  return { status: err.status, headers, body: JSON.stringify({ ...toProblem(refusal), ...envelope.members }) };
+  if (refusal.outcome) headers[OUTCOME_HEADER] = refusal.outcome;
+  return { status, headers, body: JSON.stringify({ ...toProblem({ ...refusal, status }), ...envelope.members }) };
 }

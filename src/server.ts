@@ -200,7 +200,7 @@ function adapterProblem(err: unknown): ProxyError {
 function rawAnswer(err: ProxyError, deps: Pick<AppDeps, "live" | "logger">) {
   const requestId = randomUUID();
   deps.logger.info({ reqId: requestId, code: err.code, flag: err.flag, ...(err.detail ? { detail: err.detail } : {}) }, "refused before routing");
-  return problemResponse(err, { requestId, resendSafe: true, profile: deps.live.current.profile });
+  return problemResponse(err, { requestId, resendSafe: true, mayHaveHappened: false, profile: deps.live.current.profile });
 }
 
 function problemAsResponse(err: ProxyError, deps: Pick<AppDeps, "live" | "logger">): Response {

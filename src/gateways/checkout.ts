@@ -3,7 +3,9 @@
  * `err.body` (services/errors.js determineError), and Checkout's envelope is
  * `{request_id, error_type, error_codes}` (https://checkout.com/docs/resources/codes/error-codes).
  * One gap the SDK leaves: for a 502 it throws `new BadGateway()` and drops the body, so a
- * caller sees "Bad gateway" (an error, never a success) without payguard's code.
+ * caller would see "Bad gateway" without payguard's code or `outcome` — the one answer where
+ * a payment may have happened. Under this profile payguard's own 502s are answered 500
+ * instead: the SDK's ApiError keeps the body (`err.body.outcome`, `err.body.error_codes`).
  */
 import type { GatewayProfile } from "./profile.js";
 
@@ -33,5 +35,6 @@ export const checkout: GatewayProfile = {
       error_codes: [refusal.code],
     },
     headers: { "cko-request-id": refusal.requestId },
+    ...(refusal.status === 502 ? { status: 500 } : {}),
   }),
 };

@@ -34,3 +34,8 @@ export interface GatewayProfile {
 export function describeRefusal(refusal: Refusal): string {
   return `${refusal.code}: ${refusal.detail ?? refusal.title}`;
 }
+
+/** `{outcome: "unknown"}` when the payment may have happened, for an envelope that nests its members. */
+export function outcomeMember(refusal: Refusal): { outcome?: Refusal["outcome"] } {
+  return refusal.outcome ? { outcome: refusal.outcome } : {};
+}

@@ -7,7 +7,7 @@
  * (https://developer.squareup.com/docs/build-basics/common-api-patterns/idempotency).
  */
 import type { GatewayProfile, Refusal } from "./profile.js";
-import { describeRefusal } from "./profile.js";
+import { describeRefusal, outcomeMember } from "./profile.js";
 
 export const square: GatewayProfile = {
   name: "square",
@@ -22,7 +22,8 @@ export const square: GatewayProfile = {
     },
   },
   envelope: (refusal) => ({
-    members: { errors: [{ ...categoryAndCode(refusal), detail: describeRefusal(refusal), ...fieldOf(refusal) }] },
+    // The SDK copies `errors` as they are (SquareError.errors): `outcome` rides in the item.
+    members: { errors: [{ ...categoryAndCode(refusal), detail: describeRefusal(refusal), ...fieldOf(refusal), ...outcomeMember(refusal) }] },
     headers: {},
   }),
 };

@@ -6,7 +6,7 @@
  * the status, with payguard's code in `err.code`.
  */
 import type { GatewayProfile, Refusal } from "./profile.js";
-import { describeRefusal } from "./profile.js";
+import { describeRefusal, outcomeMember } from "./profile.js";
 
 export const stripe: GatewayProfile = {
   name: "stripe",
@@ -36,7 +36,8 @@ export const stripe: GatewayProfile = {
     upstream: { requestId: { header: "request-id" } },
   },
   envelope: (refusal) => ({
-    members: { error: { type: errorType(refusal), code: refusal.code, message: describeRefusal(refusal) } },
+    // `outcome` inside `error`: stripe-node keeps that object whole as `err.raw` (stripe-python as `e.error`).
+    members: { error: { type: errorType(refusal), code: refusal.code, message: describeRefusal(refusal), ...outcomeMember(refusal) } },
     headers: {
       // stripe-node obeys it before looking at the status: false stops its retries at once.
       "stripe-should-retry": String(refusal.retryable),

@@ -38,6 +38,8 @@ const sdk = describeSdk("adyen", {
   idOf: (payment) => (payment as { pspReference?: string }).pspReference,
   ownError: (err) => err instanceof HttpClientException,
   codeOf: (err) => (err as InstanceType<typeof HttpClientException>).errorCode,
+  // HttpClientException keeps the parsed body as `apiError`.
+  outcomeOf: (err) => ((err as InstanceType<typeof HttpClientException>).apiError as { outcome?: unknown } | undefined)?.outcome,
 });
 
 describe("adyen: the tenant", () => {

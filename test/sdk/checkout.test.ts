@@ -1,8 +1,8 @@
 /**
  * checkout-sdk-node pointed at payguard by its `host` option. The SDK throws one error
  * class per status with the body in `err.body` — except for a 502, where it throws
- * `new BadGateway()` and drops the body (services/errors.js determineError): a 502 reaches
- * its caller as "Bad gateway", an error but without payguard's code.
+ * `new BadGateway()` and drops the body (services/errors.js determineError). So under the
+ * checkout profile payguard answers its own 502s as 500s: an ApiError with the body.
  */
 import { randomUUID } from "node:crypto";
 import { Checkout } from "checkout-sdk-node";
@@ -27,11 +27,11 @@ const checkout = describeSdk("checkout", {
   idOf: (payment) => (payment as { id?: string }).id,
   ownError: (err) => SDK_ERRORS.some((type) => err instanceof type),
   codeOf: (err) => (err as { body?: { error_codes?: string[] } }).body?.error_codes?.[0],
-  unreadable: { codes: ["upstream_reset", "outcome_indeterminate"], why: "checkout-sdk-node throws a bare BadGateway for every 502" },
+  outcomeOf: (err) => (err as { body?: { outcome?: unknown } }).body?.outcome,
 });
 
 describe("checkout: the SDK's 502", () => {
-  it("is a BadGateway without the body, so payguard's code cannot reach the caller (never a success)", async () => {
+  it("payguard's own 502 reaches the caller as an ApiError 500 with the body, not a bare BadGateway", async () => {
     const client = await checkout.start("idempotency: { upstreamKey: false }");
     checkout.env.gw.script(steps.reset());
     const key = randomUUID();
@@ -40,8 +40,18 @@ describe("checkout: the SDK's 502", () => {
       () => undefined,
       (e: unknown) => e,
     );
+    expect(err).toBeInstanceOf(errors.ApiError);
+    expect((err as { http_code?: number }).http_code).toBe(500);
+    expect((err as { body?: unknown }).body).toMatchObject({ status: 500, code: "outcome_indeterminate", outcome: "unknown" });
+  });
+
+  it("a gateway's own 502 passes through untouched: the SDK's BadGateway", async () => {
+    const client = await checkout.start("resilience: { retry: { maxAttempts: 1 } }");
+    checkout.env.gw.script(steps.json(502, { error_type: "bad_gateway" }));
+    const err = await client.create(randomUUID(), 1000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(errors.BadGateway);
-    expect((err as { http_code?: number; body?: unknown }).http_code).toBe(502);
-    expect((err as { body?: unknown }).body).toBeUndefined();
   });
 });

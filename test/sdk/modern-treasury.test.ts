@@ -23,4 +23,5 @@ describeSdk("modern-treasury", {
   idOf: (order) => (order as { id?: string }).id,
   ownError: (err) => err instanceof ModernTreasury.APIError,
   codeOf: (err) => ((err as InstanceType<typeof ModernTreasury.APIError>).error as { code?: string } | undefined)?.code,
+  outcomeOf: (err) => ((err as InstanceType<typeof ModernTreasury.APIError>).error as { outcome?: unknown } | undefined)?.outcome,
 });

@@ -55,6 +55,7 @@ const sdk = describeSdk("paypal", {
   idOf: (response) => (response as { result: { id?: string } }).result.id,
   ownError: (err) => err instanceof Error && err.constructor.name === "HttpError" && typeof (err as PayPalHttpError).statusCode === "number",
   codeOf: (err) => (JSON.parse((err as Error).message) as { details?: { issue?: string }[] }).details?.[0]?.issue?.toLowerCase(),
+  outcomeOf: (err) => (JSON.parse((err as Error).message) as { outcome?: unknown }).outcome,
 });
 
 describe("paypal: the OAuth token call", () => {

@@ -25,6 +25,8 @@ const square = describeSdk("square", {
   ownError: (err) => err instanceof SquareError,
   // Square's own `code` is its enum (CONFLICT, ...); payguard's code leads the error's detail.
   codeOf: (err) => (err as SquareError).errors[0]?.detail?.split(":")[0],
+  // SquareError copies the body's `errors` as they are.
+  outcomeOf: (err) => ((err as SquareError).errors[0] as { outcome?: unknown } | undefined)?.outcome,
 });
 
 describe("square: the key in the body", () => {

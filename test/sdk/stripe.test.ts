@@ -21,6 +21,8 @@ const sdk = describeSdk("stripe", {
   idOf: (charge) => (charge as Stripe.Charge).id,
   ownError: (err) => err instanceof Stripe.errors.StripeError,
   codeOf: (err) => (err as Stripe.errors.StripeError).code,
+  // stripe-node keeps the body's `error` object whole as `raw`.
+  outcomeOf: (err) => ((err as Stripe.errors.StripeError).raw as { outcome?: unknown }).outcome,
 });
 
 describe("stripe: Stripe-Should-Retry", () => {

@@ -139,10 +139,11 @@ routes:
 const CODES = Object.keys(PROBLEMS).filter((c) => !c.startsWith("admin_") && c !== "record_not_found" && c !== "record_not_resolvable") as ProblemCode[];
 const REQUEST_ID = "9b2f0c1e-6a4d-4c1a-9f0e-2d3b4c5d6e7f";
 
-function answer(gateway: GatewayName, code: ProblemCode, resendSafe = false) {
+function answer(gateway: GatewayName, code: ProblemCode, resendSafe = false, mayHaveHappened = false) {
   const { status, headers, body } = problemResponse(new ProxyError(code, code === "upstream_timeout" ? "after 3 attempts" : undefined), {
     requestId: REQUEST_ID,
     resendSafe,
+    mayHaveHappened,
     profile: profileOf(gateway),
   });
   return { status, headers, doc: JSON.parse(body) as Record<string, unknown> };
@@ -153,9 +154,12 @@ describe("answers payguard makes itself", () => {
     for (const code of CODES) {
       const plain = answer("generic", code).doc;
       const wrapped = answer(gateway, code);
-      expect(wrapped.status).toBe(PROBLEMS[code].status);
+      // checkout-sdk-node drops a 502's body: under its profile payguard's 502s are 500s.
+      const status = gateway === "checkout" && PROBLEMS[code].status === 502 ? 500 : PROBLEMS[code].status;
+      expect(wrapped.status, `${gateway} ${code}`).toBe(status);
+      expect(wrapped.doc.status, `${gateway} ${code}: the document's status is the answer's`).toBe(status);
       expect(wrapped.headers["content-type"]).toBe("application/problem+json");
-      for (const member of ["type", "title", "status", "code", "detail", "instance", "retryable", "requestId"]) {
+      for (const member of ["type", "title", "code", "detail", "instance", "retryable", "requestId", "outcome"]) {
         expect(wrapped.doc[member], `${gateway} ${code} ${member}`).toEqual(plain[member]);
       }
     }
@@ -170,11 +174,17 @@ describe("answers payguard makes itself", () => {
       instance: `urn:uuid:${REQUEST_ID}`,
       retryable: true,
       requestId: REQUEST_ID,
+      outcome: "unknown",
     });
   });
 
   it("a client's own request id that is no UUID still makes a valid URI", () => {
-    const { body } = problemResponse(new ProxyError("overloaded"), { requestId: "order 42/a", resendSafe: true, profile: profileOf("generic") });
+    const { body } = problemResponse(new ProxyError("overloaded"), {
+      requestId: "order 42/a",
+      resendSafe: true,
+      mayHaveHappened: false,
+      profile: profileOf("generic"),
+    });
     expect(JSON.parse(body).instance).toBe("urn:payguard:request:order%2042%2Fa");
   });
 
@@ -193,7 +203,12 @@ describe("answers payguard makes itself", () => {
 
   it("stripe: an `error` object stripe-node raises, Stripe-Should-Retry as retryable, Request-Id as payguard's", () => {
     const inUse = answer("stripe", "idempotency_key_in_use");
-    expect(inUse.doc.error).toEqual({ type: "idempotency_error", code: "idempotency_key_in_use", message: expect.stringContaining("idempotency_key_in_use") });
+    expect(inUse.doc.error).toEqual({
+      type: "idempotency_error",
+      code: "idempotency_key_in_use",
+      message: expect.stringContaining("idempotency_key_in_use"),
+      outcome: "unknown",
+    });
     expect(inUse.headers).toMatchObject({ "stripe-should-retry": "true", "request-id": REQUEST_ID });
     expect(answer("stripe", "idempotency_key_reused").headers["stripe-should-retry"]).toBe("false");
     expect(answer("stripe", "outcome_indeterminate").headers["stripe-should-retry"]).toBe("false");
@@ -233,5 +248,52 @@ describe("answers payguard makes itself", () => {
       error_codes: ["idempotency_key_reused"],
     });
     expect(answer("checkout", "circuit_open").doc.error_type).toBe("payguard_error");
+  });
+});
+
+/** Where each profile's SDK lets its caller read the outcome (docs/gateways.md, "Unknown outcomes"). */
+const OUTCOME_IN_ENVELOPE: Record<GatewayName, (doc: Record<string, unknown>) => unknown> = {
+  generic: (doc) => doc.outcome,
+  stripe: (doc) => (doc.error as { outcome?: unknown }).outcome,
+  adyen: (doc) => doc.outcome,
+  paypal: (doc) => doc.outcome,
+  square: (doc) => (doc.errors as { outcome?: unknown }[])[0]?.outcome,
+  checkout: (doc) => doc.outcome,
+};
+
+describe("outcome: unknown", () => {
+  const SENT_NO_ANSWER = ["upstream_reset", "upstream_timeout", "upstream_error", "internal_error"] as const;
+
+  it.each(GATEWAYS)(
+    "%s: on every answer after the request may have reached the gateway, in the document, the envelope and a header — whatever the cause",
+    (gateway) => {
+      for (const code of SENT_NO_ANSWER) {
+        for (const resendSafe of [false, true]) {
+          const { doc, headers } = answer(gateway, code, resendSafe, true);
+          expect(doc.outcome, `${gateway} ${code}`).toBe("unknown");
+          expect(OUTCOME_IN_ENVELOPE[gateway](doc), `${gateway} ${code}: the envelope`).toBe("unknown");
+          expect(headers["payguard-outcome"], `${gateway} ${code}`).toBe("unknown");
+          // With the upstream key on every attempt both are true: a re-send cannot charge twice, and this outcome is unknown.
+          expect(doc.retryable, `${gateway} ${code}`).toBe(resendSafe);
+        }
+      }
+    },
+  );
+
+  it.each(GATEWAYS)("%s: on a repeat of an unknown outcome and on a duplicate still in flight, which never reached the gateway themselves", (gateway) => {
+    for (const code of ["outcome_indeterminate", "idempotency_key_in_use"] as const) {
+      const { doc, headers } = answer(gateway, code);
+      expect(OUTCOME_IN_ENVELOPE[gateway](doc), `${gateway} ${code}`).toBe("unknown");
+      expect(headers["payguard-outcome"]).toBe("unknown");
+    }
+  });
+
+  it.each(GATEWAYS)("%s: never on an answer for a request that did not reach the gateway", (gateway) => {
+    for (const code of CODES.filter((c) => c !== "outcome_indeterminate" && c !== "idempotency_key_in_use")) {
+      const { doc, headers } = answer(gateway, code, true, false);
+      expect(doc.outcome, `${gateway} ${code}`).toBeUndefined();
+      expect(OUTCOME_IN_ENVELOPE[gateway](doc), `${gateway} ${code}`).toBeUndefined();
+      expect(headers["payguard-outcome"], `${gateway} ${code}`).toBeUndefined();
+    }
   });
 });
