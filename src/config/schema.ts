@@ -432,6 +432,7 @@ function crossChecks(config: unknown, ctx: z.RefinementCtx): void {
   checkResponseFits(c, ctx);
   checkBodyKey(c, ctx);
   checkStoreUrl(c, ctx);
+  checkRecordLifetime(c, ctx);
   const top = c.resilience?.timeout ?? {};
   const check = (timeout: Partial<Record<"attempt" | "total", unknown>>, path: PropertyKey[]) => {
     const attempt = timeout.attempt ?? top.attempt;
@@ -485,6 +486,40 @@ function checkStoreUrl(c: { store?: { type?: unknown; url?: unknown; postgres?: 
   if (type === "postgres" && !hasNodes && !/^postgres(ql)?:\/\//.test(url)) {
     ctx.addIssue({ code: "custom", path: ["store", "url"], message: "must be a postgres:// URL for store.type postgres (or list store.postgres.nodes)" });
   }
+}
+
+/** What the ttl rule reads of a section: the top level's, or a route's overrides. */
+type LifetimeSection = {
+  idempotency?: { ttl?: unknown; upstreamKey?: unknown; completion?: { maxDuration?: unknown } };
+  resilience?: { timeout?: { total?: unknown } };
+};
+
+/**
+ * idempotency.ttl must cover how long a key may stay in flight: the total timeout, plus
+ * completion's maxDuration when completion can run (an upstream key, maxDuration > 0). The
+ * stores keep a renewed record past its ttl anyway; this makes a ttl too short to mean what it
+ * says an error. A route is judged on its effective values, when it sets one of them.
+ */
+function checkRecordLifetime(c: LifetimeSection & { routes?: unknown }, ctx: z.RefinementCtx): void {
+  const check = (route: LifetimeSection, path: PropertyKey[]) => {
+    const pick = (read: (section: LifetimeSection) => unknown) => read(route) ?? read(c);
+    const ttl = pick((x) => x.idempotency?.ttl);
+    const total = pick((x) => x.resilience?.timeout?.total);
+    const maxDuration = pick((x) => x.idempotency?.completion?.maxDuration);
+    const completes = pick((x) => x.idempotency?.upstreamKey) !== false && typeof maxDuration === "number" && maxDuration > 0;
+    if (typeof ttl !== "number" || typeof total !== "number") return;
+    const least = total + (completes ? (maxDuration as number) : 0);
+    if (ttl >= least) return;
+    const what = completes ? "resilience.timeout.total + idempotency.completion.maxDuration" : "resilience.timeout.total";
+    ctx.addIssue({ code: "custom", path, message: `must be ≥ ${what} (${least}ms)` });
+  };
+  check({}, ["idempotency", "ttl"]);
+  if (!Array.isArray(c.routes)) return;
+  c.routes.forEach((route: LifetimeSection | undefined, i) => {
+    const idem = route?.idempotency;
+    const sets = idem?.ttl ?? idem?.upstreamKey ?? idem?.completion?.maxDuration ?? route?.resilience?.timeout?.total;
+    if (route && sets !== undefined) check(route, ["routes", i, "idempotency", "ttl"]);
+  });
 }
 
 type IdempotencyKeys = { upstreamKey?: unknown; bodyField?: unknown } | undefined;

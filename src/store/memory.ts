@@ -16,6 +16,7 @@ import {
   type InFlightRecord,
   inFlightRecord,
   type RecordEntry,
+  renewedLease,
   StoreError,
   type StoreStats,
 } from "./types.js";
@@ -102,7 +103,8 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
     async renew(key, token, leaseMs) {
       const record = owned(key, token);
       if (!record) return false;
-      record.leaseUntil = now() + leaseMs;
+      // The expiry moves with the lease: a record its owner renews is never forgotten.
+      Object.assign(record, renewedLease(record, now(), leaseMs));
       return true;
     },
 

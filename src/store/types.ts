@@ -19,7 +19,10 @@ export interface InFlightRecord {
   createdAt: number;
   /** epoch ms; past it, the owner is presumed dead and a new claim takes over */
   leaseUntil: number;
-  /** epoch ms; the record is forgotten after this even if nobody takes it over */
+  /**
+   * epoch ms; the record is forgotten after this even if nobody takes it over. Never before
+   * leaseUntil, and each renewal moves it on as far as it moves the lease (see renewedLease).
+   */
   expiresAt: number;
 }
 
@@ -51,11 +54,11 @@ export interface ClaimRequest {
   token: string;
   fingerprint: string;
   leaseMs: number;
-  /** how long an abandoned in-flight record is kept at the most */
+  /** how long the in-flight record is kept past its claim (at least leaseMs), each renewal adding what it adds to the lease */
   ttlMs: number;
 }
 
-/** The in-flight record a claim creates at `now`. */
+/** The in-flight record a claim creates at `now`: it expires no sooner than its lease. */
 export function inFlightRecord(request: ClaimRequest, now: number): InFlightRecord {
   return {
     state: "in-flight",
@@ -63,8 +66,25 @@ export function inFlightRecord(request: ClaimRequest, now: number): InFlightReco
     fingerprint: request.fingerprint,
     createdAt: now,
     leaseUntil: now + request.leaseMs,
-    expiresAt: now + request.ttlMs,
+    expiresAt: now + Math.max(request.ttlMs, request.leaseMs),
   };
+}
+
+/**
+ * The lease and expiry of an in-flight record renewed at `now`. The expiry moves on as far as
+ * the lease does (and never falls short of it): a record whose owner still renews is never
+ * forgotten — which would let a retry claim the key as new and reach the gateway a second
+ * time — and once the owner stops, the record is kept as long past its last lease as the claim
+ * kept it (ttl − lease), so a retry then is taken over as an unknown outcome, not as new.
+ * The SQL stores and the Redis script compute the same.
+ */
+export function renewedLease(
+  record: Pick<InFlightRecord, "leaseUntil" | "expiresAt">,
+  now: number,
+  leaseMs: number,
+): { leaseUntil: number; expiresAt: number } {
+  const leaseUntil = now + leaseMs;
+  return { leaseUntil, expiresAt: Math.max(record.expiresAt + Math.max(0, leaseUntil - record.leaseUntil), leaseUntil) };
 }
 
 export type ClaimResult =
@@ -171,7 +191,7 @@ export interface IdempotencyStore {
    * with a ledger appends `entry` in the same transaction.
    */
   complete(key: string, token: string, record: FinalRecord, ttlMs: number, entry?: LedgerEntry): Promise<boolean>;
-  /** Owner only: extend the lease. false when the caller no longer owns the key. */
+  /** Owner only: extend the lease, and the record's expiry with it (renewedLease). false when the caller no longer owns the key. */
   renew(key: string, token: string, leaseMs: number): Promise<boolean>;
   /** Owner only: forget the key, so a later request may claim it afresh (`entry` as for complete). */
   release(key: string, token: string, entry?: LedgerEntry): Promise<boolean>;

@@ -165,6 +165,43 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ide
       expect(await store.complete(key, "heir", completed("fp"), LONG)).toBe(true);
     });
 
+    it("a renewed in-flight record outlives its ttl; once its owner stops renewing it is taken over, then forgotten", async () => {
+      // ttl 800 ms, lease 300 ms renewed every 100 ms for 1 s: past the ttl, only the renewals keep it.
+      const claim = (k: string, token: string) => store.claim(k, { token, fingerprint: "fp", leaseMs: 300, ttlMs: 800 });
+      const abandoned = `${key}-abandoned`;
+      const claimed = Date.now();
+      await claim(key, "owner");
+      await claim(abandoned, "owner");
+      while (Date.now() - claimed < 1000) {
+        await sleep(100);
+        expect(await store.renew(key, "owner", 300)).toBe(true);
+        expect(await store.renew(abandoned, "owner", 300)).toBe(true);
+      }
+      const lastRenewal = Date.now();
+      const repeat = await claim(key, "repeat");
+      expect(repeat.outcome === "exists" && repeat.record).toMatchObject({ state: "in-flight", token: "owner" });
+      const entry = (await store.inspect(key)) as RecordEntry;
+      expect(entry.record.state === "in-flight" && entry.expiresAt !== undefined && entry.expiresAt > entry.record.leaseUntil).toBe(true);
+      // The owner stops renewing. Its lease ends within 300 ms; the record stays for the margin
+      // the claim gave past the lease (ttl − lease = 500 ms): a repeat learns the owner is gone.
+      await sleep(lastRenewal + 500 - Date.now());
+      const takeover = await claim(key, "heir");
+      expect(takeover.outcome === "taken-over" && takeover.previous.token).toBe("owner");
+      // A record whose owner died is still forgotten: at the latest 800 ms after its last renewal.
+      await sleep(lastRenewal + 1300 - Date.now());
+      expect(await store.get(abandoned)).toBeUndefined();
+      expect((await claim(abandoned, "new")).outcome).toBe("claimed");
+    });
+
+    it("an in-flight record lives at least as long as its lease, even with a shorter ttl", async () => {
+      await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: 1000, ttlMs: 200 });
+      await sleep(400);
+      expect(await store.get(key)).toMatchObject({ state: "in-flight", token: "owner" });
+      const repeat = await store.claim(key, { token: "repeat", fingerprint: "fp", leaseMs: 1000, ttlMs: 200 });
+      expect(repeat.outcome === "exists" && repeat.record).toMatchObject({ state: "in-flight", token: "owner" });
+      expect(await store.complete(key, "owner", completed("fp"), LONG)).toBe(true);
+    });
+
     it("a final record expires after its TTL", async () => {
       await store.claim(key, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
       await store.complete(key, "owner", completed("fp"), 120);

@@ -205,6 +205,33 @@ routes:
     ).not.toThrow();
   });
 
+  it("refuses an idempotency.ttl shorter than the total timeout plus completion's maxDuration, top level and per route", () => {
+    // Defaults: total 30s, completion 10m with the upstream key in a header.
+    expect(problemsOf('upstream: { url: "http://gw" }\nidempotency: { ttl: 5m }')).toEqual([
+      "idempotency.ttl: must be ≥ resilience.timeout.total + idempotency.completion.maxDuration (630000ms)",
+    ]);
+    // Without an upstream key (or with maxDuration 0) there is no completion: the total timeout alone.
+    expect(problemsOf('upstream: { url: "http://gw" }\nidempotency: { ttl: 10s, upstreamKey: false }')).toEqual([
+      "idempotency.ttl: must be ≥ resilience.timeout.total (30000ms)",
+    ]);
+    expect(() => parseConfig('upstream: { url: "http://gw" }\nidempotency: { ttl: 30s, upstreamKey: false }', {})).not.toThrow();
+    expect(() => parseConfig('upstream: { url: "http://gw" }\nidempotency: { ttl: 30s, completion: { maxDuration: 0 } }', {})).not.toThrow();
+    // A route is judged on its effective values: what it sets over what it inherits.
+    const routes = `
+upstream: { url: "http://gw" }
+idempotency: { ttl: 1h }
+routes:
+  - { path: /v1/exports, resilience: { timeout: { total: 2h } } }
+  - { path: /v1/quick, idempotency: { ttl: 1s, upstreamKey: false }, resilience: { timeout: { attempt: 1s, total: 1s } } }
+  - { path: /v1/slow, idempotency: { completion: { maxDuration: 1h } } }
+  - { path: /v1/other }
+`;
+    expect(problemsOf(routes)).toEqual([
+      "routes[0].idempotency.ttl: must be ≥ resilience.timeout.total + idempotency.completion.maxDuration (7800000ms)",
+      "routes[2].idempotency.ttl: must be ≥ resilience.timeout.total + idempotency.completion.maxDuration (3630000ms)",
+    ]);
+  });
+
   it("reports a missing upstream.url and YAML syntax errors with positions", () => {
     expect(problemsOf("server: { port: 1 }")).toEqual(["upstream: is required"]);
     const [yamlProblem] = problemsOf("upstream: [\n");

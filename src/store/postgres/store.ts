@@ -365,7 +365,7 @@ function statements(schema: string, channel: string) {
     ping: "SELECT 1",
     get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
     claimNew: `INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
-      SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + u.ttl
+      SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + GREATEST(u.ttl, u.lease)
       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(key, token, fingerprint, lease, ttl),
         (SELECT ${NOW} AS ms) now
       ON CONFLICT (key) DO NOTHING
@@ -374,7 +374,7 @@ function statements(schema: string, channel: string) {
     // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
     claim: `WITH prev AS (SELECT * FROM ${t} WHERE key = $1), now AS (SELECT ${NOW} AS ms)
       INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
-      SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + $5 FROM now
+      SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + GREATEST($4::bigint, $5::bigint) FROM now
       ON CONFLICT (key) DO UPDATE SET state = 'in-flight', token = EXCLUDED.token, fingerprint = EXCLUDED.fingerprint,
         created_at = EXCLUDED.created_at, completed_at = NULL, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at,
         attempts = NULL, reason = NULL, status = NULL, headers = NULL, body = NULL
@@ -384,7 +384,10 @@ function statements(schema: string, channel: string) {
                                                      'lease_until', p.lease_until, 'expires_at', p.expires_at) END
                  FROM prev p) AS previous`,
     completeMany: completeMany(t, ledger, casts, channel),
-    renew: `UPDATE ${t} SET lease_until = ${NOW} + $3 WHERE key = $1 AND state = 'in-flight' AND token = $2`,
+    // The expiry moves on as far as the lease does, never short of it (types.ts, renewedLease).
+    renew: `WITH now AS (SELECT ${NOW} + $3::bigint AS until)
+      UPDATE ${t} SET expires_at = GREATEST(expires_at + GREATEST(0, now.until - lease_until), now.until), lease_until = now.until
+      FROM now WHERE key = $1 AND state = 'in-flight' AND token = $2`,
     release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched), ${logChanged(3)} ${notifyWatched}`,
     watch: `UPDATE ${t} SET watched = true WHERE key = $1 AND state = 'in-flight' AND expires_at > ${NOW}`,
     log: `INSERT INTO ${ledger} VALUES (${casts.map((c, i) => `$${1 + i}::${c}`).join(", ")})`,

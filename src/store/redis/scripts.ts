@@ -5,22 +5,23 @@
 // Lua: the server's clock in ms, so leases do not depend on replica clocks.
 const NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-/** KEYS[1] record; ARGV token, fingerprint, leaseMs, ttlMs → {outcome, previous-or-current JSON} */
+/** KEYS[1] record; ARGV token, fingerprint, leaseMs, ttlMs → {outcome, previous-or-current JSON}. The record lives at least its lease. */
 export const CLAIM = `${NOW}
+local ttl = math.max(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local record = { state = 'in-flight', token = ARGV[1], fingerprint = ARGV[2], createdAt = now,
-  leaseUntil = now + tonumber(ARGV[3]), expiresAt = now + tonumber(ARGV[4]) }
+  leaseUntil = now + tonumber(ARGV[3]), expiresAt = now + ttl }
 -- No keyv "expires": Redis' PX expires the key, and keyv would otherwise delete it by a replica's clock.
 local fresh = cjson.encode({ value = record })
-if redis.call('SET', KEYS[1], fresh, 'NX', 'PX', ARGV[4]) then return { 'claimed', '' } end
+if redis.call('SET', KEYS[1], fresh, 'NX', 'PX', ttl) then return { 'claimed', '' } end
 local current = redis.call('GET', KEYS[1])
 if not current then
-  redis.call('SET', KEYS[1], fresh, 'PX', ARGV[4])
+  redis.call('SET', KEYS[1], fresh, 'PX', ttl)
   return { 'claimed', '' }
 end
 local envelope = cjson.decode(current)
 local held = envelope.value
 if held.state == 'in-flight' and tonumber(held.leaseUntil) <= now then
-  redis.call('SET', KEYS[1], fresh, 'PX', ARGV[4])
+  redis.call('SET', KEYS[1], fresh, 'PX', ttl)
   return { 'taken-over', current }
 end
 return { 'exists', current }`;
@@ -51,15 +52,21 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], KEYS[1])
 return 1`;
 
-/** KEYS[1] record; ARGV token, leaseMs → 1 if owner */
+/**
+ * KEYS[1] record; ARGV token, leaseMs → 1 if owner. The expiry — the record's and the key's
+ * PX — moves on as far as the lease does, never short of it (types.ts, renewedLease).
+ */
 export const RENEW = `${NOW}
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local envelope = cjson.decode(current)
 local held = envelope.value
 if held.state ~= 'in-flight' or held.token ~= ARGV[1] then return 0 end
-held.leaseUntil = now + tonumber(ARGV[2])
-redis.call('SET', KEYS[1], cjson.encode(envelope), 'KEEPTTL')
+local leaseUntil = now + tonumber(ARGV[2])
+local expiresAt = math.max(tonumber(held.expiresAt) + math.max(0, leaseUntil - tonumber(held.leaseUntil)), leaseUntil)
+held.leaseUntil = leaseUntil
+held.expiresAt = expiresAt
+redis.call('SET', KEYS[1], cjson.encode(envelope), 'PX', math.max(1, expiresAt - now))
 return 1`;
 
 /** KEYS[1] record; ARGV token, channel → 1 if owner */

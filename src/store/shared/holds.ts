@@ -4,7 +4,7 @@
  * meanwhile — with it down, the duplicate would otherwise claim the key in the local store
  * and go to the gateway again.
  */
-import { type ClaimRequest, type InFlightRecord, inFlightRecord } from "../types.js";
+import { type ClaimRequest, type InFlightRecord, inFlightRecord, renewedLease } from "../types.js";
 import { Waiters } from "../waiters.js";
 
 export class Holds {
@@ -25,7 +25,7 @@ export class Holds {
 
   renew(key: string, token: string, leaseMs: number): void {
     const mine = this.held.get(key);
-    if (mine?.token === token) mine.leaseUntil = Date.now() + leaseMs;
+    if (mine?.token === token) Object.assign(mine, renewedLease(mine, Date.now(), leaseMs));
   }
 
   /**

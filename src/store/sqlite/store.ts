@@ -53,7 +53,10 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     select: db.prepare<[string], RecordRow>("SELECT * FROM records WHERE key = ?"),
     put: db.prepare(INSERT),
     complete: db.prepare(`UPDATE records SET ${SET_ALL} WHERE key = ? AND state = 'in-flight' AND token = ?`),
-    renew: db.prepare("UPDATE records SET lease_until = ? WHERE key = ? AND state = 'in-flight' AND token = ?"),
+    // The expiry moves on as far as the lease does, never short of it (types.ts, renewedLease).
+    renew: db.prepare<{ until: number; key: string; token: string }>(
+      "UPDATE records SET expires_at = MAX(expires_at + MAX(0, @until - lease_until), @until), lease_until = @until WHERE key = @key AND state = 'in-flight' AND token = @token",
+    ),
     release: db.prepare("DELETE FROM records WHERE key = ? AND state = 'in-flight' AND token = ?"),
     remove: db.prepare("DELETE FROM records WHERE key = ?"),
     page: db.prepare<[string, string, number, number], RecordRow>("SELECT * FROM records WHERE state = ? AND key > ? AND expires_at > ? ORDER BY key LIMIT ?"),
@@ -136,7 +139,7 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
       return done ? changed(key, true) : false;
     },
 
-    renew: (key, token, leaseMs) => writes.run(() => sql.renew.run(now() + leaseMs, key, token).changes === 1),
+    renew: (key, token, leaseMs) => writes.run(() => sql.renew.run({ until: now() + leaseMs, key, token }).changes === 1),
 
     async release(key, token, entry) {
       const done = await logged(() => sql.release.run(key, token).changes === 1, entry);
