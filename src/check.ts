@@ -8,7 +8,7 @@ import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
 
-export function checkSummary(file: string, { config, profile }: LoadedConfig): string {
+export function checkSummary(file: string, { config, profile, storeType }: LoadedConfig): string {
   const lines = [
     `config ${file}: ok`,
     `  proxy     ${config.server.host}:${config.server.port} → ${config.upstream.url} (${config.upstream.connections} connections)`,
@@ -16,6 +16,7 @@ export function checkSummary(file: string, { config, profile }: LoadedConfig): s
     `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
     `  store     ${describeStore(config.store)}`,
+    ...(storeType === "url" ? [`            store.type ${config.store.type}: inferred from the scheme of store.url (the file names no type)`] : []),
     `  gateway   ${profile.gateway} (${profile.chosenBy === "auto" ? "upstream.gateway auto: picked from the host of upstream.url" : "named by upstream.gateway"})`,
     ...describeProfile(profile),
     "  effective policy per route (first match wins; default = no route matched):",
@@ -48,10 +49,21 @@ function upgradeNotes(applied: LoadedConfig["profile"]["applied"]): string[] {
 }
 
 function describeStore(store: Config["store"]): string {
+  const encryption = `encryption ${store.encryption.key ? "on" : "off"}`;
   if (store.type === "memory") return `memory, ${store.maxEntries} entries, ${formatSize(store.maxSize)} (forgotten at a restart)`;
-  if (store.type === "sqlite") return `sqlite ${store.path} (synchronous ${store.synchronous}), encryption ${store.encryption.key ? "on" : "off"}`;
-  const where = store.cluster.nodes.length > 0 ? `cluster (${store.cluster.nodes.length} seed nodes)` : redactUrl(store.url);
-  return `redis ${where}, prefix ${store.prefix}, timeout ${formatDuration(store.operationTimeout)}, when down: ${store.onUnavailable}, journal ${store.journal.dir}${store.journal.fsync ? " (fsync)" : ""}, encryption ${store.encryption.key ? "on" : "off"}`;
+  if (store.type === "sqlite") return `sqlite ${store.path} (synchronous ${store.synchronous}), ${encryption}`;
+  const shared = `timeout ${formatDuration(store.operationTimeout)}, when down: ${store.onUnavailable}, journal ${store.journal.dir}${store.journal.fsync ? " (fsync)" : ""}, ${encryption}`;
+  if (store.type === "postgres") {
+    const { nodes, schema, poolSize } = store.postgres;
+    return `postgres ${nodes.length > 0 ? `${nodes.length} nodes (the writable one)` : redactUrl(store.url)}, schema ${schema}, pool ${poolSize}, ${shared}`;
+  }
+  const where =
+    store.sentinel.nodes.length > 0
+      ? `sentinel ${store.sentinel.name} (${store.sentinel.nodes.length} nodes)`
+      : store.cluster.nodes.length > 0
+        ? `cluster (${store.cluster.nodes.length} seed nodes)`
+        : redactUrl(store.url);
+  return `redis ${where}, prefix ${store.prefix}, ${shared}`;
 }
 
 /** The effective resilience and idempotency policy of one route. */
@@ -89,7 +101,7 @@ function describeIdempotency(idem: RoutePolicy["idempotency"]): string {
   return `idempotency ${idem.mode} for ${idem.methods.join(",")} (${key}, ≤ ${idem.maxKeyLength} characters, ttl ${formatDuration(idem.ttl)}, in flight: ${idem.inFlight.strategy}, upstream key: ${upstream}${exempt})`;
 }
 
-/** A Redis URL without its password, for printing. */
+/** A Redis or PostgreSQL URL without its password, for printing. */
 function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
 }

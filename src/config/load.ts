@@ -7,6 +7,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema } from "./schema.js";
+import { resolveStoreType, type StoreTypeOrigin } from "./store-keys.js";
 
 /** Thrown when a config cannot be used; `problems` lists every one as "path: message". */
 export class ConfigError extends Error {
@@ -31,10 +32,12 @@ export async function loadConfigFile(path: string, env: Env = process.env): Prom
   return (await readConfigFile(path, env)).config;
 }
 
-/** A validated config, and the gateway profile whose defaults it took. */
+/** A validated config, the gateway profile whose defaults it took, and how its store type was chosen. */
 export interface LoadedConfig {
   config: Config;
   profile: Omit<ProfileResolution, "raw">;
+  /** store.type named by the file, inferred from store.url's scheme, or the default */
+  storeType: StoreTypeOrigin;
 }
 
 /** loadConfigFile, also returning the text the config came from (the reload compares it) and its profile. */
@@ -78,7 +81,9 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
   const result = configSchema.safeParse(withDefaults, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
   if (problems.length > 0) throw new ConfigError(source, problems);
-  return { config: (result as { data: Config }).data, profile };
+  const store = withDefaults.store;
+  const storeType = resolveStoreType(typeof store === "object" && store !== null ? store : {})?.from ?? "type";
+  return { config: (result as { data: Config }).data, profile, storeType };
 }
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

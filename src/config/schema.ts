@@ -8,6 +8,8 @@ import { detectGateway, GATEWAYS } from "../gateways/detect.js";
 import { parsePointer } from "../idempotency/pointer.js";
 import { isSensitiveName } from "../sensitive.js";
 import { parseKeys } from "../store/crypto.js";
+import { mergeDefined } from "./routes.js";
+import { resolveStoreType, STORE_TYPES, storeKeyProblems } from "./store-keys.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** A duration ("250ms", "10s", "24h" or a number of ms) → milliseconds. */
@@ -273,12 +275,14 @@ const encryptionKeys = z
   })
   .meta({ pattern: "^(\\s*|.*\\$\\{.*|\\s*[A-Za-z0-9+/]{43}=\\s*(,\\s*[A-Za-z0-9+/]{43}=\\s*)*)$" });
 
-const storeSchema = z.strictObject({
+/** Every store key with its default; which type reads which key: ./store-keys.ts. */
+const storeFields = z.strictObject({
   /**
    * sqlite: a durable file, one replica (the default); memory: one process, forgotten at a
-   * restart (tests, the demo); redis: shared by every replica
+   * restart (tests, the demo); redis, postgres: shared by every replica. Absent, a store.url
+   * names it by its scheme (resolveStoreType)
    */
-  type: z.enum(["sqlite", "memory", "redis", "postgres"]).default("sqlite"),
+  type: z.enum(STORE_TYPES).default("sqlite"),
   // sqlite
   /** the database file (its directory is created); one per replica */
   path: z.string().min(1).default("/var/lib/payguard/payguard.db"),
@@ -338,6 +342,41 @@ const storeSchema = z.strictObject({
     .prefault({}),
   encryption: z.strictObject({ key: encryptionKeys.default("") }).prefault({}),
 });
+
+/**
+ * The store section: read as the file wrote it (no defaults), so a key the store type does not
+ * use is told from a default and reported at its path (storeKeyProblems) — even beside other
+ * problems; then the type (resolveStoreType) and every default of `storeFields`.
+ */
+const storeSchema = asWritten(storeFields)
+  .superRefine(
+    (given, ctx) => {
+      // Runs even when the section failed its own checks (to list every problem): not an object then, maybe.
+      if (typeof given !== "object" || given === null || Array.isArray(given)) return;
+      for (const { path, message } of storeKeyProblems(given as Record<string, unknown>)) ctx.addIssue({ code: "custom", path, message });
+    },
+    { when: () => true },
+  )
+  .transform((given): z.output<typeof storeFields> => {
+    const type = resolveStoreType(given as Record<string, unknown>)?.type ?? "sqlite";
+    return mergeDefined(storeFields.parse({ type }), given);
+  });
+
+/**
+ * A strict object as a file writes it: every default and prefault removed, in its sections too,
+ * so a key the file left out stays out. The default stays as metadata (the chart's JSON schema).
+ */
+function asWritten(schema: z.ZodObject): z.ZodObject {
+  const written = (field: z.ZodType): z.ZodType => {
+    if (field instanceof z.ZodDefault || field instanceof z.ZodPrefault) {
+      return written(field.unwrap() as z.ZodType)
+        .optional()
+        .meta({ default: field.def.defaultValue });
+    }
+    return field instanceof z.ZodObject ? asWritten(field) : field;
+  };
+  return z.strictObject(Object.fromEntries(Object.entries(schema.shape).map(([key, field]) => [key, written(field as z.ZodType)])));
+}
 
 export const configSchema = z
   .strictObject({
@@ -473,14 +512,6 @@ function checkStoreUrl(c: { store?: { type?: unknown; url?: unknown; postgres?: 
   if (typeof url !== "string") return;
   if (type === "redis" && !/^rediss?:\/\//.test(url))
     ctx.addIssue({ code: "custom", path: ["store", "url"], message: "must be a redis:// or rediss:// URL for store.type redis" });
-  const replicas = (c.store as { waitForReplicas?: { replicas?: unknown } } | undefined)?.waitForReplicas?.replicas;
-  if (typeof replicas === "number" && replicas > 0 && type !== "redis") {
-    ctx.addIssue({
-      code: "custom",
-      path: ["store", "waitForReplicas", "replicas"],
-      message: "is for store.type redis (PostgreSQL: synchronous replication, see docs)",
-    });
-  }
   const nodes = c.store?.postgres?.nodes;
   const hasNodes = Array.isArray(nodes) && nodes.length > 0;
   if (type === "postgres" && !hasNodes && !/^postgres(ql)?:\/\//.test(url)) {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { renderValuesSchema } from "../../scripts/gen-chart-schema.js";
 import { parseConfig } from "../../src/config/load.js";
-import { CHART, read, type Values, valuesFiles, yamlFile } from "./chart.js";
+import { CHART, helmValues, read, type Values, valuesFiles, yamlFile } from "./chart.js";
 
 const schemaText = read(`${CHART}values.schema.json`);
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(JSON.parse(schemaText) as object);
@@ -80,6 +80,13 @@ describe("the config section of every values file", () => {
     // exactly what the ConfigMap holds: toYaml .Values.config
     expect(() => parseConfig(stringify(values.config), ENV, file)).not.toThrow();
   });
+
+  it.each(valuesFiles().map((f) => [f.slice(CHART.length), f]))(
+    "is a valid payguard config as Helm renders it, coalesced over values.yaml (no store key of another type): %s",
+    (_name, file) => {
+      expect(() => parseConfig(stringify(helmValues(file).config), ENV, file)).not.toThrow();
+    },
+  );
 
   it.each(valuesFiles().map((f) => [f.slice(CHART.length), f]))(
     "gives a grace period longer than readinessDelay + drainTimeout + settleTimeout: %s",

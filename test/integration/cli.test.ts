@@ -70,6 +70,16 @@ limits: { maxBodySize: lots }
     }
   });
 
+  it("check refuses an idempotency.ttl shorter than a route's total timeout, naming the route", async () => {
+    const file = writeTempConfig(
+      'upstream: { url: "http://gw:1" }\nidempotency: { ttl: 1m, upstreamKey: false }\nroutes: [{ path: /v1/x, resilience: { timeout: { total: 2m } } }]\n',
+    );
+    const { code, stderr } = await runCli(["check", "--config", file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("routes[0].idempotency.ttl: must be ≥ resilience.timeout.total (120000ms)");
+    expect(stderr).not.toContain("  - idempotency.ttl");
+  });
+
   it("check summarises a Redis store without printing its password or encryption key", async () => {
     const file = writeTempConfig(
       'upstream: { url: "http://gw:1" }\nstore: { type: redis, url: "redis://:${PW}@redis.internal:6379", encryption: { key: "${KEY}" } }\n',
@@ -81,6 +91,25 @@ limits: { maxBodySize: lots }
     expect(stdout).toContain("encryption on");
     expect(stdout).not.toContain("hunter2-secret");
     expect(stdout).not.toContain(key);
+  });
+
+  it("check takes store.type from the scheme of a store.url without one, and says so", async () => {
+    const file = writeTempConfig('upstream: { url: "http://gw:1" }\nstore: { url: "postgres://payguard:${PW}@db.internal:5432/payments" }\n');
+    const { code, stdout } = await runCli(["check", "--config", file], { PW: "hunter2-secret" });
+    expect(code, stdout).toBe(0);
+    expect(stdout).toContain("store     postgres postgres://payguard:***@db.internal:5432/payments, schema payguard, pool 10,");
+    expect(stdout).toContain("            store.type postgres: inferred from the scheme of store.url (the file names no type)");
+    expect(stdout).not.toContain("hunter2-secret");
+  });
+
+  it("check refuses every store key the store type does not use, each at its path", async () => {
+    const file = writeTempConfig('upstream: { url: "http://gw:1" }\nstore: { type: sqlite, prefix: shop, onUnavailable: local, postgres: { schema: shop } }\n');
+    const { code, stdout, stderr } = await runCli(["check", "--config", file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("store.postgres.schema: is not used by store.type sqlite, only by postgres");
+    expect(stderr).toContain("store.prefix: is not used by store.type sqlite, only by redis");
+    expect(stderr).toContain("store.onUnavailable: is not used by store.type sqlite, only by redis, postgres");
+    expect(stdout).not.toContain(": ok");
   });
 
   it("prints --version and --help, and refuses unknown commands", async () => {

@@ -13,11 +13,14 @@ import { startChild, testConfigYaml, writeTempConfig } from "../support/payguard
 const PROBE = new URL("../support/module-probe.mjs", import.meta.url).pathname;
 const CLIENTS = /node_modules\/(pg|@redis\/client)\//;
 
-/** The store clients payguard loaded with this `store:` block, from start to a clean exit. */
-async function clientsLoaded(store: string): Promise<string[]> {
+/**
+ * The store clients payguard loaded with this `store:` block, from start to a clean exit.
+ * `store` gets `dir`, a fresh directory for its files.
+ */
+async function clientsLoaded(store: (dir: string) => string): Promise<string[]> {
   const file = join(tmpdir(), `payguard-modules-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const dir = join(tmpdir(), `payguard-modules-store-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const config = writeTempConfig(testConfigYaml("http://127.0.0.1:9", `store: { ${store}, path: "${dir}/p.db", journal: { dir: "${dir}/journal" } }`));
+  const config = writeTempConfig(testConfigYaml("http://127.0.0.1:9", `store: { ${store(dir)} }`));
   try {
     const child = await startChild(config, { MODULE_PROBE_FILE: file }, ["--import", PROBE]);
     child.proc.kill("SIGTERM");
@@ -32,11 +35,11 @@ async function clientsLoaded(store: string): Promise<string[]> {
 
 describe("store clients load only when the config asks for them", () => {
   it("sqlite and memory: neither pg nor the Redis client", async () => {
-    expect(await clientsLoaded("type: sqlite")).toEqual([]);
-    expect(await clientsLoaded("type: memory")).toEqual([]);
+    expect(await clientsLoaded((dir) => `type: sqlite, path: "${dir}/p.db"`)).toEqual([]);
+    expect(await clientsLoaded(() => "type: memory")).toEqual([]);
   });
 
   it("redis (the control): the Redis client, not pg", async () => {
-    expect(await clientsLoaded('type: redis, url: "redis://127.0.0.1:6379"')).toEqual(["@redis/client"]);
+    expect(await clientsLoaded((dir) => `type: redis, url: "redis://127.0.0.1:6379", journal: { dir: "${dir}/journal" }`)).toEqual(["@redis/client"]);
   });
 });

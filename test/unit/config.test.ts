@@ -135,6 +135,90 @@ describe("environment interpolation", () => {
   });
 });
 
+describe("store keys by store type (review finding)", () => {
+  const storeOf = (store: string) => parseConfig(`upstream: { url: "http://gw" }\nstore: ${store}\n`, {}).store;
+  const storeProblems = (store: string) => problemsOf(`upstream: { url: "http://gw" }\nstore: ${store}\n`);
+
+  it.each([
+    ["postgres://db/payments", "postgres"],
+    ["postgresql://db/payments", "postgres"],
+    ["redis://redis:6379", "redis"],
+    ["rediss://redis:6380", "redis"],
+  ])("a store.url %s without store.type takes the type from its scheme (%s), never a per-replica sqlite file", (url, type) => {
+    expect(storeOf(`{ url: "${url}" }`)).toMatchObject({ type, url });
+  });
+
+  it("a store key that sqlite (the default type) does not use is an error at its path, every one listed together", () => {
+    expect(storeProblems("{ type: sqlite, prefix: shop, onUnavailable: local, postgres: { schema: shop } }")).toEqual([
+      "store.postgres.schema: is not used by store.type sqlite, only by postgres",
+      "store.prefix: is not used by store.type sqlite, only by redis",
+      "store.onUnavailable: is not used by store.type sqlite, only by redis, postgres",
+    ]);
+    expect(storeProblems("{ journal: { fsync: false } }")).toEqual([
+      "store.journal.fsync: is not used by store.type sqlite (the default), only by redis, postgres",
+    ]);
+    expect(storeProblems("{ url: redis://r:6379, path: /data/p.db }")).toEqual([
+      "store.path: is not used by store.type redis (from store.url), only by sqlite",
+    ]);
+  });
+
+  it.each([
+    [
+      "memory",
+      "{ type: memory, url: redis://r:6379, path: /tmp/x.db, encryption: { key: '' }, ledger: { retention: 30d }, readiness: false }",
+      ["path", "url", "readiness", "ledger.retention", "encryption.key"],
+    ],
+    [
+      "redis",
+      "{ type: redis, path: /tmp/x.db, synchronous: full, postgres: { poolSize: 3 }, ledger: { retention: 30d } }",
+      ["path", "synchronous", "postgres.poolSize", "ledger.retention"],
+    ],
+    [
+      "postgres",
+      "{ type: postgres, url: postgres://db/x, prefix: p, cluster: { nodes: [] }, sentinel: { name: m }, waitForReplicas: { replicas: 0 }, path: /tmp/x.db }",
+      ["path", "cluster.nodes", "sentinel.name", "waitForReplicas.replicas", "prefix"],
+    ],
+  ])("under store.type %s, every key it does not use is an error at its path", (_type, store, paths) => {
+    expect(storeProblems(store).map((p) => p.slice(0, p.indexOf(":")))).toEqual(paths.map((path) => `store.${path}`));
+  });
+
+  it("a store url the type also has nodes for is an error: the nodes win, the url would be ignored", () => {
+    expect(storeProblems('{ type: postgres, url: postgres://a/x, postgres: { nodes: ["postgres://b/x"] } }')).toEqual([
+      "store.url: is not used when store.postgres.nodes is set (list every node there)",
+    ]);
+    expect(storeProblems('{ type: redis, url: redis://a:6379, cluster: { nodes: ["redis://b:6379"] } }')).toEqual([
+      "store.url: is not used when store.cluster.nodes is set (the nodes' URLs are)",
+    ]);
+    expect(storeProblems('{ type: redis, cluster: { nodes: ["redis://b:6379"] }, sentinel: { nodes: ["redis://s:26379"] } }')).toEqual([
+      "store.cluster.nodes: is not used when store.sentinel.nodes is set: name one topology",
+    ]);
+  });
+
+  it("every key a type uses is accepted, and the effective store keeps every default", () => {
+    const key = Buffer.alloc(32, 1).toString("base64");
+    expect(storeOf("{ type: memory, maxEntries: 10, maxSize: 2mb }")).toMatchObject({
+      type: "memory",
+      maxEntries: 10,
+      maxSize: 2 * 1024 * 1024,
+      path: "/var/lib/payguard/payguard.db",
+    });
+    expect(storeOf(`{ type: sqlite, path: /d/p.db, synchronous: full, ledger: { retention: 30d }, encryption: { key: "${key}" } }`)).toMatchObject({
+      type: "sqlite",
+      path: "/d/p.db",
+      synchronous: "full",
+      ledger: { retention: 30 * 86_400_000 },
+      prefix: "payguard",
+    });
+    const shared = `operationTimeout: 1s, onUnavailable: local, readiness: false, journal: { dir: /j }, encryption: { key: "${key}" }, maxEntries: 5, maxSize: 2mb`;
+    expect(
+      storeOf(`{ type: redis, url: redis://r:6379, prefix: p, waitForReplicas: { replicas: 1, timeout: 50ms }, sentinel: { name: m }, ${shared} }`),
+    ).toMatchObject({ type: "redis", prefix: "p", onUnavailable: "local", maxEntries: 5 });
+    expect(storeOf(`{ type: postgres, postgres: { nodes: ["postgres://a/x"], schema: s, poolSize: 2 }, ledger: { retention: 30d }, ${shared} }`)).toMatchObject(
+      { type: "postgres", postgres: { nodes: ["postgres://a/x"], schema: "s" } },
+    );
+  });
+});
+
 describe("config errors", () => {
   it("store.waitForReplicas is Redis's (WAIT); other stores are told where to look", () => {
     const problems = problemsOf(
@@ -142,7 +226,8 @@ describe("config errors", () => {
     );
     expect(problems).toEqual([
       "store.waitForReplicas.timeout: must be ≥ 1ms",
-      "store.waitForReplicas.replicas: is for store.type redis (PostgreSQL: synchronous replication, see docs)",
+      "store.waitForReplicas.replicas: is not used by store.type postgres, only by redis (PostgreSQL: synchronous replication, see docs)",
+      "store.waitForReplicas.timeout: is not used by store.type postgres, only by redis (PostgreSQL: synchronous replication, see docs)",
     ]);
     const redis = parseConfig("upstream: { url: http://gw }\nstore: { type: redis, waitForReplicas: { replicas: 2, timeout: 50ms } }\n", {});
     expect(redis.store.waitForReplicas).toEqual({ replicas: 2, timeout: 50 });
