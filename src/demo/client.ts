@@ -48,7 +48,8 @@ export interface PaymentOutcome {
   result: Result;
 }
 
-type Attempt = { final: true; result: Result; replayed: boolean } | { final: false; reason: string; retryAfterMs: number | undefined };
+/** A non-final attempt: why, when to retry, and whether payguard said the payment may have happened (`outcome: "unknown"`). */
+type Attempt = { final: true; result: Result; replayed: boolean } | { final: false; reason: string; retryAfterMs: number | undefined; unknown?: boolean };
 
 /** Pays once, retrying like an SDK, and reports what the client learned. */
 export async function pay(payment: Payment, options: ClientOptions): Promise<PaymentOutcome> {
@@ -62,7 +63,11 @@ export async function pay(payment: Payment, options: ClientOptions): Promise<Pay
     }
     lastReason = outcome.reason;
     if (attempt >= options.maxAttempts) {
-      return { payment, attempts: attempt, replayed, result: { kind: "failed", reason: `gave up after ${attempt} attempts (last: ${lastReason})` } };
+      // Told "unknown" last: it may have been charged — never report it failed.
+      const result: Result = outcome.unknown
+        ? { kind: "indeterminate" }
+        : { kind: "failed", reason: `gave up after ${attempt} attempts (last: ${lastReason})` };
+      return { payment, attempts: attempt, replayed, result };
     }
     await sleep(delayBeforeRetry(attempt, outcome.retryAfterMs, options));
   }
@@ -99,10 +104,12 @@ function classifyAnswer(status: number, headers: Record<string, string | string[
     return { final: true, replayed, result: { kind: "failed", reason: `${status} without a charge id` } };
   }
   const contentType = String(headers["content-type"] ?? "");
-  const code = contentType.startsWith("application/problem+json") ? parseJson(text)?.code : undefined;
+  const problem = contentType.startsWith("application/problem+json") ? parseJson(text) : undefined;
+  const code = problem?.code;
   if (code === "outcome_indeterminate") return { final: true, replayed, result: { kind: "indeterminate" } };
   if (status === 409 || status === 429 || status >= 500) {
-    return { final: false, reason: typeof code === "string" ? `${status} ${code}` : String(status), retryAfterMs: retryAfter(headers["retry-after"]) };
+    const reason = typeof code === "string" ? `${status} ${code}` : String(status);
+    return { final: false, reason, retryAfterMs: retryAfter(headers["retry-after"]), unknown: problem?.outcome === "unknown" };
   }
   return { final: true, replayed, result: { kind: "failed", reason: typeof code === "string" ? `${status} ${code}` : String(status) } };
 }
