@@ -45,8 +45,16 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
     }
     case "sqlite": {
       const cipher = createCipher(parseKeys(config.encryption.key));
-      const sqlite = openSqliteStore({ path: config.path, synchronous: config.synchronous, ledgerRetentionMs: config.ledger.retention });
-      return { ...sealedStore(sqlite, cipher), ready: () => true };
+      const sqlite = openSqliteStore({
+        path: config.path,
+        synchronous: config.synchronous,
+        ledgerRetentionMs: config.ledger.retention,
+        onWritable: (writable, reason) => {
+          if (writable) deps.logger.info("store: the SQLite file takes writes again; ready");
+          else deps.logger.error({ reason }, "store: the SQLite file cannot take writes; not ready until a write commits");
+        },
+      });
+      return { ...sealedStore(sqlite, cipher), ready: () => sqlite.ready() };
     }
     case "memory":
       return { ...createMemoryStore({ ...config, onEvict: () => deps.metrics.storeEvictions.inc() }), ready: () => true };

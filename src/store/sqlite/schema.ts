@@ -56,7 +56,12 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE records_next RENAME TO records;
    CREATE INDEX records_by_expiry ON records (expires_at);
    CREATE INDEX records_by_state ON records (state, key);`,
+  // 4: one row the store rewrites to prove it can write (health.ts): at open, then every second.
+  `CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at INTEGER NOT NULL);`,
 ];
+
+/** The write that proves the file takes writes; its one parameter is now, epoch ms. */
+export const PROBE = "INSERT INTO write_probe (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at";
 
 /** Journaling and the durability of a commit: `normal` survives a crash of payguard, `full` also a power cut. */
 export type Synchronous = "normal" | "full";

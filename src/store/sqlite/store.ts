@@ -4,19 +4,19 @@
  * process, and BEGIN IMMEDIATE makes it atomic against another process on the same file too.
  * Writes of one event-loop turn share one commit (group-commit.ts).
  * With WAL, an answer settled before the process is killed is there after the restart.
- * Waiters are woken in process. Expired records are deleted in bounded batches.
+ * Waiters are woken in process. Expired records are deleted in bounded batches. It opens only
+ * once a write has committed (open.ts), and is ready only while writes commit (health.ts).
  */
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
-import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, StoreError, type StoreStats } from "../types.js";
+import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, type StoreStats } from "../types.js";
 import { Waiters } from "../waiters.js";
 import { startBackground } from "./background.js";
 import { GroupCommit } from "./group-commit.js";
-import { prepare, type Synchronous } from "./schema.js";
+import { PROBE_MS, WriteHealth } from "./health.js";
+import { openWritable } from "./open.js";
+import { PROBE, type Synchronous } from "./schema.js";
 
 export interface SqliteStoreOptions {
   /** the database file; its directory is created if missing */
@@ -29,6 +29,15 @@ export interface SqliteStoreOptions {
   countEveryMs?: number;
   /** how often expired records and old ledger rows are deleted; default SWEEP_MS */
   sweepEveryMs?: number;
+  /** how often a small write proves the store can take a claim; default PROBE_MS */
+  probeEveryMs?: number;
+  /** told each time the store stops or starts taking writes, with SQLite's reason when it stops */
+  onWritable?: (writable: boolean, reason?: string) => void;
+}
+
+/** The SQLite store, and whether it can take a claim now (for /readyz). */
+export interface SqliteStore extends IdempotencyStore {
+  ready(): boolean;
 }
 
 /** How often expired records are deleted, and at most how many per round. */
@@ -45,10 +54,10 @@ const SET_ALL = RECORD_COLUMNS.map((c) => `${c} = ?`).join(", ");
 const INSERT = `INSERT INTO records (key, ${RECORD_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(RECORD_COLUMNS.length)})
   ON CONFLICT (key) DO UPDATE SET ${RECORD_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}`;
 
-export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
+/** Opens the store at `options.path`; throws a StoreError with a one-line reason when it cannot write there. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const now = options.now ?? Date.now;
-  const db = openDatabase(options.path);
-  prepare(db, options.synchronous);
+  const db = openWritable(options.path, options.synchronous, now());
   const sql = {
     select: db.prepare<[string], RecordRow>("SELECT * FROM records WHERE key = ?"),
     put: db.prepare(INSERT),
@@ -68,8 +77,11 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
     ),
     forget: db.prepare(`DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE settled_at <= ? LIMIT ${SWEEP_BATCH})`),
     lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
+    probe: db.prepare(PROBE),
   };
-  const writes = new GroupCommit(db);
+  const health = new WriteHealth(options.onWritable);
+  const writes = new GroupCommit(db, (err) => health.refused(err));
+  health.probe(() => writes.run(() => sql.probe.run(now())), options.probeEveryMs ?? PROBE_MS);
   // Counted here once at open, then by the background thread every COUNT_MS.
   let counts = sql.count.get(now()) ?? { entries: 0, inFlight: 0 };
   const background = startBackground(options.path, {
@@ -178,22 +190,15 @@ export function openSqliteStore(options: SqliteStoreOptions): IdempotencyStore {
       return { entries, bytes, inFlight };
     },
 
+    ready: () => health.ready(),
+
     async close() {
       clearInterval(sweeper);
+      health.stop();
       writes.flush();
       waiters.wakeAll();
       await background.close();
       db.close();
     },
   };
-}
-
-/** Opens (creating) the file, or says plainly why it cannot. */
-function openDatabase(path: string): Database.Database {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    return new Database(path);
-  } catch (err) {
-    throw new StoreError("store_unavailable", `cannot open the SQLite store at store.path ${path}: ${(err as Error).message}`, { cause: err });
-  }
 }
