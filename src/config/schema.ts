@@ -415,6 +415,11 @@ export const configSchema = z
     limits: z
       .strictObject({
         maxBodySize: size({ min: 1 }).default(1024 * 1024),
+        /**
+         * request body bytes held in memory by all requests together (as they arrive, never
+         * as declared); past it new bodies get 503 overloaded
+         */
+        maxBufferedBodyBytes: size({ min: 1 }).default(64 * 1024 * 1024),
         /** all request header lines together (Node's parser answers 431 past it) */
         maxHeaderSize: size({ min: 1024 }).default(16 * 1024),
         /** request header fields */
@@ -426,6 +431,11 @@ export const configSchema = z
         message: "must be ≤ limits.requestTimeout",
         path: ["headersTimeout"],
         when: bothNumbers("headersTimeout", "requestTimeout"),
+      })
+      .refine((l) => !(l.maxBodySize > l.maxBufferedBodyBytes), {
+        message: "must be ≥ limits.maxBodySize (else a body of that size could never be read)",
+        path: ["maxBufferedBodyBytes"],
+        when: bothNumbers("maxBodySize", "maxBufferedBodyBytes"),
       })
       .prefault({}),
     shutdown: z

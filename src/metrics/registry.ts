@@ -3,6 +3,7 @@
  * can run several instances in one process and read each one's values.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { bufferedBodyBytes } from "../pipeline/body-budget.js";
 import type { StoreStats } from "../store/types.js";
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -97,6 +98,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   gaugeOf("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to Redis.", () => journalState().entries);
   gaugeOf("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", () => journalState().bytes);
   gaugeOf("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", () => (journalState().full ? 1 : 0));
+  gaugeOf(
+    "payguard_body_buffered_bytes",
+    "Request body bytes held in memory by this process; at limits.maxBufferedBodyBytes new bodies get 503 overloaded.",
+    bufferedBodyBytes,
+  );
   let pendingSettlements: () => number = () => 0;
   gaugeOf(
     "payguard_idempotency_settlements_pending",

@@ -4,14 +4,17 @@
  * Content-Length is refused before reading, a chunked body as soon as it crosses the limit,
  * and the connection is closed after the answer.
  *
- * A body with a declared Content-Length is copied into one buffer of that size as it
- * arrives, not gathered and concatenated at the end: for a megabyte body that is a megabyte
- * less memory outside the JS heap per request, and such memory is what starts V8's full
- * collections when large bodies stream in (docs/performance.md#body-size).
+ * Memory is reserved as bytes arrive, never by what a request declares: a client that sends
+ * `Content-Length: 1048576` and nothing else holds nothing. Every byte held counts against
+ * `limits.maxBufferedBodyBytes` for the whole process (body-budget.ts) until the request
+ * ends — answered, refused, aborted or timed out. Past that bound a new body gets 503
+ * `overloaded` and is never read, let alone sent.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { ProxyError } from "../errors.js";
+import { type BodyLease, bodyLease } from "./body-budget.js";
+import { bodyPieces } from "./body-pieces.js";
 import type { ProxyEnv } from "./context.js";
 
 export function body(): MiddlewareHandler<ProxyEnv> {
@@ -27,25 +30,52 @@ export function body(): MiddlewareHandler<ProxyEnv> {
 }
 
 async function withBody(c: Context<ProxyEnv>, next: Next): Promise<void> {
-  c.set("body", await readBody(c.env.incoming, c.get("generation").config.limits.maxBodySize));
-  await next();
+  const { limits } = c.get("generation").config;
+  const lease = bodyLease(limits.maxBufferedBodyBytes);
+  try {
+    c.set("body", await readBody(c.env.incoming, limits.maxBodySize, lease));
+    c.set("bodyLease", lease);
+    await next();
+  } finally {
+    releaseWhenDone(c.env.outgoing, lease);
+  }
+}
+
+/**
+ * The body is held while the stages after this one run (every attempt and retry re-sends it)
+ * and until the answer is written or the client is gone: release then.
+ */
+function releaseWhenDone(outgoing: ServerResponse, lease: BodyLease): void {
+  if (outgoing.writableFinished || outgoing.destroyed) lease.release();
+  else outgoing.once("close", lease.release);
 }
 
 function tooLarge(limit: number): ProxyError {
   return new ProxyError("body_too_large", `limit is ${limit} bytes`, { connection: "close" });
 }
 
-export function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+function overloaded(): ProxyError {
+  // The body is left unread, so the connection cannot carry another request.
+  return new ProxyError("overloaded", "request bodies held in memory are at limits.maxBufferedBodyBytes", { "retry-after": "1", connection: "close" });
+}
+
+/**
+ * Reads the body, reserving each arriving chunk on `lease` first. On any failure the lease is
+ * released at once; on success the caller releases it when the request ends.
+ */
+export function readBody(incoming: IncomingMessage, limit: number, lease: BodyLease): Promise<Buffer | undefined> {
   const declared = incoming.headers["content-length"];
   const chunked = incoming.headers["transfer-encoding"] !== undefined;
   if (declared === undefined && !chunked) return Promise.resolve(undefined);
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined && length > limit) return Promise.reject(tooLarge(limit));
+  // Past the bound, a new body is refused unread. Below it, a body is admitted whatever it
+  // declares — a declared length reserves nothing — and refused mid-way if a chunk cannot fit.
+  if (length !== 0 && !lease.admits()) return Promise.reject(overloaded());
 
   return new Promise((resolve, reject) => {
-    // node:http delivers exactly the declared length, or ends the request incomplete.
-    const into = declared === undefined ? undefined : Buffer.allocUnsafe(Number(declared));
-    const chunks: Buffer[] = [];
-    let size = 0;
+    // node:http delivers at most the declared length, or ends the request incomplete.
+    const pieces = bodyPieces(lease, length ?? limit);
     const cleanup = () => {
       incoming.off("data", onData);
       incoming.off("end", onEnd);
@@ -55,28 +85,20 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
     const fail = (err: ProxyError) => {
       cleanup();
       incoming.pause();
-      chunks.length = 0;
+      lease.release();
       reject(err);
     };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) return fail(tooLarge(limit));
-      if (!into) chunks.push(chunk);
-      else if (size <= into.length) chunk.copy(into, size - chunk.length);
-      else fail(new ProxyError("invalid_request", "the request body is longer than its Content-Length"));
+      if (pieces.size + chunk.length > limit) return fail(tooLarge(limit));
+      if (!pieces.add(chunk)) fail(overloaded());
     };
     const onEnd = () => {
       cleanup();
-      resolve(into ? into.subarray(0, size) : Buffer.concat(chunks, size));
+      resolve(pieces.join());
     };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new ProxyError("invalid_request", "the request body could not be read", {}, { cause: err }));
-    };
+    const onError = (err: Error) => fail(new ProxyError("invalid_request", "the request body could not be read", {}, { cause: err }));
     const onClose = () => {
-      if (incoming.complete) return;
-      cleanup();
-      reject(new ProxyError("client_disconnected"));
+      if (!incoming.complete) fail(new ProxyError("client_disconnected"));
     };
     incoming.on("data", onData);
     incoming.on("end", onEnd);

@@ -31,6 +31,8 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
     }
     running++;
     const release = deps.live.hold(c.get("generation"));
+    // The re-sends hold the body: it stays counted against limits.maxBufferedBodyBytes.
+    const unhold = c.get("bodyLease")?.retain();
     const facts: AnswerFacts = {
       requestIdRule: c.get("generation").config.upstream.requestId,
       ledgerFields: deps.store.outcomes ? policy.ledger.fields : undefined,
@@ -48,6 +50,7 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
     const work = complete({ metrics: deps.metrics, logger: deps.logger, closing: deps.settlements.closing }, job).finally(() => {
       running--;
       release();
+      unhold?.();
     });
     deps.settlements.track(work).catch((err: unknown) => deps.logger.error({ reqId: job.requestId, err: String(err) }, "completion failed"));
     return true;

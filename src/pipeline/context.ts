@@ -12,6 +12,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { ReadyStore } from "../store/shared/store.js";
 import type { UpstreamResponse } from "../upstream/client.js";
+import type { BodyLease } from "./body-budget.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
 export interface Lifecycle {
@@ -53,6 +54,8 @@ export interface RequestVars {
   query: string;
   /** the buffered request body; undefined when the request has none */
   body: Buffer | undefined;
+  /** the body's share of limits.maxBufferedBodyBytes (body-budget.ts); a completion retains it */
+  bodyLease: BodyLease | undefined;
   /** upstream attempts made for this request */
   attempts: number;
   /** whether any attempt may have reached the gateway (decides release vs indeterminate) */

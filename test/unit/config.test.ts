@@ -27,7 +27,14 @@ describe("config defaults", () => {
         connectTimeout: 5000,
         keepAliveTimeout: 4000,
       },
-      limits: { maxBodySize: 1024 * 1024, maxHeaderSize: 16 * 1024, maxHeaders: 100, headersTimeout: 10_000, requestTimeout: 60_000 },
+      limits: {
+        maxBodySize: 1024 * 1024,
+        maxBufferedBodyBytes: 64 * 1024 * 1024,
+        maxHeaderSize: 16 * 1024,
+        maxHeaders: 100,
+        headersTimeout: 10_000,
+        requestTimeout: 60_000,
+      },
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000, settleTimeout: 30_000 },
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
@@ -92,7 +99,14 @@ describe("config defaults", () => {
       "upstream: { url: http://gw }\nlimits: { maxBodySize: 512kb, maxHeaderSize: 8kb, headersTimeout: 250ms, requestTimeout: 2m }\nshutdown: { drainTimeout: 1h }",
       {},
     );
-    expect(config.limits).toEqual({ maxBodySize: 512 * 1024, maxHeaderSize: 8 * 1024, maxHeaders: 100, headersTimeout: 250, requestTimeout: 120_000 });
+    expect(config.limits).toEqual({
+      maxBodySize: 512 * 1024,
+      maxBufferedBodyBytes: 64 * 1024 * 1024,
+      maxHeaderSize: 8 * 1024,
+      maxHeaders: 100,
+      headersTimeout: 250,
+      requestTimeout: 120_000,
+    });
     expect(config.shutdown.drainTimeout).toBe(3_600_000);
   });
 });
