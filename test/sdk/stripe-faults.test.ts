@@ -5,6 +5,10 @@
  * other outcome is a StripeError the application sees as a failure, and no key is charged
  * twice.
  */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import type { SeenRequest, Step } from "../support/fake-gateway.js";
@@ -37,25 +41,30 @@ function faultyGateway(seed: number, dedupe: boolean) {
   const draw = random(seed);
   const byKey = new Map<string, string>();
   const charged: string[] = [];
+  /** every key a request reached the gateway with, and those charged */
+  const seenKeys = new Set<string>();
+  const chargedKeys = new Set<string>();
   const charge = (id: string): Step => ({
     status: 200,
     body: { id, object: "charge", amount: 1000, currency: "usd", status: "succeeded" },
     headers: { "request-id": `req_${id}` },
   });
   const answer = (req: SeenRequest): Step => {
-    const key = String(req.headers["idempotency-key"] ?? "");
+    const key = String(req.headers["idempotency-key"] ?? req.headers["x-test-key"] ?? "");
+    seenKeys.add(key);
     const known = dedupe ? byKey.get(key) : undefined;
     if (known) return charge(known);
     const roll = draw();
     if (roll < 0.1) return { status: 503, body: { error: { type: "api_error", message: "overloaded, nothing was processed" } } };
     const id = `ch_${charged.length + 1}`;
     charged.push(id);
+    chargedKeys.add(key);
     byKey.set(key, id);
     if (roll < 0.2) return { destroy: "now" }; // charged, and the answer is lost
     if (roll < 0.3) return { ...charge(id), delayMs: 1200 }; // charged, answered after payguard gave up
     return charge(id);
   };
-  return { answer, charged };
+  return { answer, charged, seenKeys, chargedKeys };
 }
 
 type Outcome = { ok: true; id: unknown } | { ok: false; error: unknown };
@@ -121,5 +130,41 @@ describe("stripe-node with maxNetworkRetries over a faulty gateway, through payg
     // Without the gateway's dedupe, payguard alone stands between a retry and a second charge.
     const failures = result.outcomes.filter((o) => !o.ok) as { error: Stripe.errors.StripeError }[];
     expect(failures.map((f) => f.error.code)).toContain("outcome_indeterminate");
+  }, 60_000);
+
+  it(`default store, no upstream key: every charged payment whose create() threw was told "unknown", and none that never reached the gateway (seed ${SEED})`, async () => {
+    const gateway = faultyGateway(SEED, false);
+    env.gw.setDefault(gateway.answer);
+    const path = join(mkdtempSync(join(tmpdir(), "payguard-faults-")), "payguard.db");
+    const pg = await env.payguard(
+      `store: { type: sqlite, path: "${path}" }\nidempotency: { upstreamKey: false }\nresilience: { timeout: { attempt: 300ms, total: 700ms }, retry: { backoff: { initial: 20ms } }, breaker: { threshold: 50 } }`,
+      { url: env.gw.url, gateway: "stripe" },
+    );
+    const stripe = stripeClient(pg.url, 5);
+    // The key of each call, in a header the gateway sees even with upstreamKey off (payguard strips the key header then).
+    const calls = Array.from({ length: CALLS }, () => randomUUID());
+    const thrown: { key: string; error: Stripe.errors.StripeError }[] = [];
+    let next = 0;
+    const worker = async () => {
+      for (let key = calls[next++]; key !== undefined; key = calls[next++]) {
+        const call = key;
+        await stripe.charges
+          .create({ amount: 1000, currency: "usd", source: "tok_visa" }, { idempotencyKey: call, headers: { "x-test-key": call } } as Stripe.RequestOptions)
+          .catch((error: Stripe.errors.StripeError) => void thrown.push({ key: call, error }));
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const outcome = (e: Stripe.errors.StripeError) => (e.raw as { outcome?: unknown }).outcome;
+    const chargedButNotUnknown = thrown.filter((t) => gateway.chargedKeys.has(t.key) && outcome(t.error) !== "unknown");
+    const neverSentButUnknown = thrown.filter((t) => !gateway.seenKeys.has(t.key) && outcome(t.error) === "unknown");
+    expect(thrown.filter((t) => gateway.chargedKeys.has(t.key)).length, "the run must leave some charged payments thrown").toBeGreaterThan(0);
+    expect(
+      chargedButNotUnknown.map((t) => `${t.error.code} ${t.error.statusCode}`),
+      "charged, thrown, not told unknown",
+    ).toEqual([]);
+    expect(
+      neverSentButUnknown.map((t) => t.error.code),
+      "never reached the gateway, told unknown",
+    ).toEqual([]);
   }, 60_000);
 });
