@@ -93,5 +93,34 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Id
         expect(rows.map((r) => r.state)).toEqual(["indeterminate", "resolved-by-operator"]);
         expect(rows[1]).toMatchObject({ route: "payouts", method: "POST", path: "/v1/payouts", status: 201 });
       }));
+
+    it("a lone surrogate or NUL in a ledger field or gateway request id is stored as U+FFFD, and every settlement of its turn commits", () =>
+      withStore(async (store) => {
+        const since = Date.now() - 1000;
+        const [bad, mateA, mateB] = [`bad-${randomUUID()}`, `mate-a-${randomUUID()}`, `mate-b-${randomUUID()}`];
+        for (const key of [bad, mateA, mateB]) await store.claim(key, { token: key, fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+        const poisoned = entry(bad, "completed", {
+          gatewayRequestId: "req_\u0000x",
+          fields: { "/id": "ch_\ud83d", "/note": "a\u0000b", "/tail": "\udc00z" },
+        });
+        // One turn: the three completions share a batch where the store batches them.
+        const settled = await Promise.allSettled([
+          store.complete(mateA, mateA, completed, LONG, entry(mateA, "completed")),
+          store.complete(bad, bad, completed, LONG, poisoned),
+          store.complete(mateB, mateB, completed, LONG, entry(mateB, "completed")),
+        ]);
+        expect(settled).toEqual([
+          { status: "fulfilled", value: true },
+          { status: "fulfilled", value: true },
+          { status: "fulfilled", value: true },
+        ]);
+        const rows = mine(await store.outcomes({ since, limit: 100 }), [bad, mateA, mateB]);
+        expect(rows.map((r) => r.record).sort()).toEqual([bad, mateA, mateB].sort());
+        expect(rows.find((r) => r.record === bad)).toMatchObject({
+          gatewayRequestId: "req_\ufffdx",
+          fields: { "/id": "ch_\ufffd", "/note": "a\ufffdb", "/tail": "\ufffdz" },
+        });
+        expect(await store.get(bad)).toMatchObject({ state: "completed" });
+      }));
   });
 }

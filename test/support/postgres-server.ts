@@ -4,7 +4,7 @@
  * /usr/lib/postgresql/<version>/bin, run as the postgres user (trust auth on loopback). A
  * standby is made with pg_basebackup and promoted with pg_ctl promote.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,13 +35,20 @@ function binDir(): string {
   return join(root, version, "bin");
 }
 
-/** Runs a PostgreSQL binary as the postgres user; throws with its output when it fails. */
-function asPostgres(bin: string, args: string[]): string {
+/**
+ * Runs a PostgreSQL binary as the postgres user; rejects with its output when it fails. Not
+ * spawnSync: the test's own clients and gateway keep running while pg_ctl stops, starts or
+ * promotes a server (a failover under load is one where the load goes on).
+ */
+function asPostgres(bin: string, args: string[]): Promise<string> {
   const isRoot = process.getuid?.() === 0;
   const [cmd, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", join(binDir(), bin), ...args]] : [join(binDir(), bin), args];
-  const result = spawnSync(cmd, argv, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${bin} ${args.join(" ")} failed: ${result.stderr || result.stdout}`);
-  return result.stdout;
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${bin} ${args.join(" ")} failed: ${stderr || stdout || err.message}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** A directory the postgres user owns (pg refuses a data directory it does not). */
@@ -92,17 +99,17 @@ function server(dataDir: string, port: number): TestPostgres {
     url,
     dataDir,
     async start() {
-      asPostgres("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", `-p ${port} -k ${join(dataDir, "..")}`, "-w", "start"]);
+      await asPostgres("pg_ctl", ["-D", dataDir, "-l", logFile, "-o", `-p ${port} -k ${join(dataDir, "..")}`, "-w", "start"]);
       up = true;
       await ready(url);
     },
     async stop(mode = "fast") {
       if (!up) return;
-      asPostgres("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "stop"]);
       up = false;
+      await asPostgres("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "stop"]);
     },
     async promote() {
-      asPostgres("pg_ctl", ["-D", dataDir, "-w", "promote"]);
+      await asPostgres("pg_ctl", ["-D", dataDir, "-w", "promote"]);
     },
     running: () => up,
   };
@@ -112,7 +119,7 @@ function server(dataDir: string, port: number): TestPostgres {
 export async function startPostgres(options: { walLevel?: "replica" } = {}): Promise<TestPostgres> {
   const parent = postgresDir("payguard-pg-");
   const dataDir = join(parent, "data");
-  asPostgres("initdb", ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  await asPostgres("initdb", ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const port = await freePort();
   // Fast to start and stop; replication allowed from loopback for a standby.
   const conf = [
@@ -133,7 +140,7 @@ export async function startPostgres(options: { walLevel?: "replica" } = {}): Pro
 export async function startStandby(primary: TestPostgres): Promise<TestPostgres> {
   const parent = postgresDir("payguard-pg-standby-");
   const dataDir = join(parent, "data");
-  asPostgres("pg_basebackup", ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", dataDir, "-R", "-X", "stream"]);
+  await asPostgres("pg_basebackup", ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", dataDir, "-R", "-X", "stream"]);
   if (!existsSync(join(dataDir, "standby.signal"))) throw new Error("pg_basebackup -R wrote no standby.signal");
   const port = await freePort();
   const db = server(dataDir, port);

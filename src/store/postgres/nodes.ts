@@ -39,6 +39,15 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|timeout exceeded|Query read timeout|connection is closed|Client has encountered a connection error/i.test(err.message);
 }
 
+/**
+ * A statement refused for a value it carries (SQLSTATE class 22, data exception; 23, integrity
+ * constraint): the server is fine, and in a batch only the item with that value is at fault.
+ */
+export function isValueError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^2[23]/.test(code);
+}
+
 export function openNodes(options: NodesOptions): Nodes {
   let pool: pg.Pool | undefined;
   let node: string | undefined;
@@ -82,7 +91,8 @@ export function openNodes(options: NodesOptions): Nodes {
   };
   /** After a failure: the next use looks for the writable node again (a failover may have happened). */
   const failed = (err: unknown): never => {
-    healthy = false;
+    // A value the server refused says nothing of the server (see isValueError).
+    if (!isValueError(err)) healthy = false;
     if (isUnavailable(err)) {
       if (options.nodes.length > 1 && pool) {
         pool.end().catch(() => {});

@@ -10,7 +10,8 @@
  * - Every change NOTIFYs its key; waiters re-check on their own too (listen.ts).
  * - Expired records are deleted in bounded batches.
  * Failures of the database become StoreError("store_unavailable"); the shared layer above
- * (shared/) turns them into 503 for new keys and the journal for answers already obtained.
+ * (shared/) turns them into 503 for new keys. An answer already obtained whose completion did
+ * not commit, for that or any other reason, goes to its journal.
  */
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
@@ -32,7 +33,7 @@ import type {
 import { Waiters } from "../waiters.js";
 import { columns, TurnBatch } from "./batch.js";
 import { listen } from "./listen.js";
-import { type Nodes, openNodes } from "./nodes.js";
+import { isValueError, type Nodes, openNodes } from "./nodes.js";
 import { migrate } from "./schema.js";
 
 export interface PostgresStoreOptions {
@@ -114,14 +115,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     const rows = items.map(({ key, request: r }) => [key, r.token, r.fingerprint, r.leaseMs, r.ttlMs]);
     const inserted = new Set((await query<{ token: string }>(sql.claimNew, columns(rows, 5))).rows.map((row) => row.token));
     return items.map(({ request }) => inserted.has(request.token));
-  });
-  /** Completions of one turn in one UPDATE (with their ledger rows): true for each that was the owner's. */
+  }, isValueError);
+  /**
+   * Completions of one turn in one UPDATE (with their ledger rows): true for each that was the
+   * owner's. A value the database refuses fails only its own completion (TurnBatch's isolate).
+   */
   const completions = new TurnBatch<{ key: string; token: string; record: FinalRecord; ttlMs: number; entry: LedgerEntry | undefined }, boolean>(
     async (items) => {
       const rows = items.map(({ key, token, record, ttlMs, entry }) => [key, token, ...settable(record), ttlMs, ...logged(entry)]);
       const done = new Set((await query<{ token: string }>(sql.completeMany, columns(rows, rows[0]?.length ?? 0))).rows.map((row) => row.token));
       return items.map(({ token }) => done.has(token));
     },
+    isValueError,
   );
 
   const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: wake });
@@ -133,12 +138,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   const entryOf = (key: string, row: Row): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "postgres" });
 
-  /** A completion whose outcome is unknown: what the row says now. */
-  const confirmCompleted = async (key: string, record: FinalRecord): Promise<boolean> => {
+  /**
+   * After a failed completion: the row read back. true: it committed after all; false: the
+   * key holds another outcome (or none); undefined: still in flight — it did not commit.
+   */
+  const committedAfterAll = async (key: string, record: FinalRecord): Promise<boolean | undefined> => {
     const now = await read(key);
-    if (now?.state === record.state && now.completedAt === record.completedAt && now.fingerprint === record.fingerprint) return true;
-    if (now?.state === "in-flight") throw new Error("the completion did not commit");
-    return false;
+    if (now?.state === "in-flight") return undefined;
+    return now?.state === record.state && now.completedAt === record.completedAt && now.fingerprint === record.fingerprint;
   };
 
   return {
@@ -175,10 +182,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if (done) claimedHere = Math.max(0, claimedHere - 1);
         return done;
       } catch (err) {
-        // The commit may have happened: read the row back (a second failure is the answer).
-        const committed = await confirmCompleted(key, record).catch(() => {
-          throw err;
-        });
+        // The commit may have happened: read the row back. Not committed (or unreadable), the
+        // failure stands, whatever it was — the database down, or up and this write cancelled,
+        // timed out or refused: the shared layer journals the answer before the client gets it.
+        const committed = await committedAfterAll(key, record).catch(() => undefined);
+        if (committed === undefined) throw err;
         if (committed) claimedHere = Math.max(0, claimedHere - 1);
         return committed;
       }

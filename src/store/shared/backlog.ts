@@ -84,8 +84,12 @@ export class Backlog {
     return this.journal.remove(key);
   }
 
-  /** Writes every journaled answer to `remote`; an entry `remote` cannot take yet stays. */
-  async writeBack(remote: RemoteStore): Promise<void> {
+  /**
+   * Writes every journaled answer to `remote`; an entry `remote` cannot take yet stays. A key
+   * this process still holds the claim on (`owned`: key → owner token) is completed by that
+   * token, fenced as any completion, without waiting for its lease to run out.
+   */
+  async writeBack(remote: RemoteStore, owned: Map<string, string> = new Map()): Promise<void> {
     if (this.writing || this.journal.size() === 0) return;
     this.writing = true;
     const { metrics, logger } = this.deps;
@@ -93,7 +97,7 @@ export class Backlog {
       let deferred = 0;
       const result = await this.journal.replay(async (entry) => {
         const record = unsealRecord(entry.key, entry.record, this.cipher);
-        const outcome = await remote.putFinal(entry.key, record, Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()), entry.ledger);
+        const outcome = await put(remote, owned, entry.key, record, Math.max(1, entry.writtenAt + entry.ttlMs - Date.now()), entry.ledger);
         if (outcome === "busy") {
           // Another replica holds a live claim on the key: keep the entry, try again later.
           deferred++;
@@ -112,4 +116,22 @@ export class Backlog {
   close(): Promise<void> {
     return this.journal.close();
   }
+}
+
+/** A journaled answer into the store: by its owner's token while this process holds the claim, else over whatever is not final. */
+async function put(
+  remote: RemoteStore,
+  owned: Map<string, string>,
+  key: string,
+  record: FinalRecord,
+  ttlMs: number,
+  ledger: LedgerEntry | undefined,
+): Promise<"written" | "superseded" | "busy"> {
+  const token = owned.get(key);
+  if (token !== undefined) {
+    const mine = await remote.complete(key, token, record, ttlMs, ledger);
+    owned.delete(key);
+    if (mine) return "written";
+  }
+  return remote.putFinal(key, record, ttlMs, ledger);
 }

@@ -1,9 +1,9 @@
 /**
- * What a replica does every second while a shared store may be away: checks it answers,
- * frees claims whose answer never arrived (the claim may have reached the store after its
- * deadline, or a release failed), and writes the journal back. One round at a time: a round
- * that outlasts the interval (a slow store) is not joined by another, whose checks and
- * write-backs would only pile onto it.
+ * What a replica does every second while a shared store may be away: checks it answers (a
+ * failed check is reported as a failed operation is), frees claims whose answer never arrived
+ * (the claim may have reached the store after its deadline, or a release failed), and writes
+ * the journal back. One round at a time: a round that outlasts the interval (a slow store) is
+ * not joined by another, whose checks and write-backs would only pile onto it.
  */
 import type { Logger } from "../../log.js";
 import type { LedgerEntry, RemoteStore } from "../types.js";
@@ -21,6 +21,7 @@ export class Maintenance {
     private readonly writeBack: () => Promise<void>,
     private readonly logger: Logger,
     intervalMs: number,
+    private readonly pingFailed: () => void = () => {},
   ) {
     this.timer = setInterval(() => this.round(), intervalMs);
     this.timer.unref();
@@ -47,7 +48,10 @@ export class Maintenance {
   }
 
   private async maintain(): Promise<void> {
-    if (!(await this.remote.ping())) return;
+    if (!(await this.remote.ping())) {
+      this.pingFailed();
+      return;
+    }
     for (const [token, { key, ledger }] of this.orphans) {
       await this.remote.release(key, token, ledger).then(
         () => this.orphans.delete(token),

@@ -6,9 +6,10 @@
  * Consistency over availability:
  * - the store down at claim time → store_unavailable (503, nothing sent), unless the operator
  *   chose `local`: then keys are deduplicated by this replica only, logged and counted.
- * - the store down when the gateway has already answered → the answer is appended to the
- *   journal (fsync'd) before the client gets it, served from there to repeats on this
- *   replica, and written back as soon as the store answers again (and at start).
+ * - the gateway has already answered and its completion did not commit (the store down, or
+ *   any other failure of the write) → the answer is appended to the journal (fsync'd) before
+ *   the client gets it, served from there to repeats on this replica, and written back as soon
+ *   as the store takes it (and at start).
  *
  * Operator resolutions (admin API) and write-back run one at a time: a journaled
  * indeterminate record the operator resolved is dropped from the journal in the same turn,
@@ -33,6 +34,8 @@ export interface ReadyStore extends IdempotencyStore {
 
 /** How often the journal is written back and the store's health is checked. */
 const MAINTENANCE_MS = 1000;
+/** Bound on journaled keys remembered with their owner token (beyond it, written back once the lease runs out). */
+const MAX_OWNED = 10_000;
 
 export async function createSharedStore(remote: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
@@ -49,8 +52,20 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
     turn = run.catch(() => {});
     return run;
   };
-  const writeBack = () => inTurn(() => backlog.writeBack(remote));
-  const maintenance = new Maintenance(remote, writeBack, logger, MAINTENANCE_MS);
+  /**
+   * Journaled keys whose claim this process still holds (key → owner token): their write-back
+   * completes them by that token, as soon as the store takes it, not a lease later — other
+   * replicas wait on (or take over) a claim in flight until then.
+   */
+  const owned = new Map<string, string>();
+  const writeBack = () =>
+    inTurn(async () => {
+      await backlog.writeBack(remote, owned);
+      for (const key of owned.keys()) if (!backlog.has(key)) owned.delete(key);
+    });
+  // A failed health check counts as any failed operation: a failover it alone noticed (the
+  // pool moved to the new primary before any request failed) still shows.
+  const maintenance = new Maintenance(remote, writeBack, logger, MAINTENANCE_MS, () => metrics.storeErrors.inc({ op: "ping" }));
 
   /** Counts a store_unavailable failure; false for any other error (rethrown by the caller). */
   const failed = (op: string, err: unknown): boolean => {
@@ -118,10 +133,13 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
       try {
         done = await remote.complete(key, token, record, ttlMs, ledger);
       } catch (err) {
-        if (!failed("complete", err)) throw err;
-        // The gateway answered and the store cannot take it: make it durable here first.
+        // The gateway answered and the store did not take it — down, or up and this write failed
+        // (a statement cancelled or timed out, a value refused): make it durable here first. Only
+        // an answer in the journal outlives this process; write-back never overwrites a completed one.
+        if (!failed("complete", err)) metrics.storeErrors.inc({ op: "complete" });
         await backlog.append(key, record, ttlMs, ledger);
-        logger.warn({ backlog: backlog.size() }, "store: unavailable, outcome journaled for write-back");
+        if (owned.size < MAX_OWNED) owned.set(key, token);
+        logger.warn({ backlog: backlog.size(), err: String(err) }, "store: the completion did not commit; outcome journaled for write-back");
         done = true;
       }
       holds.unhold(key, token);
@@ -174,7 +192,10 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
         const record = journaled.record;
         if (record.state !== "indeterminate" || (next && next.fingerprint !== record.fingerprint)) return "not_indeterminate";
         const result = await remote.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now(), ledger);
-        if (result === "resolved") await backlog.remove(key);
+        if (result === "resolved") {
+          await backlog.remove(key);
+          owned.delete(key);
+        }
         return result;
       });
     },

@@ -4,6 +4,7 @@
  * Times are epoch milliseconds. Pure.
  */
 import type { LedgerEntry, LedgerState } from "../types.js";
+import { storable } from "./rows.js";
 
 export const LEDGER_COLUMNS = [
   "record",
@@ -36,21 +37,26 @@ export interface LedgerRow {
   replica: string;
 }
 
+/** An entry's values in LEDGER_COLUMNS' order, every text storable (rows.ts, `storable`): a body field or request id is the gateway's. */
 export function ledgerValues(entry: LedgerEntry): unknown[] {
   return [
-    entry.record,
-    entry.route,
-    entry.method,
-    entry.path,
+    storable(entry.record),
+    storable(entry.route),
+    storable(entry.method),
+    storable(entry.path),
     entry.state,
     entry.status ?? null,
     entry.attempts ?? null,
-    entry.gatewayRequestId ?? null,
-    entry.fields === undefined ? null : JSON.stringify(entry.fields),
+    entry.gatewayRequestId === undefined ? null : storable(entry.gatewayRequestId),
+    entry.fields === undefined ? null : JSON.stringify(storableFields(entry.fields)),
     entry.startedAt,
     entry.settledAt,
-    entry.replica,
+    storable(entry.replica),
   ];
+}
+
+function storableFields(fields: NonNullable<LedgerEntry["fields"]>): NonNullable<LedgerEntry["fields"]> {
+  return Object.fromEntries(Object.entries(fields).map(([pointer, value]) => [storable(pointer), typeof value === "string" ? storable(value) : value]));
 }
 
 /** The request an operator's entry is about (it names only the record): the record's last row's. */

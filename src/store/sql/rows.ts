@@ -59,10 +59,24 @@ export function inFlightValues(record: InFlightRecord): RecordValues {
 export function finalValues(record: FinalRecord, expiresAt: number): RecordValues {
   const attempts = record.attempts ?? null;
   if (record.state === "indeterminate") {
-    return ["indeterminate", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, record.reason, null, null, null];
+    const reason = storable(record.reason);
+    return ["indeterminate", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, reason, null, null, null];
   }
   const { status, headers, body } = record.response;
   return ["completed", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, null, status, JSON.stringify(headers), body];
+}
+
+/** A UTF-16 surrogate without its other half: no character at all. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text every database takes, whatever the gateway or an error put in it: a NUL (PostgreSQL's
+ * text and jsonb refuse it) and a lone surrogate (jsonb refuses its escape; the drivers' UTF-8
+ * would make it U+FFFD anyway) become U+FFFD. A value the database refuses fails the write it
+ * is part of, and the answer that goes with it.
+ */
+export function storable(text: string): string {
+  return text.replaceAll("\0", "\ufffd").replace(LONE_SURROGATE, "\ufffd");
 }
 
 export function recordOf(row: RecordRow): IdempotencyRecord {
