@@ -21,15 +21,20 @@ function mismatches(keys: string[], results: PromiseSettledResult<unknown>[], on
   return keys.map((key, i) => ({ key, reported: results[i]?.status === "fulfilled", onDisk: onDisk.has(key) })).filter((r) => r.reported !== r.onDisk);
 }
 
+/** A WAL database whose file may grow only a few pages: small rows fit, a 64 KiB one cannot (SQLITE_FULL). */
+function nearlyFull() {
+  const path = join(freshDir(), "t.db");
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB)");
+  db.pragma(`max_page_count = ${(db.pragma("page_count", { simple: true }) as number) + 4}`);
+  const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
+  return { path, db, insert, small: (key: string) => () => insert.run(key, Buffer.alloc(8)) };
+}
+
 describe("sqlite group commit after an automatic rollback", () => {
   it("a write that makes SQLite roll the batch back fails alone; every other write is reported as it is on disk", async () => {
-    const path = join(freshDir(), "t.db");
-    const db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    db.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB)");
-    // A few pages more than the file has: small rows fit in the table's page, 64 KiB cannot.
-    db.pragma(`max_page_count = ${(db.pragma("page_count", { simple: true }) as number) + 4}`);
-    const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
+    const { path, db, insert, small } = nearlyFull();
     let transactionSurvived: boolean | undefined;
     const big = () => {
       try {
@@ -39,7 +44,6 @@ describe("sqlite group commit after an automatic rollback", () => {
         throw err;
       }
     };
-    const small = (key: string) => () => insert.run(key, Buffer.alloc(8));
     const writes = new GroupCommit(db);
     const keys = ["a", "b", "big", "c", "d"];
     const results = await Promise.allSettled([small("a"), small("b"), big, small("c"), small("d")].map((write) => writes.run(write)));
@@ -56,13 +60,7 @@ describe("sqlite group commit after an automatic rollback", () => {
   });
 
   it("a write that failed alone before the rollback is not run again: it stays failed and off the disk", async () => {
-    const path = join(freshDir(), "t.db");
-    const db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    db.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB)");
-    db.pragma(`max_page_count = ${(db.pragma("page_count", { simple: true }) as number) + 4}`);
-    const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
-    const small = (key: string) => () => insert.run(key, Buffer.alloc(8));
+    const { db, insert, small } = nearlyFull();
     // Refused once, in its own savepoint (as a statement-level SQLITE_FULL would be); fine if run again.
     let onceRuns = 0;
     const once = () => {
