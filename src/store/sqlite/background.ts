@@ -19,8 +19,12 @@ const WORKER = `
 const { workerData, parentPort } = require("node:worker_threads");
 const Database = require(workerData.module);
 const db = new Database(workerData.path);
-db.pragma("busy_timeout = 1000");
-const checkpoint = () => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} };
+// Every statement prepared once and held in this scope until the thread ends: one left to the
+// collector can abort the process on Node 24 (driver.ts).
+const busy = db.prepare("PRAGMA busy_timeout = 1000");
+busy.get();
+const walCheckpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const checkpoint = () => { try { walCheckpoint.get(); } catch {} };
 const counts = db.prepare(workerData.countSql);
 const count = () => { try { parentPort.postMessage(counts.get(Date.now())); } catch {} };
 const timers = [setInterval(checkpoint, workerData.checkpointEveryMs), setInterval(count, workerData.countEveryMs)];

@@ -8,14 +8,15 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StoreError } from "../types.js";
+import { openDatabase } from "./driver.js";
 import { reasonOf } from "./health.js";
 import { PROBE, prepare, type Synchronous } from "./schema.js";
 
 /** The open, migrated, writable database at `path`; `now` is written as the probe's time. */
 export function openWritable(path: string, synchronous: Synchronous, now: number): Database.Database {
-  const db = openDatabase(path);
+  const db = openFile(path);
   try {
     prepare(db, synchronous);
     db.prepare(PROBE).run(now);
@@ -27,10 +28,10 @@ export function openWritable(path: string, synchronous: Synchronous, now: number
 }
 
 /** Opens (creating) the file, or says plainly why it cannot. */
-function openDatabase(path: string): Database.Database {
+function openFile(path: string): Database.Database {
   try {
     mkdirSync(dirname(path), { recursive: true });
-    return new Database(path);
+    return openDatabase(path);
   } catch (err) {
     throw new StoreError("store_unavailable", `cannot open the SQLite store at store.path ${path}: ${reasonOf(err)}`, { cause: err });
   }

@@ -78,6 +78,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     forget: db.prepare(`DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE settled_at <= ? LIMIT ${SWEEP_BATCH})`),
     lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
     probe: db.prepare(PROBE),
+    // prepared once, as every statement here (driver.ts): a /metrics scrape prepares none
+    pageCount: db.prepare("PRAGMA page_count").pluck(),
+    pageSize: db.prepare("PRAGMA page_size").pluck(),
   };
   const health = new WriteHealth(options.onWritable);
   const writes = new GroupCommit(db, (err) => health.refused(err));
@@ -186,7 +189,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     stats(): StoreStats {
       const { entries, inFlight } = counts;
-      const bytes = (db.pragma("page_count", { simple: true }) as number) * (db.pragma("page_size", { simple: true }) as number);
+      const bytes = (sql.pageCount.get() as number) * (sql.pageSize.get() as number);
       return { entries, bytes, inFlight };
     },
 
