@@ -95,7 +95,11 @@ export function chartValuesSchema(): Json {
         annotations: obj("Service annotations"),
       }),
       persistence: strict("the data volume at /var/lib/payguard: the sqlite store (store.path) and the journal (store.journal.dir)", {
-        existingClaim: str("an existing PVC to mount; empty = emptyDir"),
+        enabled: bool("a PersistentVolumeClaim per pod (StatefulSet); false = emptyDir, deleted with the pod"),
+        storageClass: str("the claims' StorageClass; empty = the cluster's default"),
+        size: str("each claim's size"),
+        accessModes: { type: "array", items: { type: "string", enum: ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] }, description: "the claims' access modes" },
+        existingClaim: str("an existing PVC to mount (one pod, Recreate); overrides the per-pod claims"),
         sizeLimit: str("emptyDir size limit"),
       }),
       resources: obj("container resources"),
@@ -107,7 +111,7 @@ export function chartValuesSchema(): Json {
       }),
       podDisruptionBudget: strict("standalone PodDisruptionBudget", {
         enabled: bool("create it"),
-        minAvailable: { type: ["integer", "string"], description: "pods or percentage" },
+        maxUnavailable: { type: ["integer", "string"], description: "pods or percentage evicted at a time; rendered only over several pods" },
       }),
       autoscaling: strict("standalone HorizontalPodAutoscaler", {
         enabled: bool("create it"),

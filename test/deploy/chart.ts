@@ -40,18 +40,3 @@ export function valuesFiles(): string[] {
 }
 
 export type Values = { config: Record<string, unknown>; terminationGracePeriodSeconds?: number } & Record<string, unknown>;
-
-/** A values file as Helm coalesces it over the chart's values.yaml: maps merge key by key, a null deletes. */
-export function helmValues(file: string): Values {
-  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  const coalesce = (base: unknown, over: unknown): unknown => {
-    if (!isMap(base) || !isMap(over)) return over === undefined ? base : over;
-    const out: Record<string, unknown> = { ...base };
-    for (const [key, value] of Object.entries(over)) {
-      if (value === null) delete out[key];
-      else out[key] = coalesce(out[key], value);
-    }
-    return out;
-  };
-  return coalesce(yamlFile(`${CHART}values.yaml`), yamlFile(file)) as Values;
-}

@@ -54,6 +54,19 @@ helm.sh/chart: {{ printf "%s-%s" .Name .Version | replace "+" "_" }}
 {{- define "payguard.adminPort" -}}{{ dig "admin" "port" 9090 .Values.config | int }}{{- end -}}
 {{- define "payguard.storeType" -}}{{ dig "store" "type" "sqlite" .Values.config }}{{- end -}}
 
+{{/*
+The standalone workload: a StatefulSet, each pod with its own PersistentVolumeClaim, when
+persistence is on; a Deployment on an existingClaim (one pod) or an emptyDir.
+*/}}
+{{- define "payguard.workloadKind" -}}
+{{- if and .Values.persistence.enabled (not .Values.persistence.existingClaim) -}}StatefulSet{{- else -}}Deployment{{- end -}}
+{{- end -}}
+
+{{/* Whether more than one standalone pod may run: several replicas, or an autoscaler. */}}
+{{- define "payguard.severalPods" -}}
+{{- if or (dig "autoscaling" "enabled" false .Values) (gt (int .Values.replicaCount) 1) -}}true{{- end -}}
+{{- end -}}
+
 {{/* The data volume's mount: store.path (sqlite) and store.journal.dir must lie under it. */}}
 {{- define "payguard.dataDir" -}}/var/lib/payguard{{- end -}}
 
@@ -65,9 +78,12 @@ journal outside the data volume (the root filesystem is read-only).
 {{- define "payguard.validate" -}}
 {{- $type := include "payguard.storeType" . -}}
 {{- $perPod := has $type (list "memory" "sqlite") -}}
-{{- $several := or (dig "autoscaling" "enabled" false .Values) (gt (int .Values.replicaCount) 1) -}}
+{{- $several := include "payguard.severalPods" . -}}
 {{- if and (eq .Values.mode "standalone") $perPod $several -}}
 {{- fail (printf "replicaCount %d (or autoscaling) with config.store.type %s: each pod would keep its own idempotency records, and a retry landing on another pod would be sent again. Use config.store.type redis or postgres, or one replica." (int .Values.replicaCount) $type) -}}
+{{- end -}}
+{{- if and (eq .Values.mode "standalone") .Values.persistence.existingClaim $several -}}
+{{- fail "persistence.existingClaim with several pods: they would share one data volume (one journal file, one SQLite file). Leave existingClaim empty: with persistence.enabled each pod gets a PersistentVolumeClaim of its own." -}}
 {{- end -}}
 {{- $data := printf "%s/" (include "payguard.dataDir" .) -}}
 {{- $path := dig "store" "path" "/var/lib/payguard/payguard.db" .Values.config -}}
@@ -156,11 +172,18 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
 {{ include "payguard.container" . }}
 {{- end -}}
 
-{{/* The volumes payguard.sidecar mounts: add them to your own pod's `volumes:`. */}}
-{{- define "payguard.sidecarVolumes" -}}
+{{/* The pod's volumes but the data volume (which a StatefulSet takes from its volumeClaimTemplates). */}}
+{{- define "payguard.configAndTmpVolumes" -}}
 - name: payguard-config
   configMap:
     name: {{ include "payguard.configName" . }}
+- name: payguard-tmp
+  emptyDir:
+    sizeLimit: 16Mi
+{{- end -}}
+
+{{/* The data volume of a pod that is not a StatefulSet's: an existing PVC, or an emptyDir (deleted with the pod). */}}
+{{- define "payguard.dataVolume" -}}
 - name: payguard-data
   {{- if .Values.persistence.existingClaim }}
   persistentVolumeClaim:
@@ -169,7 +192,75 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
   emptyDir:
     sizeLimit: {{ .Values.persistence.sizeLimit }}
   {{- end }}
-- name: payguard-tmp
-  emptyDir:
-    sizeLimit: 16Mi
+{{- end -}}
+
+{{/* The volumes payguard.sidecar mounts: add them to your own pod's `volumes:`. */}}
+{{- define "payguard.sidecarVolumes" -}}
+{{ include "payguard.configAndTmpVolumes" . }}
+{{ include "payguard.dataVolume" . }}
+{{- end -}}
+
+{{/*
+The standalone pod template, for the Deployment and the StatefulSet alike. Called with the
+top-level context, from the workload's own template (the config checksum reads
+$.Template.BasePath).
+*/}}
+{{- define "payguard.podTemplate" -}}
+metadata:
+  annotations:
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "payguard.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  automountServiceAccountToken: false
+  # > config.shutdown.readinessDelay + config.shutdown.drainTimeout + config.shutdown.settleTimeout
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    {{- include "payguard.container" . | nindent 4 }}
+  volumes:
+    {{- include "payguard.configAndTmpVolumes" . | nindent 4 }}
+    {{- if eq (include "payguard.workloadKind" .) "Deployment" }}
+    {{- include "payguard.dataVolume" . | nindent 4 }}
+    {{- end }}
+  topologySpreadConstraints:
+    {{- if .Values.topologySpreadConstraints }}
+    {{- toYaml .Values.topologySpreadConstraints | nindent 4 }}
+    {{- else }}
+    - maxSkew: 1
+      topologyKey: kubernetes.io/hostname
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "payguard.selectorLabels" . | nindent 10 }}
+    - maxSkew: 1
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "payguard.selectorLabels" . | nindent 10 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end -}}
