@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../sqlite/driver.js";
+import { applyMigrations } from "../sqlite/schema.js";
 
 /** The journal file's name in store.journal.dir. */
 export const DB_FILE = "journal.db";
@@ -45,11 +46,5 @@ function setUp(db: Database.Database, fsync: boolean): void {
   // A written-back answer leaves no bytes behind in the file's free pages.
   db.pragma("secure_delete = ON");
   db.pragma("busy_timeout = 5000");
-  const applied = db.pragma("user_version", { simple: true }) as number;
-  for (let version = applied; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version] as string);
-      db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
-  }
+  applyMigrations(db, MIGRATIONS);
 }

@@ -73,10 +73,15 @@ export function prepare(db: Database, synchronous: Synchronous): void {
   db.pragma("busy_timeout = 5000");
   // Checkpoints are the background thread's (background.ts), on a thread of their own.
   db.pragma("wal_autocheckpoint = 0");
+  applyMigrations(db, MIGRATIONS);
+}
+
+/** Runs the migrations past the file's user_version, each in a transaction of its own with its version bump. */
+export function applyMigrations(db: Database, migrations: readonly string[]): void {
   const applied = db.pragma("user_version", { simple: true }) as number;
-  for (let version = applied; version < MIGRATIONS.length; version++) {
+  for (let version = applied; version < migrations.length; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version] as string);
+      db.exec(migrations[version] as string);
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }
