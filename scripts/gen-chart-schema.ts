@@ -98,7 +98,11 @@ export function chartValuesSchema(): Json {
         enabled: bool("a PersistentVolumeClaim per pod (StatefulSet); false = emptyDir, deleted with the pod"),
         storageClass: str("the claims' StorageClass; empty = the cluster's default"),
         size: str("each claim's size"),
-        accessModes: { type: "array", items: { type: "string", enum: ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] }, description: "the claims' access modes" },
+        accessModes: {
+          type: "array",
+          items: { type: "string", enum: ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] },
+          description: "the claims' access modes",
+        },
         existingClaim: str("an existing PVC to mount (one pod, Recreate); overrides the per-pod claims"),
         sizeLimit: str("emptyDir size limit"),
       }),
