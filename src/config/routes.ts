@@ -5,6 +5,7 @@
  * `/v1/charges/:id`, `/v1/*`.
  */
 import { PatternRouter } from "hono/router/pattern-router";
+import { mergeDefined } from "./merge.js";
 import type { Config, IdempotencyConfig, ResilienceConfig } from "./schema.js";
 
 export interface RoutePolicy {
@@ -60,18 +61,4 @@ function pathMatcher(patterns: readonly string[]): (path: string) => boolean {
   const router = new PatternRouter<true>();
   for (const pattern of patterns) router.add("ALL", pattern, true);
   return (path) => router.match("ALL", path)[0].length > 0;
-}
-
-/** Deep merge of plain objects; arrays and scalars in `override` replace; undefined is skipped. */
-export function mergeDefined<T>(base: T, override: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : (override as T);
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(override)) {
-    if (value !== undefined) out[key] = mergeDefined(out[key], value);
-  }
-  return out as T;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

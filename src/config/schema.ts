@@ -8,7 +8,7 @@ import { detectGateway, GATEWAYS } from "../gateways/detect.js";
 import { parsePointer } from "../idempotency/pointer.js";
 import { isSensitiveName } from "../sensitive.js";
 import { parseKeys } from "../store/crypto.js";
-import { mergeDefined } from "./routes.js";
+import { mergeDefined } from "./merge.js";
 import { resolveStoreType, STORE_TYPES, storeKeyProblems } from "./store-keys.js";
 import { parseDuration, parseSize } from "./units.js";
 

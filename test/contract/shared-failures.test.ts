@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
-import { mergeDefined } from "../../src/config/routes.js";
+import { mergeDefined } from "../../src/config/merge.js";
 import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics/registry.js";
 import { createStore } from "../../src/store/create.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parse, stringify } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
-import { mergeDefined } from "../../src/config/routes.js";
+import { mergeDefined } from "../../src/config/merge.js";
 import { createLogger } from "../../src/log.js";
 import { type Payguard, type StartOptions, startPayguard } from "../../src/server.js";
 
