@@ -53,7 +53,9 @@ function faultyGateway(seed: number, dedupe: boolean) {
     const key = String(req.headers["idempotency-key"] ?? req.headers["x-test-key"] ?? "");
     seenKeys.add(key);
     const known = dedupe ? byKey.get(key) : undefined;
-    if (known) return charge(known);
+    // A known key (Stripe's dedupe) loses its answer too, at times: with payguard's retries of
+    // one call all lost, it must answer itself — the run never passes without that path.
+    if (known) return draw() < 0.3 ? { destroy: "now" } : charge(known);
     const roll = draw();
     if (roll < 0.1) return { status: 503, body: { error: { type: "api_error", message: "overloaded, nothing was processed" } } };
     const id = `ch_${charged.length + 1}`;
