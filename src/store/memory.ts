@@ -7,6 +7,7 @@
 import { LRUCache } from "lru-cache";
 import type { StoreConfig } from "../config/schema.js";
 import { decodeCursor, encodeCursor, pageByKey } from "./cursor.js";
+import { resolveVerdict } from "./resolve-rule.js";
 import {
   type ClaimRequest,
   type ClaimResult,
@@ -142,10 +143,9 @@ export function createMemoryStore(options: MemoryStoreOptions): IdempotencyStore
 
     async resolve(key, next) {
       const live = inFlight.get(key);
-      if (live && live.expiresAt > now()) return "not_indeterminate";
-      const held = final.peek(key);
-      if (!held) return "not_found";
-      if (held.state !== "indeterminate" || (next && next.fingerprint !== held.fingerprint)) return "not_indeterminate";
+      const held = live && live.expiresAt > now() ? live : final.peek(key);
+      const verdict = resolveVerdict(held, held?.state === "in-flight" && held.leaseUntil > now(), next);
+      if (verdict !== "resolve") return verdict;
       if (next) {
         // Checked before anything changes: an answer lru-cache cannot hold would free the key.
         if (sizeOf(next) > options.maxSize) throw new StoreError("store_full", `record of ${sizeOf(next)} bytes does not fit store.maxSize`);

@@ -15,6 +15,7 @@
  */
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
+import { resolveVerdict } from "../resolve-rule.js";
 import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
@@ -306,10 +307,8 @@ async function resolveIn(
     const { rows } = await client.query<Row & { live: boolean; ttl_left: string }>(sql.lock, [key]);
     const row = rows[0];
     const held = row && recordOf(row);
-    if (!held && accept === "indeterminate") return "not_found";
-    if (held?.state === "completed" || (held?.state === "in-flight" && row?.live)) return "not_indeterminate";
-    if (held && held.state !== "indeterminate" && accept !== "not-completed") return "not_indeterminate";
-    if (held && next && held.fingerprint !== next.fingerprint) return "not_indeterminate";
+    const verdict = resolveVerdict(held, row?.live === true, next, accept);
+    if (verdict !== "resolve") return verdict;
     if (!next) await client.query(sql.remove, [key]);
     else await client.query(sql.put, [key, ...settable(next), ttlMs ?? Math.max(1, Number(row?.ttl_left ?? 1))]);
     if (entry) {

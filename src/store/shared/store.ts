@@ -21,6 +21,7 @@ import type { Logger } from "../../log.js";
 import type { Metrics } from "../../metrics/registry.js";
 import { createCipher, parseKeys } from "../crypto.js";
 import { createMemoryStore } from "../memory.js";
+import { resolveVerdict } from "../resolve-rule.js";
 import { type ClaimResult, type IdempotencyStore, isStoreError, type RemoteStore } from "../types.js";
 import { Backlog } from "./backlog.js";
 import { Holds } from "./holds.js";
@@ -189,8 +190,8 @@ export async function createSharedStore(remote: RemoteStore, config: StoreConfig
         if (!journaled) return remote.resolve(key, next, ledger);
         // The journal is the truth for this key: an answer in it is final, and an
         // indeterminate record in it is resolved in the store, then dropped from the journal.
-        const record = journaled.record;
-        if (record.state !== "indeterminate" || (next && next.fingerprint !== record.fingerprint)) return "not_indeterminate";
+        const verdict = resolveVerdict(journaled.record, false, next);
+        if (verdict !== "resolve") return verdict;
         const result = await remote.resolveJournaled(key, next, journaled.writtenAt + journaled.ttlMs - Date.now(), ledger);
         if (result === "resolved") {
           await backlog.remove(key);

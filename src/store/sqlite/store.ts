@@ -8,6 +8,7 @@
  * once a write has committed (open.ts), and is ready only while writes commit (health.ts).
  */
 import { decodeCursor, encodeCursor } from "../cursor.js";
+import { resolveVerdict } from "../resolve-rule.js";
 import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, inFlightValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import { type ClaimResult, type IdempotencyStore, inFlightRecord, type LedgerEntry, type RecordEntry, type StoreStats } from "../types.js";
@@ -120,8 +121,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const resolve = (key: string, next: Parameters<IdempotencyStore["resolve"]>[1], entry: LedgerEntry | undefined) => {
     const current = live(key);
-    if (!current) return "not_found" as const;
-    if (current.state !== "indeterminate" || (next && next.fingerprint !== current.fingerprint)) return "not_indeterminate" as const;
+    const verdict = resolveVerdict(current, current?.state === "in-flight" && current.leaseUntil > now(), next);
+    if (verdict !== "resolve") return verdict;
     const expiresAt = Number(sql.select.get(key)?.expires_at);
     if (next) sql.put.run(key, ...finalValues(next, expiresAt));
     else sql.remove.run(key);
