@@ -108,3 +108,29 @@ describe("shared store: resolving a journaled indeterminate record", () => {
     expect(got?.state === "completed" && got.response.body.toString()).toBe('{"id":"ch_gateway"}');
   });
 });
+
+describe("shared store: this replica's in-flight count", () => {
+  it.each(["redis", "postgres"])("%s: a won claim counts until it is completed or released, done or not", async (type) => {
+    const dir = mkdtempSync(join(tmpdir(), "payguard-shared-"));
+    const where =
+      type === "redis"
+        ? `type: redis, url: "${REDIS_URL}", prefix: "pgtest-${randomUUID()}"`
+        : `type: postgres, url: "postgres://postgres@127.0.0.1:5432/test", postgres: { schema: "pgtest_${randomUUID().replaceAll("-", "")}" }`;
+    const config = parseConfig(`upstream: { url: "http://gw" }\nstore: { ${where}, operationTimeout: 1s, journal: { dir: "${dir}", fsync: false } }`, {}).store;
+    const store = await createStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
+    stores.push(store);
+    const claim = (key: string, token: string) => store.claim(key, { token, fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await claim(a, "ta");
+    await claim(b, "tb");
+    await claim(c, "tc");
+    expect((await claim(a, "again")).outcome).toBe("exists");
+    expect(store.stats().inFlight).toBe(3);
+    expect(await store.complete(a, "ta", completed("{}"), LONG)).toBe(true);
+    expect(await store.release(b, "tb")).toBe(true);
+    expect(store.stats().inFlight).toBe(1);
+    // Not the owner: nothing stored, and still settled as far as this call goes.
+    expect(await store.complete(c, "not-the-owner", completed("{}"), LONG)).toBe(false);
+    expect(store.stats().inFlight).toBe(0);
+  });
+});

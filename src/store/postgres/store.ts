@@ -66,7 +66,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const nodes = openNodes({ nodes: options.nodes, operationTimeout: options.operationTimeout, poolSize: options.poolSize, onError: options.onError });
   const waiters = new Waiters();
   const sql = statements(s, channel);
-  let claimedHere = 0;
 
   // Create or migrate the schema now if the database answers; else at the first use.
   let migrated: Promise<void> | undefined;
@@ -152,10 +151,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return {
     async claim(key, request): Promise<ClaimResult> {
       // A new key, the common case: one INSERT shared with the turn's other new keys.
-      if (await newKeys.add({ key, request })) {
-        claimedHere++;
-        return { outcome: "claimed" };
-      }
+      if (await newKeys.add({ key, request })) return { outcome: "claimed" };
       for (;;) {
         const { rows } = await query<{ previous: InFlightRecordJson | null }>(sql.claim, [
           key,
@@ -165,7 +161,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           request.ttlMs,
         ]);
         if (rows.length === 1) {
-          claimedHere++;
           const previous = rows[0]?.previous;
           return previous ? { outcome: "taken-over", previous: previousOf(previous) } : { outcome: "claimed" };
         }
@@ -179,16 +174,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     async complete(key, token, record, ttlMs, entry) {
       try {
-        const done = await completions.add({ key, token, record, ttlMs, entry });
-        if (done) claimedHere = Math.max(0, claimedHere - 1);
-        return done;
+        return await completions.add({ key, token, record, ttlMs, entry });
       } catch (err) {
         // The commit may have happened: read the row back. Not committed (or unreadable), the
         // failure stands, whatever it was — the database down, or up and this write cancelled,
         // timed out or refused: the shared layer journals the answer before the client gets it.
         const committed = await committedAfterAll(key, record).catch(() => undefined);
         if (committed === undefined) throw err;
-        if (committed) claimedHere = Math.max(0, claimedHere - 1);
         return committed;
       }
     },
@@ -199,7 +191,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
     async release(key, token, entry) {
       const { rowCount } = await query(sql.release, [key, token, ...logged(entry)]);
-      if (rowCount === 1) claimedHere = Math.max(0, claimedHere - 1);
       return rowCount === 1;
     },
 
@@ -247,7 +238,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     },
 
     /** This replica's view: keys it claimed and has not settled. PostgreSQL holds the rest. */
-    stats: (): StoreStats => ({ entries: 0, bytes: 0, inFlight: claimedHere }),
+    // The records are the database's; this replica's in-flight share is counted around it (shared/counted.ts).
+    stats: (): StoreStats => ({ entries: 0, bytes: 0, inFlight: 0 }),
 
     healthy: () => nodes.healthy(),
 

@@ -44,10 +44,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
   const keyOf = (key: string) => `${options.prefix}:{${key}}`;
   const waiters = new Waiters();
   let healthy = false;
-  let claimedHere = 0;
-  const settledHere = () => {
-    claimedHere = Math.max(0, claimedHere - 1);
-  };
 
   /** Runs a store operation under the deadline; any failure becomes store_unavailable. */
   const op = async <T>(name: string, fn: () => Promise<T>, deadlineMs = options.operationTimeout): Promise<T> => {
@@ -117,7 +113,6 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
         await connection.eval(RELEASE, keyOf(key), [request.token, channel]).catch(() => {});
         throw err;
       });
-      claimedHere += 1;
       return outcome === "claimed" ? { outcome: "claimed" } : { outcome: "taken-over", previous: parseEnvelope(text) as InFlightRecord };
     },
 
@@ -127,8 +122,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
     },
 
     async complete(key, token, record, ttlMs) {
-      // Settled here either way: stored, or (Redis failing) handed to the journal by the caller.
-      const result = await run("complete", COMPLETE, key, [token, envelopeOf(record), String(ttlMs), channel]).finally(settledHere);
+      const result = await run("complete", COMPLETE, key, [token, envelopeOf(record), String(ttlMs), channel]);
       if (Number(result) !== 1) return false;
       await replicated("complete", key);
       return true;
@@ -151,7 +145,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
     // No WAIT: a release lost in a failover leaves the key in flight until its lease runs
     // out — a repeat waits or gets 409, never a second charge.
     async release(key, token) {
-      const result = await run("release", RELEASE, key, [token, channel]).finally(settledHere);
+      const result = await run("release", RELEASE, key, [token, channel]);
       return Number(result) === 1;
     },
 
@@ -167,9 +161,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Remo
       return waiters.wait(keyOf(key), Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
     },
 
-    /** This replica's view: keys it claimed and has not settled. Redis holds the rest. */
+    /** Redis holds the records; this replica's in-flight share is counted around it (shared/counted.ts). */
     stats(): StoreStats {
-      return { entries: 0, bytes: 0, inFlight: claimedHere };
+      return { entries: 0, bytes: 0, inFlight: 0 };
     },
 
     healthy: () => healthy,

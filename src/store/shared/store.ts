@@ -24,6 +24,7 @@ import { createMemoryStore } from "../memory.js";
 import { resolveVerdict } from "../resolve-rule.js";
 import { type ClaimResult, type IdempotencyStore, isStoreError, type RemoteStore } from "../types.js";
 import { Backlog } from "./backlog.js";
+import { countedClaims } from "./counted.js";
 import { Holds } from "./holds.js";
 import { listShared } from "./list.js";
 import { Maintenance } from "./maintenance.js";
@@ -38,8 +39,9 @@ const MAINTENANCE_MS = 1000;
 /** Bound on journaled keys remembered with their owner token (beyond it, written back once the lease runs out). */
 const MAX_OWNED = 10_000;
 
-export async function createSharedStore(remote: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
+export async function createSharedStore(backend: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
+  const remote = countedClaims(backend);
   const backlog = await Backlog.open(config.journal, createCipher(parseKeys(config.encryption.key)), deps);
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   const holds = new Holds();
