@@ -27,11 +27,6 @@ export function isConfigError(err: unknown): err is ConfigError {
 
 export type Env = Record<string, string | undefined>;
 
-/** Reads and validates the file; throws ConfigError listing every problem. */
-export async function loadConfigFile(path: string, env: Env = process.env): Promise<Config> {
-  return (await readConfigFile(path, env)).config;
-}
-
 /** A validated config, the gateway profile whose defaults it took, and how its store type was chosen. */
 export interface LoadedConfig {
   config: Config;
@@ -40,7 +35,10 @@ export interface LoadedConfig {
   storeType: StoreTypeOrigin;
 }
 
-/** loadConfigFile, also returning the text the config came from (the reload compares it) and its profile. */
+/**
+ * Reads and validates the file; throws ConfigError listing every problem. Returns the text the
+ * config came from too (the reload compares it), and its profile.
+ */
 export async function readConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig & { text: string }> {
   let text: string;
   try {

@@ -234,6 +234,10 @@ describe("store keys by store type (review finding)", () => {
 });
 
 describe("config errors", () => {
+  it("a route whose section is not an object is a problem at its path, not a crash (found in the reshape)", () => {
+    expect(problemsOf('upstream: { url: "http://gw" }\nroutes: [{ path: /, idempotency: abc }]')).toEqual(["routes[0].idempotency: must be a object"]);
+  });
+
   it("store.waitForReplicas is Redis's (WAIT); other stores are told where to look", () => {
     const problems = problemsOf(
       "upstream: { url: http://gw }\nstore: { type: postgres, url: postgres://db/x, waitForReplicas: { replicas: 1, timeout: 0 } }\n",
