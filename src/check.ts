@@ -1,7 +1,7 @@
 /**
  * What `payguard check` prints for a valid config: the listeners, the store, the gateway
  * profile in force with every default it set, and the effective policy of each route.
- * Secrets (the Redis password, the encryption key) are never printed.
+ * Secrets (a Redis or PostgreSQL password, the encryption key) are never printed.
  */
 import type { LoadedConfig } from "./config/load.js";
 import { compileRoutes, type RoutePolicy } from "./config/routes.js";

@@ -8,6 +8,7 @@
  * Upstream 4xx/5xx responses are not errors: they pass through untouched.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
+import { brandGuard } from "./brand.js";
 import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
@@ -131,9 +132,7 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-export function isProxyError(err: unknown): err is ProxyError {
-  return typeof err === "object" && err !== null && (err as { isProxyError?: unknown }).isProxyError === true;
-}
+export const isProxyError = brandGuard<ProxyError>("isProxyError");
 
 /** Maps any thrown value to a ProxyError: the single spot unknown errors are classified. */
 export function toProxyError(err: unknown): ProxyError {

@@ -17,6 +17,7 @@ import { ProxyError } from "../errors.js";
 import type { Generation } from "../generation.js";
 import { parseIdempotencyKey, scopedKey } from "../idempotency/key.js";
 import { normalizePath } from "../pipeline/normalize.js";
+import { splitTarget } from "../pipeline/target.js";
 import type { AdminEnv } from "./audit.js";
 
 export const SCOPE_HEADER_PREFIX = "payguard-scope-";
@@ -29,8 +30,7 @@ export function lookupId(c: Context<AdminEnv>, generation: Generation): string {
   if (!target.startsWith("/")) throw new ProxyError("admin_invalid_request", "a lookup needs path, the request path starting with '/'");
   const parsed = parseIdempotencyKey(raw);
   if (!parsed.ok) throw new ProxyError("admin_invalid_request", `key: ${parsed.reason}`);
-  const query = target.indexOf("?");
-  const path = normalizePath(query === -1 ? target : target.slice(0, query));
+  const path = normalizePath(splitTarget(target).path);
   const policy = generation.routes.match(method, path).idempotency;
   const scopeValues = policy.scope.map((name) => c.req.header(`${SCOPE_HEADER_PREFIX}${name}`));
   return scopedKey({ scopeValues, method, path, key: parsed.key });

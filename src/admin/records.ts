@@ -93,7 +93,9 @@ export function recordRoutes(deps: Pick<AppDeps, "live" | "store" | "replica">):
       const result = await deps.store.resolve(id, next, operatorEntry(deps, id, held.createdAt, next));
       if (result === "not_found") throw new ProxyError("record_not_found", "the record expired meanwhile");
       if (result === "not_indeterminate") throw new ProxyError("record_not_resolvable", "the record changed meanwhile");
-      const resolved: RecordEntry | undefined = next && { ...entry, record: next, source: entry.source === "journal" ? "redis" : entry.source };
+      // A journaled record was resolved into the shared store (Redis or PostgreSQL): shown as
+      // that store now holds it, its source naming the store. Any other was resolved in place.
+      const resolved: RecordEntry | undefined = next && (entry.source === "journal" ? await find(id) : { ...entry, record: next });
       return c.json({ id, resolution: resolution.action, record: resolved ? recordView(resolved, { reveal: false }) : null });
     },
   );

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { brandGuard } from "../brand.js";
 import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema } from "./schema.js";
 import { resolveStoreType, type StoreTypeOrigin } from "./store-keys.js";
@@ -21,9 +22,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function isConfigError(err: unknown): err is ConfigError {
-  return typeof err === "object" && err !== null && (err as { isConfigError?: unknown }).isConfigError === true;
-}
+export const isConfigError = brandGuard<ConfigError>("isConfigError");
 
 export type Env = Record<string, string | undefined>;
 

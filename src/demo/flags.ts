@@ -3,6 +3,7 @@
  * collected and reported together; main exits 2 on any.
  */
 import { parseArgs } from "node:util";
+import { brandGuard } from "../brand.js";
 import type { FaultRates } from "../sim/gateway.js";
 
 export interface DemoOptions {
@@ -46,9 +47,7 @@ export class UsageError extends Error {
   readonly isUsageError = true;
 }
 
-export function isUsageError(err: unknown): err is UsageError {
-  return typeof err === "object" && err !== null && (err as { isUsageError?: unknown }).isUsageError === true;
-}
+export const isUsageError = brandGuard<UsageError>("isUsageError");
 
 /** Parses argv (without node and the script); throws UsageError listing every problem. */
 export function parseFlags(argv: string[]): DemoOptions {

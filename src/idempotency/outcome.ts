@@ -1,7 +1,7 @@
 /**
  * What an upstream result means for the idempotency record. Pure.
- * ../shared/SEMANTICS.md: once a request was sent, a timeout, a reset or a 5xx leave the
- * outcome indeterminate — the charge may exist.
+ * docs/semantics.md#idempotency ("How each outcome settles the key"): once a request was sent,
+ * a timeout, a reset or a 5xx leave the outcome indeterminate — the charge may exist.
  */
 import type { StatusMatcher } from "../config/schema.js";
 

@@ -2,7 +2,7 @@
  * Settlements this process owes: keys it claimed and has not settled, and answers the store
  * has not taken yet.
  *
- * When the gateway has answered but the store cannot take the answer (Redis down and the
+ * When the gateway has answered but the store cannot take the answer (a shared store down and the
  * journal's disk full, say), the answer is not dropped and the key is not freed: it is kept
  * here, in this process, and written again with capped backoff until the store takes it (or
  * the key turns out to be someone else's). Meanwhile the lease stays renewed, so no other

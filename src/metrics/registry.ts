@@ -44,11 +44,11 @@ export interface Metrics {
   /** Register a bulkhead's occupancy for the active/queued gauges. */
   observeBulkhead(name: string, occupancy: () => { active: number; queued: number }): void;
   readonly timeouts: Counter<"route" | "kind">;
-  /** Store operations that failed (Redis unreachable, timed out), by operation. */
+  /** Store operations that failed (a shared store unreachable, timed out), by operation. */
   readonly storeErrors: Counter<"op">;
-  /** Claims served by the local memory store because Redis was unavailable (onUnavailable: local). */
+  /** Claims served by the local memory store because the shared store was unavailable (onUnavailable: local). */
   readonly storeFallbacks: Counter;
-  /** Journal entries written back to Redis, by result. */
+  /** Journal entries written back to the shared store, by result. */
   readonly journalReplays: Counter<"result">;
   /** Point the journal gauges (backlog, bytes, at its cap) at a journal. */
   observeJournal(journal: () => { entries: number; bytes: number; full: boolean }): void;
@@ -95,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
   bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
   let journalState: () => { entries: number; bytes: number; full: boolean } = () => ({ entries: 0, bytes: 0, full: false });
-  gaugeOf("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to Redis.", () => journalState().entries);
+  gaugeOf("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to the shared store.", () => journalState().entries);
   gaugeOf("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", () => journalState().bytes);
   gaugeOf("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", () => (journalState().full ? 1 : 0));
   gaugeOf(
@@ -142,12 +142,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     storeFallbacks: new Counter({
       name: "payguard_store_fallbacks_total",
-      help: "Claims served by the local memory store because Redis was unavailable (onUnavailable: local).",
+      help: "Claims served by the local memory store because the shared store was unavailable (onUnavailable: local).",
       registers: [registry],
     }),
     journalReplays: new Counter({
       name: "payguard_journal_replays_total",
-      help: "Journal entries written back to Redis, by result (written, superseded, failed).",
+      help: "Journal entries written back to the shared store, by result (written, superseded, deferred, failed).",
       labelNames: ["result"],
       registers: [registry],
     }),

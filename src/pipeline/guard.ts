@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { ProxyError } from "../errors.js";
 import type { AppDeps, ProxyEnv } from "./context.js";
+import { splitTarget } from "./target.js";
 
 /**
  * payguard is not an open proxy, and it forwards only requests whose meaning is beyond doubt:
@@ -65,8 +66,7 @@ function refuse(incoming: IncomingMessage, maxHeaders: number): ProxyError | und
   if (hosts === 0 && http11) return new ProxyError("invalid_request", "an HTTP/1.1 request needs a Host header", CLOSE);
   if (transferEncoding && !http11) return new ProxyError("invalid_request", "Transfer-Encoding in an HTTP/1.0 request", CLOSE);
 
-  const query = target.indexOf("?");
-  const problem = pathProblem(query === -1 ? target : target.slice(0, query));
+  const problem = pathProblem(splitTarget(target).path);
   if (problem) return new ProxyError("path_rejected", problem, CLOSE);
   return undefined;
 }

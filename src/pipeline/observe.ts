@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { namedFieldsLogger } from "../log.js";
 import { statusClass } from "../metrics/registry.js";
 import type { AppDeps, ProxyEnv } from "./context.js";
+import { splitTarget } from "./target.js";
 
 export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHandler<ProxyEnv> {
   // The access line is built below from named scalars only, so the scrub walk has nothing to
@@ -39,14 +40,12 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
   deps.metrics.requests.inc({ route, method, status_class: klass, outcome });
   deps.metrics.requestDuration.observe({ route, method, status_class: klass }, durationMs / 1000);
 
-  const target = c.env.incoming.url ?? "";
-  const query = target.indexOf("?");
   deps.logger.info(
     {
       reqId: c.get("requestId"),
       route,
       method,
-      path: query === -1 ? target : target.slice(0, query),
+      path: splitTarget(c.env.incoming.url ?? "").path,
       status,
       durationMs: Math.round(durationMs * 10) / 10,
       attempts: c.get("attempts"),

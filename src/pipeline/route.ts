@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppDeps, ProxyEnv } from "./context.js";
 import { normalizePath } from "./normalize.js";
+import { splitTarget } from "./target.js";
 
 /**
  * Pins the request to the current config generation until it is done (a reload does not
@@ -12,12 +13,11 @@ export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<ProxyEnv> 
   return async function route(c, next) {
     const generation = deps.live.enter();
     try {
-      const target = c.env.incoming.url ?? "/";
-      const query = target.indexOf("?");
-      const path = normalizePath(query === -1 ? target : target.slice(0, query));
+      const target = splitTarget(c.env.incoming.url ?? "/");
+      const path = normalizePath(target.path);
       c.set("generation", generation);
       c.set("path", path);
-      c.set("query", query === -1 ? "" : target.slice(query));
+      c.set("query", target.query);
       c.set("route", generation.routes.match(c.req.method, path));
       await next();
     } finally {

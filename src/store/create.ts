@@ -10,7 +10,7 @@
 import type { StoreConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import { createCipher, parseKeys } from "./crypto.js";
+import { cipherFor } from "./crypto.js";
 import { createMemoryStore } from "./memory.js";
 import { sealedStore } from "./sealing.js";
 import { createSharedStore, type ReadyStore } from "./shared/store.js";
@@ -29,7 +29,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         replication: config.waitForReplicas.replicas > 0 ? { replicas: config.waitForReplicas.replicas, timeoutMs: config.waitForReplicas.timeout } : undefined,
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
-      return createSharedStore(sealedStore(redis, createCipher(parseKeys(config.encryption.key))), config, deps);
+      return createSharedStore(sealedStore(redis, cipherFor(config.encryption.key)), config, deps);
     }
     case "postgres": {
       const { createPostgresStore } = await import("./postgres/store.js");
@@ -41,10 +41,10 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         ledgerRetentionMs: config.ledger.retention,
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
-      return createSharedStore(sealedStore(postgres, createCipher(parseKeys(config.encryption.key))), config, deps);
+      return createSharedStore(sealedStore(postgres, cipherFor(config.encryption.key)), config, deps);
     }
     case "sqlite": {
-      const cipher = createCipher(parseKeys(config.encryption.key));
+      const cipher = cipherFor(config.encryption.key);
       const sqlite = openSqliteStore({
         path: config.path,
         synchronous: config.synchronous,

@@ -85,6 +85,11 @@ export function createCipher(keys: Buffer[]): Cipher | undefined {
   };
 }
 
+/** The cipher for `store.encryption.key` (parseKeys, then createCipher), or undefined when it names no key. */
+export function cipherFor(spec: string): Cipher | undefined {
+  return createCipher(parseKeys(spec));
+}
+
 function keyId(key: Buffer): Buffer {
   return createHash("sha256").update(key).digest().subarray(0, KEY_ID_BYTES);
 }

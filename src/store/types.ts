@@ -1,8 +1,9 @@
 /**
- * The idempotency store contract, shared by the memory store and the Redis store: an
- * atomic claim with an owner token and a lease; complete, renew and release only by the
+ * The idempotency store contract, shared by every store (memory, SQLite, PostgreSQL, Redis):
+ * an atomic claim with an owner token and a lease; complete, renew and release only by the
  * owner. test/contract/store.contract.ts is the executable form of this contract.
  */
+import { brandGuard } from "../brand.js";
 
 /** A response as it will be replayed: status, end-to-end headers, body bytes. */
 export interface StoredResponse {
@@ -250,9 +251,7 @@ export class StoreError extends Error {
   }
 }
 
-export function isStoreError(err: unknown): err is StoreError {
-  return typeof err === "object" && err !== null && (err as { isStoreError?: unknown }).isStoreError === true;
-}
+export const isStoreError = brandGuard<StoreError>("isStoreError");
 
 /** A listing cursor the store did not make (or cannot read any more). */
 export class InvalidCursorError extends Error {
@@ -263,6 +262,4 @@ export class InvalidCursorError extends Error {
   }
 }
 
-export function isInvalidCursor(err: unknown): err is InvalidCursorError {
-  return typeof err === "object" && err !== null && (err as { isInvalidCursor?: unknown }).isInvalidCursor === true;
-}
+export const isInvalidCursor = brandGuard<InvalidCursorError>("isInvalidCursor");

@@ -1,6 +1,7 @@
 /**
  * Requests waiting for a key to change (complete or release), woken by whoever sees the
- * change: the memory store itself, or the Redis store's pub/sub subscriber.
+ * change: the memory or SQLite store itself, the shared layer's own holds, or a shared store's
+ * notifications (Redis pub/sub, PostgreSQL LISTEN).
  */
 export class Waiters {
   private readonly byKey = new Map<string, Set<() => void>>();

@@ -1,7 +1,8 @@
 /**
  * Classifies an upstream call failure: what went wrong, and whether the request may have
  * reached the gateway. Pure: no I/O. Whether bytes were sent decides what is safe to retry
- * and whether a payment's outcome is indeterminate (../shared/SEMANTICS.md, "Retrying").
+ * and whether a payment's outcome is indeterminate (docs/semantics.md#resilience, "The safety
+ * rule for POST"; docs/semantics.md#idempotency, "How each outcome settles the key").
  */
 
 export type UpstreamFailureKind = "connect" | "timeout" | "reset" | "other";

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCipher, parseKeys } from "../../src/store/crypto.js";
+import { cipherFor } from "../../src/store/crypto.js";
 import { createRedisStore } from "../../src/store/redis/store.js";
 import { sealedStore } from "../../src/store/sealing.js";
 import { startRedisSentinel, useRedisCluster } from "../support/redis-server.js";
@@ -23,7 +23,7 @@ describe("redis store specifics", () => {
   it("with encryption on, Redis holds no plaintext body or header", async () => {
     const key = Buffer.alloc(32, 7).toString("base64");
     const prefix = `pgtest-${randomUUID()}`;
-    const store = sealedStore(await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 }), createCipher(parseKeys(key)));
+    const store = sealedStore(await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 }), cipherFor(key));
     try {
       const body = await storeSecretAnswer(store, "k");
       // What an operator (or an attacker with Redis access) sees: redis-cli GET.
@@ -42,7 +42,7 @@ describe("redis store specifics", () => {
   it("a sealed answer copied under another key does not open there", async () => {
     const key = Buffer.alloc(32, 5).toString("base64");
     const prefix = `pgtest-${randomUUID()}`;
-    const store = sealedStore(await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 }), createCipher(parseKeys(key)));
+    const store = sealedStore(await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 }), cipherFor(key));
     try {
       await store.claim("victim", { token: "t", fingerprint: "fp", leaseMs: 60_000, ttlMs: 60_000 });
       const response = { status: 200, headers: {}, body: Buffer.from("tenant A's answer") };

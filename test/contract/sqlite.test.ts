@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { createCipher, parseKeys } from "../../src/store/crypto.js";
+import { cipherFor } from "../../src/store/crypto.js";
 import { sealedStore } from "../../src/store/sealing.js";
 import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
@@ -12,7 +12,7 @@ import { describeLedgerContract } from "./ledger.contract.js";
 import { describeStoreContract, storeSecretAnswer } from "./store.contract.js";
 
 const freshPath = () => join(mkdtempSync(join(tmpdir(), "payguard-sqlite-")), "payguard.db");
-const cipher = createCipher(parseKeys(Buffer.alloc(32, 9).toString("base64")));
+const cipher = cipherFor(Buffer.alloc(32, 9).toString("base64"));
 
 describeStoreContract("sqlite", async () => openSqliteStore({ path: freshPath(), synchronous: "normal", ledgerRetentionMs: 86_400_000 }));
 describeStoreContract("sqlite, encrypted", async () =>

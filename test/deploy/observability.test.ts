@@ -23,7 +23,7 @@ const ruleExprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
 /** Metric names in PromQL: payguard's own, and prom-client's defaults. */
 const metricNames = (exprs: string[]) => [...new Set(exprs.flatMap((e) => e.match(/\b(?:payguard|process|nodejs)_[a-z0-9_]+/g) ?? []))].sort();
 
-/** Metrics that have samples only with the Redis store or after rare events: their TYPE line must exist. */
+/** Metrics that have samples only with a shared store (Redis, PostgreSQL) or after rare events: their TYPE line must exist. */
 const TYPE_ONLY = new Set([
   "payguard_store_errors_total",
   "payguard_store_fallbacks_total",

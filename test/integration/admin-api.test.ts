@@ -1,7 +1,8 @@
 /**
- * The admin records API over real HTTP, against the memory store and the Redis store: an
+ * The admin records API over real HTTP, against the memory, SQLite and Redis stores: an
  * indeterminate payment is made for real (the gateway resets the connection after the
- * request, no upstream key), found (list, id, client key), and resolved.
+ * request, no upstream key), found (list, id, client key), and resolved. A journaled record
+ * on PostgreSQL: admin-journaled.test.ts.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";

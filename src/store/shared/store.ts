@@ -19,7 +19,7 @@
 import type { StoreConfig } from "../../config/schema.js";
 import type { Logger } from "../../log.js";
 import type { Metrics } from "../../metrics/registry.js";
-import { createCipher, parseKeys } from "../crypto.js";
+import { cipherFor } from "../crypto.js";
 import { createMemoryStore } from "../memory.js";
 import { resolveVerdict } from "../resolve-rule.js";
 import { type ClaimResult, type IdempotencyStore, isStoreError, type RemoteStore } from "../types.js";
@@ -42,7 +42,7 @@ const MAX_OWNED = 10_000;
 export async function createSharedStore(backend: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
   const remote = countedClaims(backend);
-  const backlog = await Backlog.open(config.journal, createCipher(parseKeys(config.encryption.key)), deps);
+  const backlog = await Backlog.open(config.journal, cipherFor(config.encryption.key), deps);
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   const holds = new Holds();
   /** tokens whose claim lives in the local store (the remote store was down when they claimed) */
