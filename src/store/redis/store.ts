@@ -20,11 +20,11 @@
  * - Every operation has a deadline (`store.operationTimeout`); a disconnected client fails
  *   at once (no offline queue). Failures surface as StoreError("store_unavailable").
  */
-import type { ClaimRequest, ClaimResult, CompletedRecord, InFlightRecord, RecordEntry, RemoteStore, ResolveResult, StoreStats } from "../types.js";
-import { StoreError } from "../types.js";
+import type { ClaimRequest, ClaimResult, CompletedRecord, InFlightRecord, RecordEntry, RemoteStore, ResolveResult } from "../types.js";
 import { Waiters } from "../waiters.js";
-import { openRedis, type RedisTopology } from "./connection.js";
+import { openRedis, type RedisConnection, type RedisTopology } from "./connection.js";
 import { listRecords } from "./list.js";
+import { RedisOps } from "./ops.js";
 import { CLAIM, COMPLETE, INSPECT, PUT_FINAL, RELEASE, RENEW, RESOLVE } from "./scripts.js";
 import { decodeRecord, envelopeOf, parseEnvelope } from "./wire.js";
 
@@ -38,148 +38,113 @@ export interface RedisStoreOptions extends RedisTopology {
 }
 
 export async function createRedisStore(options: RedisStoreOptions): Promise<RemoteStore> {
-  const { replication } = options;
   const connection = openRedis(options, options.onError ?? (() => {}));
-  const channel = `${options.prefix}:changes`;
-  const keyOf = (key: string) => `${options.prefix}:{${key}}`;
+  const at: Where = { connection, ops: new RedisOps(connection, options), channel: `${options.prefix}:changes` };
   const waiters = new Waiters();
-  let healthy = false;
-
-  /** Runs a store operation under the deadline; any failure becomes store_unavailable. */
-  const op = async <T>(name: string, fn: () => Promise<T>, deadlineMs = options.operationTimeout): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis ${name} timed out after ${deadlineMs}ms`)), deadlineMs);
-        }),
-      ]);
-      healthy = true;
-      return result;
-    } catch (err) {
-      healthy = false;
-      if (err instanceof StoreError) throw err;
-      throw new StoreError("store_unavailable", `redis ${name} failed: ${(err as Error).message}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const run = (name: string, script: string, key: string, args: string[]) => op(name, () => connection.eval(script, keyOf(key), args));
-
-  /** Throws unless the configured number of replicas acknowledged this connection's writes. */
-  const replicated = async (name: string, key: string) => {
-    if (!replication) return;
-    const { replicas, timeoutMs } = replication;
-    const acks = await op(`${name} (WAIT)`, () => connection.acknowledged(keyOf(key), replicas, timeoutMs), timeoutMs + options.operationTimeout);
-    if (acks >= replicas) return;
-    healthy = false;
-    throw new StoreError("store_unavailable", `redis ${name}: ${acks} of ${replicas} replicas acknowledged within ${timeoutMs}ms`);
-  };
-
-  const inspectRaw = (key: string) => connection.eval(INSPECT, keyOf(key), []) as Promise<[string, number] | null>;
-  const entryOf = (key: string, [text, pttl]: [string, number]): RecordEntry => {
-    const record = parseEnvelope(text);
-    return Number(pttl) > 0 ? { key, record, expiresAt: Date.now() + Number(pttl), source: "redis" } : { key, record, source: "redis" };
-  };
-  const inspect = async (key: string): Promise<RecordEntry | undefined> => {
-    const found = await op("inspect", () => inspectRaw(key));
-    return found ? entryOf(key, found) : undefined;
-  };
-  const runResolve = async (key: string, next: CompletedRecord | undefined, accept: "indeterminate" | "not-completed", ttlMs?: number) => {
-    const envelope = next ? envelopeOf(next) : "";
-    const args = [envelope, channel, accept, next?.fingerprint ?? "", ttlMs === undefined ? "" : String(Math.max(1, Math.ceil(ttlMs)))];
-    const result = String(await run("resolve", RESOLVE, key, args)) as ResolveResult;
-    if (result === "resolved") await replicated("resolve", key);
-    return result;
-  };
-
   // Connect in the background: while Redis is unreachable every operation fails at once
   // with store_unavailable (and /readyz says so); the client keeps reconnecting.
   // At start, give the first connection a moment, so the first requests do not fail needlessly.
   const connected = connection
-    .connect(channel, (message) => waiters.wake(message))
+    .connect(at.channel, (message) => waiters.wake(message))
     .then(() => {
-      healthy = true;
+      at.ops.healthy = true;
     }, options.onError);
   await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
-
   return {
-    async claim(key, request: ClaimRequest): Promise<ClaimResult> {
-      const args = [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs)];
-      const [outcome, text] = (await run("claim", CLAIM, key, args)) as [string, string];
-      if (outcome === "exists") return { outcome: "exists", record: parseEnvelope(text) };
-      await replicated("claim", key).catch(async (err) => {
-        await connection.eval(RELEASE, keyOf(key), [request.token, channel]).catch(() => {});
-        throw err;
-      });
-      return outcome === "claimed" ? { outcome: "claimed" } : { outcome: "taken-over", previous: parseEnvelope(text) as InFlightRecord };
-    },
-
-    async get(key) {
-      const wire = await op("get", () => connection.keyv.get(keyOf(key)));
-      return wire === undefined ? undefined : decodeRecord(wire);
-    },
-
-    async complete(key, token, record, ttlMs) {
-      const result = await run("complete", COMPLETE, key, [token, envelopeOf(record), String(ttlMs), channel]);
-      if (Number(result) !== 1) return false;
-      await replicated("complete", key);
-      return true;
-    },
-
-    async putFinal(key, record, ttlMs) {
-      const result = Number(await run("put", PUT_FINAL, key, [envelopeOf(record), String(ttlMs), channel, record.state]));
-      if (result === -1) return "busy";
-      // Also when superseded: the journal lets the answer go only once the replicas have the record.
-      await replicated("put", key);
-      return result === 1 ? "written" : "superseded";
-    },
-
-    async renew(key, token, leaseMs) {
-      if (Number(await run("renew", RENEW, key, [token, String(leaseMs)])) !== 1) return false;
-      await replicated("renew", key);
-      return true;
-    },
-
-    // No WAIT: a release lost in a failover leaves the key in flight until its lease runs
-    // out — a repeat waits or gets 409, never a second charge.
-    async release(key, token) {
-      const result = await run("release", RELEASE, key, [token, channel]);
-      return Number(result) === 1;
-    },
-
-    inspect,
-    list: (request) => listRecords({ prefix: options.prefix, scanners: connection.scanners, inspectRaw, entryOf, op }, request),
-
-    resolve: (key, next) => runResolve(key, next, "indeterminate"),
-
-    resolveJournaled: (key, next, ttlMs) => runResolve(key, next, "not-completed", ttlMs),
-
-    waitForChange(key, timeoutMs) {
-      // Wake at the latest after the poll fallback, so a missed message costs a bounded delay.
-      return waiters.wait(keyOf(key), Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
-    },
-
-    /** Redis holds the records; this replica's in-flight share is counted around it (shared/counted.ts). */
-    stats(): StoreStats {
-      return { entries: 0, bytes: 0, inFlight: 0 };
-    },
-
-    healthy: () => healthy,
-
+    ...writes(at),
+    ...reads(at, options.prefix),
+    // Wake at the latest after the poll fallback, so a missed message costs a bounded delay.
+    waitForChange: (key, timeoutMs) => waiters.wait(at.ops.keyOf(key), Math.min(timeoutMs, options.pollFallbackMs ?? 1000)),
+    // Redis holds the records; this replica's in-flight share is counted around it (shared/counted.ts).
+    stats: () => ({ entries: 0, bytes: 0, inFlight: 0 }),
+    healthy: () => at.ops.healthy,
     async ping() {
-      try {
-        await op("ping", () => connection.keyv.get(keyOf("health")));
-        return true;
-      } catch {
-        return false;
-      }
+      return at.ops
+        .op("ping", () => connection.keyv.get(at.ops.keyOf("health")))
+        .then(
+          () => true,
+          () => false,
+        );
     },
-
     async close() {
       waiters.wakeAll();
       await connection.close();
     },
   };
+}
+
+/** What every operation of one store needs: the client, how to run an operation, the change channel. */
+interface Where {
+  connection: RedisConnection;
+  ops: RedisOps;
+  channel: string;
+}
+
+/** The writes: each a compare-and-set script on one key (scripts.ts), then WAIT where configured. */
+function writes({ connection, ops, channel }: Where): Pick<RemoteStore, "claim" | "complete" | "putFinal" | "renew" | "release"> {
+  return {
+    async claim(key, request: ClaimRequest): Promise<ClaimResult> {
+      const args = [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs)];
+      const [outcome, text] = (await ops.run("claim", CLAIM, key, args)) as [string, string];
+      if (outcome === "exists") return { outcome: "exists", record: parseEnvelope(text) };
+      await ops.replicated("claim", key).catch(async (err) => {
+        await connection.eval(RELEASE, ops.keyOf(key), [request.token, channel]).catch(() => {});
+        throw err;
+      });
+      return outcome === "claimed" ? { outcome: "claimed" } : { outcome: "taken-over", previous: parseEnvelope(text) as InFlightRecord };
+    },
+    async complete(key, token, record, ttlMs) {
+      const result = await ops.run("complete", COMPLETE, key, [token, envelopeOf(record), String(ttlMs), channel]);
+      if (Number(result) !== 1) return false;
+      await ops.replicated("complete", key);
+      return true;
+    },
+    async putFinal(key, record, ttlMs) {
+      const result = Number(await ops.run("put", PUT_FINAL, key, [envelopeOf(record), String(ttlMs), channel, record.state]));
+      if (result === -1) return "busy";
+      // Also when superseded: the journal lets the answer go only once the replicas have the record.
+      await ops.replicated("put", key);
+      return result === 1 ? "written" : "superseded";
+    },
+    async renew(key, token, leaseMs) {
+      if (Number(await ops.run("renew", RENEW, key, [token, String(leaseMs)])) !== 1) return false;
+      await ops.replicated("renew", key);
+      return true;
+    },
+    // No WAIT: a release lost in a failover leaves the key in flight until its lease runs
+    // out — a repeat waits or gets 409, never a second charge.
+    async release(key, token) {
+      return Number(await ops.run("release", RELEASE, key, [token, channel])) === 1;
+    },
+  };
+}
+
+/** The reads, and an operator's resolutions (RESOLVE: the rule of ../resolve-rule.ts in Lua). */
+function reads({ connection, ops, channel }: Where, prefix: string): Pick<RemoteStore, "get" | "inspect" | "list" | "resolve" | "resolveJournaled"> {
+  const inspectRaw = (key: string) => connection.eval(INSPECT, ops.keyOf(key), []) as Promise<[string, number] | null>;
+  const resolve = async (key: string, next: CompletedRecord | undefined, accept: "indeterminate" | "not-completed", ttlMs?: number) => {
+    const args = [next ? envelopeOf(next) : "", channel, accept, next?.fingerprint ?? "", ttlMs === undefined ? "" : String(Math.max(1, Math.ceil(ttlMs)))];
+    const result = String(await ops.run("resolve", RESOLVE, key, args)) as ResolveResult;
+    if (result === "resolved") await ops.replicated("resolve", key);
+    return result;
+  };
+  const op = <T>(name: string, fn: () => Promise<T>) => ops.op(name, fn);
+  return {
+    async get(key) {
+      const wire = await ops.op("get", () => connection.keyv.get(ops.keyOf(key)));
+      return wire === undefined ? undefined : decodeRecord(wire);
+    },
+    async inspect(key) {
+      const found = await ops.op("inspect", () => inspectRaw(key));
+      return found ? entryOf(key, found) : undefined;
+    },
+    list: (request) => listRecords({ prefix, scanners: connection.scanners, inspectRaw, entryOf, op }, request),
+    resolve: (key, next) => resolve(key, next, "indeterminate"),
+    resolveJournaled: (key, next, ttlMs) => resolve(key, next, "not-completed", ttlMs),
+  };
+}
+
+function entryOf(key: string, [text, pttl]: [string, number]): RecordEntry {
+  const record = parseEnvelope(text);
+  return Number(pttl) > 0 ? { key, record, expiresAt: Date.now() + Number(pttl), source: "redis" } : { key, record, source: "redis" };
 }
