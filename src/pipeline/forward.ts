@@ -8,7 +8,7 @@
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Handler } from "hono";
 import { requestIdFromHeaders } from "../gateways/request-id.js";
-import { newAttemptContext } from "../resilience/policy.js";
+import { newTally } from "../resilience/policy.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
 import type { ProxyEnv, RequestVars } from "./context.js";
 
@@ -34,15 +34,15 @@ export function forward(): Handler<ProxyEnv> {
     const keyed = c.get("upstreamKey") !== undefined;
     const policies = resilience.forRoute(route);
     const send = (signal: AbortSignal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs });
-    c.set("resend", (signal) => policies.resend(newAttemptContext(method, keyed, route.resilience.timeout.attempt), send, signal));
-    const ctx = newAttemptContext(method, keyed, route.resilience.timeout.total);
+    c.set("resend", (signal) => policies.resend(send, signal));
+    const tally = newTally();
     try {
-      const response = await policies.execute(ctx, send);
+      const response = await policies.execute({ method, keyed }, send, tally);
       c.set("reply", { status: response.status, headers: toClientHeaders(response.headers), body: response.body });
       c.set("gatewayRequestId", requestIdFromHeaders(c.get("generation").config.upstream.requestId, response.headers));
     } finally {
-      c.set("attempts", ctx.attempts);
-      c.set("maybeSent", ctx.maybeSent > 0);
+      c.set("attempts", tally.attempts);
+      c.set("maybeSent", tally.maybeSent > 0);
     }
     return RESPONSE_ALREADY_SENT;
   };

@@ -3,6 +3,9 @@
  * `ratio` × requests plus `minPerSecond` × window seconds. One slow gateway then costs at
  * most a fraction more load, never a retry storm. Counts live in one-second buckets.
  */
+import { EventEmitter } from "cockatiel";
+import type { RetryDecision } from "./classify.js";
+
 export interface RetryBudgetOptions {
   ratio: number;
   minPerSecond: number;
@@ -67,5 +70,47 @@ export class RetryBudget {
       this.retries[slot] = 0;
     }
     return slot;
+  }
+}
+
+/** A background re-send found the retry budget spent: it waits for the next round. */
+class RetryBudgetSpent extends Error {
+  constructor() {
+    super("retry budget spent");
+  }
+}
+
+/**
+ * The retry budget as a policy of its own, one per route over the upstream's shared
+ * RetryBudget: every client request deposits, every retry withdraws. It reports a refusal
+ * (`onSpent`) and never touches metrics.
+ */
+export class RetryBudgetPolicy {
+  readonly #spent = new EventEmitter<void>();
+  /** A retry was refused: the budget is spent. */
+  readonly onSpent = this.#spent.addListener;
+
+  constructor(readonly budget: RetryBudget) {}
+
+  /** Counts one client request: it adds `ratio` retries to the window. */
+  deposit(): void {
+    this.budget.recordRequest();
+  }
+
+  /** A retry the verdict wants is paid for, or suppressed ("budget") once the budget is spent. */
+  grant(verdict: RetryDecision): RetryDecision {
+    if (!verdict.retry || this.withdraw()) return verdict;
+    return { retry: false, suppressed: "budget", reason: verdict.reason };
+  }
+
+  /** Pays for a background re-send, or throws when the budget is spent. */
+  take(): void {
+    if (!this.withdraw()) throw new RetryBudgetSpent();
+  }
+
+  private withdraw(): boolean {
+    if (this.budget.tryAcquire()) return true;
+    this.#spent.emit();
+    return false;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Whether one failed attempt may be retried. Pure: the caller supplies the facts.
- * The safety rule (../shared/SEMANTICS.md, "Retrying"): a POST/PATCH is re-sent only when
+ * The safety rule (docs/semantics.md, "Retrying"): a POST/PATCH is re-sent only when
  * every attempt carries the same upstream idempotency key — the gateway then dedupes — or
  * when the failure proves no byte reached the gateway.
  */
@@ -31,8 +31,11 @@ export interface RetryFacts {
   now: number;
 }
 
-/** Why a retryable-looking failure was not retried (a metric label). */
-export type Suppressed = "unsafe" | "deadline" | "retry_after" | "gateway_hint";
+/**
+ * Why a retryable-looking failure was not retried (a metric label): decideRetry's four, the
+ * attempt cap ("exhausted", verdictOn) and the retry budget ("budget", budget.ts).
+ */
+export type Suppressed = "unsafe" | "deadline" | "retry_after" | "gateway_hint" | "exhausted" | "budget";
 
 export type RetryDecision = { retry: true; reason: string; minDelayMs: number } | { retry: false; suppressed?: Suppressed; reason?: string };
 
@@ -60,6 +63,16 @@ export function decideRetry(outcome: AttemptOutcome, facts: RetryFacts, retry: R
     }
   }
   return { retry: true, reason: why, minDelayMs };
+}
+
+/**
+ * The verdict on one attempt's outcome, before the budget: the retry decision, then the
+ * attempt cap — a retry past retry.maxAttempts is suppressed ("exhausted").
+ */
+export function verdictOn(outcome: AttemptOutcome, facts: RetryFacts, attemptsMade: number, retry: ResilienceConfig["retry"]): RetryDecision {
+  const decision = decideRetry(outcome, facts, retry);
+  if (decision.retry && attemptsMade >= retry.maxAttempts) return { retry: false, suppressed: "exhausted", reason: decision.reason };
+  return decision;
 }
 
 /** "503", "connect-error", "attempt-timeout", "reset", or undefined for anything else. */

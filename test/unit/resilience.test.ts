@@ -1,8 +1,17 @@
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
-import { RetryBudget } from "../../src/resilience/budget.js";
-import { type AttemptOutcome, decideRetry, parseRetryAfter } from "../../src/resilience/classify.js";
-import { DeadlineBackoff } from "../../src/resilience/policy.js";
+import { compileRoutes } from "../../src/config/routes.js";
+import { createLogger } from "../../src/log.js";
+import { createMetrics } from "../../src/metrics/registry.js";
+import { RetryBudget, RetryBudgetPolicy } from "../../src/resilience/budget.js";
+import { type AttemptOutcome, decideRetry, parseRetryAfter, verdictOn } from "../../src/resilience/classify.js";
+import { Deadline } from "../../src/resilience/deadline.js";
+import { buildResilience, DeadlineBackoff, newTally, type SendAttempt } from "../../src/resilience/policy.js";
+import { wantsRetry } from "../../src/resilience/verdict.js";
+import type { UpstreamResponse } from "../../src/upstream/client.js";
+import { sample } from "../support/metrics.js";
+import { until } from "../support/until.js";
 
 const retryConfig = parseConfig("upstream: { url: http://gw }", {}).resilience.retry;
 const now = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -135,5 +144,131 @@ describe("gateway hints on a success", () => {
     const hinted = { ...retryConfig, hints: ["stripe-should-retry"] };
     expect(decideRetry(response(200, { "stripe-should-retry": "true" }), facts(), hinted)).toEqual({ retry: false });
     expect(decideRetry(response(201, { "stripe-should-retry": "true" }), facts(), hinted)).toEqual({ retry: false });
+  });
+});
+
+describe("the verdict's pure parts", () => {
+  it("the attempt cap: a retry the decision wants is suppressed once retry.maxAttempts attempts were made", () => {
+    const capped = { ...retryConfig, maxAttempts: 3 };
+    expect(verdictOn(response(503), facts(), 2, capped)).toMatchObject({ retry: true, reason: "503" });
+    expect(verdictOn(response(503), facts(), 3, capped)).toEqual({ retry: false, suppressed: "exhausted", reason: "503" });
+    // What the decision refuses keeps its own reason, whatever the count.
+    expect(verdictOn(response(503), facts({ keyed: false }), 3, capped)).toEqual({ retry: false, suppressed: "unsafe", reason: "503" });
+  });
+
+  it("the retry predicate only reads the verdict an outcome carries", () => {
+    expect(wantsRetry({ verdict: { retry: true, reason: "503", minDelayMs: 0 }, ctx: undefined })).toBe(true);
+    expect(wantsRetry({ verdict: { retry: false, suppressed: "budget" }, ctx: undefined })).toBe(false);
+    expect(wantsRetry(new Error("circuit open"))).toBe(false);
+    expect(wantsRetry(undefined)).toBe(false);
+  });
+
+  it("the budget pays for the retries a verdict wants until it is spent, then suppresses them and says so", () => {
+    const policy = new RetryBudgetPolicy(new RetryBudget({ ratio: 0, minPerSecond: 1, window: 2000, now: () => 5_000_000 }));
+    let spent = 0;
+    policy.onSpent(() => spent++);
+    const wanted = { retry: true as const, reason: "503", minDelayMs: 0 };
+    expect(policy.grant(wanted)).toBe(wanted);
+    expect(policy.grant(wanted)).toBe(wanted);
+    expect(policy.grant(wanted)).toEqual({ retry: false, suppressed: "budget", reason: "503" });
+    expect(spent).toBe(1);
+    // A verdict that wants no retry costs nothing and is not reported.
+    expect(policy.grant({ retry: false })).toEqual({ retry: false });
+    expect(spent).toBe(1);
+    expect(() => policy.take()).toThrow("retry budget spent");
+    expect(spent).toBe(2);
+  });
+
+  it("a backoff that runs into the deadline spends it: no attempt may start after it", () => {
+    const backoff = new DeadlineBackoff({ type: "exponential", initial: 100, max: 1000, jitter: "none" });
+    const far = Deadline.after(60_000);
+    expect(backoff.next({ result: { value: { ctx: far.timing(0) } } }).duration).toBe(100);
+    expect(far.closed).toBe(false);
+    const near = Deadline.after(50);
+    expect(backoff.next({ result: { value: { ctx: near.timing(0) } } }).duration).toBeLessThanOrEqual(50);
+    expect(near.closed).toBe(true);
+  });
+});
+
+describe("composition order: total deadline → bulkhead → retry → verdict → breaker → attempt timeout", () => {
+  const GET = { method: "GET", keyed: false };
+  const answer = (status: number): UpstreamResponse => ({ status, headers: {}, body: Readable.from([]) });
+  function route(resilience: string) {
+    const routes = compileRoutes(parseConfig(`upstream: { url: http://gw }\nresilience: ${resilience}`, {}));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const logger = createLogger("silent", { write: () => {} });
+    return { policies: buildResilience(routes, routes.fallback, { metrics, logger }).forRoute(routes.fallback), metrics };
+  }
+  /** A gateway scripted per attempt; `sent` counts the attempts that reached it. */
+  function gateway(...script: SendAttempt[]) {
+    const gw = {
+      sent: 0,
+      send: (signal: AbortSignal) => (script[gw.sent++] ?? script[script.length - 1] ?? (() => Promise.reject(new Error("no script"))))(signal),
+    };
+    return gw;
+  }
+  const answers = (status: number) => async () => answer(status);
+
+  it("the total deadline outside the bulkhead: it ends a request's wait for a slot, before any attempt", async () => {
+    const { policies, metrics } = route("{ timeout: { attempt: 300ms, total: 300ms }, bulkhead: { maxConcurrent: 1, maxQueue: 1 } }");
+    let release = (_: UpstreamResponse) => {};
+    // The first request holds the only slot: its gateway ignores the abort and answers only when released.
+    const holder = gateway(() => new Promise<UpstreamResponse>((resolve) => (release = resolve)));
+    const first = policies.execute(GET, holder.send, newTally());
+    await until(() => holder.sent === 1, "the first request holds the slot");
+    // Released anyway after 2 s, so that a queue the deadline did not bound fails the test rather than hangs it.
+    let released = false;
+    const fallback = setTimeout(() => {
+      released = true;
+      release(answer(200));
+    }, 2000);
+    const queued = gateway(answers(200));
+    const tally = newTally();
+    await expect(policies.execute(GET, queued.send, tally)).rejects.toMatchObject({ name: "UpstreamTimeoutError", limit: "total" });
+    expect(released, "the queued request was refused while the slot was still held").toBe(false);
+    expect(queued.sent).toBe(0);
+    expect(tally.attempts).toBe(0);
+    expect(sample(await metrics.registry.metrics(), "payguard_timeouts_total", { route: "default", kind: "total" })).toBe(1);
+    clearTimeout(fallback);
+    release(answer(200));
+    expect((await first).status).toBe(200);
+  });
+
+  it("the bulkhead outside the retry: a request keeps its one slot through its backoff", async () => {
+    const { policies, metrics } = route(
+      "{ retry: { maxAttempts: 2, backoff: { initial: 300ms, jitter: none } }, bulkhead: { maxConcurrent: 1, maxQueue: 0 } }",
+    );
+    const retried = gateway(answers(503), answers(200));
+    const first = policies.execute(GET, retried.send, newTally());
+    await until(
+      async () => sample(await metrics.registry.metrics(), "payguard_retries_total", { route: "default", reason: "503" }) === 1,
+      "the first request waits in its backoff",
+    );
+    const other = gateway(answers(200));
+    await expect(policies.execute(GET, other.send, newTally())).rejects.toMatchObject({ code: "overloaded" });
+    expect(other.sent).toBe(0);
+    expect((await first).status).toBe(200);
+    expect(retried.sent).toBe(2);
+  });
+
+  it("the retry outside the breaker: the breaker counts each attempt, and its opening stops the retries", async () => {
+    const { policies } = route("{ retry: { maxAttempts: 5, backoff: { initial: 1ms, jitter: none } }, breaker: { threshold: 2 } }");
+    const failing = gateway(answers(503));
+    const tally = newTally();
+    await expect(policies.execute(GET, failing.send, tally)).rejects.toMatchObject({ code: "circuit_open" });
+    expect(failing.sent).toBe(2);
+    expect(tally.attempts).toBe(2);
+  });
+
+  it("the attempt timeout innermost: it ends one try, and the retry goes on", async () => {
+    const { policies, metrics } = route("{ timeout: { attempt: 100ms, total: 10s }, retry: { backoff: { initial: 1ms, jitter: none } } }");
+    const hanging: SendAttempt = (signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    const slowThenFine = gateway(hanging, answers(200));
+    const tally = newTally();
+    expect((await policies.execute(GET, slowThenFine.send, tally)).status).toBe(200);
+    expect(tally.attempts).toBe(2);
+    const text = await metrics.registry.metrics();
+    expect(sample(text, "payguard_timeouts_total", { route: "default", kind: "attempt" })).toBe(1);
+    expect(sample(text, "payguard_retries_total", { route: "default", reason: "attempt-timeout" })).toBe(1);
   });
 });
