@@ -14,7 +14,7 @@ import {
   noJitterGenerator,
 } from "cockatiel";
 import type { ResilienceConfig } from "../config/schema.js";
-import type { RetryTiming } from "./verdict.js";
+import type { RetryTiming } from "./deadline.js";
 
 /** The part of cockatiel's backoff context this backoff reads. */
 export type BackoffContext = Partial<Pick<IRetryBackoffContext<unknown>, "result">>;

@@ -10,7 +10,16 @@
  * (`race`): the signal exists from then on, and aborts at the deadline.
  */
 import { UpstreamTimeoutError } from "../upstream/classify.js";
-import type { RetryTiming } from "./verdict.js";
+
+/** What the backoff needs of an outcome it waits after. */
+export interface RetryTiming {
+  /** the gateway asked for at least this long (Retry-After), else 0 */
+  readonly minDelayMs: number;
+  /** epoch ms of the request's total deadline */
+  readonly deadline: number;
+  /** told when the wait runs into the deadline: no attempt may start after it (Deadline.spend) */
+  readonly spend?: () => void;
+}
 
 export class Deadline {
   /** epoch ms */

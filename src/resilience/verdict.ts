@@ -9,7 +9,7 @@ import type { UpstreamResponse } from "../upstream/client.js";
 import { AttemptError } from "./attempt.js";
 import type { RetryBudgetPolicy } from "./budget.js";
 import { type AttemptOutcome, type RetryDecision, verdictOn } from "./classify.js";
-import type { Deadline } from "./deadline.js";
+import type { Deadline, RetryTiming } from "./deadline.js";
 import type { RouteEvents } from "./events.js";
 
 /** The facts of a client request that decide what is safe to re-send. */
@@ -17,16 +17,6 @@ export interface RequestFacts {
   readonly method: string;
   /** an upstream idempotency key goes with every attempt */
   readonly keyed: boolean;
-}
-
-/** What the backoff needs of an outcome it waits after. */
-export interface RetryTiming {
-  /** the gateway asked for at least this long (Retry-After), else 0 */
-  readonly minDelayMs: number;
-  /** epoch ms of the request's total deadline */
-  readonly deadline: number;
-  /** told when the wait runs into the deadline: no attempt may start after it (Deadline.spend) */
-  readonly spend?: () => void;
 }
 
 export interface Judged {
