@@ -15,6 +15,7 @@ import { GroupCommit } from "../../src/store/sqlite/group-commit.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "payguard-sqlite-rollback-"));
+const asRoot = it.skipIf(process.getuid?.() !== 0); // skipped unless root: mounting a tmpfs needs it (CI runs as root)
 
 /** For each key: whether its write was reported done, and whether it is on disk, where the two differ. */
 function mismatches(keys: string[], results: PromiseSettledResult<unknown>[], onDisk: Set<string>) {
@@ -79,7 +80,7 @@ describe("sqlite group commit after an automatic rollback", () => {
   });
 
   // Mounting a tmpfs needs root (CI runs as root); elsewhere the max_page_count test above covers the group commit.
-  it.skipIf(process.getuid?.() !== 0)("store: a 16 MB answer that fills the disk mid-batch fails alone; claims reported claimed are on disk", async () => {
+  asRoot("store: a 16 MB answer that fills the disk mid-batch fails alone; claims reported claimed are on disk", async () => {
     const dir = freshDir();
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
     const path = join(dir, "payguard.db");

@@ -18,6 +18,7 @@ import { until } from "../support/until.js";
 
 const MAIN = new URL("../../dist/main.js", import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
+const asRoot = it.skipIf(!isRoot); // skipped unless root: the tests switch to an unprivileged user (CI runs as root)
 
 let gw: FakeGateway;
 const children: ChildProcess[] = [];
@@ -78,7 +79,8 @@ describe("a SQLite store payguard cannot write", () => {
   // setpriv needs root: the file must belong to another user than the one payguard runs as.
   // Its directory owned by root, or by payguard's user (a data volume, run once as root by mistake).
   for (const owner of ["root", "nobody"] as const)
-    it.skipIf(!isRoot)(
+    asRoot(
+      // skipped unless root: the test switches to an unprivileged user (CI runs as root)
       `made by root in a directory of ${owner}'s, killed with its -wal and -shm left: as another user, exit 1 at start with a one-line reason`,
       async () => {
         const { path, config } = sharedStore(undefined, owner);
@@ -97,7 +99,8 @@ describe("a SQLite store payguard cannot write", () => {
       40_000,
     );
 
-  it.skipIf(!isRoot)(
+  asRoot(
+    // skipped unless root: the test switches to an unprivileged user (CI runs as root)
     "made by root and closed cleanly: as another user, exit 1 at start with a one-line reason, no stack trace",
     async () => {
       const { path, config } = sharedStore();
@@ -115,7 +118,8 @@ describe("a SQLite store payguard cannot write", () => {
   );
 
   // Mounting a tmpfs needs root.
-  it.skipIf(!isRoot)(
+  asRoot(
+    // skipped unless root: the test switches to an unprivileged user (CI runs as root)
     "its disk full while running: /readyz 503 and new keys 503 store_unavailable, nothing sent; ready again once there is room",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "payguard-full-"));
