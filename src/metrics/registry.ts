@@ -67,6 +67,21 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    ...scrapedGauges(registry),
+    ...configMetrics(registry),
+    ...storeMetrics(registry),
+    ...resilienceMetrics(registry),
+    ...requestMetrics(registry),
+  };
+}
+
+/**
+ * The gauges read when scraped (store, bulkheads, journal, body bytes, pending settlements),
+ * and the observeX() calls that point each at what it reads.
+ */
+function scrapedGauges(registry: Registry): Pick<Metrics, "observeSettlements" | "observeJournal" | "observeStore" | "observeBulkhead"> {
   /** A gauge read when scraped: `read` is looked up then, so observeX() may point it elsewhere later. */
   const gaugeOf = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -113,6 +128,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     observeSettlements(pending) {
       pendingSettlements = pending;
     },
+    observeJournal(journal) {
+      journalState = journal;
+    },
+    observeStore(stats) {
+      storeStats = stats;
+    },
+    observeBulkhead(name, occupancy) {
+      bulkheads.set(name, occupancy);
+    },
+  };
+}
+
+/** Config reloads and the admin API. */
+function configMetrics(registry: Registry): Pick<Metrics, "configGeneration" | "configReloads" | "configRestartRequired" | "adminActions"> {
+  return {
     configGeneration: new Gauge({ name: "payguard_config_generation", help: "The config generation serving new requests.", registers: [registry] }),
     configReloads: new Counter({
       name: "payguard_config_reloads_total",
@@ -131,9 +161,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["action", "result"],
       registers: [registry],
     }),
-    observeJournal(journal) {
-      journalState = journal;
-    },
+  };
+}
+
+/** The idempotency store, the journal, and what the engine did with keys. */
+function storeMetrics(
+  registry: Registry,
+): Pick<
+  Metrics,
+  "storeErrors" | "storeFallbacks" | "journalReplays" | "storeOperationDuration" | "storeEvictions" | "idempotency" | "settlements" | "completions"
+> {
+  return {
     storeErrors: new Counter({
       name: "payguard_store_errors_total",
       help: "Idempotency store operations that failed, by operation.",
@@ -151,12 +189,44 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["result"],
       registers: [registry],
     }),
-    observeStore(stats) {
-      storeStats = stats;
-    },
-    observeBulkhead(name, occupancy) {
-      bulkheads.set(name, occupancy);
-    },
+    storeOperationDuration: new Histogram({
+      name: "payguard_store_operation_duration_seconds",
+      help: "Duration of idempotency store operations.",
+      labelNames: ["op", "result"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    storeEvictions: new Counter({
+      name: "payguard_store_evictions_total",
+      help: "Final records evicted from the memory store under its size bounds before their TTL.",
+      registers: [registry],
+    }),
+    idempotency: new Counter({
+      name: "payguard_idempotency_total",
+      help: "Requests subject to idempotency, by what the engine did with them.",
+      labelNames: ["route", "result"],
+      registers: [registry],
+    }),
+    settlements: new Counter({
+      name: "payguard_idempotency_settlements_total",
+      help: "How claimed idempotency keys were settled after the upstream call.",
+      labelNames: ["route", "settlement"],
+      registers: [registry],
+    }),
+    completions: new Counter({
+      name: "payguard_completions_total",
+      help: "Background completions of unknown outcomes (re-sends with the same upstream key), by how they ended.",
+      labelNames: ["route", "result"],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Retries, breakers, bulkheads and timeouts. */
+function resilienceMetrics(
+  registry: Registry,
+): Pick<Metrics, "attemptsPerRequest" | "retries" | "retriesSuppressed" | "breakerState" | "breakerTransitions" | "bulkheadRejections" | "timeouts"> {
+  return {
     attemptsPerRequest: new Histogram({
       name: "payguard_upstream_attempts_per_request",
       help: "Upstream attempts one client request took (0 when refused before any attempt).",
@@ -200,37 +270,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["route", "kind"],
       registers: [registry],
     }),
-    idempotency: new Counter({
-      name: "payguard_idempotency_total",
-      help: "Requests subject to idempotency, by what the engine did with them.",
-      labelNames: ["route", "result"],
-      registers: [registry],
-    }),
-    settlements: new Counter({
-      name: "payguard_idempotency_settlements_total",
-      help: "How claimed idempotency keys were settled after the upstream call.",
-      labelNames: ["route", "settlement"],
-      registers: [registry],
-    }),
-    completions: new Counter({
-      name: "payguard_completions_total",
-      help: "Background completions of unknown outcomes (re-sends with the same upstream key), by how they ended.",
-      labelNames: ["route", "result"],
-      registers: [registry],
-    }),
-    storeOperationDuration: new Histogram({
-      name: "payguard_store_operation_duration_seconds",
-      help: "Duration of idempotency store operations.",
-      labelNames: ["op", "result"],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers: [registry],
-    }),
-    storeEvictions: new Counter({
-      name: "payguard_store_evictions_total",
-      help: "Final records evicted from the memory store under its size bounds before their TTL.",
-      registers: [registry],
-    }),
-    registry,
+  };
+}
+
+/** Client requests and upstream attempts. */
+function requestMetrics(registry: Registry): Pick<Metrics, "requests" | "requestDuration" | "upstreamAttemptDuration"> {
+  return {
     requests: new Counter({
       name: "payguard_requests_total",
       help: "Client requests handled, by route, method, status class and outcome.",
