@@ -61,93 +61,139 @@ const MAX_MARKS = 10_000;
 type Row = RecordRow & { ttl_left?: string | number };
 
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<RemoteStore> {
-  const s = options.schema;
-  const channel = `${s}_changes`;
-  const nodes = openNodes({ nodes: options.nodes, operationTimeout: options.operationTimeout, poolSize: options.poolSize, onError: options.onError });
-  const waiters = new Waiters();
-  const sql = statements(s, channel);
-
+  const db = openDatabase(options);
   // Create or migrate the schema now if the database answers; else at the first use.
+  await Promise.race([db.ready().catch(() => {}), new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
+  const waiters = new Waiters();
+  const watches = new Watches(db, waiters);
+  const listener = listen({
+    url: () => db.nodes.current() ?? options.nodes[0],
+    channel: db.channel,
+    timeoutMs: options.operationTimeout,
+    onKey: (key) => watches.wake(key),
+  });
+  const sweeper = setInterval(() => {
+    void db.query(db.sql.sweep, []).catch(() => {});
+    void db.query(db.sql.forget, [options.ledgerRetentionMs]).catch(() => {});
+  }, SWEEP_MS);
+  sweeper.unref();
+  return {
+    ...writes(db, turnBatches(db)),
+    ...reads(db),
+    async waitForChange(key, timeoutMs) {
+      // Marked first, so its completion or release NOTIFYs.
+      await watches.watch(key);
+      // Wake at the latest after the poll fallback: a missed NOTIFY costs a bounded delay.
+      await waiters.wait(key, Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
+    },
+    // The records are the database's; this replica's in-flight share is counted around it (shared/counted.ts).
+    stats: (): StoreStats => ({ entries: 0, bytes: 0, inFlight: 0 }),
+    healthy: () => db.nodes.healthy(),
+    ping: () =>
+      db.query(db.sql.ping, []).then(
+        () => true,
+        () => false,
+      ),
+    async close() {
+      clearInterval(sweeper);
+      waiters.wakeAll();
+      await listener.close();
+      await db.nodes.close();
+    },
+  };
+}
+
+/** The database as the store uses it: its nodes, statements, change channel, and queries that migrate first. */
+interface Db {
+  nodes: Nodes;
+  sql: Statements;
+  channel: string;
+  ready(): Promise<void>;
+  query<R extends pg.QueryResultRow = Row>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
+  read(key: string): Promise<IdempotencyRecord | undefined>;
+}
+
+function openDatabase(options: PostgresStoreOptions): Db {
+  const schema = options.schema;
+  const channel = `${schema}_changes`;
+  const nodes = openNodes({ nodes: options.nodes, operationTimeout: options.operationTimeout, poolSize: options.poolSize, onError: options.onError });
   let migrated: Promise<void> | undefined;
   const ready = () => {
     migrated ??= nodes
-      .transaction((client) => migrate(client, s))
+      .transaction((client) => migrate(client, schema))
       .catch((err: unknown) => {
         migrated = undefined;
         throw err;
       });
     return migrated;
   };
-  await Promise.race([ready().catch(() => {}), new Promise((resolve) => setTimeout(resolve, Math.max(1000, 4 * options.operationTimeout)).unref())]);
   const query = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[]) => {
     await ready();
     return nodes.query<R>(text, values);
   };
-  const read = async (key: string): Promise<IdempotencyRecord | undefined> => {
+  const sql = statements(schema, channel);
+  const read = async (key: string) => {
     const { rows } = await query(sql.get, [key]);
     return rows[0] && recordOf(rows[0]);
   };
+  return { nodes, sql, channel, ready, query, read };
+}
 
-  /**
-   * Marks an in-flight record as waited for, so its completion or release NOTIFYs. Waiters of
-   * one key in this process share a mark for a while. A change that came before the mark
-   * (or a failed mark) costs at most the poll fallback, as a missed NOTIFY does.
-   */
-  const marks = new Map<string, { at: number; done: Promise<void> }>();
-  const watch = (key: string): Promise<void> => {
-    const mark = marks.get(key);
+/**
+ * Marks an in-flight record as waited for, so its completion or release NOTIFYs. Waiters of
+ * one key in this process share a mark for a while. A change that came before the mark
+ * (or a failed mark) costs at most the poll fallback, as a missed NOTIFY does.
+ */
+class Watches {
+  private readonly marks = new Map<string, { at: number; done: Promise<void> }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly waiters: Waiters,
+  ) {}
+
+  watch(key: string): Promise<void> {
+    const mark = this.marks.get(key);
     if (mark && Date.now() - mark.at < MARK_REUSE_MS) return mark.done;
-    if (marks.size >= MAX_MARKS) marks.clear();
-    const done = query(sql.watch, [key]).then(
+    if (this.marks.size >= MAX_MARKS) this.marks.clear();
+    const done = this.db.query(this.db.sql.watch, [key]).then(
       () => {},
       () => {},
     );
-    marks.set(key, { at: Date.now(), done });
+    this.marks.set(key, { at: Date.now(), done });
     return done;
-  };
-  const wake = (key: string) => {
-    marks.delete(key);
-    waiters.wake(key);
-  };
+  }
 
-  /** New keys of one turn in one INSERT: true for each whose row went in (by its owner token). */
+  wake(key: string): void {
+    this.marks.delete(key);
+    this.waiters.wake(key);
+  }
+}
+
+type Completion = { key: string; token: string; record: FinalRecord; ttlMs: number; entry: LedgerEntry | undefined };
+
+/**
+ * The statements one event-loop turn shares. New keys in one INSERT: true for each whose row
+ * went in (by its owner token). Completions in one UPDATE (with their ledger rows): true for
+ * each that was the owner's. A value the database refuses fails only its own item (TurnBatch's isolate).
+ */
+function turnBatches({ query, sql }: Db) {
   const newKeys = new TurnBatch<{ key: string; request: ClaimRequest }, boolean>(async (items) => {
     const rows = items.map(({ key, request: r }) => [key, r.token, r.fingerprint, r.leaseMs, r.ttlMs]);
     const inserted = new Set((await query<{ token: string }>(sql.claimNew, columns(rows, 5))).rows.map((row) => row.token));
     return items.map(({ request }) => inserted.has(request.token));
   }, isValueError);
-  /**
-   * Completions of one turn in one UPDATE (with their ledger rows): true for each that was the
-   * owner's. A value the database refuses fails only its own completion (TurnBatch's isolate).
-   */
-  const completions = new TurnBatch<{ key: string; token: string; record: FinalRecord; ttlMs: number; entry: LedgerEntry | undefined }, boolean>(
-    async (items) => {
-      const rows = items.map(({ key, token, record, ttlMs, entry }) => [key, token, ...settable(record), ttlMs, ...logged(entry)]);
-      const done = new Set((await query<{ token: string }>(sql.completeMany, columns(rows, rows[0]?.length ?? 0))).rows.map((row) => row.token));
-      return items.map(({ token }) => done.has(token));
-    },
-    isValueError,
-  );
+  const completions = new TurnBatch<Completion, boolean>(async (items) => {
+    const rows = items.map(({ key, token, record, ttlMs, entry }) => [key, token, ...settable(record), ttlMs, ...logged(entry)]);
+    const done = new Set((await query<{ token: string }>(sql.completeMany, columns(rows, rows[0]?.length ?? 0))).rows.map((row) => row.token));
+    return items.map(({ token }) => done.has(token));
+  }, isValueError);
+  return { newKeys, completions };
+}
 
-  const listener = listen({ url: () => nodes.current() ?? options.nodes[0], channel, timeoutMs: options.operationTimeout, onKey: wake });
-  const sweeper = setInterval(() => {
-    void query(sql.sweep, []).catch(() => {});
-    void query(sql.forget, [options.ledgerRetentionMs]).catch(() => {});
-  }, SWEEP_MS);
-  sweeper.unref();
-
-  const entryOf = (key: string, row: Row): RecordEntry => ({ key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "postgres" });
-
-  /**
-   * After a failed completion: the row read back. true: it committed after all; false: the
-   * key holds another outcome (or none); undefined: still in flight — it did not commit.
-   */
-  const committedAfterAll = async (key: string, record: FinalRecord): Promise<boolean | undefined> => {
-    const now = await read(key);
-    if (now?.state === "in-flight") return undefined;
-    return now?.state === record.state && now.completedAt === record.completedAt && now.fingerprint === record.fingerprint;
-  };
-
+/** The writes: claims and completions batched per turn, every write fenced by the owner token. */
+function writes(db: Db, { newKeys, completions }: ReturnType<typeof turnBatches>): Pick<RemoteStore, "claim" | "complete" | "renew" | "release" | "putFinal"> {
+  const { query, sql, read } = db;
   return {
     async claim(key, request): Promise<ClaimResult> {
       // A new key, the common case: one INSERT shared with the turn's other new keys.
@@ -169,9 +215,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         // Gone between the two statements (released, expired): claim again.
       }
     },
-
-    get: read,
-
     async complete(key, token, record, ttlMs, entry) {
       try {
         return await completions.add({ key, token, record, ttlMs, entry });
@@ -179,86 +222,70 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         // The commit may have happened: read the row back. Not committed (or unreadable), the
         // failure stands, whatever it was — the database down, or up and this write cancelled,
         // timed out or refused: the shared layer journals the answer before the client gets it.
-        const committed = await committedAfterAll(key, record).catch(() => undefined);
+        const committed = await committedAfterAll(read, key, record).catch(() => undefined);
         if (committed === undefined) throw err;
         return committed;
       }
     },
+    renew: async (key, token, leaseMs) => (await query(sql.renew, [key, token, leaseMs])).rowCount === 1,
+    release: async (key, token, entry) => (await query(sql.release, [key, token, ...logged(entry)])).rowCount === 1,
+    putFinal: (key, record, ttlMs, entry) => putFinalIn(db, key, record, ttlMs, entry),
+  };
+}
 
-    async renew(key, token, leaseMs) {
-      return (await query(sql.renew, [key, token, leaseMs])).rowCount === 1;
-    },
+/**
+ * After a failed completion: the row read back. true: it committed after all; false: the
+ * key holds another outcome (or none); undefined: still in flight — it did not commit.
+ */
+async function committedAfterAll(read: Db["read"], key: string, record: FinalRecord): Promise<boolean | undefined> {
+  const now = await read(key);
+  if (now?.state === "in-flight") return undefined;
+  return now?.state === record.state && now.completedAt === record.completedAt && now.fingerprint === record.fingerprint;
+}
 
-    async release(key, token, entry) {
-      const { rowCount } = await query(sql.release, [key, token, ...logged(entry)]);
-      return rowCount === 1;
-    },
+/** A journaled answer written back: over anything but a completed record or a live claim. */
+async function putFinalIn({ nodes, ready, sql }: Db, key: string, record: FinalRecord, ttlMs: number, entry: LedgerEntry | undefined) {
+  await ready();
+  return nodes.transaction(async (client) => {
+    const { rows } = await client.query<Row & { live: boolean }>(sql.lock, [key]);
+    const held = rows[0] && recordOf(rows[0]);
+    if (held?.state === "completed") return "superseded" as const;
+    if (held?.state === "in-flight" && rows[0]?.live) return "busy" as const;
+    if (held?.state === "indeterminate" && record.state !== "completed") return "superseded" as const;
+    await client.query(sql.put, [key, ...settable(record), ttlMs]);
+    if (entry) await client.query(sql.log, ledgerValues(entry));
+    return "written" as const;
+  });
+}
 
+/** The reads, the ledger, and an operator's resolutions. */
+function reads(db: Db): Pick<RemoteStore, "get" | "inspect" | "list" | "resolve" | "resolveJournaled" | "outcomes"> {
+  const { query, sql, nodes, ready } = db;
+  return {
+    get: db.read,
     async inspect(key) {
       const { rows } = await query(sql.get, [key]);
       return rows[0] && entryOf(key, rows[0]);
     },
-
     async list({ state, limit, cursor }) {
       const after = cursor === undefined ? "" : decodeCursor<{ a: string }>(cursor, (v) => typeof v.a === "string").a;
       const { rows } = await query(sql.page, [state, after, limit + 1]);
       const entries = rows.slice(0, limit).map((row) => entryOf(row.key, row));
       return rows.length > limit ? { entries, cursor: encodeCursor({ a: entries.at(-1)?.key }) } : { entries };
     },
-
     resolve: (key, next, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "indeterminate" }),
     resolveJournaled: (key, next, ttlMs, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "not-completed", ttlMs }),
-
     async outcomes({ since, state, limit, cursor }) {
       const after = cursor === undefined ? 0 : decodeCursor<{ id: number }>(cursor, (v) => Number.isInteger(v.id)).id;
       const { rows } = await query<LedgerRow>(sql.outcomes, [since, state ?? null, after, limit + 1]);
       const outcomes = rows.slice(0, limit).map(ledgerEntryOf);
       return rows.length > limit ? { outcomes, cursor: encodeCursor({ id: outcomes.at(-1)?.id }) } : { outcomes };
     },
-
-    async putFinal(key, record, ttlMs, entry) {
-      await ready();
-      return nodes.transaction(async (client) => {
-        const { rows } = await client.query<Row & { live: boolean }>(sql.lock, [key]);
-        const held = rows[0] && recordOf(rows[0]);
-        if (held?.state === "completed") return "superseded";
-        if (held?.state === "in-flight" && rows[0]?.live) return "busy";
-        if (held?.state === "indeterminate" && record.state !== "completed") return "superseded";
-        await client.query(sql.put, [key, ...settable(record), ttlMs]);
-        if (entry) await client.query(sql.log, ledgerValues(entry));
-        return "written";
-      });
-    },
-
-    async waitForChange(key, timeoutMs) {
-      // Marked first, so its completion or release NOTIFYs.
-      await watch(key);
-      // Wake at the latest after the poll fallback: a missed NOTIFY costs a bounded delay.
-      await waiters.wait(key, Math.min(timeoutMs, options.pollFallbackMs ?? 1000));
-    },
-
-    /** This replica's view: keys it claimed and has not settled. PostgreSQL holds the rest. */
-    // The records are the database's; this replica's in-flight share is counted around it (shared/counted.ts).
-    stats: (): StoreStats => ({ entries: 0, bytes: 0, inFlight: 0 }),
-
-    healthy: () => nodes.healthy(),
-
-    async ping() {
-      try {
-        await query(sql.ping, []);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-
-    async close() {
-      clearInterval(sweeper);
-      waiters.wakeAll();
-      await listener.close();
-      await nodes.close();
-    },
   };
+}
+
+function entryOf(key: string, row: Row): RecordEntry {
+  return { key, record: recordOf(row), expiresAt: Number(row.expires_at), source: "postgres" };
 }
 
 /** An in-flight record as to_jsonb() gives it back. */
