@@ -29,7 +29,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         replication: config.waitForReplicas.replicas > 0 ? { replicas: config.waitForReplicas.replicas, timeoutMs: config.waitForReplicas.timeout } : undefined,
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
-      return createSharedStore(sealedStore(redis, cipherFor(config.encryption.key)), config, deps);
+      return createSharedStore(redis, config, deps);
     }
     case "postgres": {
       const { createPostgresStore } = await import("./postgres/store.js");
@@ -41,7 +41,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         ledgerRetentionMs: config.ledger.retention,
         onError: () => {}, // connection errors surface as failed operations, counted by the shared layer
       });
-      return createSharedStore(sealedStore(postgres, cipherFor(config.encryption.key)), config, deps);
+      return createSharedStore(postgres, config, deps);
     }
     case "sqlite": {
       const cipher = cipherFor(config.encryption.key);

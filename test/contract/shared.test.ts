@@ -17,6 +17,7 @@ import { Journal } from "../../src/store/journal.js";
 import { createRedisStore } from "../../src/store/redis/store.js";
 import type { ReadyStore } from "../../src/store/shared/store.js";
 import type { CompletedRecord, FinalRecord } from "../../src/store/types.js";
+import { storeSecretAnswer } from "./store.contract.js";
 
 const REDIS_URL = process.env.PAYGUARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const LONG = 60_000;
@@ -132,5 +133,29 @@ describe("shared store: this replica's in-flight count", () => {
     // Not the owner: nothing stored, and still settled as far as this call goes.
     expect(await store.complete(c, "not-the-owner", completed("{}"), LONG)).toBe(false);
     expect(store.stats().inFlight).toBe(0);
+  });
+});
+
+describe("shared store: encryption at rest, as the config sets it up", () => {
+  it("store.encryption.key seals what Redis holds: no plaintext body, and the answer reads back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "payguard-shared-"));
+    const prefix = `pgtest-${randomUUID()}`;
+    const key = Buffer.alloc(32, 9).toString("base64");
+    const config = parseConfig(
+      `upstream: { url: "http://gw" }\nstore: { type: redis, url: "${REDIS_URL}", prefix: "${prefix}", encryption: { key: "${key}" }, journal: { dir: "${dir}", fsync: false } }`,
+      {},
+    ).store;
+    const store = await createStore(config, { metrics: createMetrics({ defaultMetrics: false }), logger: createLogger("silent") });
+    stores.push(store);
+    const body = await storeSecretAnswer(store, "k");
+    const raw = await createRedisStore({ url: REDIS_URL, prefix, operationTimeout: 1000 });
+    try {
+      const held = await raw.get("k");
+      expect(held?.state === "completed" && held.response.body.includes("ch_secret_body")).toBe(false);
+    } finally {
+      await raw.close();
+    }
+    const got = await store.get("k");
+    expect(got?.state === "completed" && got.response.body.equals(body)).toBe(true);
   });
 });

@@ -22,6 +22,7 @@ import type { Metrics } from "../../metrics/registry.js";
 import { cipherFor } from "../crypto.js";
 import { createMemoryStore } from "../memory.js";
 import { resolveVerdict } from "../resolve-rule.js";
+import { sealedStore } from "../sealing.js";
 import { type ClaimResult, type IdempotencyStore, isStoreError, type RemoteStore } from "../types.js";
 import { Backlog } from "./backlog.js";
 import { countedClaims } from "./counted.js";
@@ -41,8 +42,10 @@ const MAX_OWNED = 10_000;
 
 export async function createSharedStore(backend: RemoteStore, config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
   const { metrics, logger } = deps;
-  const remote = countedClaims(backend);
-  const backlog = await Backlog.open(config.journal, cipherFor(config.encryption.key), deps);
+  // One cipher for the backend's records and the journal's (encryption at rest, sealing.ts).
+  const cipher = cipherFor(config.encryption.key);
+  const remote = countedClaims(sealedStore(backend, cipher));
+  const backlog = await Backlog.open(config.journal, cipher, deps);
   const local = createMemoryStore({ maxEntries: config.maxEntries, maxSize: config.maxSize });
   const holds = new Holds();
   /** tokens whose claim lives in the local store (the remote store was down when they claimed) */
