@@ -1,12 +1,16 @@
 /** Curve 2's tables (throughput by body size, the stall test against its goal) and chart. */
 import type { Params } from "./args.js";
-import type { BodyPoint } from "./body-size.js";
 import { failures as runFailures } from "./cannon.js";
 import { bytesLabel, f, table } from "./format.js";
-import { PROCESS_WARMUP } from "./measure.js";
+import { type Point, PROCESS_WARMUP } from "./measure.js";
 import type { Section } from "./section.js";
 import type { StallRound } from "./stall.js";
 import { goalTable, stallNote, stallTable } from "./stall-report.js";
+
+export interface BodyPoint {
+  bytes: number;
+  point: Point;
+}
 
 interface Input {
   points: BodyPoint[];

@@ -1,12 +1,30 @@
 /** Curve 3's table (errors must be 0) and chart. */
 import type { Params } from "./args.js";
 import { failures as runFailures } from "./cannon.js";
-import { bulkheadLine, type ConnectionsPoint } from "./connections.js";
 import { f, table } from "./format.js";
 import { BATCH } from "./hold.js";
 import { WARM_MS } from "./hold-loop.js";
+import type { Point } from "./measure.js";
 import type { Section } from "./section.js";
-import { DROP_PHASES, PHASES, phaseCells } from "./tally.js";
+import { type ByPhase, DROP_PHASES, PHASES, phaseCells } from "./tally.js";
+
+export function bulkheadLine(params: Params): string {
+  const most = Math.max(...params.connections);
+  return `resilience: { bulkhead: { maxConcurrent: ${most}, maxQueue: ${most} } }`;
+}
+
+export interface ConnectionsPoint {
+  target: string;
+  connections: number;
+  point: Point;
+  /** fewest connections open at the start of a measured window, over the runs */
+  connected: number;
+  rampMs: number;
+  /** the errors, by phase, summed over the runs */
+  errorsBy: ByPhase;
+  /** connections closed before the end of a run, by phase, summed over the runs */
+  dropsBy: ByPhase;
+}
 
 interface Input {
   points: ConnectionsPoint[];

@@ -6,32 +6,14 @@
  */
 import { type Proc, startFloor, startPayguard } from "../targets.js";
 import type { Params } from "./args.js";
-import { renderConnectionsSection } from "./connections-report.js";
+import { bulkheadLine, type ConnectionsPoint, renderConnectionsSection } from "./connections-report.js";
 import { type Held, hold } from "./hold.js";
 import { combine, type Measured, measureWith, type Point, warmProcess } from "./measure.js";
 import { reason, type Section } from "./section.js";
 import { BALANCE } from "./shots.js";
 import { type ByPhase, DROP_PHASES, PHASES, phaseCells, sumByPhase } from "./tally.js";
 
-export interface ConnectionsPoint {
-  target: string;
-  connections: number;
-  point: Point;
-  /** fewest connections open at the start of a measured window, over the runs */
-  connected: number;
-  rampMs: number;
-  /** the errors, by phase, summed over the runs */
-  errorsBy: ByPhase;
-  /** connections closed before the end of a run, by phase, summed over the runs */
-  dropsBy: ByPhase;
-}
-
 const TIMEOUT_MS = 30_000;
-
-export function bulkheadLine(params: Params): string {
-  const most = Math.max(...params.connections);
-  return `resilience: { bulkhead: { maxConcurrent: ${most}, maxQueue: ${most} } }`;
-}
 
 async function measurePoint(target: Proc, connections: number, params: Params): Promise<Held & Measured> {
   const options = { connections, seconds: params.seconds, warmupSeconds: params.warmup, timeoutMs: TIMEOUT_MS };

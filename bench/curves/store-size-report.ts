@@ -1,10 +1,24 @@
 /** Curve 1's tables, ratio against the goal, and chart. */
-import type { Params } from "./args.js";
+import type { Params, StoreKind } from "./args.js";
 import { failures as runFailures } from "./cannon.js";
 import { countLabel, f, seconds, table, verdict } from "./format.js";
-import { PROCESS_WARMUP } from "./measure.js";
+import { type Point, PROCESS_WARMUP } from "./measure.js";
 import type { Section } from "./section.js";
-import type { SizePoint } from "./store-size.js";
+import type { Growth } from "./seed/grow.js";
+
+export interface SizePoint {
+  store: StoreKind;
+  label: string;
+  size: number;
+  growth: Growth;
+  /** payguard's own payguard_store_entries gauge (SQLite: a count of live records, refreshed every 5 s) */
+  gauge: number | undefined;
+  point: Point;
+  /** POST pass-through (no store) on the same process, interleaved with `point`: the machine's drift */
+  reference: Point;
+  /** live records once the point's load was done */
+  after: number;
+}
 
 /** req/s at the largest store ÷ at the smallest: at least this */
 export const STORE_RATIO_GOAL = 0.9;

@@ -17,22 +17,8 @@ import { reason, type Section } from "./section.js";
 import { type Growth, growTo } from "./seed/grow.js";
 import type { Seeder } from "./seed/seeder.js";
 import { freshCharge, JSON_HEADERS, jsonBody, passthroughPost } from "./shots.js";
-import { renderStoreSection } from "./store-size-report.js";
+import { renderStoreSection, type SizePoint } from "./store-size-report.js";
 import { type StoreSetup, storeSetup, unavailable } from "./stores.js";
-
-export interface SizePoint {
-  store: StoreKind;
-  label: string;
-  size: number;
-  growth: Growth;
-  /** payguard's own payguard_store_entries gauge (SQLite: a count of live records, refreshed every 5 s) */
-  gauge: number | undefined;
-  point: Point;
-  /** POST pass-through (no store) on the same process, interleaved with `point`: the machine's drift */
-  reference: Point;
-  /** live records once the point's load was done */
-  after: number;
-}
 
 const TEMPLATES = 3;
 
