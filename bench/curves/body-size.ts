@@ -9,7 +9,7 @@ import { startFloor, startPayguard } from "../targets.js";
 import type { Params } from "./args.js";
 import { type BodyPoint, renderBodySection } from "./body-size-report.js";
 import { bytesLabel } from "./format.js";
-import { type Point, point, warmProcess } from "./measure.js";
+import { point, warmProcess } from "./measure.js";
 import { reason, type Section } from "./section.js";
 import { freshCharge } from "./shots.js";
 import { STALL_BYTES, type StallRound, stallRounds } from "./stall.js";

@@ -8,10 +8,10 @@ import { type Proc, startFloor, startPayguard } from "../targets.js";
 import type { Params } from "./args.js";
 import { bulkheadLine, type ConnectionsPoint, renderConnectionsSection } from "./connections-report.js";
 import { type Held, hold } from "./hold.js";
-import { combine, type Measured, measureWith, type Point, warmProcess } from "./measure.js";
+import { combine, type Measured, measureWith, warmProcess } from "./measure.js";
 import { reason, type Section } from "./section.js";
 import { BALANCE } from "./shots.js";
-import { type ByPhase, DROP_PHASES, PHASES, phaseCells, sumByPhase } from "./tally.js";
+import { DROP_PHASES, PHASES, phaseCells, sumByPhase } from "./tally.js";
 
 const TIMEOUT_MS = 30_000;
 

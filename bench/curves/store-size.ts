@@ -8,13 +8,13 @@
  * with the shared machine's drift between the points taken out.
  */
 import { startPayguard } from "../targets.js";
-import type { Params, StoreKind } from "./args.js";
+import type { Params } from "./args.js";
 import { fire } from "./cannon.js";
 import { onCleanup } from "./cleanup.js";
 import { type Point, points, warmProcess } from "./measure.js";
 import { caughtUp } from "./metrics.js";
 import { reason, type Section } from "./section.js";
-import { type Growth, growTo } from "./seed/grow.js";
+import { growTo } from "./seed/grow.js";
 import type { Seeder } from "./seed/seeder.js";
 import { freshCharge, JSON_HEADERS, jsonBody, passthroughPost } from "./shots.js";
 import { renderStoreSection, type SizePoint } from "./store-size-report.js";
