@@ -72,6 +72,28 @@ export interface StartOptions {
 }
 
 export async function startPayguard(config: Config, options: StartOptions = {}): Promise<Payguard> {
+  const deps = await buildDeps(config, options);
+  const proxyServer = createProxyServer(config, deps);
+  const adminServer = createAdminServer(config, deps);
+  await Promise.all([listen(proxyServer, config.server), listen(adminServer, config.admin)]);
+  const url = baseUrl(proxyServer);
+  const adminUrl = baseUrl(adminServer);
+  deps.lifecycle.ready = true;
+  deps.logger.info({ url, adminUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
+
+  return {
+    deps,
+    url,
+    adminUrl,
+    proxyServer,
+    adminServer,
+    reload: (next) => reloadConfig(deps, config, next),
+    shutdown: () => drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown),
+  };
+}
+
+/** Logger, metrics, store and the first generation; nothing listens yet. */
+async function buildDeps(config: Config, options: StartOptions): Promise<AppDeps> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = options.metrics ?? createMetrics();
   const store: ReadyStore = options.store ?? (await createStore(config.store, { metrics, logger }));
@@ -87,17 +109,42 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     settlements,
     replica: process.env.PAYGUARD_REPLICA || hostname(),
   };
-
-  const app = buildApp(deps);
   metrics.configGeneration.set(1);
+  return deps;
+}
+
+/** Payguard.reload: `running` is the config payguard started with (what a restart would replace). */
+function reloadConfig(deps: AppDeps, running: Config, next: Config): ReloadOutcome {
+  const { metrics, logger } = deps;
+  const current = deps.live.current;
+  const pending = restartRequired(running, next);
+  metrics.configRestartRequired.set(pending.length > 0 ? 1 : 0);
+  if (sameJson(current.config, next)) return { result: "unchanged", generation: current.id, restartRequired: pending };
+  const generation = buildGeneration(current.id + 1, next, { metrics, logger }, current);
+  deps.live.swap(generation);
+  logger.level = next.log.level;
+  metrics.configGeneration.set(generation.id);
+  return { result: "applied", generation: generation.id, restartRequired: pending };
+}
+
+/** Slow-client limits both listeners share. */
+function slowClientLimits(limits: Config["limits"]) {
+  return {
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    // Node checks both timeouts only every connectionsCheckingInterval (default 30 s), so a
+    // slowloris client would hold its socket far past headersTimeout without this.
+    connectionsCheckingInterval: checkingInterval(limits),
+    maxHeaderSize: limits.maxHeaderSize,
+  };
+}
+
+/** The proxy listener: the app, strict parsing, and raw answers for what never reaches it. */
+function createProxyServer(config: Config, deps: AppDeps): Server {
+  const app = buildApp(deps);
   const proxyServer = createServer(
     {
-      headersTimeout: config.limits.headersTimeout,
-      requestTimeout: config.limits.requestTimeout,
-      // Node checks both timeouts only every connectionsCheckingInterval (default 30 s), so a
-      // slowloris client would hold its socket far past headersTimeout without this.
-      connectionsCheckingInterval: checkingInterval(config.limits),
-      maxHeaderSize: config.limits.maxHeaderSize,
+      ...slowClientLimits(config.limits),
       // Strict parsing even under NODE_OPTIONS=--insecure-http-parser: obs-fold, bare LF,
       // CL+TE and friends are what request smuggling is made of.
       insecureHTTPParser: false,
@@ -112,57 +159,32 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   // guard.ts enforces limits.maxHeaders; Node's own cap (2000) drops extra headers silently.
   proxyServer.maxHeadersCount = 0;
   proxyServer.on("connect", (_req: IncomingMessage, socket: Duplex) => writeRawProblem(socket, "connect_rejected", deps));
-  proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
-    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
-    // Garbage pipelined behind a complete request that is still being answered: a raw 400
-    // now would be read as the answer to that request (which may have reached the gateway).
-    // Let its answer finish, then close; nothing after the garbage is ever parsed. A broken
-    // body of the request being answered is that request's error: it gets the 400, and its
-    // body never completes, so it is never forwarded.
-    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (inFlight?.req.complete) return closeAfter(inFlight, socket);
-    if (inFlight?.headersSent) return void socket.destroy();
-    writeRawProblem(socket, code, deps);
-  });
+  proxyServer.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(err, socket, deps));
+  return proxyServer;
+}
 
-  // The admin listener gets the same slow-client limits: the admin API takes request bodies.
-  const adminServer = createAdaptorServer({
+/** A request Node's parser refused (or a socket that failed) on the proxy listener. */
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex, deps: AppDeps) {
+  const code: ProblemCode = err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "invalid_request";
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ECONNRESET") return void socket.destroy();
+  // Garbage pipelined behind a complete request that is still being answered: a raw 400
+  // now would be read as the answer to that request (which may have reached the gateway).
+  // Let its answer finish, then close; nothing after the garbage is ever parsed. A broken
+  // body of the request being answered is that request's error: it gets the 400, and its
+  // body never completes, so it is never forwarded.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight?.req.complete) return closeAfter(inFlight, socket);
+  if (inFlight?.headersSent) return void socket.destroy();
+  writeRawProblem(socket, code, deps);
+}
+
+/** The admin listener gets the same slow-client limits: the admin API takes request bodies. */
+function createAdminServer(config: Config, deps: AppDeps): Server {
+  return createAdaptorServer({
     fetch: buildAdminApp(deps).fetch,
     hostname: "localhost",
-    serverOptions: {
-      headersTimeout: config.limits.headersTimeout,
-      requestTimeout: config.limits.requestTimeout,
-      connectionsCheckingInterval: checkingInterval(config.limits),
-      maxHeaderSize: config.limits.maxHeaderSize,
-    },
+    serverOptions: slowClientLimits(config.limits),
   }) as Server;
-
-  await Promise.all([listen(proxyServer, config.server), listen(adminServer, config.admin)]);
-  const url = baseUrl(proxyServer);
-  const adminUrl = baseUrl(adminServer);
-  deps.lifecycle.ready = true;
-  logger.info({ url, adminUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
-
-  return {
-    deps,
-    url,
-    adminUrl,
-    proxyServer,
-    adminServer,
-    reload(next) {
-      const current = deps.live.current;
-      const pending = restartRequired(config, next);
-      metrics.configRestartRequired.set(pending.length > 0 ? 1 : 0);
-      if (sameJson(current.config, next)) return { result: "unchanged", generation: current.id, restartRequired: pending };
-      const generation = buildGeneration(current.id + 1, next, { metrics, logger }, current);
-      deps.live.swap(generation);
-      logger.level = next.log.level;
-      metrics.configGeneration.set(generation.id);
-      return { result: "applied", generation: generation.id, restartRequired: pending };
-    },
-    shutdown: () => drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown),
-  };
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<void> {
