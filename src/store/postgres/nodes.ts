@@ -49,94 +49,112 @@ export function isValueError(err: unknown): boolean {
 }
 
 export function openNodes(options: NodesOptions): Nodes {
-  let pool: pg.Pool | undefined;
-  let node: string | undefined;
-  let healthy = false;
-  let choosing: Promise<pg.Pool> | undefined;
-  let closed = false;
+  return new NodePool(options);
+}
 
-  const newPool = (url: string) => {
+/** One pg Pool on the writable node, replaced when a failure may mean a failover. */
+class NodePool implements Nodes {
+  private pool: pg.Pool | undefined;
+  private node: string | undefined;
+  private isHealthy = false;
+  private choosing: Promise<pg.Pool> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: NodesOptions) {}
+
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return this.succeeded(await (await this.connected()).query<R>({ name: statementName(text), text, values: values ?? [] }));
+    } catch (err) {
+      return this.failed(err);
+    }
+  }
+
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await (await this.connected()).connect();
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return this.succeeded(result);
+    } catch (err) {
+      await client?.query("ROLLBACK").catch(() => {});
+      return this.failed(err);
+    } finally {
+      client?.release();
+    }
+  }
+
+  current(): string | undefined {
+    return this.node;
+  }
+
+  healthy(): boolean {
+    return this.isHealthy;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool?.end().catch(() => {});
+  }
+
+  private connected(): Promise<pg.Pool> {
+    if (this.closed) return Promise.reject(new StoreError("store_unavailable", "the PostgreSQL store is closed"));
+    if (this.pool) return Promise.resolve(this.pool);
+    this.choosing ??= this.choose().finally(() => {
+      this.choosing = undefined;
+    });
+    return this.choosing;
+  }
+
+  /** The first writable node, probed in order; with one node, that one. */
+  private async choose(): Promise<pg.Pool> {
+    const { nodes, operationTimeout } = this.options;
+    for (const url of nodes) {
+      if (nodes.length > 1 && !(await writable(url, operationTimeout))) continue;
+      const previous = this.pool;
+      this.pool = this.newPool(url);
+      this.node = url;
+      previous?.end().catch(() => {});
+      return this.pool;
+    }
+    throw new StoreError("store_unavailable", "no writable PostgreSQL node answers");
+  }
+
+  private newPool(url: string): pg.Pool {
+    const { poolSize, operationTimeout, onError } = this.options;
     const created = new pg.Pool({
       connectionString: url,
-      max: options.poolSize,
-      connectionTimeoutMillis: options.operationTimeout,
-      query_timeout: options.operationTimeout,
-      statement_timeout: options.operationTimeout,
+      max: poolSize,
+      connectionTimeoutMillis: operationTimeout,
+      query_timeout: operationTimeout,
+      statement_timeout: operationTimeout,
       idleTimeoutMillis: 30_000,
     });
     // An idle connection's error (the server went away) must not take the process down.
-    created.on("error", (err) => options.onError?.(err));
+    created.on("error", (err) => onError?.(err));
     return created;
-  };
+  }
 
-  /** The first writable node, probed in order; with one node, that one. */
-  const choose = async (): Promise<pg.Pool> => {
-    for (const url of options.nodes) {
-      if (options.nodes.length > 1 && !(await writable(url, options.operationTimeout))) continue;
-      const previous = pool;
-      pool = newPool(url);
-      node = url;
-      previous?.end().catch(() => {});
-      return pool;
-    }
-    throw new StoreError("store_unavailable", "no writable PostgreSQL node answers");
-  };
-  const connected = (): Promise<pg.Pool> => {
-    if (closed) return Promise.reject(new StoreError("store_unavailable", "the PostgreSQL store is closed"));
-    if (pool) return Promise.resolve(pool);
-    choosing ??= choose().finally(() => {
-      choosing = undefined;
-    });
-    return choosing;
-  };
   /** After a failure: the next use looks for the writable node again (a failover may have happened). */
-  const failed = (err: unknown): never => {
+  private failed(err: unknown): never {
     // A value the server refused says nothing of the server (see isValueError).
-    if (!isValueError(err)) healthy = false;
+    if (!isValueError(err)) this.isHealthy = false;
     if (isUnavailable(err)) {
-      if (options.nodes.length > 1 && pool) {
-        pool.end().catch(() => {});
-        pool = undefined;
+      if (this.options.nodes.length > 1 && this.pool) {
+        this.pool.end().catch(() => {});
+        this.pool = undefined;
       }
       throw new StoreError("store_unavailable", `postgres: ${(err as Error).message}`, { cause: err });
     }
     throw err;
-  };
-  const succeeded = <T>(value: T): T => {
-    healthy = true;
-    return value;
-  };
+  }
 
-  return {
-    async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
-      try {
-        return succeeded(await (await connected()).query<R>({ name: statementName(text), text, values: values ?? [] }));
-      } catch (err) {
-        return failed(err);
-      }
-    },
-    async transaction(fn) {
-      let client: pg.PoolClient | undefined;
-      try {
-        client = await (await connected()).connect();
-        await client.query("BEGIN");
-        const result = await fn(client);
-        await client.query("COMMIT");
-        return succeeded(result);
-      } catch (err) {
-        await client?.query("ROLLBACK").catch(() => {});
-        return failed(err);
-      } finally {
-        client?.release();
-      }
-    },
-    current: () => node,
-    healthy: () => healthy,
-    async close() {
-      closed = true;
-      await pool?.end().catch(() => {});
-    },
-  };
+  private succeeded<T>(value: T): T {
+    this.isHealthy = true;
+    return value;
+  }
 }
 
 /**

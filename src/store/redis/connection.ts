@@ -33,63 +33,25 @@ export interface RedisConnection {
 
 type AnyClient = RedisClientType | RedisClusterType;
 
+/** How payguard reaches Redis; a Sentinel setting with no nodes counts as none. */
+type Kind = "single" | "cluster" | "sentinel";
+
 export function openRedis(options: RedisTopology, onError: (err: unknown) => void): RedisConnection {
-  const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
-  const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;
-  const cluster = !sentinel && (options.clusterNodes?.length ?? 0) > 0;
-  // Sentinel and Cluster learn other nodes at run time: they get the credentials of the
-  // first configured URL (the same user and password on every node).
-  const auth = credentials(sentinel?.nodes[0] ?? options.clusterNodes?.[0]);
-  const client: AnyClient = sentinel
-    ? (createSentinel({
-        name: sentinel.name,
-        sentinelRootNodes: sentinel.nodes.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 26379) })),
-        nodeClientOptions: { socket, disableOfflineQueue: true, ...auth },
-        sentinelClientOptions: { socket, ...auth },
-      }) as unknown as RedisClientType)
-    : cluster
-      ? (createCluster({
-          rootNodes: (options.clusterNodes ?? []).map((url) => ({ url })),
-          defaults: { socket, disableOfflineQueue: true, ...auth },
-        }) as unknown as RedisClusterType)
-      : (createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType);
+  const { client, kind } = commandClient(options);
   client.on("error", onError);
-
-  // Errors throw: a read that fails must fail the request, never look like "no record".
-  const adapter = new KeyvRedis<Envelope>(client as never, { throwOnErrors: true, throwOnConnectError: true });
-  const keyv = new Keyv<WireRecord>({
-    store: adapter,
-    useKeyPrefix: false,
-    namespace: undefined,
-    throwOnErrors: true,
-    serialize: JSON.stringify,
-    deserialize: (text: string) => JSON.parse(text),
-  });
-  keyv.on("error", onError);
-
+  const keyv = keyvOver(client, onError);
   // Pub/sub needs a connection of its own (a Sentinel client keeps one internally).
+  const sentinel = kind === "sentinel";
   const subscriber = sentinel ? (client as RedisClientType) : (client as RedisClientType).duplicate();
   if (!sentinel) subscriber.on("error", onError);
 
   return {
     keyv,
     eval: (script, key, args) => client.eval(script, { keys: [key], arguments: args }) as Promise<unknown>,
-
-    // WAIT counts the replicas that have every write this connection made so far: it goes
-    // on the connection the script ran on — the key's master in a Cluster, the one master
-    // connection of a Sentinel client (masterPoolSize 1), the client itself otherwise.
-    async acknowledged(key, replicas, timeoutMs) {
-      const args = ["WAIT", String(replicas), String(timeoutMs)];
-      const reply = cluster
-        ? await (client as RedisClusterType).sendCommand(key, false, args)
-        : sentinel
-          ? await (client as unknown as { sendCommand(readonly: boolean, args: string[]): Promise<unknown> }).sendCommand(false, args)
-          : await (client as RedisClientType).sendCommand(args);
-      return Number(reply);
-    },
+    acknowledged: (key, replicas, timeoutMs) => waitFor(client, kind, key, replicas, timeoutMs),
 
     async scanners() {
-      if (!cluster) return [client as unknown as Scanner];
+      if (kind !== "cluster") return [client as unknown as Scanner];
       const nodes = client as RedisClusterType;
       return (await Promise.all(nodes.masters.map((master) => nodes.nodeClient(master)))) as unknown as Scanner[];
     },
@@ -109,6 +71,65 @@ export function openRedis(options: RedisTopology, onError: (err: unknown) => voi
       await Promise.allSettled(sentinel ? [shut(client as never)] : [shut(subscriber as never), shut(client as never)]);
     },
   };
+}
+
+/** The command client for the configured topology: Sentinel, else Cluster, else one node. */
+function commandClient(options: RedisTopology): { client: AnyClient; kind: Kind } {
+  const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
+  const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;
+  const cluster = !sentinel && (options.clusterNodes?.length ?? 0) > 0;
+  // Sentinel and Cluster learn other nodes at run time: they get the credentials of the
+  // first configured URL (the same user and password on every node).
+  const auth = credentials(sentinel?.nodes[0] ?? options.clusterNodes?.[0]);
+  if (sentinel) {
+    const client = createSentinel({
+      name: sentinel.name,
+      sentinelRootNodes: sentinel.nodes.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 26379) })),
+      nodeClientOptions: { socket, disableOfflineQueue: true, ...auth },
+      sentinelClientOptions: { socket, ...auth },
+    });
+    return { client: client as unknown as RedisClientType, kind: "sentinel" };
+  }
+  if (cluster) {
+    const client = createCluster({
+      rootNodes: (options.clusterNodes ?? []).map((url) => ({ url })),
+      defaults: { socket, disableOfflineQueue: true, ...auth },
+    });
+    return { client: client as unknown as RedisClusterType, kind: "cluster" };
+  }
+  return { client: createClient({ url: options.url, socket, disableOfflineQueue: true }) as unknown as RedisClientType, kind: "single" };
+}
+
+/** keyv over the command client, for reads. */
+function keyvOver(client: AnyClient, onError: (err: unknown) => void): Keyv<WireRecord> {
+  // Errors throw: a read that fails must fail the request, never look like "no record".
+  const adapter = new KeyvRedis<Envelope>(client as never, { throwOnErrors: true, throwOnConnectError: true });
+  const keyv = new Keyv<WireRecord>({
+    store: adapter,
+    useKeyPrefix: false,
+    namespace: undefined,
+    throwOnErrors: true,
+    serialize: JSON.stringify,
+    deserialize: (text: string) => JSON.parse(text),
+  });
+  keyv.on("error", onError);
+  return keyv;
+}
+
+/**
+ * WAIT counts the replicas that have every write this connection made so far: it goes on
+ * the connection the script ran on — the key's master in a Cluster, the one master
+ * connection of a Sentinel client (masterPoolSize 1), the client itself otherwise.
+ */
+async function waitFor(client: AnyClient, kind: Kind, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const args = ["WAIT", String(replicas), String(timeoutMs)];
+  const reply =
+    kind === "cluster"
+      ? await (client as RedisClusterType).sendCommand(key, false, args)
+      : kind === "sentinel"
+        ? await (client as unknown as { sendCommand(readonly: boolean, args: string[]): Promise<unknown> }).sendCommand(false, args)
+        : await (client as RedisClientType).sendCommand(args);
+  return Number(reply);
 }
 
 /** username/password from a redis:// URL, decoded; {} when it has none. */
