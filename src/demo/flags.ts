@@ -49,76 +49,85 @@ export class UsageError extends Error {
 
 export const isUsageError = brandGuard<UsageError>("isUsageError");
 
+/** The flags parseArgs accepts; every value flag is read as a string and checked below. */
+const FLAGS = {
+  payments: { type: "string" },
+  concurrency: { type: "string" },
+  seed: { type: "string" },
+  late: { type: "string" },
+  reset: { type: "string" },
+  "reset-before": { type: "string" },
+  unavailable: { type: "string" },
+  "rate-limited": { type: "string" },
+  "client-timeout": { type: "string" },
+  attempts: { type: "string" },
+  "late-ms": { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type FlagValues = Record<string, string | boolean | undefined>;
+
 /** Parses argv (without node and the script); throws UsageError listing every problem. */
 export function parseFlags(argv: string[]): DemoOptions {
-  let values: Record<string, string | boolean | undefined>;
+  const flags = new FlagReader(readArgs(argv));
+  const options: DemoOptions = {
+    payments: flags.int("payments", 300, 1, 100_000),
+    concurrency: flags.int("concurrency", 24, 1, 1_000),
+    seed: flags.int("seed", 42, 0, 2 ** 31 - 1),
+    faults: {
+      late: flags.rate("late", 0.05),
+      resetAfterCharge: flags.rate("reset", 0.05),
+      resetBeforeCharge: flags.rate("reset-before", 0),
+      unavailable: flags.rate("unavailable", 0.05),
+      rateLimited: flags.rate("rate-limited", 0.05),
+    },
+    clientTimeoutMs: flags.int("client-timeout", 400, 1, 60_000),
+    attempts: flags.int("attempts", 4, 1, 10),
+    lateMs: flags.int("late-ms", 1000, 0, 60_000),
+    json: flags.values.json === true,
+    help: flags.values.help === true,
+  };
+  const sum = Object.values(options.faults).reduce((a, b) => a + b, 0);
+  if (sum > 1 + 1e-9) flags.problems.push(`fault rates: must add up to at most 1 (got ${Number(sum.toFixed(6))})`);
+  if (flags.problems.length > 0) throw new UsageError(flags.problems.join("\n"));
+  return options;
+}
+
+/** parseArgs, strict: an unknown flag or a positional is a UsageError. */
+function readArgs(argv: string[]): FlagValues {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        payments: { type: "string" },
-        concurrency: { type: "string" },
-        seed: { type: "string" },
-        late: { type: "string" },
-        reset: { type: "string" },
-        "reset-before": { type: "string" },
-        unavailable: { type: "string" },
-        "rate-limited": { type: "string" },
-        "client-timeout": { type: "string" },
-        attempts: { type: "string" },
-        "late-ms": { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options: FLAGS }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
 
-  const problems: string[] = [];
-  const str = (name: string) => values[name] as string | undefined;
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const raw = str(name);
+/** Reads value flags, noting each bad one in `problems` and using its default instead. */
+class FlagReader {
+  readonly problems: string[] = [];
+
+  constructor(readonly values: FlagValues) {}
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.values[name] as string | undefined;
     if (raw === undefined) return fallback;
     const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`--${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+      this.problems.push(`--${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
       return fallback;
     }
     return value;
-  };
-  const rate = (name: string, fallback: number) => {
-    const raw = str(name);
+  }
+
+  rate(name: string, fallback: number): number {
+    const raw = this.values[name] as string | undefined;
     if (raw === undefined) return fallback;
     const value = raw.trim() === "" ? Number.NaN : Number(raw);
     if (!Number.isFinite(value) || value < 0 || value > 1) {
-      problems.push(`--${name}: must be a fraction from 0 to 1, such as 0.05 (got ${JSON.stringify(raw)})`);
+      this.problems.push(`--${name}: must be a fraction from 0 to 1, such as 0.05 (got ${JSON.stringify(raw)})`);
       return fallback;
     }
     return value;
-  };
-
-  const options: DemoOptions = {
-    payments: int("payments", 300, 1, 100_000),
-    concurrency: int("concurrency", 24, 1, 1_000),
-    seed: int("seed", 42, 0, 2 ** 31 - 1),
-    faults: {
-      late: rate("late", 0.05),
-      resetAfterCharge: rate("reset", 0.05),
-      resetBeforeCharge: rate("reset-before", 0),
-      unavailable: rate("unavailable", 0.05),
-      rateLimited: rate("rate-limited", 0.05),
-    },
-    clientTimeoutMs: int("client-timeout", 400, 1, 60_000),
-    attempts: int("attempts", 4, 1, 10),
-    lateMs: int("late-ms", 1000, 0, 60_000),
-    json: values.json === true,
-    help: values.help === true,
-  };
-  const sum = Object.values(options.faults).reduce((a, b) => a + b, 0);
-  if (sum > 1 + 1e-9) problems.push(`fault rates: must add up to at most 1 (got ${Number(sum.toFixed(6))})`);
-  if (problems.length > 0) throw new UsageError(problems.join("\n"));
-  return options;
+  }
 }

@@ -80,6 +80,22 @@ async function run(name: RunName, options: DemoOptions, front: (gatewayUrl: stri
 }
 
 async function main(argv: string[]): Promise<number> {
+  const options = readOptions(argv);
+  if (typeof options === "number") return options;
+  process.stderr.write(describeSetup(options));
+  const direct = await run("direct", options, async (url) => ({ url, stop: async () => {} }));
+  const guarded = await run("payguard", options, guardedFront(options));
+  const problems = problemsOf(direct, guarded);
+  process.stdout.write(
+    options.json
+      ? `${JSON.stringify({ seed: options.seed, options, direct, payguard: guarded, ok: problems.length === 0, problems })}\n`
+      : textReport(direct, guarded, problems),
+  );
+  return problems.length === 0 ? 0 : 1;
+}
+
+/** The options, or the exit status when there is nothing to run (usage error 2, --help 0). */
+function readOptions(argv: string[]): DemoOptions | number {
   let options: DemoOptions;
   try {
     options = parseFlags(argv);
@@ -92,19 +108,25 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  return options;
+}
 
+/** The run's setting, for stderr before it starts. */
+function describeSetup(options: DemoOptions): string {
   const pct = (rate: number) => `${Number((rate * 100).toFixed(2))} %`;
   const f = options.faults;
-  process.stderr.write(
+  return (
     `payguard demo: ${options.payments} payments, ${options.concurrency} concurrent clients, seed ${options.seed}\n` +
-      `  faults per gateway request: late ${pct(f.late)}, reset after charge ${pct(f.resetAfterCharge)}, reset before charge ${pct(f.resetBeforeCharge)}, ` +
-      `503 ${pct(f.unavailable)}, 429 ${pct(f.rateLimited)}; late answers after ${options.lateMs} ms\n` +
-      `  clients: ${options.attempts} attempts, ${options.clientTimeoutMs} ms timeout each, one Idempotency-Key per payment\n`,
+    `  faults per gateway request: late ${pct(f.late)}, reset after charge ${pct(f.resetAfterCharge)}, reset before charge ${pct(f.resetBeforeCharge)}, ` +
+    `503 ${pct(f.unavailable)}, 429 ${pct(f.rateLimited)}; late answers after ${options.lateMs} ms\n` +
+    `  clients: ${options.attempts} attempts, ${options.clientTimeoutMs} ms timeout each, one Idempotency-Key per payment\n`
   );
+}
 
-  const direct = await run("direct", options, async (url) => ({ url, stop: async () => {} }));
+/** payguard (memory store) in front of the gateway, stopped by a graceful shutdown. */
+function guardedFront(options: DemoOptions): (gatewayUrl: string) => Promise<Front> {
   const logger = createLogger("error", process.stderr);
-  const guarded = await run("payguard", options, async (url) => {
+  return async (url) => {
     const pg = await startPayguard(parseConfig(payguardConfigYaml(url, options), {}, "<demo>"), { logger });
     return {
       url: pg.url,
@@ -112,8 +134,11 @@ async function main(argv: string[]): Promise<number> {
         await pg.shutdown();
       },
     };
-  });
+  };
+}
 
+/** What would make the demo's claim false: a double charge through payguard, a client told of a charge never made. */
+function problemsOf(direct: RunSummary, guarded: RunSummary): string[] {
   const problems: string[] = [];
   if (guarded.doubleCharges > 0) {
     problems.push(`payguard let ${guarded.doubleCharges} payment(s) be charged more than once: the demo's claim does not hold.`);
@@ -121,24 +146,23 @@ async function main(argv: string[]): Promise<number> {
   for (const s of [direct, guarded]) {
     if (s.mismatches > 0) problems.push(`${s.run}: ${s.mismatches} client(s) were told of a charge the gateway never made for their payment.`);
   }
+  return problems;
+}
 
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ seed: options.seed, options, direct, payguard: guarded, ok: problems.length === 0, problems })}\n`);
-  } else {
-    const notes: string[] = [];
-    if (guarded.lostSuccesses > 0) {
-      notes.push(
-        `  Note: ${guarded.lostSuccesses} payment(s) through payguard were charged on the client's last attempt, which ended before the answer ` +
-          "reached it; a later retry with the same key gets the stored answer or outcome_indeterminate, never a second charge.",
-      );
-    }
-    const verdict =
-      problems.length === 0
-        ? `  ✔ payguard: no payment charged twice (direct: ${direct.doubleCharges} payments, ${direct.extraCharges} extra charges).`
-        : problems.map((p) => `  ✘ ${p}`).join("\n");
-    process.stdout.write(`\n${formatReport(direct, guarded)}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}\n${verdict}\n`);
+/** The table of both runs, a note on lost successes, and the verdict. */
+function textReport(direct: RunSummary, guarded: RunSummary, problems: string[]): string {
+  const notes: string[] = [];
+  if (guarded.lostSuccesses > 0) {
+    notes.push(
+      `  Note: ${guarded.lostSuccesses} payment(s) through payguard were charged on the client's last attempt, which ended before the answer ` +
+        "reached it; a later retry with the same key gets the stored answer or outcome_indeterminate, never a second charge.",
+    );
   }
-  return problems.length === 0 ? 0 : 1;
+  const verdict =
+    problems.length === 0
+      ? `  ✔ payguard: no payment charged twice (direct: ${direct.doubleCharges} payments, ${direct.extraCharges} extra charges).`
+      : problems.map((p) => `  ✘ ${p}`).join("\n");
+  return `\n${formatReport(direct, guarded)}\n${notes.length > 0 ? `\n${notes.join("\n")}\n` : ""}\n${verdict}\n`;
 }
 
 main(process.argv.slice(2)).then(
