@@ -101,8 +101,20 @@ describe("exactly one charge under concurrency", () => {
   it("with reject, one real answer and 409 idempotency_key_in_use with Retry-After for the rest", async () => {
     const pg = await payguard("idempotency: { inFlight: { strategy: reject } }");
     const key = freshKey();
-    env.gw.script(steps.delay(300, steps.json(201, { id: "ch_r" })));
-    const answers = await Promise.all(Array.from({ length: 100 }, () => pay(pg, key)));
+    // The gateway holds its answer until the 99 duplicates have been answered, however slow the machine.
+    let refused = 0;
+    let openGate = () => {};
+    const allRefused = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    env.gw.script(steps.held(allRefused, steps.json(201, { id: "ch_r" })));
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const answer = await pay(pg, key);
+        if (answer.status === 409 && ++refused === 99) openGate();
+        return answer;
+      }),
+    );
     expect(seenWith(key)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
     const conflicts = answers.filter((a) => a.status === 409);

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export interface Step {
   /** wait this long before doing anything else */
   delayMs?: number;
+  /** wait for this before answering (after delayMs): a test's gate, opened once what it waits for has happened */
+  until?: Promise<unknown>;
   status?: number;
   headers?: Record<string, string | string[]>;
   /** a string/Buffer is sent as is; anything else as JSON */
@@ -61,6 +63,7 @@ export interface FakeGateway {
 export const steps = {
   json: (status: number, body: unknown, headers: Record<string, string | string[]> = {}): Step => ({ status, body, headers }),
   delay: (delayMs: number, step: Step = {}): Step => ({ ...step, delayMs }),
+  held: (until: Promise<unknown>, step: Step = {}): Step => ({ ...step, until }),
   reset: (): Step => ({ destroy: "now" }),
   unavailable: (): Step => ({ status: 503, body: { error: { type: "api_error", message: "service unavailable" } } }),
   rateLimited: (retryAfter: string): Step => ({ status: 429, headers: { "retry-after": retryAfter }, body: { error: { type: "rate_limit" } } }),
@@ -144,6 +147,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
 
 async function play(step: Step, res: ServerResponse): Promise<void> {
   if (step.delayMs) await sleep(step.delayMs);
+  if (step.until) await step.until;
   if (res.destroyed) return;
   if (step.destroy === "now") return void res.socket?.destroy();
   const headers = { ...(step.headers ?? {}) };
