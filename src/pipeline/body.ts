@@ -11,13 +11,24 @@
  * `overloaded` and is never read, let alone sent.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context, MiddlewareHandler, Next } from "hono";
+import type { MiddlewareHandler, Next } from "hono";
 import { ProxyError } from "../errors.js";
 import { type BodyLease, bodyLease } from "./body-budget.js";
 import { bodyPieces } from "./body-pieces.js";
-import type { ProxyEnv } from "./context.js";
+import type { StageContext, StageEnv } from "./context.js";
+import type { RouteVars } from "./route.js";
 
-export function body(): MiddlewareHandler<ProxyEnv> {
+/** Set here, for the stages that fingerprint, store and send the body. */
+export interface BodyVars {
+  /** the buffered request body; undefined when the request has none */
+  body: Buffer | undefined;
+  /** the body's share of limits.maxBufferedBodyBytes (body-budget.ts); a completion retains it */
+  bodyLease: BodyLease | undefined;
+}
+
+type Vars = BodyVars & Pick<RouteVars, "generation">;
+
+export function body(): MiddlewareHandler<StageEnv<Vars>> {
   return function body(c, next) {
     const { headers } = c.env.incoming;
     // No body (a GET): nothing to wait for, and no async frame for it.
@@ -29,7 +40,7 @@ export function body(): MiddlewareHandler<ProxyEnv> {
   };
 }
 
-async function withBody(c: Context<ProxyEnv>, next: Next): Promise<void> {
+async function withBody(c: StageContext<Vars>, next: Next): Promise<void> {
   const { limits } = c.get("generation").config;
   const lease = bodyLease(limits.maxBufferedBodyBytes);
   try {

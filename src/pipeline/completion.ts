@@ -5,7 +5,6 @@
  * completion.maxConcurrent completions run in this process. This file owns the HTTP side of
  * a re-send: read the gateway's answer and say what it means for the key.
  */
-import type { Context } from "hono";
 import { complete, type Round } from "../idempotency/completion.js";
 import type { EngineDeps, Ticket } from "../idempotency/engine.js";
 import { settleResend } from "../idempotency/outcome.js";
@@ -13,18 +12,35 @@ import { parseRetryAfter } from "../resilience/classify.js";
 import { discardBody } from "../upstream/client.js";
 import { toClientHeaders } from "../upstream/headers.js";
 import { type AnswerFacts, bufferBody, headerValue, keptAnswer } from "./answer.js";
-import type { AppDeps, ProxyEnv, Resend } from "./context.js";
+import type { BodyVars } from "./body.js";
+import type { AppDeps, Resend, StageContext } from "./context.js";
+import type { ForwardVars } from "./forward.js";
+import type { RequestIdVars } from "./request-id.js";
+import type { RouteVars } from "./route.js";
+
+/** What a completion reads of the request: its route, body, id and re-send. */
+type Vars = RouteVars & BodyVars & RequestIdVars & Pick<ForwardVars, "resend">;
+
+/** The keyed request whose attempts ended without an answer. */
+export interface Unanswered {
+  /** the idempotency record id, for the log */
+  record: string;
+  /** whether the gateway dedupes every re-send (an upstream key travels with it) */
+  gatewayDedupes: boolean;
+  reason: string;
+  attempts: number;
+}
 
 /** Starts a completion for the request's key and says true, or says false (the caller settles as before). */
-export type StartCompletion = (c: Context<ProxyEnv>, ticket: Ticket, ended: { reason: string; attempts: number }) => boolean;
+export type StartCompletion = (c: StageContext<Vars>, ticket: Ticket, ended: Unanswered) => boolean;
 
 export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartCompletion {
   let running = 0;
-  return (c, ticket, ended) => {
+  return (c, ticket, { record, gatewayDedupes, ...ended }) => {
     const resend = c.get("resend");
     const policy = c.get("route").idempotency;
     const { maxDuration, maxConcurrent } = policy.completion;
-    if (!resend || c.get("upstreamKey") === undefined || maxDuration === 0) return false;
+    if (!resend || !gatewayDedupes || maxDuration === 0) return false;
     if (running >= maxConcurrent) {
       deps.metrics.completions.inc({ route: c.get("route").name, result: "refused" });
       return false;
@@ -42,7 +58,7 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
       policy: policy.completion,
       route: c.get("route").name,
       requestId: c.get("requestId"),
-      record: c.get("record") ?? "",
+      record,
       ...ended,
       round: (signal: AbortSignal) => resendRound(resend, signal, policy, facts),
     };
@@ -57,7 +73,7 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
   };
 }
 
-type AnswerPolicy = Pick<ProxyEnv["Variables"]["route"]["idempotency"], "replay" | "notProcessed" | "maxResponseSize" | "completion">;
+type AnswerPolicy = Pick<RouteVars["route"]["idempotency"], "replay" | "notProcessed" | "maxResponseSize" | "completion">;
 
 /** One re-send, and what its answer means: settle the key, or try again later. Throws when no answer came. */
 async function resendRound(resend: Resend, signal: AbortSignal, policy: AnswerPolicy, facts: AnswerFacts): Promise<Round> {

@@ -1,18 +1,18 @@
 /**
- * What every stage of the request pipeline shares: the dependencies handed to buildApp and
- * the typed per-request variables the stages set for each other.
+ * What the stages of the request pipeline share: the dependencies handed to buildApp, the
+ * Reply the stages after the body hand back up the chain, and the shape of a stage's
+ * environment. Each stage declares the variables it sets beside itself (`…Vars` in its own
+ * file) and reads only those it names in its environment; env.ts puts them together.
  */
 import type { Readable } from "node:stream";
 import type { HttpBindings } from "@hono/node-server";
-import type { RoutePolicy } from "../config/routes.js";
-import type { Flag, ProxyError } from "../errors.js";
-import type { Generation, Live } from "../generation.js";
+import type { Context } from "hono";
+import type { Live } from "../generation.js";
 import type { Settlements } from "../idempotency/settlements.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { ReadyStore } from "../store/shared/store.js";
 import type { UpstreamResponse } from "../upstream/client.js";
-import type { BodyLease } from "./body-budget.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
 export interface Lifecycle {
@@ -33,50 +33,37 @@ export interface AppDeps {
   replica: string;
 }
 
-/** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
 /** Sends the request once more, as it was sent (same bytes, same upstream key): for a background completion. */
 export type Resend = (signal: AbortSignal) => Promise<UpstreamResponse>;
 
+/** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
 export interface Reply {
   status: number;
   headers: Record<string, string | string[]>;
   body: Readable | Buffer;
+  /** the gateway's own id for this answer (upstream.requestId), for the access line */
+  gatewayRequestId?: string | undefined;
 }
 
-export interface RequestVars {
-  requestId: string;
-  /** the config generation this request runs under, from routing to its end */
-  generation: Generation;
-  route: RoutePolicy;
-  /** the request path, normalised (normalize.ts), for matching and idempotency scope */
-  path: string;
-  /** the query string as sent, with its "?" ("" when none) */
-  query: string;
-  /** the buffered request body; undefined when the request has none */
-  body: Buffer | undefined;
-  /** the body's share of limits.maxBufferedBodyBytes (body-budget.ts); a completion retains it */
-  bodyLease: BodyLease | undefined;
-  /** upstream attempts made for this request */
-  attempts: number;
-  /** whether any attempt may have reached the gateway (decides release vs indeterminate) */
-  maybeSent: boolean;
-  /** the answer respond writes; unset when payguard answers with a problem */
-  reply: Reply | undefined;
-  /** the idempotency record id (scoped store key) of a keyed request, for the access log */
-  record: string | undefined;
-  /**
-   * the idempotency key as the gateway sees it on every attempt, so its own dedupe covers
-   * payguard's retries: in `header`, or (no header) inside the body forwarded byte for byte
-   */
-  upstreamKey: { value: string; header?: string } | undefined;
-  /** sends this request once more exactly as first sent (a background completion's re-send); set by forward */
-  resend: Resend | undefined;
-  /** the gateway's own id for its answer (upstream.requestId), for the access line */
-  gatewayRequestId: string | undefined;
-  /** set when payguard answered (or broke off) the request itself */
-  problem: ProxyError | undefined;
-  /** set when a streamed response broke off after its headers were sent */
-  streamFlag: Flag | undefined;
+/** A stage's environment: Node's request and response, and the variables the stage reads or sets. */
+export type StageEnv<V extends object> = { Bindings: HttpBindings; Variables: V };
+export type StageContext<V extends object> = Context<StageEnv<V>>;
+
+/** The last stage: returns the request's Reply, or throws to the error mapping. */
+export type ReplyHandler<V extends object> = (c: StageContext<V>) => Promise<Reply>;
+
+/** A stage between the body and the gateway: gets the Reply from `next()` and returns the one to write. */
+export type ReplyStage<V extends object> = (c: StageContext<V>, next: () => Promise<Reply>) => Promise<Reply>;
+
+/** `stage`, with `last` as its next: the Reply travels from `last` up through `stage`. */
+export function chain<A extends object, B extends object>(stage: ReplyStage<A>, last: ReplyHandler<B>): ReplyHandler<A & B> {
+  return (c) => stage(narrow<A>(c), () => last(narrow<B>(c)));
 }
 
-export type ProxyEnv = { Bindings: HttpBindings; Variables: RequestVars };
+/**
+ * A context that carries more variables serves a stage that names fewer: the stage reads and
+ * sets only its own (hono's `use()` takes each middleware's environment on the same terms).
+ */
+export function narrow<V extends object>(c: Context): StageContext<V> {
+  return c as StageContext<V>;
+}

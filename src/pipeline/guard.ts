@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { ProxyError } from "../errors.js";
-import type { AppDeps, ProxyEnv } from "./context.js";
+import type { AppDeps, StageEnv } from "./context.js";
 import { splitTarget } from "./target.js";
 
 /**
@@ -26,7 +26,7 @@ import { splitTarget } from "./target.js";
  * pipelined behind a refused one on that connection is refused too: after bytes payguard
  * would not forward, it trusts nothing more from that socket.
  */
-export function guard(deps: Pick<AppDeps, "lifecycle" | "live">): MiddlewareHandler<ProxyEnv> {
+export function guard(deps: Pick<AppDeps, "lifecycle" | "live">): MiddlewareHandler<StageEnv<object>> {
   return function guard(c, next) {
     const { incoming } = c.env;
     const refusal = refuse(incoming, deps.live.current.config.limits.maxHeaders);

@@ -5,8 +5,6 @@
  * or, when no answer came, completed in the background (completion.ts). The engine (../idempotency/engine.ts) owns the record logic; this file owns HTTP.
  */
 import { Readable } from "node:stream";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { Context, MiddlewareHandler, Next } from "hono";
 import type { IdempotencyConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { gatewayRequestId } from "../gateways/request-id.js";
@@ -17,12 +15,25 @@ import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
 import { type Buffered, bufferBody, headerValue, keptAnswer } from "./answer.js";
+import type { BodyVars } from "./body.js";
 import { completions } from "./completion.js";
-import type { AppDeps, ProxyEnv, Reply, RequestVars } from "./context.js";
+import { type AppDeps, narrow, type Reply, type ReplyStage, type StageContext } from "./context.js";
+import type { ForwardVars, UpstreamKeyVars } from "./forward.js";
+import type { RequestIdVars } from "./request-id.js";
+import type { RouteVars } from "./route.js";
 
 export const REPLAYED_HEADER = "idempotent-replayed";
 
-export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): MiddlewareHandler<ProxyEnv> {
+/** Set here, for a keyed request, before it goes upstream (with forward.ts's upstreamKey). */
+export interface IdempotencyVars {
+  /** the idempotency record id (scoped store key), for the access line and the admin API */
+  record: string | undefined;
+}
+
+type Vars = IdempotencyVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars & Pick<ForwardVars, "attempts" | "maybeSent" | "resend">;
+type Next = () => Promise<Reply>;
+
+export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStage<Vars> {
   const settle = settler(deps);
   // Not async: a request that is not keyed goes on without an async frame of this stage.
   return function idempotency(c, next) {
@@ -36,28 +47,26 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): Middlewar
   };
 
   /** A keyed request: claimed, then replayed — or forwarded and settled. */
-  async function keyed(c: Context<ProxyEnv>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Response | undefined> {
+  async function keyed(c: StageContext<Vars>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Reply> {
     const policy = c.get("route").idempotency;
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
     const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined));
     if (started.kind === "replay") {
       const requestIdRule = c.get("generation").config.upstream.requestId;
-      c.set("reply", replayOf(started.response, key.echo === undefined ? undefined : { header: policy.header, value: key.echo }));
-      c.set("gatewayRequestId", gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
-      return RESPONSE_ALREADY_SENT;
+      const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };
+      return replayOf(started.response, echo, gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
     }
     // We own the key: go upstream with the same key on every attempt, then settle. Shutdown
     // waits for this before it closes the store.
     c.set("upstreamKey", upstreamKey);
-    await deps.settlements.track(forwardAndSettle(c, next, started.ticket, settle));
-    return undefined;
+    return deps.settlements.track(forwardAndSettle(c, next, started.ticket, settle));
   }
 }
 
 type Count = (result: string) => void;
 
 /** The client's key (header, else body field); undefined when optional and absent. Throws 400s. */
-function clientKey(c: Context<ProxyEnv>, policy: IdempotencyConfig, count: Count): { value: string; from: "header" | "body"; echo?: string } | undefined {
+function clientKey(c: StageContext<Vars>, policy: IdempotencyConfig, count: Count): { value: string; from: "header" | "body"; echo?: string } | undefined {
   const { headers } = c.env.incoming;
   const key = findKey({
     header: headers[policy.header],
@@ -80,7 +89,7 @@ function clientKey(c: Context<ProxyEnv>, policy: IdempotencyConfig, count: Count
 }
 
 /** The record this request claims: its scoped id, its fingerprint, and whether the gateway dedupes it. */
-async function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: boolean): Promise<KeyedRequest> {
+async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: boolean): Promise<KeyedRequest> {
   const route = c.get("route");
   const policy = route.idempotency;
   const method = c.req.method;
@@ -119,29 +128,33 @@ async function keyedRequest(c: Context<ProxyEnv>, key: string, gatewayDedupes: b
  * came, handed to a background completion. The lease is renewed until then — including
  * while the answer's body is still arriving — so no duplicate can take over a live request.
  */
-async function forwardAndSettle(c: Context<ProxyEnv>, next: Next, ticket: Ticket, settle: Settle): Promise<void> {
+async function forwardAndSettle(c: StageContext<Vars>, next: Next, ticket: Ticket, settle: Settle): Promise<Reply> {
   ticket.startRenewal();
   try {
-    await next();
-    const reply = c.get("reply");
-    if (c.error || !reply) {
-      const failure = classifyUpstreamError(c.error);
-      const reason = failure ? `${failure.kind} (${failure.code})` : (c.error?.message ?? "no answer");
-      if (settleFailure(c.get("maybeSent") ?? true) === "release") await ticket.settle("release", { reason, attempts: c.get("attempts") });
-      else await settle.unknown(c, ticket, reason);
-      return;
+    let reply: Reply;
+    try {
+      reply = await next();
+    } catch (err) {
+      await settleUnanswered(c, ticket, settle, err);
+      throw err;
     }
-    const stored = await storeReply(c, ticket, reply, settle);
-    c.set("reply", stored.reply);
-    if (stored.gatewayRequestId) c.set("gatewayRequestId", stored.gatewayRequestId);
+    return await storeReply(c, ticket, reply, settle);
   } finally {
     ticket.finish();
   }
 }
 
+/** No answer came: the key is released if nothing may have reached the gateway, else its outcome is unknown. */
+async function settleUnanswered(c: StageContext<Vars>, ticket: Ticket, settle: Settle, err: unknown): Promise<void> {
+  const failure = classifyUpstreamError(err);
+  const reason = failure ? `${failure.kind} (${failure.code})` : err instanceof Error ? err.message : "no answer";
+  if (settleFailure(c.get("maybeSent") ?? true) === "release") await ticket.settle("release", { reason, attempts: c.get("attempts") });
+  else await settle.unknown(c, ticket, reason);
+}
+
 /** How a claimed key ends when no answer came: a background completion, else indeterminate. */
 interface Settle {
-  unknown(c: Context<ProxyEnv>, ticket: Ticket, reason: string): Promise<void>;
+  unknown(c: StageContext<Vars>, ticket: Ticket, reason: string): Promise<void>;
   keepsLedger: boolean;
 }
 
@@ -151,7 +164,8 @@ function settler(deps: EngineDeps & Pick<AppDeps, "live">): Settle {
     keepsLedger: deps.store.outcomes !== undefined,
     async unknown(c, ticket, reason) {
       const ended = { reason, attempts: c.get("attempts") };
-      if (!start(c, ticket, ended)) await ticket.settle("indeterminate", ended);
+      const unanswered = { ...ended, record: c.get("record") ?? "", gatewayDedupes: c.get("upstreamKey") !== undefined };
+      if (!start(narrow(c), ticket, unanswered)) await ticket.settle("indeterminate", ended);
     },
   };
 }
@@ -161,7 +175,7 @@ function settler(deps: EngineDeps & Pick<AppDeps, "live">): Settle {
  * the gateway dedupes on the body field and the key came from there (a key sent as a header
  * to such a gateway reaches it nowhere).
  */
-function upstreamKeyOf(setting: IdempotencyConfig["upstreamKey"], from: "header" | "body", value: string): RequestVars["upstreamKey"] {
+function upstreamKeyOf(setting: IdempotencyConfig["upstreamKey"], from: "header" | "body", value: string): UpstreamKeyVars["upstreamKey"] {
   if (setting === false) return undefined;
   if (setting === "body") return from === "body" ? { value } : undefined;
   return { header: setting.header, value };
@@ -177,7 +191,7 @@ function missingKeyDetail(policy: Pick<IdempotencyConfig, "header" | "bodyField"
  * than maxResponseSize cannot be replayed: it streams through and the key is settled as
  * indeterminate (the gateway acted, but a repeat could not be answered faithfully).
  */
-async function storeReply(c: Context<ProxyEnv>, ticket: Ticket, reply: Reply, settle: Settle): Promise<{ reply: Reply; gatewayRequestId?: string }> {
+async function storeReply(c: StageContext<Vars>, ticket: Ticket, reply: Reply, settle: Settle): Promise<Reply> {
   const policy = c.get("route").idempotency;
   const attempts = c.get("attempts");
   const source = reply.body as Readable;
@@ -191,18 +205,18 @@ async function storeReply(c: Context<ProxyEnv>, ticket: Ticket, reply: Reply, se
   }
   if (!buffered.whole) {
     await ticket.settle("indeterminate", { reason: `response larger than maxResponseSize (${policy.maxResponseSize} bytes)`, attempts });
-    return { reply: { ...reply, body: Readable.from(concatStreams(buffered.head, source)) } };
+    return { ...reply, body: Readable.from(concatStreams(buffered.head, source)) };
   }
   if (reply.status === 409 && attempts > 1 && c.get("upstreamKey") !== undefined) {
     // A gateway that dedupes says "a request with this key is in progress": ours, an earlier
     // attempt. The client gets the 409; the outcome is unknown, as after a timeout.
     await settle.unknown(c, ticket, "gateway answered 409 to a retry: an earlier attempt may still be running");
-    return { reply: { ...reply, body: buffered.body } };
+    return { ...reply, body: buffered.body };
   }
   const facts = { requestIdRule: c.get("generation").config.upstream.requestId, ledgerFields: settle.keepsLedger ? policy.ledger.fields : undefined };
   const answer = keptAnswer(reply, buffered.body, facts);
   await ticket.settle(settleResponse(reply.status, policy.replay, policy.notProcessed), { ...answer, reason: `gateway answered ${reply.status}`, attempts });
-  return { reply: { ...reply, body: buffered.body }, ...(answer.gatewayRequestId ? { gatewayRequestId: answer.gatewayRequestId } : {}) };
+  return { ...reply, body: buffered.body, gatewayRequestId: answer.gatewayRequestId ?? reply.gatewayRequestId };
 }
 
 async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
@@ -211,8 +225,8 @@ async function* concatStreams(head: Buffer[], rest: AsyncIterable<unknown>): Asy
 }
 
 /** The stored answer as first returned, marked as a replay and echoing the key header the client sent. */
-function replayOf(response: StoredResponse, echo: { header: string; value: string } | undefined): Reply {
+function replayOf(response: StoredResponse, echo: { header: string; value: string } | undefined, gatewayRequestId: string | undefined): Reply {
   const headers: Reply["headers"] = { ...response.headers, [REPLAYED_HEADER]: "true" };
   if (echo) headers[echo.header] = echo.value;
-  return { status: response.status, headers, body: response.body };
+  return { status: response.status, headers, body: response.body, gatewayRequestId };
 }

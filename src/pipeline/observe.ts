@@ -7,7 +7,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { namedFieldsLogger } from "../log.js";
 import { statusClass } from "../metrics/registry.js";
-import type { AppDeps, ProxyEnv } from "./context.js";
+import type { AppDeps } from "./context.js";
+import type { ProxyEnv } from "./env.js";
 import { splitTarget } from "./target.js";
 
 export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHandler<ProxyEnv> {
@@ -16,8 +17,6 @@ export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHa
   const access = { metrics: deps.metrics, logger: namedFieldsLogger(deps.logger) };
   return async function observe(c, next) {
     const started = performance.now();
-    c.set("attempts", 0);
-    c.set("maybeSent", false);
     await next();
     const outgoing = c.env.outgoing;
     if (outgoing.writableFinished || outgoing.destroyed) record(c, access, started);
@@ -28,13 +27,15 @@ export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHa
 function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">, started: number): void {
   const durationMs = performance.now() - started;
   const problem = c.get("problem");
-  const status = c.error ? c.res.status : (c.get("reply")?.status ?? c.res.status);
+  const written = c.get("written");
+  const status = written?.status ?? c.res.status;
   const route = c.get("route")?.name ?? "none";
   const method = c.req.method;
-  const flag = problem?.flag ?? c.get("streamFlag");
+  const flag = problem?.flag ?? written?.broken;
   const recordId = c.get("record");
-  const gatewayRequestId = c.get("gatewayRequestId");
-  const outcome = problem?.code ?? (c.get("streamFlag") ? "stream_broken" : "upstream");
+  // the Reply's (a replay's, a stored answer's), else the gateway's answer that broke off
+  const gatewayRequestId = written?.gatewayRequestId ?? c.get("gatewayRequestId");
+  const outcome = problem?.code ?? (written?.broken ? "stream_broken" : "upstream");
   const klass = statusClass(status);
 
   deps.metrics.requests.inc({ route, method, status_class: klass, outcome });
@@ -48,7 +49,7 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
       path: splitTarget(c.env.incoming.url ?? "").path,
       status,
       durationMs: Math.round(durationMs * 10) / 10,
-      attempts: c.get("attempts"),
+      attempts: c.get("attempts") ?? 0,
       gen: c.get("generation")?.id,
       outcome,
       ...(flag ? { flag } : {}),

@@ -1,42 +1,47 @@
 /**
- * Writes the Reply the stages below produced — the gateway's answer (streamed, or buffered
- * after it was stored) or a replay — straight to the client socket, with backpressure.
- * A small answer of declared length is read whole first and written with its headers in
- * one socket write (a pipe writes the headers, each chunk and the end apart). Problems
- * payguard answers itself are not Replies: hono writes those.
+ * The stages after the body, as one hono handler: runs them (idempotency, then forward) and
+ * writes the Reply they hand back — the gateway's answer (streamed, or buffered after it was
+ * stored) or a replay — straight to the client socket, with backpressure. A small answer of
+ * declared length is read whole first and written with its headers in one socket write (a
+ * pipe writes the headers, each chunk and the end apart). Problems payguard answers itself
+ * are not Replies: they are thrown, and the error mapping (problem.ts) writes them.
  */
 import type { ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { MiddlewareHandler } from "hono";
+import type { Handler } from "hono";
+import type { Flag } from "../errors.js";
 import { discardBody } from "../upstream/client.js";
-import type { ProxyEnv } from "./context.js";
+import { narrow, type Reply, type ReplyHandler, type StageEnv } from "./context.js";
+import type { RequestIdVars } from "./request-id.js";
 
-export function respond(): MiddlewareHandler<ProxyEnv> {
-  return async function respond(c, next) {
-    await next();
-    const reply = c.get("reply");
-    if (!reply || c.error) return;
-    const { outgoing } = c.env;
-    const headers = { ...reply.headers };
-    headers["x-request-id"] ??= c.get("requestId");
-    if (Buffer.isBuffer(reply.body)) {
-      headers["content-length"] = String(reply.body.length);
-      delete headers["transfer-encoding"];
-      outgoing.writeHead(reply.status, headers);
-      outgoing.end(reply.body);
-    } else {
-      const broken = small(headers)
-        ? await writeWhole(reply.status, headers, reply.body, outgoing)
-        : await writeStreamed(reply.status, headers, reply.body, outgoing);
-      // Headers are out, or may be: the only honest signal left is a cut connection.
-      if (broken) c.set("streamFlag", broken);
-    }
-    // The stage that produced the reply returned RESPONSE_ALREADY_SENT, which hono already
-    // took as the response. Setting it again would make hono copy it into a new Response
-    // (3.7 % of CPU, measured).
-    if (!c.finalized || c.res !== RESPONSE_ALREADY_SENT) c.res = RESPONSE_ALREADY_SENT;
+/** Set here once the Reply is written (or broke off), for the access line. */
+export interface RespondVars {
+  written: { status: number; gatewayRequestId: string | undefined; broken: Flag | undefined };
+}
+
+export function respond<V extends object>(stages: ReplyHandler<V>): Handler<StageEnv<V & RespondVars & RequestIdVars>> {
+  return async function respond(c) {
+    const reply = await stages(narrow(c));
+    const own = narrow<RespondVars & RequestIdVars>(c);
+    const broken = await write(reply, own.get("requestId"), c.env.outgoing);
+    own.set("written", { status: reply.status, gatewayRequestId: reply.gatewayRequestId, broken });
+    return RESPONSE_ALREADY_SENT;
   };
+}
+
+/** Writes the Reply; once headers are out (or may be), the only honest signal left is a cut connection. */
+async function write(reply: Reply, requestId: string, outgoing: ServerResponse): Promise<Flag | undefined> {
+  const headers = { ...reply.headers };
+  headers["x-request-id"] ??= requestId;
+  if (Buffer.isBuffer(reply.body)) {
+    headers["content-length"] = String(reply.body.length);
+    delete headers["transfer-encoding"];
+    outgoing.writeHead(reply.status, headers);
+    outgoing.end(reply.body);
+    return undefined;
+  }
+  return small(headers) ? writeWhole(reply.status, headers, reply.body, outgoing) : writeStreamed(reply.status, headers, reply.body, outgoing);
 }
 
 /** Answers up to this many bytes, of declared length, are read whole before they are written. */

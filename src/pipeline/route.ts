@@ -1,7 +1,20 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppDeps, ProxyEnv } from "./context.js";
+import type { RoutePolicy } from "../config/routes.js";
+import type { Generation } from "../generation.js";
+import type { AppDeps, StageEnv } from "./context.js";
 import { normalizePath } from "./normalize.js";
 import { splitTarget } from "./target.js";
+
+/** Set here, for the stages after routing. */
+export interface RouteVars {
+  /** the config generation this request runs under, from routing to its end */
+  generation: Generation;
+  route: RoutePolicy;
+  /** the request path, normalised (normalize.ts), for matching and idempotency scope */
+  path: string;
+  /** the query string as sent, with its "?" ("" when none) */
+  query: string;
+}
 
 /**
  * Pins the request to the current config generation until it is done (a reload does not
@@ -9,7 +22,7 @@ import { splitTarget } from "./target.js";
  * default) by the normalised path, so `/v1/%72efunds` cannot slip past the `/v1/refunds`
  * policy.
  */
-export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<ProxyEnv> {
+export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<StageEnv<RouteVars>> {
   return async function route(c, next) {
     const generation = deps.live.enter();
     try {
