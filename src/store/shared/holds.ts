@@ -2,10 +2,12 @@
  * Keys claimed on this replica and not yet settled, whichever store holds the claim: a
  * duplicate arriving here must wait for them even when the shared store comes or goes
  * meanwhile — with it down, the duplicate would otherwise claim the key in the local store
- * and go to the gateway again.
+ * and go to the gateway again. `Holds` keeps them; `HeldClaims` is the layer that consults
+ * and settles them around the stores below (store.ts).
  */
-import { type ClaimRequest, type InFlightRecord, inFlightRecord, renewedLease } from "../types.js";
+import { type ClaimRequest, type ClaimResult, type FinalRecord, type InFlightRecord, inFlightRecord, type LedgerEntry, renewedLease } from "../types.js";
 import { Waiters } from "../waiters.js";
+import type { Layer } from "./layer.js";
 
 export class Holds {
   private readonly held = new Map<string, InFlightRecord>();
@@ -44,5 +46,61 @@ export class Holds {
 
   wakeAll(): void {
     this.settled.wakeAll();
+  }
+}
+
+/**
+ * The layer that holds: a claim held here is answered before the store is asked; a claim won
+ * (in either store) is held until it is completed or released; a wait also wakes when a key
+ * held here settles.
+ */
+export class HeldClaims implements Layer {
+  constructor(
+    private readonly inner: Layer,
+    private readonly holds: Holds,
+  ) {}
+
+  async claim(key: string, request: ClaimRequest): Promise<ClaimResult> {
+    const mine = this.holds.live(key);
+    if (mine) return { outcome: "exists", record: mine };
+    const result = await this.inner.claim(key, request);
+    if (result.outcome !== "exists") this.holds.hold(key, request);
+    return result;
+  }
+
+  get(key: string) {
+    return this.inner.get(key);
+  }
+
+  /** Unheld once the answer is durable (a failed completion is journaled below): not if it throws. */
+  async complete(key: string, token: string, record: FinalRecord, ttlMs: number, ledger?: LedgerEntry): Promise<boolean> {
+    const done = await this.inner.complete(key, token, record, ttlMs, ledger);
+    this.holds.unhold(key, token);
+    return done;
+  }
+
+  async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
+    this.holds.renew(key, token, leaseMs);
+    return this.inner.renew(key, token, leaseMs);
+  }
+
+  async release(key: string, token: string, ledger?: LedgerEntry): Promise<boolean> {
+    try {
+      return await this.inner.release(key, token, ledger);
+    } finally {
+      this.holds.unhold(key, token);
+    }
+  }
+
+  inspect(key: string) {
+    return this.inner.inspect(key);
+  }
+
+  async waitForChange(key: string, timeoutMs: number): Promise<void> {
+    await Promise.race([this.inner.waitForChange(key, timeoutMs), this.holds.waitForSettle(key, timeoutMs)]);
+  }
+
+  stats() {
+    return this.inner.stats();
   }
 }
