@@ -2,6 +2,7 @@
  * Puts payguard on sockets: builds the dependencies, the proxy and admin listeners, and
  * answers what never reaches the app (CONNECT, unparseable requests) as problem+json.
  */
+
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -17,6 +18,7 @@ import { Settlements } from "./idempotency/settlements.js";
 import { drain } from "./lifecycle.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { bufferedBodyBytes } from "./pipeline/body-budget.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { createStore } from "./store/create.js";
 import type { ReadyStore } from "./store/shared/store.js";
@@ -98,6 +100,7 @@ async function buildDeps(config: Config, options: StartOptions): Promise<AppDeps
   const metrics = options.metrics ?? createMetrics();
   const store: ReadyStore = options.store ?? (await createStore(config.store, { metrics, logger }));
   metrics.observeStore(() => store.stats());
+  metrics.observeBufferedBodies(bufferedBodyBytes);
   const settlements = new Settlements();
   metrics.observeSettlements(() => settlements.size);
   const deps: AppDeps = {

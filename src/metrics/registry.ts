@@ -3,8 +3,13 @@
  * can run several instances in one process and read each one's values.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { bufferedBodyBytes } from "../pipeline/body-budget.js";
-import type { StoreStats } from "../store/types.js";
+
+/** What the store gauges read (the store's stats()). */
+interface StoreCounts {
+  entries: number;
+  bytes: number;
+  inFlight: number;
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -31,7 +36,9 @@ export interface Metrics {
   readonly storeOperationDuration: Histogram<"op" | "result">;
   readonly storeEvictions: Counter;
   /** Point the store gauges (entries, bytes, in-flight) at a store. */
-  observeStore(stats: () => StoreStats): void;
+  observeStore(stats: () => StoreCounts): void;
+  /** the request body bytes this process holds (pipeline/body-budget.ts), read when scraped */
+  observeBufferedBodies(read: () => number): void;
   readonly attemptsPerRequest: Histogram<"route">;
   /** Retries made, by the condition that triggered them ("503", "connect-error", …). */
   readonly retries: Counter<"route" | "reason">;
@@ -81,7 +88,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
  * The gauges read when scraped (store, bulkheads, journal, body bytes, pending settlements),
  * and the observeX() calls that point each at what it reads.
  */
-function scrapedGauges(registry: Registry): Pick<Metrics, "observeSettlements" | "observeJournal" | "observeStore" | "observeBulkhead"> {
+function scrapedGauges(
+  registry: Registry,
+): Pick<Metrics, "observeSettlements" | "observeJournal" | "observeStore" | "observeBulkhead" | "observeBufferedBodies"> {
   /** A gauge read when scraped: `read` is looked up then, so observeX() may point it elsewhere later. */
   const gaugeOf = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -92,31 +101,19 @@ function scrapedGauges(registry: Registry): Pick<Metrics, "observeSettlements" |
         this.set(read());
       },
     });
-  let storeStats: () => StoreStats = () => ({ entries: 0, bytes: 0, inFlight: 0 });
+  let storeStats: () => StoreCounts = () => ({ entries: 0, bytes: 0, inFlight: 0 });
   gaugeOf("payguard_idempotency_in_flight", "Idempotency keys claimed whose upstream call has not settled.", () => storeStats().inFlight);
   gaugeOf("payguard_store_entries", "Records held by the idempotency store (this replica's view).", () => storeStats().entries);
   gaugeOf("payguard_store_bytes", "Approximate bytes held by the idempotency store (memory store).", () => storeStats().bytes);
-  const bulkheads = new Map<string, () => { active: number; queued: number }>();
-  const bulkheadGauge = (name: string, help: string, pick: (o: { active: number; queued: number }) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["bulkhead"],
-      registers: [registry],
-      collect() {
-        for (const [bulkhead, occupancy] of bulkheads) this.set({ bulkhead }, pick(occupancy()));
-      },
-    });
-  bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
-  bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
   let journalState: () => { entries: number; bytes: number; full: boolean } = () => ({ entries: 0, bytes: 0, full: false });
   gaugeOf("payguard_journal_backlog", "Outcomes recorded in the local journal and not yet written back to the shared store.", () => journalState().entries);
   gaugeOf("payguard_journal_bytes", "Bytes of the outcomes waiting in the local journal (held in memory and on disk).", () => journalState().bytes);
   gaugeOf("payguard_journal_full", "1 while the journal is at store.journal's cap: new keys get 503 store_full.", () => (journalState().full ? 1 : 0));
+  let bufferedBodies: () => number = () => 0;
   gaugeOf(
     "payguard_body_buffered_bytes",
     "Request body bytes held in memory by this process; at limits.maxBufferedBodyBytes new bodies get 503 overloaded.",
-    bufferedBodyBytes,
+    () => bufferedBodies(),
   );
   let pendingSettlements: () => number = () => 0;
   gaugeOf(
@@ -134,6 +131,29 @@ function scrapedGauges(registry: Registry): Pick<Metrics, "observeSettlements" |
     observeStore(stats) {
       storeStats = stats;
     },
+    ...bulkheadGauges(registry),
+    observeBufferedBodies(read) {
+      bufferedBodies = read;
+    },
+  };
+}
+
+/** Each bulkhead's occupancy, read when scraped, labelled by bulkhead. */
+function bulkheadGauges(registry: Registry): Pick<Metrics, "observeBulkhead"> {
+  const bulkheads = new Map<string, () => { active: number; queued: number }>();
+  const bulkheadGauge = (name: string, help: string, pick: (o: { active: number; queued: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["bulkhead"],
+      registers: [registry],
+      collect() {
+        for (const [bulkhead, occupancy] of bulkheads) this.set({ bulkhead }, pick(occupancy()));
+      },
+    });
+  bulkheadGauge("payguard_bulkhead_active", "Upstream calls holding a bulkhead slot.", (o) => o.active);
+  bulkheadGauge("payguard_bulkhead_queued", "Requests waiting for a bulkhead slot.", (o) => o.queued);
+  return {
     observeBulkhead(name, occupancy) {
       bulkheads.set(name, occupancy);
     },
