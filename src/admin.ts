@@ -11,7 +11,8 @@ import { type AdminEnv, audit } from "./admin/audit.js";
 import { apiEnabled, bearerToken } from "./admin/auth.js";
 import { outcomeRoutes } from "./admin/outcomes.js";
 import { recordRoutes } from "./admin/records.js";
-import { problemResponse, toProxyError } from "./errors.js";
+import { toProxyError } from "./error-map.js";
+import { problemResponse } from "./errors.js";
 import { generic } from "./gateways/generic.js";
 import type { AppDeps } from "./pipeline/context.js";
 

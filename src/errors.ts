@@ -5,12 +5,11 @@
  * `Payguard-Origin: proxy` header so callers can tell it from a gateway response. Under a
  * gateway profile the same document also carries that gateway's own error envelope
  * (gateways/), so the gateway's SDK raises its own error type.
- * Upstream 4xx/5xx responses are not errors: they pass through untouched.
+ * Upstream 4xx/5xx responses are not errors: they pass through untouched. What each thrown
+ * value becomes is error-map.ts.
  * https://www.rfc-editor.org/rfc/rfc9457
  */
 import { brandGuard } from "./brand.js";
-import { isStoreError } from "./store/types.js";
-import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
 /** Envoy-style short flags for proxy-made outcomes, in logs, metrics and a response header. */
 export type Flag = "UF" | "UT" | "UC" | "UE" | "UO" | "UH" | "LR" | "SD" | "DC" | "IE";
@@ -133,28 +132,6 @@ export function describeError(err: unknown): string {
 }
 
 export const isProxyError = brandGuard<ProxyError>("isProxyError");
-
-/** Maps any thrown value to a ProxyError: the single spot unknown errors are classified. */
-export function toProxyError(err: unknown): ProxyError {
-  if (isProxyError(err)) return err;
-  if (isStoreError(err)) return new ProxyError(err.code, undefined, { "retry-after": "1" }, { cause: err });
-  const upstream = classifyUpstreamError(err);
-  if (upstream) return fromUpstreamFailure(upstream, err);
-  return new ProxyError("internal_error", undefined, {}, { cause: err });
-}
-
-function fromUpstreamFailure(failure: UpstreamFailure, cause: unknown): ProxyError {
-  switch (failure.kind) {
-    case "connect":
-      return new ProxyError("upstream_unreachable", undefined, {}, { cause });
-    case "timeout":
-      return new ProxyError("upstream_timeout", undefined, {}, { cause });
-    case "reset":
-      return new ProxyError("upstream_reset", undefined, {}, { cause });
-    default:
-      return new ProxyError("upstream_error", undefined, {}, { cause });
-  }
-}
 
 export interface Problem {
   type: string;

@@ -5,7 +5,8 @@
  * whether the client may re-send and whether the payment may have happened.
  */
 import { randomUUID } from "node:crypto";
-import { describeError, isProxyError, type ProxyError, problemResponse, toProxyError } from "../errors.js";
+import { toProxyError } from "../error-map.js";
+import { describeError, isProxyError, type ProxyError, problemResponse } from "../errors.js";
 import { resendSafe } from "../resilience/classify.js";
 import type { AppDeps, StageContext } from "./context.js";
 import type { ForwardVars, UpstreamKeyVars } from "./forward.js";
