@@ -161,22 +161,8 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
   const dir = tempDir("payguard-bench-");
   const file = join(dir, "payguard.yaml");
   const sqlitePath = join(dir, "payguard.db");
-  writeFileSync(
-    file,
-    [
-      `server: { host: 127.0.0.1, port: ${port} }`,
-      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-      `upstream: { url: "${options.upstreamUrl}", connections: 64 }`,
-      "log: { level: info }",
-      // Records of a benchmark need not outlive it (Redis expires them on its own too).
-      `idempotency: { ttl: ${options.ttl ?? "10m"} }`,
-      "shutdown: { readinessDelay: 0, drainTimeout: 5s }",
-      "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
-      `store: { ${options.store ?? "type: memory"}, path: "${sqlitePath}", journal: { dir: "${join(dir, "journal")}" } }`,
-      ...(options.config ?? []),
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(file, payguardYaml(options, { port, adminPort, sqlitePath, journalDir: join(dir, "journal") }));
+
   const prof = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
   const probe = probed(options.heapProbe);
   const child = spawnGroup(process.execPath, [...prof, ...probe.args, "dist/main.js", "serve", "--config", file], "ignore", probe.env);
@@ -184,6 +170,34 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
   const pid = child.pid as number;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   return { name: options.name, pid, workerPid: pid, url: `http://127.0.0.1:${port}`, adminUrl, sqlitePath, stop: stopper(child) };
+}
+
+/** payguard's config for a bench target: its ports, files and the options' store and lines. */
+export function payguardYaml(
+  options: Omit<PayguardOptions, "name" | "cpuProfDir" | "heapProbe">,
+  at: { port: number; adminPort: number; sqlitePath: string; journalDir: string },
+): string {
+  return [
+    `server: { host: 127.0.0.1, port: ${at.port} }`,
+    `admin: { host: 127.0.0.1, port: ${at.adminPort} }`,
+    `upstream: { url: "${options.upstreamUrl}", connections: 64 }`,
+    "log: { level: info }",
+    // Records of a benchmark need not outlive it (Redis expires them on its own too).
+    // ≥ the default total timeout plus completion.maxDuration (10.5 min), which check requires
+    `idempotency: { ttl: ${options.ttl ?? "15m"} }`,
+    "shutdown: { readinessDelay: 0, drainTimeout: 5s }",
+    "routes: [ { name: passthrough, path: /v1/passthrough, idempotency: { mode: off } } ]",
+    `store: { ${storeSection(options.store ?? "type: memory", at.sqlitePath, at.journalDir)} }`,
+    ...(options.config ?? []),
+    "",
+  ].join("\n");
+}
+
+/** The store section with the file each type reads (check refuses a key its type does not use). */
+function storeSection(store: string, sqlitePath: string, journalDir: string): string {
+  if (store.includes("type: sqlite")) return `${store}, path: "${sqlitePath}"`;
+  if (store.includes("type: redis") || store.includes("type: postgres")) return `${store}, journal: { dir: "${journalDir}" }`;
+  return store;
 }
 
 /** `nginx -v` output such as "nginx/1.22.1", installing nginx with apt-get first when it is not on PATH. */
