@@ -6,8 +6,9 @@ import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { brandGuard } from "../brand.js";
+import { profiledView } from "./gateways.js";
 import { applyProfile, type ProfileResolution } from "./profile.js";
-import { type Config, configSchema } from "./schema.js";
+import { type Config, configSchema, fileSchema, type GatewayConfig, type GatewaySpec } from "./schema.js";
 import { resolveStoreType, type StoreTypeOrigin } from "./store-keys.js";
 
 /** Thrown when a config cannot be used; `problems` lists every one as "path: message". */
@@ -30,6 +31,8 @@ export type Env = Record<string, string | undefined>;
 export interface LoadedConfig {
   config: Config;
   profile: Omit<ProfileResolution, "raw">;
+  /** each gateway's profile, by gateway name */
+  profiles: Record<string, Omit<ProfileResolution, "raw">>;
   /** store.type named by the file, inferred from store.url's scheme, or the default */
   storeType: StoreTypeOrigin;
 }
@@ -74,13 +77,60 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
 
   const problems: string[] = [];
   const interpolated = interpolate(raw, env, [], problems, new Set()) as Record<string, unknown>;
-  const { raw: withDefaults, ...profile } = applyProfile(interpolated);
+  const profiles: LoadedConfig["profiles"] = {};
+  const specs = "gateways" in interpolated ? namedGateways(interpolated, problems, profiles) : [oneGateway(interpolated, problems, profiles)];
+  if (problems.length > 0 || specs.length === 0) throw new ConfigError(source, problems);
+  const first = specs[0] as GatewaySpec;
+  const store = interpolated.store;
+  const storeType = resolveStoreType(typeof store === "object" && store !== null ? store : {})?.from ?? "type";
+  return { config: { ...first.config, gateways: specs }, profile: profiles[first.name] as LoadedConfig["profile"], profiles, storeType };
+}
+
+/** The one-gateway shorthand: the file is the gateway's whole config ("default", keys unscoped). */
+function oneGateway(file: Record<string, unknown>, problems: string[], profiles: LoadedConfig["profiles"]): GatewaySpec {
+  const { raw: withDefaults, ...profile } = applyProfile(file);
+  profiles.default = profile;
   const result = configSchema.safeParse(withDefaults, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
-  if (problems.length > 0) throw new ConfigError(source, problems);
-  const store = withDefaults.store;
-  const storeType = resolveStoreType(typeof store === "object" && store !== null ? store : {})?.from ?? "type";
-  return { config: (result as { data: Config }).data, profile, storeType };
+  return { name: "default", port: undefined, scoped: false, config: result.data as GatewayConfig };
+}
+
+/**
+ * `gateways`: the file is checked as written first (every key at its own path); then each
+ * gateway merged over the top level, as a whole config, its problems named by the gateway.
+ */
+function namedGateways(file: Record<string, unknown>, problems: string[], profiles: LoadedConfig["profiles"]): GatewaySpec[] {
+  const written = fileSchema.safeParse(file, { reportInput: true });
+  if (!written.success) {
+    problems.push(...written.error.issues.flatMap(formatIssue));
+    return [];
+  }
+  const specs: GatewaySpec[] = [];
+  for (const [name, entry] of Object.entries(file.gateways as Record<string, Record<string, unknown>>)) {
+    const { raw: view, ...profile } = profiledView(file, entry);
+    profiles[name] = profile;
+    const result = configSchema.safeParse(view, { reportInput: true });
+    if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue).map((p) => `gateways.${name} (merged over the top level) → ${p}`));
+    else specs.push({ name, port: written.data.gateways?.[name]?.port, scoped: true, config: result.data });
+  }
+  problems.push(...portProblems(specs, written.data));
+  return specs;
+}
+
+/** Every listener its own port: a gateway's, the proxy's and the admin API's. */
+function portProblems(specs: readonly GatewaySpec[], file: { server: { port: number }; admin: { port: number } }): string[] {
+  const taken = new Map<number, string>([
+    [file.server.port, "server.port"],
+    [file.admin.port, "admin.port"],
+  ]);
+  const problems: string[] = [];
+  for (const { name, port } of specs) {
+    if (port === undefined || port === 0) continue;
+    const other = taken.get(port);
+    if (other) problems.push(`gateways.${name}.port: ${port} is already ${other}`);
+    taken.set(port, `gateways.${name}.port`);
+  }
+  return problems;
 }
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

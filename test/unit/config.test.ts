@@ -15,7 +15,9 @@ function problemsOf(yaml: string, env: Record<string, string> = {}): string[] {
 
 describe("config defaults", () => {
   it("a file with only upstream.url is complete, with the documented defaults (generic gateway)", () => {
-    const config = parseConfig("upstream:\n  url: https://payments.example.com\n", {});
+    const { gateways, ...config } = parseConfig("upstream:\n  url: https://payments.example.com\n", {});
+    // the one-gateway shorthand is the gateway "default", whose config is the file's own
+    expect(gateways).toEqual([{ name: "default", port: undefined, scoped: false, config }]);
     expect(config).toEqual({
       server: { host: "0.0.0.0", port: 8080 },
       admin: { host: "0.0.0.0", port: 9090, api: { enabled: false, token: "", revealBodies: false } },

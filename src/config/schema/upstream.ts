@@ -3,7 +3,7 @@ import { z } from "zod";
 import { detectGateway, GATEWAYS } from "../../gateways/detect.js";
 import { duration, fieldPointer, headerName, int } from "./fields.js";
 
-const upstreamUrl = z.string().superRefine((value, ctx) => {
+export const upstreamUrl = z.string().superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
