@@ -5,28 +5,49 @@
  */
 import type { LoadedConfig } from "./config/load.js";
 import { compileRoutes, type RoutePolicy } from "./config/routes.js";
-import type { Config } from "./config/schema.js";
+import type { Config, GatewayConfig } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
 
-export function checkSummary(file: string, { config, profile, storeType }: LoadedConfig): string {
+export function checkSummary(file: string, { config, profile, profiles, storeType }: LoadedConfig): string {
+  const named = config.gateways[0]?.scoped === true;
   const lines = [
     `config ${file}: ok`,
-    `  proxy     ${config.server.host}:${config.server.port} → ${config.upstream.url} (${config.upstream.connections} connections)`,
+    named
+      ? `  proxy     ${config.server.host}:${config.server.port} → gateway ${config.gateways[0]?.name} (the first)`
+      : `  proxy     ${config.server.host}:${config.server.port} → ${describeUpstream(config)}`,
     `  admin     ${config.admin.host}:${config.admin.port} (/healthz /readyz /metrics)`,
     `  limits    body ${formatSize(config.limits.maxBodySize)}, headers ${formatDuration(config.limits.headersTimeout)}, request ${formatDuration(config.limits.requestTimeout)}`,
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
     `  store     ${describeStore(config.store)}`,
     ...(storeType === "url" ? [`            store.type ${config.store.type}: inferred from the scheme of store.url (the file names no type)`] : []),
+  ];
+  if (!named) lines.push(...describeGateway(config, profile, ""));
+  else
+    for (const gateway of config.gateways) {
+      const listener = gateway.port === undefined ? "" : `, own listener ${config.server.host}:${gateway.port}`;
+      lines.push(`  gateway ${gateway.name}: ${describeUpstream(gateway.config)}${listener}`);
+      lines.push(...describeGateway(gateway.config, profiles[gateway.name] ?? profile, `${gateway.name}/`).map((l) => `  ${l}`));
+    }
+  return `${lines.join("\n")}\n`;
+}
+
+function describeUpstream(config: GatewayConfig): string {
+  return `${config.upstream.url} (${config.upstream.connections} connections)`;
+}
+
+/** A gateway's profile and the effective policy of each of its routes (`label` prefixes route names). */
+function describeGateway(config: GatewayConfig, profile: LoadedConfig["profile"], label: string): string[] {
+  const lines = [
     `  gateway   ${profile.gateway} (${profile.chosenBy === "auto" ? "upstream.gateway auto: picked from the host of upstream.url" : "named by upstream.gateway"})`,
     ...describeProfile(profile),
     "  effective policy per route (first match wins; default = no route matched):",
   ];
-  const table = compileRoutes(config);
-  const matchers = new Map(config.routes.map((r, i) => [r.name ?? `route-${i}`, `${(r.methods ?? ["*"]).join(",")} ${r.path}`]));
+  const table = compileRoutes(config, label);
+  const matchers = new Map(config.routes.map((r, i) => [label + (r.name ?? `route-${i}`), `${(r.methods ?? ["*"]).join(",")} ${r.path}`]));
   for (const route of [...table.routes, table.fallback]) {
     lines.push(`  - ${route.name}${matchers.has(route.name) ? ` (${matchers.get(route.name)})` : ""}`, ...describeRoute(route).map((l) => `      ${l}`));
   }
-  return `${lines.join("\n")}\n`;
+  return lines;
 }
 
 function describeProfile(profile: LoadedConfig["profile"]): string[] {

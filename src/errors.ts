@@ -94,6 +94,12 @@ export const PROBLEMS = {
   client_disconnected: { status: 499, title: "The client closed the connection before the request was complete", flag: "DC", retryable: false },
   overloaded: { status: 503, title: "Too many requests are waiting for the gateway; the request was not sent", flag: "UO", retryable: true },
   circuit_open: { status: 503, title: "The gateway is failing; payguard stopped sending requests to it for now", flag: "UH", retryable: true },
+  gateway_not_served: {
+    status: 421,
+    title: "This listener's gateway is not in the running config (a reload removed it; ports change at restart); the request was not sent",
+    flag: "LR",
+    retryable: false,
+  },
   shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD", retryable: true },
   internal_error: { status: 500, title: "payguard failed internally", flag: "IE", retryable: "if-resend-safe" },
   // The admin API (admin listener only).

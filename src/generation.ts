@@ -1,6 +1,6 @@
 /**
  * Config generations. A generation is one loaded config with everything derived from it:
- * the route table, the resilience policies and the upstream client. A request takes the
+ * for each gateway, the route table, the resilience policies and the upstream client. A request takes the
  * current generation once, when it is routed, and keeps it to its end, so a reload never
  * changes the policies of a request in flight. A reload builds the next generation and
  * swaps it in with one assignment.
@@ -10,7 +10,7 @@
  * unchanged — an open circuit stays open across a reload that did not touch it.
  */
 import { compileRoutes, type RouteTable } from "./config/routes.js";
-import type { Config } from "./config/schema.js";
+import type { Config, GatewayConfig, GatewaySpec } from "./config/schema.js";
 import { profileOf } from "./gateways/index.js";
 import type { GatewayProfile } from "./gateways/profile.js";
 import type { Logger } from "./log.js";
@@ -18,32 +18,68 @@ import type { Metrics } from "./metrics/registry.js";
 import { buildResilience, type Resilience } from "./resilience/policy.js";
 import { createUpstreamClient, type UpstreamClient } from "./upstream/client.js";
 
-export interface Generation {
-  readonly id: number;
-  readonly config: Config;
+/** One gateway of a generation: everything a request routed to it needs, in one hop. */
+export interface Gateway {
+  readonly name: string;
+  /** records are scoped by `name` (not for the one-gateway shorthand, whose keys predate names) */
+  readonly scoped: boolean;
+  /** its own plain-HTTP listener's port, if it has one */
+  readonly port: number | undefined;
+  /** the whole config this gateway runs under (the top level with its overrides) */
+  readonly config: GatewayConfig;
   readonly routes: RouteTable;
   readonly resilience: Resilience;
   readonly upstream: UpstreamClient;
   /** the gateway profile: the envelope of every answer payguard makes itself */
+  readonly profile: GatewayProfile;
+}
+
+export interface Generation {
+  readonly id: number;
+  readonly config: Config;
+  /** every gateway, in the file's order; the first is server.port's */
+  readonly gateways: readonly Gateway[];
+  /** the gateway by name (its own listener's), the first for undefined (server.port); undefined for a name no longer served */
+  gateway(name: string | undefined): Gateway | undefined;
+  /** the first gateway's profile: for answers made before a request is routed */
   readonly profile: GatewayProfile;
   /** requests routed under this generation that have not finished */
   active: number;
 }
 
 export function buildGeneration(id: number, config: Config, deps: { metrics: Metrics; logger: Logger }, previous?: Generation): Generation {
-  const routes = compileRoutes(config);
-  // Breakers, bulkheads and budgets describe the gateway: kept while the URL is the same,
-  // even when only the pool settings changed. The pool itself is kept only if nothing did.
+  const gateways = config.gateways.map((spec) =>
+    buildGateway(
+      spec,
+      deps,
+      previous?.gateways.find((g) => g.name === spec.name),
+    ),
+  );
+  const first = gateways[0] as Gateway;
+  const byName = new Map(gateways.map((g) => [g.name, g]));
+  return { id, config, gateways, gateway: (name) => (name === undefined ? first : byName.get(name)), profile: first.profile, active: 0 };
+}
+
+/**
+ * A gateway's routes, policies, pool and profile. Breakers, bulkheads and budgets describe the
+ * gateway: kept while its URL is the same, even when only the pool settings changed. The pool
+ * itself is kept only if nothing did.
+ */
+function buildGateway(spec: GatewaySpec, deps: { metrics: Metrics; logger: Logger }, previous: Gateway | undefined): Gateway {
+  const { config } = spec;
+  const routes = compileRoutes(config, spec.scoped ? `${spec.name}/` : "");
   const sameGateway = previous !== undefined && previous.config.upstream.url === config.upstream.url;
   const samePool = previous !== undefined && sameJson(previous.config.upstream, config.upstream);
+  const owner = spec.scoped ? spec.name : undefined;
   return {
-    id,
+    name: spec.name,
+    scoped: spec.scoped,
+    port: spec.port,
     config,
     routes,
-    resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined),
+    resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined, owner),
     upstream: samePool ? previous.upstream : createUpstreamClient(config.upstream),
     profile: profileOf(config.upstream.gateway),
-    active: 0,
   };
 }
 
@@ -88,7 +124,7 @@ export class Live {
     generation.active--;
     if (generation.active === 0 && this.#retired.has(generation)) {
       this.#retired.delete(generation);
-      this.#closeUnused(generation.upstream);
+      for (const gateway of generation.gateways) this.#closeUnused(gateway.upstream);
     }
   }
 
@@ -97,12 +133,12 @@ export class Live {
     const old = this.#current;
     this.#current = next;
     if (old.active > 0) this.#retired.add(old);
-    else this.#closeUnused(old.upstream);
+    else for (const gateway of old.gateways) this.#closeUnused(gateway.upstream);
   }
 
   /** Every upstream client still open (for shutdown). */
   upstreams(): UpstreamClient[] {
-    return [...new Set([this.#current.upstream, ...[...this.#retired].map((g) => g.upstream)])];
+    return [...new Set([this.#current, ...this.#retired].flatMap((g) => g.gateways.map((gateway) => gateway.upstream)))];
   }
 
   #closeUnused(upstream: UpstreamClient): void {

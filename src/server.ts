@@ -5,7 +5,7 @@
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
@@ -16,6 +16,7 @@ import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
 import { Settlements } from "./idempotency/settlements.js";
 import { drain } from "./lifecycle.js";
+import { gatewayListener } from "./listeners.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { bufferedBodyBytes } from "./pipeline/body-budget.js";
@@ -31,6 +32,8 @@ export interface Payguard {
   readonly adminUrl: string;
   readonly proxyServer: Server;
   readonly adminServer: Server;
+  /** http://host:port of each gateway's own listener (`gateways.<name>.port`), by gateway name */
+  readonly gatewayUrls: Readonly<Record<string, string>>;
   /**
    * Serves new requests under `config` from now on (requests in flight keep theirs).
    * Settings that only a restart applies (listeners, store, ...) are listed, not applied.
@@ -58,6 +61,8 @@ const RESTART_ONLY: ReadonlyArray<(c: Config) => [string, unknown]> = [
   (c) => ["limits.headersTimeout", c.limits.headersTimeout],
   (c) => ["limits.requestTimeout", c.limits.requestTimeout],
   (c) => ["limits.maxHeaderSize", c.limits.maxHeaderSize],
+  // each gateway's own listener (a gateway a reload removes answers 421 gateway_not_served until then)
+  (c) => ["gateways.*.port", c.gateways.map((g) => [g.name, g.port])],
 ];
 
 export function restartRequired(running: Config, next: Config): string[] {
@@ -77,7 +82,15 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const deps = await buildDeps(config, options);
   const proxyServer = createProxyServer(config, deps);
   const adminServer = createAdminServer(config, deps);
-  await Promise.all([listen(proxyServer, config.server), listen(adminServer, config.admin)]);
+  const gatewayListeners = config.gateways.flatMap((g) =>
+    g.port === undefined ? [] : [{ name: g.name, port: g.port, server: gatewayListener(g.name, proxyServer) }],
+  );
+  await Promise.all([
+    listen(proxyServer, config.server),
+    listen(adminServer, config.admin),
+    ...gatewayListeners.map((g) => listen(g.server, { host: config.server.host, port: g.port })),
+  ]);
+  const gatewayUrls = Object.fromEntries(gatewayListeners.map((g) => [g.name, baseUrl(g.server)]));
   const url = baseUrl(proxyServer);
   const adminUrl = baseUrl(adminServer);
   deps.lifecycle.ready = true;
@@ -89,8 +102,13 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     adminUrl,
     proxyServer,
     adminServer,
+    gatewayUrls,
     reload: (next) => reloadConfig(deps, config, next),
-    shutdown: () => drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown),
+    shutdown: () => {
+      // The gateways' own listeners take no new connections; those open drain with server.port's.
+      for (const g of gatewayListeners) g.server.close();
+      return drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown);
+    },
   };
 }
 
@@ -190,7 +208,7 @@ function createAdminServer(config: Config, deps: AppDeps): Server {
   }) as Server;
 }
 
-function listen(server: Server, at: { host: string; port: number }): Promise<void> {
+function listen(server: Server | NetServer, at: { host: string; port: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(at.port, at.host, () => {
@@ -200,7 +218,7 @@ function listen(server: Server, at: { host: string; port: number }): Promise<voi
   });
 }
 
-function baseUrl(server: Server): string {
+function baseUrl(server: Server | NetServer): string {
   const { address, family, port } = server.address() as AddressInfo;
   const host = address === "0.0.0.0" || address === "::" ? "127.0.0.1" : family === "IPv6" ? `[${address}]` : address;
   return `http://${host}:${port}`;

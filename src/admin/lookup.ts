@@ -31,7 +31,9 @@ export function lookupId(c: Context<AdminEnv>, generation: Generation): string {
   const parsed = parseIdempotencyKey(raw);
   if (!parsed.ok) throw new ProxyError("admin_invalid_request", `key: ${parsed.reason}`);
   const path = normalizePath(splitTarget(target).path);
-  const policy = generation.routes.match(method, path).idempotency;
+  const gateway = generation.gateway(c.req.query("gateway"));
+  if (!gateway) throw new ProxyError("admin_invalid_request", `gateway: not one of ${generation.gateways.map((g) => g.name).join(", ")}`);
+  const policy = gateway.routes.match(method, path).idempotency;
   const scopeValues = policy.scope.map((name) => c.req.header(`${SCOPE_HEADER_PREFIX}${name}`));
-  return scopedKey({ scopeValues, method, path, key: parsed.key });
+  return scopedKey({ gateway: gateway.scoped ? gateway.name : undefined, scopeValues, method, path, key: parsed.key });
 }

@@ -6,7 +6,7 @@
  */
 import { PatternRouter } from "hono/router/pattern-router";
 import { mergeDefined } from "./merge.js";
-import type { Config, IdempotencyConfig, ResilienceConfig } from "./schema.js";
+import type { GatewayConfig, IdempotencyConfig, ResilienceConfig } from "./schema.js";
 
 export interface RoutePolicy {
   /** Metrics/log label: the route's `name`, `route-<index>`, or `default`. */
@@ -24,9 +24,13 @@ export interface RouteTable {
   readonly fallback: RoutePolicy;
 }
 
-export function compileRoutes(config: Config): RouteTable {
+/**
+ * `label` prefixes every route's name (`stripe/` for a named gateway, so two gateways' routes
+ * never share a label); the one-gateway shorthand has none.
+ */
+export function compileRoutes(config: GatewayConfig, label = ""): RouteTable {
   const fallback: RoutePolicy = {
-    name: "default",
+    name: `${label}default`,
     resilience: config.resilience,
     idempotency: config.idempotency,
     exempt: pathMatcher(config.idempotency.exempt),
@@ -36,7 +40,7 @@ export function compileRoutes(config: Config): RouteTable {
     for (const method of route.methods ?? ["ALL"]) router.add(method, route.path, index);
     const idempotency = mergeDefined(config.idempotency, route.idempotency);
     return {
-      name: route.name ?? `route-${index}`,
+      name: label + (route.name ?? `route-${index}`),
       resilience: mergeDefined(config.resilience, route.resilience),
       idempotency,
       exempt: pathMatcher(idempotency.exempt),

@@ -129,6 +129,8 @@ export function missingScope(names: readonly string[], values: readonly (string 
 }
 
 export interface ScopeInput {
+  /** a named gateway's name; undefined for the one-gateway shorthand */
+  gateway?: string | undefined;
   /** values of the configured scope headers, in config order (undefined when absent) */
   scopeValues: readonly (string | undefined)[];
   method: string;
@@ -138,11 +140,13 @@ export interface ScopeInput {
 }
 
 /**
- * The store key: a hash of (tenant scope, method, path, client key), so two tenants using
- * the same key never meet, and no raw secret (an Authorization value) is ever stored.
+ * The store key: a hash of (gateway, tenant scope, method, path, client key), so two
+ * gateways or two tenants using the same key never meet, and no raw secret (an Authorization value) is ever stored.
  */
 export function scopedKey(input: ScopeInput): string {
   const hash = createHash("sha256");
+  // A named gateway's records are its own; the one-gateway shorthand's keys stay as they were.
+  if (input.gateway !== undefined) hash.update(`\x02${input.gateway}`).update("\x1f");
   for (const value of input.scopeValues) hash.update(value === undefined ? "\x00absent" : `\x01${value}`).update("\x1f");
   hash.update(input.method).update("\x1f").update(input.path).update("\x1f").update(input.key);
   return hash.digest("base64url");

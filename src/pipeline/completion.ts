@@ -50,7 +50,7 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
     // The re-sends hold the body: it stays counted against limits.maxBufferedBodyBytes.
     const unhold = c.get("bodyLease")?.retain();
     const facts: AnswerFacts = {
-      requestIdRule: c.get("generation").config.upstream.requestId,
+      requestIdRule: c.get("gateway").config.upstream.requestId,
       ledgerFields: deps.store.outcomes ? policy.ledger.fields : undefined,
     };
     const job = {

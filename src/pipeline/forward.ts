@@ -39,7 +39,7 @@ type Vars = ForwardVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars
 export function forward(): ReplyHandler<Vars> {
   return async function forward(c) {
     const { incoming } = c.env;
-    const { upstream, resilience } = c.get("generation");
+    const { upstream, resilience, config } = c.get("gateway");
     const route = c.get("route");
     const body = c.get("body");
     const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
@@ -62,7 +62,7 @@ export function forward(): ReplyHandler<Vars> {
     const tally = newTally();
     try {
       const response = await policies.execute({ method, keyed: upstreamKey !== undefined }, send, tally);
-      const gatewayRequestId = requestIdFromHeaders(c.get("generation").config.upstream.requestId, response.headers);
+      const gatewayRequestId = requestIdFromHeaders(config.upstream.requestId, response.headers);
       c.set("gatewayRequestId", gatewayRequestId);
       return { status: response.status, headers: toClientHeaders(response.headers), body: response.body, gatewayRequestId };
     } finally {

@@ -52,7 +52,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
     const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined));
     if (started.kind === "replay") {
-      const requestIdRule = c.get("generation").config.upstream.requestId;
+      const requestIdRule = c.get("gateway").config.upstream.requestId;
       const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };
       return replayOf(started.response, echo, gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
     }
@@ -100,7 +100,8 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
     throw new ProxyError("idempotency_scope_missing", `send ${missing.join(", ")} with keyed requests (an empty value counts as missing)`);
   // The record id of the admin API (/admin/records/{id}): logged on the access line, so an
   // operator can go from a request id in the logs to its record. A hash, not a secret.
-  const lookupKey = scopedKey({ scopeValues, method, path: c.get("path"), key });
+  const gateway = c.get("gateway");
+  const lookupKey = scopedKey({ gateway: gateway.scoped ? gateway.name : undefined, scopeValues, method, path: c.get("path"), key });
   c.set("record", lookupKey);
   return {
     route: route.name,
@@ -213,7 +214,7 @@ async function storeReply(c: StageContext<Vars>, ticket: Ticket, reply: Reply, s
     await settle.unknown(c, ticket, "gateway answered 409 to a retry: an earlier attempt may still be running");
     return { ...reply, body: buffered.body };
   }
-  const facts = { requestIdRule: c.get("generation").config.upstream.requestId, ledgerFields: settle.keepsLedger ? policy.ledger.fields : undefined };
+  const facts = { requestIdRule: c.get("gateway").config.upstream.requestId, ledgerFields: settle.keepsLedger ? policy.ledger.fields : undefined };
   const answer = keptAnswer(reply, buffered.body, facts);
   await ticket.settle(settleResponse(reply.status, policy.replay, policy.notProcessed), { ...answer, reason: `gateway answered ${reply.status}`, attempts });
   return { ...reply, body: buffered.body, gatewayRequestId: answer.gatewayRequestId ?? reply.gatewayRequestId };

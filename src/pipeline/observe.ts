@@ -51,6 +51,7 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
       durationMs: Math.round(durationMs * 10) / 10,
       attempts: c.get("attempts") ?? 0,
       gen: c.get("generation")?.id,
+      ...(c.get("gateway")?.scoped ? { gateway: c.get("gateway").name } : {}),
       outcome,
       ...(flag ? { flag } : {}),
       // keyed requests: the idempotency record's id, for GET /admin/records/{id}

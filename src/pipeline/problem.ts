@@ -19,7 +19,7 @@ export interface ProblemVars {
   problem: ProxyError | undefined;
 }
 
-type Vars = ProblemVars & RequestIdVars & Pick<RouteVars, "generation"> & Pick<ForwardVars, "maybeSent"> & UpstreamKeyVars & IdempotencyVars;
+type Vars = ProblemVars & RequestIdVars & Pick<RouteVars, "gateway"> & Pick<ForwardVars, "maybeSent"> & UpstreamKeyVars & IdempotencyVars;
 
 /** Methods that read only (RFC 9110 §9.2.1): no payment can have happened through them. */
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -30,7 +30,7 @@ export function problem(deps: Pick<AppDeps, "live" | "logger">): (err: Error, c:
     c.set("problem", problem);
     if (problem.code === "internal_error") deps.logger.error({ err, reqId: c.get("requestId") }, "unhandled error");
     else if (!isProxyError(err)) deps.logger.warn({ reqId: c.get("requestId"), code: problem.code, cause: describeError(err) }, "upstream call failed");
-    const profile = (c.get("generation") ?? deps.live.current).profile;
+    const profile = (c.get("gateway") ?? deps.live.current).profile;
     const answer = { requestId: c.get("requestId") ?? randomUUID(), resendSafe: clientMayResend(c), mayHaveHappened: mayHaveHappened(c), profile };
     const { status, headers, body } = problemResponse(problem, answer);
     return c.body(body, status as never, headers);

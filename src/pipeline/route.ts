@@ -1,6 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { RoutePolicy } from "../config/routes.js";
-import type { Generation } from "../generation.js";
+import { ProxyError } from "../errors.js";
+import type { Gateway, Generation } from "../generation.js";
+import { listenerGateway } from "../listeners.js";
 import type { AppDeps, StageEnv } from "./context.js";
 import { normalizePath } from "./normalize.js";
 import { splitTarget } from "./target.js";
@@ -9,6 +11,8 @@ import { splitTarget } from "./target.js";
 export interface RouteVars {
   /** the config generation this request runs under, from routing to its end */
   generation: Generation;
+  /** the gateway this request goes to (its listener's port), with its routes, policies and pool */
+  gateway: Gateway;
   route: RoutePolicy;
   /** the request path, normalised (normalize.ts), for matching and idempotency scope */
   path: string;
@@ -18,7 +22,8 @@ export interface RouteVars {
 
 /**
  * Pins the request to the current config generation until it is done (a reload does not
- * touch it), and picks the route policy (first matching `routes[]` entry, else the
+ * touch it), picks the gateway (the one whose listener the request came in on; server.port
+ * serves the first) and the route policy (first matching `routes[]` entry, else the
  * default) by the normalised path, so `/v1/%72efunds` cannot slip past the `/v1/refunds`
  * policy.
  */
@@ -31,7 +36,10 @@ export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<StageEnv<R
       c.set("generation", generation);
       c.set("path", path);
       c.set("query", target.query);
-      c.set("route", generation.routes.match(c.req.method, path));
+      const gateway = generation.gateway(listenerGateway(c.env.incoming.socket));
+      if (!gateway) throw new ProxyError("gateway_not_served");
+      c.set("gateway", gateway);
+      c.set("route", gateway.routes.match(c.req.method, path));
       await next();
     } finally {
       deps.live.leave(generation);

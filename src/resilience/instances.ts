@@ -21,6 +21,8 @@ export class SharedInstances {
   constructor(
     private readonly fallback: RoutePolicy,
     private readonly previous: ReadonlyMap<string, unknown> | undefined,
+    /** the name of the instances the whole gateway shares: "upstream", or a named gateway's name */
+    private readonly gatewayOwner = "upstream",
   ) {}
 
   /**
@@ -31,7 +33,7 @@ export class SharedInstances {
   get<T>(kind: keyof typeof SECTION, route: RoutePolicy, make: (owner: string) => T): T {
     const section = SECTION[kind];
     const settings = JSON.stringify(section(route.resilience));
-    const owner = route === this.fallback || settings === JSON.stringify(section(this.fallback.resilience)) ? "upstream" : route.name;
+    const owner = route === this.fallback || settings === JSON.stringify(section(this.fallback.resilience)) ? this.gatewayOwner : route.name;
     const key = `${kind}:${owner}:${settings}`;
     let instance = this.all.get(key) as T | undefined;
     if (instance === undefined) {

@@ -67,8 +67,14 @@ export interface Resilience {
  * Builds every route's policies. With `previous` (a reload, same upstream), the breakers,
  * bulkheads and budgets whose settings did not change are taken over (instances.ts).
  */
-export function buildResilience(table: RouteTable, fallback: RoutePolicy, deps: { metrics: Metrics; logger: Logger }, previous?: Resilience): Resilience {
-  const shared = new SharedInstances(fallback, previous?.instances);
+export function buildResilience(
+  table: RouteTable,
+  fallback: RoutePolicy,
+  deps: { metrics: Metrics; logger: Logger },
+  previous?: Resilience,
+  gatewayOwner?: string,
+): Resilience {
+  const shared = new SharedInstances(fallback, previous?.instances, gatewayOwner);
   const compiled = new Map<string, RouteResilience>();
   for (const route of [fallback, ...table.routes]) compiled.set(route.name, routePolicies(route, shared, deps.metrics));
   return {

@@ -1,0 +1,24 @@
+/**
+ * Which gateway a connection is for, when it came in on a gateway's own listener
+ * (`gateways.<name>.port`): server.ts tags the socket as it accepts it, the route stage reads
+ * the tag. A connection on server.port carries none and goes to the first gateway.
+ */
+import { createServer, type Server } from "node:net";
+
+const gatewayOf = new WeakMap<object, string>();
+
+/** The gateway the connection's listener serves; undefined on server.port. */
+export function listenerGateway(socket: object): string | undefined {
+  return gatewayOf.get(socket);
+}
+
+/**
+ * A listener for one gateway: it accepts connections, tags them, and hands them to the proxy's
+ * HTTP server — the same app, parser limits and draining as server.port.
+ */
+export function gatewayListener(gateway: string, http: { emit(event: "connection", socket: unknown): boolean }): Server {
+  return createServer((socket) => {
+    gatewayOf.set(socket, gateway);
+    http.emit("connection", socket);
+  });
+}
