@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { configSchema } from "../src/config/schema.js";
+import { fileSchema } from "../src/config/schema.js";
 
 export const SCHEMA_PATH = fileURLToPath(new URL("../charts/payguard/values.schema.json", import.meta.url));
 
@@ -51,7 +51,7 @@ function dropUnknownFormats(node: unknown): unknown {
 
 /** payguard's config schema as JSON Schema (input side: defaults make keys optional). */
 export function configJsonSchema(): Json {
-  const { $schema: _drop, ...schema } = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Json;
+  const { $schema: _drop, ...schema } = z.toJSONSchema(fileSchema, { io: "input", unrepresentable: "any", target: "draft-7" }) as Json;
   return {
     ...(dropUnknownFormats(schema) as Json),
     description: "payguard's config file (see docs/configuration.md), rendered into the ConfigMap as payguard.yaml",

@@ -92,7 +92,8 @@ function oneGateway(file: Record<string, unknown>, problems: string[], profiles:
   profiles.default = profile;
   const result = configSchema.safeParse(withDefaults, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
-  return { name: "default", port: undefined, scoped: false, config: result.data as GatewayConfig };
+  const config = result.data as GatewayConfig;
+  return { name: "default", port: undefined, hosts: result.success ? [new URL(config.upstream.url).hostname] : [], scoped: false, config };
 }
 
 /**
@@ -111,10 +112,26 @@ function namedGateways(file: Record<string, unknown>, problems: string[], profil
     profiles[name] = profile;
     const result = configSchema.safeParse(view, { reportInput: true });
     if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue).map((p) => `gateways.${name} (merged over the top level) → ${p}`));
-    else specs.push({ name, port: written.data.gateways?.[name]?.port, scoped: true, config: result.data });
+    else {
+      const { port, hosts } = written.data.gateways?.[name] ?? {};
+      specs.push({ name, port, hosts: hosts ?? [new URL(result.data.upstream.url).hostname], scoped: true, config: result.data });
+    }
   }
-  problems.push(...portProblems(specs, written.data));
+  problems.push(...portProblems(specs, written.data), ...hostProblems(specs));
   return specs;
+}
+
+/** A host name is one gateway's: interception picks the gateway by it. */
+function hostProblems(specs: readonly GatewaySpec[]): string[] {
+  const owner = new Map<string, string>();
+  const problems: string[] = [];
+  for (const { name, hosts } of specs)
+    for (const host of hosts) {
+      const other = owner.get(host);
+      if (other) problems.push(`gateways.${name}.hosts: ${host} is already gateways.${other}'s (set hosts to tell them apart)`);
+      owner.set(host, name);
+    }
+  return problems;
 }
 
 /** Every listener its own port: a gateway's, the proxy's and the admin API's. */

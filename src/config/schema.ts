@@ -13,7 +13,7 @@ import { idempotencySection } from "./schema/idempotency.js";
 import { limitsSection } from "./schema/limits.js";
 import { resilienceSection } from "./schema/resilience.js";
 import { routeSchema } from "./schema/routes.js";
-import { adminSection, logSection, reloadSection, serverSection, shutdownSection } from "./schema/service.js";
+import { adminSection, interceptSection, logSection, reloadSection, serverSection, shutdownSection } from "./schema/service.js";
 import { storeSection } from "./schema/store.js";
 import { upstreamSection } from "./schema/upstream.js";
 
@@ -29,6 +29,7 @@ const sections = {
   idempotency: idempotencySection("defaults"),
   store: storeSection,
   routes: z.array(routeSchema).default([]),
+  intercept: interceptSection,
 };
 
 /** One gateway's whole config: the one-gateway file as written, or a gateway of `gateways` merged over the top level. */
@@ -59,6 +60,8 @@ export interface GatewaySpec {
   name: string;
   /** its own plain-HTTP listener; undefined: only server.port (which serves the first gateway) */
   port: number | undefined;
+  /** the host names clients reach it by through interception: `hosts`, else its URL's host */
+  hosts: readonly string[];
   /** records are scoped by the gateway's name (false only for the one-gateway shorthand, whose keys predate names) */
   scoped: boolean;
   /** the whole config this gateway runs under: the top level with its overrides and its profile's defaults */

@@ -17,7 +17,7 @@ describe("config defaults", () => {
   it("a file with only upstream.url is complete, with the documented defaults (generic gateway)", () => {
     const { gateways, ...config } = parseConfig("upstream:\n  url: https://payments.example.com\n", {});
     // the one-gateway shorthand is the gateway "default", whose config is the file's own
-    expect(gateways).toEqual([{ name: "default", port: undefined, scoped: false, config }]);
+    expect(gateways).toEqual([{ name: "default", port: undefined, hosts: ["payments.example.com"], scoped: false, config }]);
     expect(config).toEqual({
       server: { host: "0.0.0.0", port: 8080 },
       admin: { host: "0.0.0.0", port: 9090, api: { enabled: false, token: "", revealBodies: false } },
@@ -40,6 +40,8 @@ describe("config defaults", () => {
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000, settleTimeout: 30_000 },
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
+      // interception is off until intercept.ca is set
+      intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000 },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },
         retry: {

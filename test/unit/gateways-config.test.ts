@@ -59,7 +59,7 @@ describe("gateways", () => {
   it("the upstream shorthand is one gateway named default whose keys stay unscoped", () => {
     const { config } = loadConfigText("upstream: { url: https://api.stripe.com }\n", {});
     const { gateways, ...own } = config;
-    expect(gateways).toEqual([{ name: "default", port: undefined, scoped: false, config: own }]);
+    expect(gateways).toEqual([{ name: "default", port: undefined, hosts: ["api.stripe.com"], scoped: false, config: own }]);
   });
 
   it("a profile's default reaches its own gateway only", () => {

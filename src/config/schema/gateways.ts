@@ -24,13 +24,24 @@ const upstreamOverride = z
     connections: int({ min: 1, max: 10_000 }).optional(),
     connectTimeout: duration({ min: 1 }).optional(),
     keepAliveTimeout: duration({ min: 1 }).optional(),
+    ca: z.string().min(1).optional(),
   })
   .optional();
+
+/** A host name a client may reach this gateway by (interception); lower case, no port. */
+const hostName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
+    "must be a lower-case DNS host name such as api.stripe.com",
+  );
 
 export const gatewayEntry = z.strictObject({
   url: upstreamUrl,
   /** a plain-HTTP listener of its own (base-URL mode); server.port serves the first gateway */
   port: port.optional(),
+  /** the host names clients reach it by through interception (SNI and Host); default: its URL's host */
+  hosts: z.array(hostName).min(1).optional(),
   upstream: upstreamOverride,
   idempotency: idempotencySection("override"),
   resilience: resilienceSection("override"),

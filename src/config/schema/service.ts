@@ -45,3 +45,18 @@ export const reloadSection = z
   .prefault({});
 
 export const logSection = z.strictObject({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") }).prefault({});
+
+/**
+ * `intercept`: a TLS listener that answers for the gateways' own host names with certificates
+ * minted from a CA payguard is given (tls/cert-store.ts). Off unless `ca` is set.
+ */
+export const interceptSection = z
+  .strictObject({
+    host: z.string().min(1).default("0.0.0.0"),
+    port: port.default(443),
+    /** the CA's certificate and private key, PEM files (a Kubernetes Secret, e.g. cert-manager's) */
+    ca: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    /** how long a minted certificate is valid */
+    validity: duration({ min: 60_000 }).default(24 * 3600_000),
+  })
+  .prefault({});

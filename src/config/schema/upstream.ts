@@ -26,6 +26,8 @@ export const upstreamSection = z
     connections: int({ min: 1, max: 10_000 }).default(128),
     connectTimeout: duration({ min: 1 }).default(5_000),
     keepAliveTimeout: duration({ min: 1 }).default(4_000),
+    /** a PEM file of CA certificates trusted for this gateway besides the system's (a private gateway, a test gateway) */
+    ca: z.string().min(1).optional(),
   })
   // The loader resolves `auto` (config/profile.ts, with the profile's defaults); a config
   // parsed by the schema alone gets the same answer here, so payguard sees one name.
