@@ -25,6 +25,8 @@ export interface Gateway {
   readonly scoped: boolean;
   /** its own plain-HTTP listener's port, if it has one */
   readonly port: number | undefined;
+  /** the host names clients reach it by through interception (SNI) */
+  readonly hosts: readonly string[];
   /** the whole config this gateway runs under (the top level with its overrides) */
   readonly config: GatewayConfig;
   readonly routes: RouteTable;
@@ -39,6 +41,8 @@ export interface Generation {
   readonly config: Config;
   /** every gateway, in the file's order; the first is server.port's */
   readonly gateways: readonly Gateway[];
+  /** the gateway a client reaches by this host name (interception), if any */
+  gatewayForHost(host: string): Gateway | undefined;
   /** the gateway by name (its own listener's), the first for undefined (server.port); undefined for a name no longer served */
   gateway(name: string | undefined): Gateway | undefined;
   /** the first gateway's profile: for answers made before a request is routed */
@@ -57,7 +61,8 @@ export function buildGeneration(id: number, config: Config, deps: { metrics: Met
   );
   const first = gateways[0] as Gateway;
   const byName = new Map(gateways.map((g) => [g.name, g]));
-  return { id, config, gateways, gateway: (name) => (name === undefined ? first : byName.get(name)), profile: first.profile, active: 0 };
+  const gatewayForHost = (host: string) => gateways.find((g) => g.hosts.includes(host.toLowerCase()));
+  return { id, config, gateways, gatewayForHost, gateway: (name) => (name === undefined ? first : byName.get(name)), profile: first.profile, active: 0 };
 }
 
 /**
@@ -75,6 +80,7 @@ function buildGateway(spec: GatewaySpec, deps: { metrics: Metrics; logger: Logge
     name: spec.name,
     scoped: spec.scoped,
     port: spec.port,
+    hosts: spec.hosts,
     config,
     routes,
     resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined, owner),

@@ -7,6 +7,11 @@ import { createServer, type Server } from "node:net";
 
 const gatewayOf = new WeakMap<object, string>();
 
+/** Marks a connection as one for `gateway` (its own listener, or the name it was intercepted for). */
+export function tagGateway(socket: object, gateway: string): void {
+  gatewayOf.set(socket, gateway);
+}
+
 /** The gateway the connection's listener serves; undefined on server.port. */
 export function listenerGateway(socket: object): string | undefined {
   return gatewayOf.get(socket);
@@ -18,7 +23,7 @@ export function listenerGateway(socket: object): string | undefined {
  */
 export function gatewayListener(gateway: string, http: { emit(event: "connection", socket: unknown): boolean }): Server {
   return createServer((socket) => {
-    gatewayOf.set(socket, gateway);
+    tagGateway(socket, gateway);
     http.emit("connection", socket);
   });
 }

@@ -34,6 +34,8 @@ export interface Payguard {
   readonly adminServer: Server;
   /** http://host:port of each gateway's own listener (`gateways.<name>.port`), by gateway name */
   readonly gatewayUrls: Readonly<Record<string, string>>;
+  /** the interception listener's port, when `intercept.ca` is set */
+  readonly interceptPort?: number;
   /**
    * Serves new requests under `config` from now on (requests in flight keep theirs).
    * Settings that only a restart applies (listeners, store, ...) are listed, not applied.
@@ -63,6 +65,7 @@ const RESTART_ONLY: ReadonlyArray<(c: Config) => [string, unknown]> = [
   (c) => ["limits.maxHeaderSize", c.limits.maxHeaderSize],
   // each gateway's own listener (a gateway a reload removes answers 421 gateway_not_served until then)
   (c) => ["gateways.*.port", c.gateways.map((g) => [g.name, g.port])],
+  (c) => ["intercept", c.intercept],
 ];
 
 export function restartRequired(running: Config, next: Config): string[] {
@@ -85,10 +88,12 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const gatewayListeners = config.gateways.flatMap((g) =>
     g.port === undefined ? [] : [{ name: g.name, port: g.port, server: gatewayListener(g.name, proxyServer) }],
   );
+  const intercept = await interceptListenerFor(config, deps, proxyServer);
   await Promise.all([
     listen(proxyServer, config.server),
     listen(adminServer, config.admin),
     ...gatewayListeners.map((g) => listen(g.server, { host: config.server.host, port: g.port })),
+    ...(intercept ? [listen(intercept, config.intercept)] : []),
   ]);
   const gatewayUrls = Object.fromEntries(gatewayListeners.map((g) => [g.name, baseUrl(g.server)]));
   const url = baseUrl(proxyServer);
@@ -103,10 +108,12 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     proxyServer,
     adminServer,
     gatewayUrls,
+    ...(intercept ? { interceptPort: (intercept.address() as AddressInfo).port } : {}),
     reload: (next) => reloadConfig(deps, config, next),
     shutdown: () => {
       // The gateways' own listeners take no new connections; those open drain with server.port's.
       for (const g of gatewayListeners) g.server.close();
+      intercept?.close();
       return drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown);
     },
   };
@@ -146,6 +153,16 @@ function reloadConfig(deps: AppDeps, running: Config, next: Config): ReloadOutco
   logger.level = next.log.level;
   metrics.configGeneration.set(generation.id);
   return { result: "applied", generation: generation.id, restartRequired: pending };
+}
+
+/**
+ * The interception listener when `intercept.ca` is set. Its module (X.509, a Reflect polyfill)
+ * is loaded only then: a process without interception never holds it.
+ */
+async function interceptListenerFor(config: Config, deps: AppDeps, http: Server): Promise<NetServer | undefined> {
+  if (!config.intercept.ca) return undefined;
+  const { interceptListener } = await import("./tls/intercept.js");
+  return interceptListener(config.intercept, deps.live, http);
 }
 
 /** Slow-client limits both listeners share. */

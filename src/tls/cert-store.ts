@@ -29,8 +29,8 @@ export interface CaPem {
 
 export interface CertStoreOptions {
   ca: CaPem;
-  /** the host names any gateway answers for (lower case) */
-  hosts: ReadonlySet<string>;
+  /** the host names any gateway answers for (lower case), asked at each handshake: a reload may change them */
+  hosts: { has(host: string): boolean };
   /** how long a minted certificate is valid */
   validityMs: number;
 }
@@ -54,7 +54,7 @@ export class CertStore {
     private readonly ca: { cert: x509.X509Certificate; key: CryptoKey; algorithm: Algorithm },
     private readonly leaf: { keys: CryptoKeyPair; keyPem: string },
   ) {
-    this.#cache = new LRUCache({ max: Math.max(16, options.hosts.size * 2) });
+    this.#cache = new LRUCache({ max: 256 });
   }
 
   static async open(options: CertStoreOptions): Promise<CertStore> {

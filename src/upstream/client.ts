@@ -2,7 +2,9 @@
  * The only way out: one keep-alive undici Pool to `upstream.url`. payguard never contacts
  * another origin, whatever the request says.
  */
+import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
 import { Pool } from "undici";
 import type { Config } from "../config/schema.js";
 import type { ResponseHeaders } from "./headers.js";
@@ -45,13 +47,18 @@ export function discardBody(body: Readable): void {
   else body.destroy();
 }
 
+/** upstream.ca: its CAs besides the system's (undici's `ca` replaces the defaults, so both are given). */
+function trusted(caFile: string | undefined): { ca?: string[] } {
+  return caFile === undefined ? {} : { ca: [...rootCertificates, readFileSync(caFile, "utf8")] };
+}
+
 export function createUpstreamClient(upstream: Config["upstream"]): UpstreamClient {
   const url = new URL(upstream.url);
   const basePath = url.pathname.replace(/\/+$/, "");
   const pool = new Pool(url.origin, {
     connections: upstream.connections,
     keepAliveTimeout: upstream.keepAliveTimeout,
-    connect: { timeout: upstream.connectTimeout },
+    connect: { timeout: upstream.connectTimeout, ...trusted(upstream.ca) },
   });
 
   return {

@@ -3,7 +3,9 @@
  * the next scripted step (or the default), and every request it saw is recorded — with its
  * raw headers and body — so tests can assert what reached the "gateway".
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -82,7 +84,8 @@ const echo: StepFn = (req) => ({
   body: { method: req.method, url: req.url, body: req.body.toString("utf8") },
 });
 
-export async function startFakeGateway(): Promise<FakeGateway> {
+/** `tls`: serve HTTPS with this certificate (e.g. issueServerCert of a test CA) instead of plain HTTP. */
+export async function startFakeGateway(options: { tls?: { cert: string; key: string } } = {}): Promise<FakeGateway> {
   const requests: SeenRequest[] = [];
   const queue: Step[] = [];
   const standing: ((req: SeenRequest) => Step | undefined)[] = [];
@@ -90,10 +93,11 @@ export async function startFakeGateway(): Promise<FakeGateway> {
   let counter = 0;
   const sockets = new Set<Socket>();
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     // A client (payguard) may hang up mid-request: that must not crash the gateway.
     handle(req, res).catch(() => res.destroy());
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
   const standingAnswer = (seen: SeenRequest): Step | undefined => {
     for (const answer of standing) {
       const step = answer(seen);
@@ -125,7 +129,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
     script: (...more) => void queue.push(...more),
     clearScript: () => void queue.splice(0),

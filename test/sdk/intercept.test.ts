@@ -1,0 +1,86 @@
+/**
+ * Interception: the stock stripe-node (no host option) in a process whose resolver really
+ * maps api.stripe.com to payguard — its own /etc/hosts in a mount namespace, through the real
+ * getaddrinfo — trusting payguard's CA through NODE_EXTRA_CA_CERTS only. payguard answers for
+ * the name with a certificate minted from that CA and forwards to the fake gateway over TLS
+ * (its own test CA, trusted through upstream.ca). Create + repeat → one upstream call; a
+ * changed payload → the SDK's own error.
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { issueServerCert, makeTestCa } from "../support/test-ca.js";
+
+const isRoot = process.getuid?.() === 0;
+const payguardCa = makeTestCa("ec", "payguard interception CA");
+const gatewayCa = makeTestCa("rsa", "fake gateway CA");
+let gw: FakeGateway;
+let pg: Running;
+
+beforeAll(async () => {
+  if (!isRoot) return;
+  gw = await startFakeGateway({ tls: issueServerCert(gatewayCa, ["127.0.0.1"]) });
+  pg = await startInProcessYaml(`
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
+store: { type: memory }
+intercept: { host: 127.0.0.1, port: 443, ca: { certFile: "${payguardCa.certPath}", keyFile: "${payguardCa.keyPath}" } }
+gateways:
+  stripe: { url: "${gw.url}", hosts: [api.stripe.com], upstream: { gateway: stripe, ca: "${gatewayCa.certPath}" } }
+`);
+});
+afterAll(async () => {
+  await pg?.close();
+  await gw?.close();
+});
+
+/** Runs `script` with its own /etc/hosts (a bind mount in a new mount namespace) and env. */
+function runWithHosts(
+  hosts: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const file = join(payguardCa.dir, "hosts");
+  writeFileSync(file, hosts);
+  const child = spawn("unshare", ["-m", "sh", "-c", `mount --bind "${file}" /etc/hosts && exec "${process.execPath}" "$@"`, "sh", script, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;
+
+describe("interception: the stock SDK reaches payguard by the gateway's own host name", () => {
+  // skipped unless root: a mount namespace and port 443 need it (CI runs as root)
+  it.skipIf(!isRoot)("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
+    gw.setDefault(steps.json(200, { id: "pi_intercepted", object: "payment_intent", amount: 1000 }, { "request-id": "req_1" }));
+    const key = `intercept-${Date.now()}`;
+    const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    expect(run.stderr).toBe("");
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first).toMatchObject({ ok: true, id: "pi_intercepted" });
+    expect(result.repeat).toMatchObject({ ok: true, id: "pi_intercepted", replayed: "true" });
+    // the SDK's own error type (StripeAPIError), carrying payguard's code
+    expect(result.changed).toMatchObject({ ok: false, type: expect.stringMatching(/^Stripe\w*Error$/), status: 422, code: "idempotency_key_reused" });
+    const sent = gw.requests.filter((r) => r.headers["idempotency-key"] === key);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.headers.host).toBe(new URL(gw.url).host);
+  });
+
+  it.skipIf(!isRoot)("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
+    const before = gw.requests.length;
+    const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, ["no-ca"], {});
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first).toMatchObject({ ok: false, type: "StripeConnectionError" });
+    expect(gw.requests.length).toBe(before);
+  });
+});
