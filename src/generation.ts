@@ -84,7 +84,7 @@ function buildGateway(spec: GatewaySpec, deps: { metrics: Metrics; logger: Logge
     config,
     routes,
     resilience: buildResilience(routes, routes.fallback, deps, sameGateway ? previous.resilience : undefined, owner),
-    upstream: samePool ? previous.upstream : createUpstreamClient(config.upstream),
+    upstream: samePool ? previous.upstream : createUpstreamClient(config.upstream, config.intercept.ca !== undefined),
     profile: profileOf(config.upstream.gateway),
   };
 }

@@ -7,6 +7,9 @@ import { createServer, type Server } from "node:net";
 
 const gatewayOf = new WeakMap<object, string>();
 
+/** Every port this process listens on (server.ts adds them): the upstream loop guard reads it. */
+export const listeningPorts = new Set<number>();
+
 /** Marks a connection as one for `gateway` (its own listener, or the name it was intercepted for). */
 export function tagGateway(socket: object, gateway: string): void {
   gatewayOf.set(socket, gateway);

@@ -16,7 +16,7 @@ import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
 import { Settlements } from "./idempotency/settlements.js";
 import { drain } from "./lifecycle.js";
-import { gatewayListener } from "./listeners.js";
+import { gatewayListener, listeningPorts } from "./listeners.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { bufferedBodyBytes } from "./pipeline/body-budget.js";
@@ -96,6 +96,10 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     ...(intercept ? [listen(intercept, config.intercept)] : []),
   ]);
   const gatewayUrls = Object.fromEntries(gatewayListeners.map((g) => [g.name, baseUrl(g.server)]));
+  const ports = [proxyServer, adminServer, ...gatewayListeners.map((g) => g.server), ...(intercept ? [intercept] : [])].map(
+    (s) => (s.address() as AddressInfo).port,
+  );
+  for (const port of ports) listeningPorts.add(port);
   const url = baseUrl(proxyServer);
   const adminUrl = baseUrl(adminServer);
   deps.lifecycle.ready = true;
@@ -114,6 +118,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
       // The gateways' own listeners take no new connections; those open drain with server.port's.
       for (const g of gatewayListeners) g.server.close();
       intercept?.close();
+      for (const port of ports) listeningPorts.delete(port);
       return drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown);
     },
   };

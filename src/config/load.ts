@@ -7,6 +7,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { brandGuard } from "../brand.js";
 import { profiledView } from "./gateways.js";
+import { loopProblems } from "./loops.js";
 import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema, fileSchema, type GatewayConfig, type GatewaySpec } from "./schema.js";
 import { resolveStoreType, type StoreTypeOrigin } from "./store-keys.js";
@@ -79,6 +80,7 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
   const interpolated = interpolate(raw, env, [], problems, new Set()) as Record<string, unknown>;
   const profiles: LoadedConfig["profiles"] = {};
   const specs = "gateways" in interpolated ? namedGateways(interpolated, problems, profiles) : [oneGateway(interpolated, problems, profiles)];
+  if (problems.length === 0) problems.push(...loopProblems(specs, (g) => (g.scoped ? `gateways.${g.name}.url` : "upstream.url")));
   if (problems.length > 0 || specs.length === 0) throw new ConfigError(source, problems);
   const first = specs[0] as GatewaySpec;
   const store = interpolated.store;

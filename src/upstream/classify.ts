@@ -33,6 +33,13 @@ const CONNECT_CODES = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",
+  // DNS failures of the resolver that ignores /etc/hosts (upstream/resolve.ts)
+  "ENODATA",
+  "ESERVFAIL",
+  "EREFUSED",
+  "ETIMEOUT",
+  // the loop guard: the gateway resolved to one of payguard's own listeners
+  "ELOOP_PAYGUARD",
   "EHOSTUNREACH",
   "ENETUNREACH",
   "EADDRNOTAVAIL",

@@ -2,12 +2,14 @@
  * The only way out: one keep-alive undici Pool to `upstream.url`. payguard never contacts
  * another origin, whatever the request says.
  */
+
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { Pool } from "undici";
 import type { Config } from "../config/schema.js";
 import type { ResponseHeaders } from "./headers.js";
+import { gatewayLookup } from "./resolve.js";
 
 export interface UpstreamRequest {
   method: string;
@@ -52,13 +54,20 @@ function trusted(caFile: string | undefined): { ca?: string[] } {
   return caFile === undefined ? {} : { ca: [...rootCertificates, readFileSync(caFile, "utf8")] };
 }
 
-export function createUpstreamClient(upstream: Config["upstream"]): UpstreamClient {
+/**
+ * `intercepting`: intercept.ca is set, so `resolve: auto` asks DNS (the pod's hostAliases
+ * point the gateway's name at payguard).
+ */
+export function createUpstreamClient(upstream: Config["upstream"], intercepting = false): UpstreamClient {
   const url = new URL(upstream.url);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const viaDns = upstream.resolve === "dns" || (upstream.resolve === "auto" && intercepting);
+  const lookup = gatewayLookup({ viaDns, servers: upstream.dnsServers, port });
   const basePath = url.pathname.replace(/\/+$/, "");
   const pool = new Pool(url.origin, {
     connections: upstream.connections,
     keepAliveTimeout: upstream.keepAliveTimeout,
-    connect: { timeout: upstream.connectTimeout, ...trusted(upstream.ca) },
+    connect: { timeout: upstream.connectTimeout, lookup, ...trusted(upstream.ca) },
   });
 
   return {

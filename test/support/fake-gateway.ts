@@ -84,8 +84,8 @@ const echo: StepFn = (req) => ({
   body: { method: req.method, url: req.url, body: req.body.toString("utf8") },
 });
 
-/** `tls`: serve HTTPS with this certificate (e.g. issueServerCert of a test CA) instead of plain HTTP. */
-export async function startFakeGateway(options: { tls?: { cert: string; key: string } } = {}): Promise<FakeGateway> {
+/** `tls`: serve HTTPS with this certificate (e.g. issueServerCert of a test CA) instead of plain HTTP; `host`: another loopback address. */
+export async function startFakeGateway(options: { tls?: { cert: string; key: string }; host?: string } = {}): Promise<FakeGateway> {
   const requests: SeenRequest[] = [];
   const queue: Step[] = [];
   const standing: ((req: SeenRequest) => Step | undefined)[] = [];
@@ -125,11 +125,12 @@ export async function startFakeGateway(options: { tls?: { cert: string; key: str
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
     requests,
     script: (...more) => void queue.push(...more),
     clearScript: () => void queue.splice(0),

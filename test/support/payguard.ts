@@ -93,9 +93,20 @@ export function runNode(script: string, args: string[], env: Record<string, stri
 }
 
 /** Starts `payguard serve --config FILE` (with Node's `nodeArgs`) and waits for its "listening" log line. */
-export function startChild(configFile: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Child> {
+/**
+ * Runs `command` with its own /etc/hosts: a bind mount in a new mount namespace (root only), so
+ * the real getaddrinfo reads `hostsFile` — name resolution as a pod with hostAliases sees it.
+ */
+export function withHostsFile(hostsFile: string, command: string, args: readonly string[]): [string, string[]] {
+  return ["unshare", ["-m", "sh", "-c", `mount --bind "${hostsFile}" /etc/hosts && exec "$0" "$@"`, command, ...args]];
+}
+
+/** `hostsFile`: the child's own /etc/hosts (withHostsFile). */
+export function startChild(configFile: string, env: Record<string, string> = {}, nodeArgs: string[] = [], hostsFile?: string): Promise<Child> {
+  const args = [...nodeArgs, MAIN, "serve", "--config", configFile];
+  const [command, argv] = hostsFile ? withHostsFile(hostsFile, process.execPath, args) : [process.execPath, args];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...nodeArgs, MAIN, "serve", "--config", configFile], {
+    const proc = spawn(command, argv, {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

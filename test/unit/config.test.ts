@@ -28,6 +28,8 @@ describe("config defaults", () => {
         connections: 128,
         connectTimeout: 5000,
         keepAliveTimeout: 4000,
+        resolve: "auto",
+        dnsServers: [],
       },
       limits: {
         maxBodySize: 1024 * 1024,

@@ -22,7 +22,8 @@ describe("upstream.gateway: auto", () => {
     ["https://a1b2c3d4.api.sandbox.checkout.com", "checkout"],
     ["https://a1b2c3d4.api.checkout.com", "checkout"],
     ["https://API.STRIPE.COM", "stripe"],
-    ["http://127.0.0.1:8080", "generic"],
+    // not :8080, payguard's own default server.port: that config would loop, and is refused at load
+    ["http://127.0.0.1:8081", "generic"],
     ["https://stripe.com.evil.example", "generic"],
     ["https://notadyen.com", "generic"],
     ["https://api.stripe.com.example", "generic"],

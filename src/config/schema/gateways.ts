@@ -25,6 +25,8 @@ const upstreamOverride = z
     connectTimeout: duration({ min: 1 }).optional(),
     keepAliveTimeout: duration({ min: 1 }).optional(),
     ca: z.string().min(1).optional(),
+    resolve: z.enum(["auto", "system", "dns"]).optional(),
+    dnsServers: z.array(z.string().min(1)).optional(),
   })
   .optional();
 

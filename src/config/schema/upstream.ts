@@ -28,6 +28,14 @@ export const upstreamSection = z
     keepAliveTimeout: duration({ min: 1 }).default(4_000),
     /** a PEM file of CA certificates trusted for this gateway besides the system's (a private gateway, a test gateway) */
     ca: z.string().min(1).optional(),
+    /**
+     * how its address is found: `system` (getaddrinfo: /etc/hosts, then DNS), `dns` (DNS only,
+     * never /etc/hosts), `auto` (dns while intercept.ca is set: the pod's hostAliases send the
+     * gateway's name to payguard itself)
+     */
+    resolve: z.enum(["auto", "system", "dns"]).default("auto"),
+    /** name servers for `dns` (host or host:port); empty: the system's */
+    dnsServers: z.array(z.string().min(1)).default([]),
   })
   // The loader resolves `auto` (config/profile.ts, with the profile's defaults); a config
   // parsed by the schema alone gets the same answer here, so payguard sees one name.
