@@ -48,6 +48,12 @@ interface ProblemSpec {
 export const PROBLEMS = {
   absolute_form_rejected: { status: 400, title: "Absolute-form request targets are not accepted: payguard is not an open proxy", flag: "LR", retryable: false },
   connect_rejected: { status: 400, title: "CONNECT is not accepted: payguard is not an open proxy", flag: "LR", retryable: false },
+  connect_forbidden: {
+    status: 403,
+    title: "CONNECT is accepted only for a gateway's host name on port 443, or a host in intercept.passThrough",
+    flag: "LR",
+    retryable: false,
+  },
   invalid_request: { status: 400, title: "The request could not be parsed", flag: "LR", retryable: false },
   path_rejected: {
     status: 400,

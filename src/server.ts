@@ -23,6 +23,7 @@ import { bufferedBodyBytes } from "./pipeline/body-budget.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { createStore } from "./store/create.js";
 import type { ReadyStore } from "./store/shared/store.js";
+import type { Interception, Terminate } from "./tls/intercept.js";
 
 export interface Payguard {
   readonly deps: AppDeps;
@@ -88,7 +89,9 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const gatewayListeners = config.gateways.flatMap((g) =>
     g.port === undefined ? [] : [{ name: g.name, port: g.port, server: gatewayListener(g.name, proxyServer) }],
   );
-  const intercept = await interceptListenerFor(config, deps, proxyServer);
+  const interception = await interceptionFor(config, deps, proxyServer);
+  if (interception) await acceptConnect(proxyServer, interception.terminate, config, deps);
+  const intercept = interception?.listener;
   await Promise.all([
     listen(proxyServer, config.server),
     listen(adminServer, config.admin),
@@ -164,10 +167,18 @@ function reloadConfig(deps: AppDeps, running: Config, next: Config): ReloadOutco
  * The interception listener when `intercept.ca` is set. Its module (X.509, a Reflect polyfill)
  * is loaded only then: a process without interception never holds it.
  */
-async function interceptListenerFor(config: Config, deps: AppDeps, http: Server): Promise<NetServer | undefined> {
+async function interceptionFor(config: Config, deps: AppDeps, http: Server): Promise<Interception | undefined> {
   if (!config.intercept.ca) return undefined;
-  const { interceptListener } = await import("./tls/intercept.js");
-  return interceptListener(config.intercept, deps.live, http);
+  const { interception } = await import("./tls/intercept.js");
+  return interception(config.intercept, deps.live, http);
+}
+
+/** HTTPS proxy mode (tls/connect.ts) in place of refusing every CONNECT. */
+async function acceptConnect(http: Server, terminate: Terminate, config: Config, deps: AppDeps): Promise<void> {
+  const { connectHandler } = await import("./tls/connect.js");
+  const refuse = (socket: Duplex, code: ProblemCode) => writeRawProblem(socket, code, deps);
+  http.removeAllListeners("connect");
+  http.on("connect", connectHandler({ live: deps.live, terminate, passThrough: new Set(config.intercept.passThrough), refuse }));
 }
 
 /** Slow-client limits both listeners share. */

@@ -58,5 +58,7 @@ export const interceptSection = z
     ca: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
     /** how long a minted certificate is valid */
     validity: duration({ min: 60_000 }).default(24 * 3600_000),
+    /** HTTPS proxy mode: hosts a CONNECT may reach untouched (tunnelled, not intercepted); any other non-gateway host gets 403 */
+    passThrough: z.array(z.string().regex(/^[a-z0-9.-]+$/, "must be a lower-case host name")).default([]),
   })
   .prefault({});

@@ -1,0 +1,42 @@
+// @adyen/api-library as shipped (no custom httpClient), its documented proxy setting
+// (httpClient.proxy) pointed at payguard; it calls https://checkout-test.adyen.com through a
+// CONNECT tunnel. Run by test/sdk/proxy-mode.test.ts, trusting payguard's CA through
+// NODE_EXTRA_CA_CERTS only. Prints one JSON line.
+const { CheckoutAPI, Client, EnvironmentEnum } = require("@adyen/api-library");
+
+const [proxyPort, key] = process.argv.slice(2);
+const client = new Client({ apiKey: "AQE_proxied", environment: EnvironmentEnum.TEST });
+client.httpClient.proxy = { host: "127.0.0.1", port: Number(proxyPort) };
+const payments = new CheckoutAPI(client).PaymentsApi;
+const request = (value) => ({
+  amount: { currency: "EUR", value },
+  reference: "order-proxied",
+  merchantAccount: "PayguardTestMerchant",
+  returnUrl: "https://shop.example/return",
+  paymentMethod: { type: "scheme", encryptedCardNumber: "test_4111111111111111" },
+});
+const outcome = async (value) => {
+  try {
+    const answer = await payments.payments(request(value), { idempotencyKey: key });
+    return { ok: true, pspReference: answer.pspReference };
+  } catch (err) {
+    return {
+      ok: false,
+      type: err.constructor.name,
+      status: err.statusCode ?? null,
+      code: (() => {
+        try {
+          return JSON.parse(err.responseBody).code;
+        } catch {
+          return null;
+        }
+      })(),
+    };
+  }
+};
+(async () => {
+  const first = await outcome(1000);
+  const repeat = await outcome(1000);
+  const changed = await outcome(2000);
+  console.log(JSON.stringify({ first, repeat, changed }));
+})();

@@ -1,0 +1,97 @@
+/**
+ * HTTPS proxy mode: the stock @adyen/api-library with its documented proxy setting reaches
+ * checkout-test.adyen.com through payguard — CONNECT, then payguard's TLS for that name
+ * (trusted through NODE_EXTRA_CA_CERTS only) and the same pipeline, forwarded to the fake
+ * gateway over TLS. CONNECT to a host no gateway names is 403 and nothing is dialled; a host
+ * in intercept.passThrough is tunnelled untouched.
+ */
+import { spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { rawExchange } from "../support/http.js";
+import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { issueServerCert, makeTestCa } from "../support/test-ca.js";
+
+const payguardCa = makeTestCa("ec", "payguard proxy CA");
+const gatewayCa = makeTestCa("ec", "fake Adyen CA");
+let gw: FakeGateway;
+let pg: Running;
+let echo: Server;
+let dialled = 0;
+
+beforeAll(async () => {
+  gw = await startFakeGateway({ tls: issueServerCert(gatewayCa, ["127.0.0.1"]) });
+  // a plain TCP echo service: the pass-through host's
+  echo = createServer((socket) => {
+    dialled++;
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+  pg = await startInProcessYaml(`
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
+store: { type: memory }
+intercept: { host: 127.0.0.1, port: 0, ca: { certFile: "${payguardCa.certPath}", keyFile: "${payguardCa.keyPath}" }, passThrough: [localhost] }
+gateways:
+  adyen: { url: "${gw.url}", hosts: [checkout-test.adyen.com], upstream: { gateway: adyen, ca: "${gatewayCa.certPath}" } }
+`);
+});
+afterAll(async () => {
+  await pg?.close();
+  await gw?.close();
+  echo?.close();
+});
+
+function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [script, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const ADYEN = new URL("./adyen-proxy.cjs", import.meta.url).pathname;
+
+describe("HTTPS proxy mode", () => {
+  it("stock Adyen SDK with httpClient.proxy: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
+    gw.setDefault(steps.json(200, { pspReference: "PSP_PROXIED", resultCode: "Authorised" }, { pspreference: "PSP_PROXIED" }));
+    const key = `proxied-${Date.now()}`;
+    const port = new URL(pg.url).port;
+    const run = await runScript(ADYEN, [port, key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    expect(run.stderr).toBe("");
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first).toEqual({ ok: true, pspReference: "PSP_PROXIED" });
+    expect(result.repeat).toEqual({ ok: true, pspReference: "PSP_PROXIED" });
+    expect(result.changed).toMatchObject({ ok: false, type: "HttpClientException", status: 422 });
+    expect(gw.requests.filter((r) => r.headers["idempotency-key"] === key)).toHaveLength(1);
+  });
+
+  it("without payguard's CA the SDK refuses payguard's certificate, and nothing reaches the gateway", async () => {
+    const before = gw.requests.length;
+    const run = await runScript(ADYEN, [new URL(pg.url).port, "no-ca"], {});
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first?.ok).toBe(false);
+    expect(gw.requests.length).toBe(before);
+  });
+
+  it("CONNECT to a host no gateway names is 403 connect_forbidden; nothing is dialled", async () => {
+    const port = (echo.address() as AddressInfo).port;
+    const before = dialled;
+    const raw = await rawExchange(pg.url, `CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 403 /);
+    expect(raw).toContain('"code":"connect_forbidden"');
+    const other = await rawExchange(pg.url, `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    expect(other).toMatch(/^HTTP\/1\.1 403 /);
+    expect(dialled).toBe(before);
+  });
+
+  it("a host in intercept.passThrough is tunnelled untouched", async () => {
+    const port = (echo.address() as AddressInfo).port;
+    const raw = await rawExchange(pg.url, `CONNECT localhost:${port} HTTP/1.1\r\nHost: localhost:${port}\r\n\r\nping through the tunnel`, 1000);
+    expect(raw).toBe("HTTP/1.1 200 Connection Established\r\n\r\nping through the tunnel");
+  });
+});
