@@ -119,11 +119,11 @@ function namedGateways(file: Record<string, unknown>, problems: string[], profil
       specs.push({ name, port, hosts: hosts ?? [new URL(result.data.upstream.url).hostname], scoped: true, config: result.data });
     }
   }
-  problems.push(...portProblems(specs, written.data), ...hostProblems(specs));
+  problems.push(...portProblems(specs, written.data), ...(written.data.intercept.ca ? hostProblems(specs) : []));
   return specs;
 }
 
-/** A host name is one gateway's: interception picks the gateway by it. */
+/** With interception, a host name is one gateway's: the gateway is picked by it. */
 function hostProblems(specs: readonly GatewaySpec[]): string[] {
   const owner = new Map<string, string>();
   const problems: string[] = [];

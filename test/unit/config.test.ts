@@ -43,7 +43,7 @@ describe("config defaults", () => {
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
       // interception is off until intercept.ca is set
-      intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000 },
+      intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000, passThrough: [] },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },
         retry: {

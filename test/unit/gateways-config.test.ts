@@ -89,6 +89,14 @@ gateways:
       "gateways.a.port: 8080 is already server.port",
       "gateways.c.port: 8081 is already gateways.b.port",
     ]);
+    // with interception, a host name is one gateway's (it picks the gateway); without, the same host is fine
+    const ca = "intercept: { ca: { certFile: /ca.crt, keyFile: /ca.key } }\n";
+    expect(problemsOf(`${ca}gateways:\n  a: { url: "https://api.x.com" }\n  b: { url: "https://api.x.com:8443" }\n`)).toEqual([
+      "gateways.b.hosts: api.x.com is already gateways.a's (set hosts to tell them apart)",
+    ]);
+    expect(
+      problemsOf("gateways:\n  a: { url: https://api.x.com }\n  b: { url: https://api.x.com:8443 }\n  c: { url: http://c, idempotency: { ttl: 1s } }\n"),
+    ).toHaveLength(1);
     expect(problemsOf("gateways:\n  a: { url: http://a, idempotency: { ttl: 1s } }\n")).toEqual([
       expect.stringMatching(/^gateways\.a \(merged over the top level\) → idempotency\.ttl: must be ≥ resilience\.timeout\.total/),
     ]);
