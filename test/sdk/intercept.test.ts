@@ -6,12 +6,11 @@
  * (its own test CA, trusted through upstream.ca). Create + repeat → one upstream call; a
  * changed payload → the SDK's own error.
  */
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
-import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { type Running, runNode, startInProcessYaml } from "../support/payguard.js";
 import { issueServerCert, makeTestCa } from "../support/test-ca.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -38,23 +37,11 @@ afterAll(async () => {
   await gw?.close();
 });
 
-/** Runs `script` with its own /etc/hosts (a bind mount in a new mount namespace) and env. */
-function runWithHosts(
-  hosts: string,
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const file = join(payguardCa.dir, "hosts");
-  writeFileSync(file, hosts);
-  const child = spawn("unshare", ["-m", "sh", "-c", `mount --bind "${file}" /etc/hosts && exec "${process.execPath}" "$@"`, "sh", script, ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+/** Runs `script` with its own /etc/hosts and nothing of the test's environment but PATH and `env`. */
+function runWithHosts(hosts: string, script: string, args: string[], env: Record<string, string>) {
+  const hostsFile = join(payguardCa.dir, "hosts");
+  writeFileSync(hostsFile, hosts);
+  return runNode(script, args, env, { only: true, hostsFile });
 }
 
 const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;

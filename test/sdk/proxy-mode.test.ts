@@ -5,13 +5,12 @@
  * gateway over TLS. CONNECT to a host no gateway names is 403 and nothing is dialled; a host
  * in intercept.passThrough is tunnelled untouched.
  */
-import { spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { rawExchange } from "../support/http.js";
-import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { type Running, runNode, startInProcessYaml } from "../support/payguard.js";
 import { issueServerCert, makeTestCa } from "../support/test-ca.js";
 
 const payguardCa = makeTestCa("ec", "payguard proxy CA");
@@ -45,14 +44,7 @@ afterAll(async () => {
   echo?.close();
 });
 
-function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [script, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
+const runScript = (script: string, args: string[], env: Record<string, string>) => runNode(script, args, env, { only: true });
 
 const ADYEN = new URL("./adyen-proxy.cjs", import.meta.url).pathname;
 

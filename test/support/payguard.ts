@@ -80,9 +80,21 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 }
 
 /** Runs a Node script to completion; returns its exit code and output. */
-export function runNode(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a Node script to completion. `only`: the child's environment is PATH and `env` alone
+ * (an SDK must not pick up a proxy or CA setting of the test's own); `hostsFile`: its own
+ * /etc/hosts (withHostsFile).
+ */
+export function runNode(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  options: { only?: boolean; hostsFile?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const base = options.only ? { PATH: process.env.PATH ?? "" } : process.env;
+  const [command, argv] = options.hostsFile ? withHostsFile(options.hostsFile, process.execPath, [script, ...args]) : [process.execPath, [script, ...args]];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(command, argv, { env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     proc.stdout.on("data", (d) => (stdout += d));
