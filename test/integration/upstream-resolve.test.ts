@@ -15,6 +15,7 @@ import { issueServerCert, makeTestCa } from "../support/test-ca.js";
 import { until } from "../support/until.js";
 
 const isRoot = process.getuid?.() === 0;
+const asRoot = it.skipIf(!isRoot); // skipped unless root: a mount namespace (its own /etc/hosts) needs it; CI runs as root
 const interceptCa = makeTestCa("ec", "payguard interception CA");
 const gatewayCa = makeTestCa("ec", "gateway CA");
 let gw: FakeGateway;
@@ -54,8 +55,7 @@ async function payguardBehindHostAliases(configFile: string): Promise<Child> {
 }
 
 describe("upstream resolution under interception", () => {
-  // skipped unless root: a mount namespace needs it (CI runs as root)
-  it.skipIf(!isRoot)("payguard's own /etc/hosts sends the gateway's name to itself: it asks DNS and reaches the real gateway", async () => {
+  asRoot("payguard's own /etc/hosts sends the gateway's name to itself: it asks DNS and reaches the real gateway", async () => {
     const port = new URL(gw.url).port;
     const pg = await payguardBehindHostAliases(configWith(`https://api.stripe.com:${port}`));
     gw.script(steps.json(200, { id: "pi_real" }));
@@ -89,7 +89,7 @@ gateways:
     expect(refused.stderr + refused.stdout).toMatch(/upstream\.url: http:\/\/127\.0\.0\.1:8080 is payguard's own server\.port: every request would loop/);
   });
 
-  it.skipIf(!isRoot)("a gateway whose DNS answer is payguard's own address and port is refused at run time; nothing loops", async () => {
+  asRoot("a gateway whose DNS answer is payguard's own address and port is refused at run time; nothing loops", async () => {
     // loop.example is 127.0.0.1 in DNS; payguard listens there on server.port, which the URL names.
     const probe = await payguardBehindHostAliases(configWith("https://api.stripe.com"));
     const port = Number(new URL(probe.url).port);

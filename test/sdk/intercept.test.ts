@@ -14,6 +14,7 @@ import { type Running, runNode, startInProcessYaml } from "../support/payguard.j
 import { issueServerCert, makeTestCa } from "../support/test-ca.js";
 
 const isRoot = process.getuid?.() === 0;
+const asRoot = it.skipIf(!isRoot); // skipped unless root: a mount namespace and port 443 need it; CI runs as root
 const payguardCa = makeTestCa("ec", "payguard interception CA");
 const gatewayCa = makeTestCa("rsa", "fake gateway CA");
 let gw: FakeGateway;
@@ -47,8 +48,7 @@ function runWithHosts(hosts: string, script: string, args: string[], env: Record
 const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;
 
 describe("interception: the stock SDK reaches payguard by the gateway's own host name", () => {
-  // skipped unless root: a mount namespace and port 443 need it (CI runs as root)
-  it.skipIf(!isRoot)("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
+  asRoot("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
     gw.setDefault(steps.json(200, { id: "pi_intercepted", object: "payment_intent", amount: 1000 }, { "request-id": "req_1" }));
     const key = `intercept-${Date.now()}`;
     const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
@@ -63,7 +63,7 @@ describe("interception: the stock SDK reaches payguard by the gateway's own host
     expect(sent[0]?.headers.host).toBe(new URL(gw.url).host);
   });
 
-  it.skipIf(!isRoot)("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
+  asRoot("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
     const before = gw.requests.length;
     const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, ["no-ca"], {});
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
