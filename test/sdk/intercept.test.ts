@@ -31,6 +31,7 @@ store: { type: memory }
 intercept: { host: 127.0.0.1, port: 443, ca: { certFile: "${payguardCa.certPath}", keyFile: "${payguardCa.keyPath}" } }
 gateways:
   stripe: { url: "${gw.url}", hosts: [api.stripe.com], upstream: { gateway: stripe, ca: "${gatewayCa.certPath}" } }
+  paypal: { url: "${gw.url}", hosts: [api-m.sandbox.paypal.com], upstream: { gateway: paypal, ca: "${gatewayCa.certPath}" } }
 `);
 });
 afterAll(async () => {
@@ -46,12 +47,14 @@ function runWithHosts(hosts: string, script: string, args: string[], env: Record
 }
 
 const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;
+const PAYPAL = new URL("./paypal-stock.mjs", import.meta.url).pathname;
+const HOSTS = "127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n127.0.0.1 api-m.sandbox.paypal.com\n";
 
 describe("interception: the stock SDK reaches payguard by the gateway's own host name", () => {
   asRoot("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
     gw.setDefault(steps.json(200, { id: "pi_intercepted", object: "payment_intent", amount: 1000 }, { "request-id": "req_1" }));
     const key = `intercept-${Date.now()}`;
-    const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    const run = await runWithHosts(HOSTS, STOCK, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
     expect(run.stderr).toBe("");
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
     expect(result.first).toMatchObject({ ok: true, id: "pi_intercepted" });
@@ -63,9 +66,27 @@ describe("interception: the stock SDK reaches payguard by the gateway's own host
     expect(sent[0]?.headers.host).toBe(new URL(gw.url).host);
   });
 
+  asRoot(
+    "@paypal/paypal-server-sdk, Sandbox: its token and its order through payguard; create + repeat is one order upstream; a changed payload is its own ApiError",
+    async () => {
+      gw.answerWhen((req) =>
+        req.url === "/v1/oauth2/token" ? steps.json(200, { access_token: "A21AA-intercepted", token_type: "Bearer", expires_in: 32400 }) : undefined,
+      );
+      gw.setDefault(steps.json(201, { id: "5O190127TN364715T", status: "CREATED" }, { "paypal-debug-id": "dbg1" }));
+      const key = `pp-intercept-${Date.now()}`;
+      const run = await runWithHosts(HOSTS, PAYPAL, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+      expect(run.stderr).toBe("");
+      const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+      expect(result.first).toEqual({ ok: true, id: "5O190127TN364715T" });
+      expect(result.repeat).toEqual({ ok: true, id: "5O190127TN364715T" });
+      expect(result.changed).toMatchObject({ ok: false, type: "ApiError", status: 422 });
+      expect(gw.requests.filter((r) => r.headers["paypal-request-id"] === key)).toHaveLength(1);
+    },
+  );
+
   asRoot("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
     const before = gw.requests.length;
-    const run = await runWithHosts("127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n", STOCK, ["no-ca"], {});
+    const run = await runWithHosts(HOSTS, STOCK, ["no-ca"], {});
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
     expect(result.first).toMatchObject({ ok: false, type: "StripeConnectionError" });
     expect(gw.requests.length).toBe(before);
