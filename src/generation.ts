@@ -23,8 +23,6 @@ export interface Gateway {
   readonly name: string;
   /** records are scoped by `name` (not for the one-gateway shorthand, whose keys predate names) */
   readonly scoped: boolean;
-  /** its own plain-HTTP listener's port, if it has one */
-  readonly port: number | undefined;
   /** the host names clients reach it by through interception (SNI) */
   readonly hosts: readonly string[];
   /** the whole config this gateway runs under (the top level with its overrides) */
@@ -79,7 +77,6 @@ function buildGateway(spec: GatewaySpec, deps: { metrics: Metrics; logger: Logge
   return {
     name: spec.name,
     scoped: spec.scoped,
-    port: spec.port,
     hosts: spec.hosts,
     config,
     routes,

@@ -11,7 +11,7 @@ import { applyProfile, type ProfileResolution } from "./profile.js";
 const MERGED = ["idempotency", "resilience", "upstream"] as const;
 
 /** The config a file holding only this gateway would be, as written (before its profile's defaults). */
-export function gatewayView(top: Record<string, unknown>, entry: Record<string, unknown>): Record<string, unknown> {
+function gatewayView(top: Record<string, unknown>, entry: Record<string, unknown>): Record<string, unknown> {
   const { gateways: _all, ...view } = top;
   for (const section of MERGED) view[section] = overlay(top[section], entry[section]);
   view.upstream = { ...(view.upstream as object | undefined), url: entry.url };

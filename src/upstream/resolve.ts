@@ -64,7 +64,7 @@ function viaSystem(host: string): Promise<Found[]> {
 }
 
 /** A loopback, unspecified or this host's own interface address. */
-export function isOwnAddress(address: string): boolean {
+function isOwnAddress(address: string): boolean {
   if (address.startsWith("127.") || address === "::1" || address === "0.0.0.0" || address === "::" || address === "::ffff:127.0.0.1") return true;
   return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === address));
 }
