@@ -106,6 +106,12 @@ export const PROBLEMS = {
     flag: "LR",
     retryable: false,
   },
+  host_misdirected: {
+    status: 421,
+    title: "The Host header names a host that this connection's TLS name does not answer for; the request was not sent",
+    flag: "LR",
+    retryable: false,
+  },
   shutting_down: { status: 503, title: "payguard is shutting down; the request was not sent", flag: "SD", retryable: true },
   internal_error: { status: 500, title: "payguard failed internally", flag: "IE", retryable: "if-resend-safe" },
   // The admin API (admin listener only).

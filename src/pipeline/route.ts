@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import type { RoutePolicy } from "../config/routes.js";
 import { ProxyError } from "../errors.js";
@@ -36,8 +37,7 @@ export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<StageEnv<R
       c.set("generation", generation);
       c.set("path", path);
       c.set("query", target.query);
-      const gateway = generation.gateway(listenerGateway(c.env.incoming.socket));
-      if (!gateway) throw new ProxyError("gateway_not_served");
+      const gateway = servedGateway(generation, c.env.incoming);
       c.set("gateway", gateway);
       c.set("route", gateway.routes.match(c.req.method, path));
       await next();
@@ -45,4 +45,22 @@ export function route(deps: Pick<AppDeps, "live">): MiddlewareHandler<StageEnv<R
       deps.live.leave(generation);
     }
   };
+}
+
+/**
+ * The gateway of the connection's listener. On an intercepted connection (the gateway picked
+ * by the TLS name) the Host header must name one of that gateway's hosts: a request for
+ * another host on that connection is misdirected (RFC 9110 §15.5.20), not re-routed.
+ */
+function servedGateway(generation: Generation, incoming: IncomingMessage): Gateway {
+  const tag = listenerGateway(incoming.socket);
+  const gateway = generation.gateway(tag?.gateway);
+  if (!gateway) throw new ProxyError("gateway_not_served");
+  if (tag?.byName && !gateway.hosts.includes(hostName(incoming.headers.host))) throw new ProxyError("host_misdirected");
+  return gateway;
+}
+
+/** The host of a Host header, lower-cased, without its port. */
+function hostName(host: string | undefined): string {
+  return (host ?? "").replace(/:\d+$/, "").toLowerCase();
 }

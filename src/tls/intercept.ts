@@ -54,7 +54,7 @@ function terminator(store: CertStore, live: Live, http: Http): Terminate {
     tls.once("secure", () => {
       const gateway = live.current.gatewayForHost(String(tls.servername));
       if (!gateway) return void tls.destroy();
-      tagGateway(tls, gateway.name);
+      tagGateway(tls, gateway.name, true);
       http.emit("connection", tls);
     });
   };

@@ -1,13 +1,16 @@
 /**
- * Interception: the stock stripe-node (no host option) in a process whose resolver really
- * maps api.stripe.com to payguard — its own /etc/hosts in a mount namespace, through the real
+ * Interception: the stock stripe-node (no host option), @adyen/api-library (no custom
+ * httpClient) and @paypal/paypal-server-sdk (Sandbox), each in a process whose resolver really
+ * maps the gateway's host name to payguard — its own /etc/hosts in a mount namespace, through the real
  * getaddrinfo — trusting payguard's CA through NODE_EXTRA_CA_CERTS only. payguard answers for
  * the name with a certificate minted from that CA and forwards to the fake gateway over TLS
  * (its own test CA, trusted through upstream.ca). Create + repeat → one upstream call; a
  * changed payload → the SDK's own error.
  */
 import { writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { type Running, runNode, startInProcessYaml } from "../support/payguard.js";
@@ -32,6 +35,7 @@ intercept: { host: 127.0.0.1, port: 443, ca: { certFile: "${payguardCa.certPath}
 gateways:
   stripe: { url: "${gw.url}", hosts: [api.stripe.com], upstream: { gateway: stripe, ca: "${gatewayCa.certPath}" } }
   paypal: { url: "${gw.url}", hosts: [api-m.sandbox.paypal.com], upstream: { gateway: paypal, ca: "${gatewayCa.certPath}" } }
+  adyen: { url: "${gw.url}", hosts: [checkout-test.adyen.com], upstream: { gateway: adyen, ca: "${gatewayCa.certPath}" } }
 `);
 });
 afterAll(async () => {
@@ -48,7 +52,8 @@ function runWithHosts(hosts: string, script: string, args: string[], env: Record
 
 const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;
 const PAYPAL = new URL("./paypal-stock.mjs", import.meta.url).pathname;
-const HOSTS = "127.0.0.1 localhost\n127.0.0.1 api.stripe.com\n127.0.0.1 api-m.sandbox.paypal.com\n";
+const ADYEN = new URL("./adyen-stock.cjs", import.meta.url).pathname;
+const HOSTS = "127.0.0.1 localhost\n127.0.0.1 api.stripe.com api-m.sandbox.paypal.com checkout-test.adyen.com\n";
 
 describe("interception: the stock SDK reaches payguard by the gateway's own host name", () => {
   asRoot("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
@@ -84,11 +89,69 @@ describe("interception: the stock SDK reaches payguard by the gateway's own host
     },
   );
 
+  asRoot("@adyen/api-library with no custom httpClient: create + repeat is one upstream call; a changed payload is its own HttpClientException", async () => {
+    gw.setDefault(steps.json(200, { pspReference: "PSP_INTERCEPTED", resultCode: "Authorised" }, { pspreference: "PSP_INTERCEPTED" }));
+    const key = `adyen-intercept-${Date.now()}`;
+    const run = await runWithHosts(HOSTS, ADYEN, [key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    expect(run.stderr).toBe("");
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first).toEqual({ ok: true, pspReference: "PSP_INTERCEPTED" });
+    expect(result.repeat).toEqual({ ok: true, pspReference: "PSP_INTERCEPTED" });
+    expect(result.changed).toMatchObject({ ok: false, type: "HttpClientException", status: 422 });
+    expect(gw.requests.filter((r) => r.headers["idempotency-key"] === key)).toHaveLength(1);
+  });
+
   asRoot("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
     const before = gw.requests.length;
     const run = await runWithHosts(HOSTS, STOCK, ["no-ca"], {});
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
     expect(result.first).toMatchObject({ ok: false, type: "StripeConnectionError" });
     expect(gw.requests.length).toBe(before);
+  });
+});
+
+/** A TLS handshake with payguard's interception listener for `servername`; resolves to the certificate's names or the failure. */
+function handshake(servername: string | undefined): Promise<{ names?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port: 443, servername, ca: payguardCa.cert }, () => {
+      resolve({ names: socket.getPeerCertificate().subjectaltname });
+      socket.end();
+    });
+    socket.once("error", (err) => resolve({ error: err.message }));
+  });
+}
+
+/** One HTTPS request on a connection for `servername`, with its own Host header. */
+function requestWithHost(servername: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: "127.0.0.1", port: 443, servername, ca: payguardCa.cert, method: "GET", path: "/v1/balance", headers: { host }, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.once("error", reject).end();
+  });
+}
+
+describe("the interception listener answers only for the gateways' names", () => {
+  asRoot("a gateway's name gets a certificate for exactly that name; an unknown name or no name fails the handshake", async () => {
+    expect(await handshake("api.stripe.com")).toEqual({ names: "DNS:api.stripe.com" });
+    expect((await handshake("attacker.example")).error).toBeDefined();
+    expect((await handshake(undefined)).error).toBeDefined();
+  });
+
+  asRoot("a Host naming another gateway on a connection made for api.stripe.com is 421 host_misdirected, and nothing is sent", async () => {
+    gw.setDefault(steps.json(200, { object: "balance" }));
+    const before = gw.requests.length;
+    const misdirected = await requestWithHost("api.stripe.com", "checkout-test.adyen.com");
+    expect(misdirected.status).toBe(421);
+    expect(JSON.parse(misdirected.body)).toMatchObject({ error: { code: "host_misdirected" } });
+    expect(gw.requests.length).toBe(before);
+    // the same name, with the port as clients may send it, is served
+    expect((await requestWithHost("api.stripe.com", "api.stripe.com:443")).status).toBe(200);
+    expect(gw.requests.length).toBe(before + 1);
   });
 });

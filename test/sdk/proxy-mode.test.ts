@@ -46,14 +46,14 @@ afterAll(async () => {
 
 const runScript = (script: string, args: string[], env: Record<string, string>) => runNode(script, args, env, { only: true });
 
-const ADYEN = new URL("./adyen-proxy.cjs", import.meta.url).pathname;
+const ADYEN = new URL("./adyen-stock.cjs", import.meta.url).pathname;
 
 describe("HTTPS proxy mode", () => {
   it("stock Adyen SDK with httpClient.proxy: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
     gw.setDefault(steps.json(200, { pspReference: "PSP_PROXIED", resultCode: "Authorised" }, { pspreference: "PSP_PROXIED" }));
     const key = `proxied-${Date.now()}`;
     const port = new URL(pg.url).port;
-    const run = await runScript(ADYEN, [port, key], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    const run = await runScript(ADYEN, [key, port], { NODE_EXTRA_CA_CERTS: payguardCa.certPath });
     expect(run.stderr).toBe("");
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
     expect(result.first).toEqual({ ok: true, pspReference: "PSP_PROXIED" });
@@ -64,7 +64,7 @@ describe("HTTPS proxy mode", () => {
 
   it("without payguard's CA the SDK refuses payguard's certificate, and nothing reaches the gateway", async () => {
     const before = gw.requests.length;
-    const run = await runScript(ADYEN, [new URL(pg.url).port, "no-ca"], {});
+    const run = await runScript(ADYEN, ["no-ca", new URL(pg.url).port], {});
     const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
     expect(result.first?.ok).toBe(false);
     expect(gw.requests.length).toBe(before);
