@@ -1,10 +1,11 @@
 /**
  * /admin/outcomes: the outcome ledger, one row per settlement, oldest first.
  *
- *   GET /admin/outcomes?since=2026-12-01T00:00:00Z[&state=completed][&limit=100][&cursor=…]
+ *   GET /admin/outcomes?since=2026-12-01T00:00:00Z[&state=completed][&gateway=stripe][&limit=100][&cursor=…]
  *
  * `since` is an ISO 8601 time or epoch milliseconds; `state` one of completed, indeterminate,
- * released, completed-in-background, resolved-by-operator. 404 when the store keeps no ledger
+ * released, completed-in-background, resolved-by-operator; `gateway` a configured gateway's
+ * name (rows written before gateways had names carry none). 404 when the store keeps no ledger
  * (memory, redis). The same rows are plain SQL: docs/operations.md, "The outcome ledger".
  */
 import { Hono } from "hono";
@@ -27,7 +28,9 @@ export function outcomeRoutes(deps: Pick<AppDeps, "store">): Hono<AdminEnv> {
       throw new ProxyError("admin_invalid_request", `state must be one of ${STATES.join(", ")}`);
     const limit = parseLimit(c.req.query("limit"));
     try {
-      const page = await read({ since, limit, cursor: c.req.query("cursor"), ...(state ? { state: state as LedgerState } : {}) });
+      const gateway = c.req.query("gateway");
+      const filters = { ...(state ? { state: state as LedgerState } : {}), ...(gateway ? { gateway } : {}) };
+      const page = await read({ since, limit, cursor: c.req.query("cursor"), ...filters });
       return c.json({
         outcomes: page.outcomes.map((o) => ({ ...o, startedAt: new Date(o.startedAt).toISOString(), settledAt: new Date(o.settledAt).toISOString() })),
         ...(page.cursor ? { nextCursor: page.cursor } : {}),

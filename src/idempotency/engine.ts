@@ -32,6 +32,8 @@ export interface EngineDeps {
 }
 
 export interface KeyedRequest {
+  /** the gateway's name (gateways.<name>; "default" for the upstream: shorthand), for the ledger */
+  gateway: string;
   route: string;
   method: string;
   /** the normalised path, without the query */
@@ -260,6 +262,7 @@ function ledgerEntryOf(deps: EngineDeps, req: KeyedRequest, effective: Effective
   const state = effective === "stored" ? (detail.background ? "completed-in-background" : "completed") : effective;
   return {
     record: req.lookupKey,
+    gateway: req.gateway,
     route: req.route,
     method: req.method,
     path: req.path,

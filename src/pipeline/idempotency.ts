@@ -104,6 +104,7 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
   const lookupKey = scopedKey({ gateway: gateway.scoped ? gateway.name : undefined, scopeValues, method, path: c.get("path"), key });
   c.set("record", lookupKey);
   return {
+    gateway: gateway.name,
     route: route.name,
     method,
     path: c.get("path"),

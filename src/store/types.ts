@@ -150,6 +150,8 @@ export type LedgerState = "completed" | "indeterminate" | "released" | "complete
 export interface LedgerEntry {
   /** the record id (the scoped key), as the admin API knows it */
   record: string;
+  /** the gateway the payment went to (`gateways.<name>`; "default" for the `upstream:` shorthand); absent on rows written before payguard had several gateways */
+  gateway?: string;
   route: string;
   method: string;
   /** the normalised request path, without its query */
@@ -174,6 +176,8 @@ export interface OutcomeQuery {
   /** epoch ms: settled at or after */
   since: number;
   state?: LedgerState;
+  /** only this gateway's rows (gateways.<name>) */
+  gateway?: string;
   limit: number;
   cursor?: string | undefined;
 }

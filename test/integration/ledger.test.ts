@@ -11,9 +11,10 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { steps } from "../support/fake-gateway.js";
+import { startFakeGateway, steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
 import { json, send } from "../support/http.js";
+import { startInProcessYaml } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 
 const env = useGateway();
@@ -62,6 +63,7 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
     const { outcomes } = json(answer) as { outcomes: Record<string, unknown>[] };
     expect(outcomes.map((o) => o.state)).toEqual(["completed", "released", "released"]);
     expect(outcomes[0]).toMatchObject({
+      gateway: "default",
       route: "default",
       method: "POST",
       path: "/v1/charges",
@@ -98,7 +100,8 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
     await pay(pg.url, key);
     const auth = { authorization: `Bearer ${TOKEN}` };
     const list = async () =>
-      (json(await send(pg.adminUrl, `/admin/outcomes?since=${since}`, { headers: auth })) as { outcomes: { state: string; record: string }[] }).outcomes;
+      (json(await send(pg.adminUrl, `/admin/outcomes?since=${since}`, { headers: auth })) as { outcomes: { state: string; record: string; gateway: string }[] })
+        .outcomes;
     const [indeterminate] = await list();
     expect(indeterminate?.state).toBe("indeterminate");
     const resolved = await send(pg.adminUrl, `/admin/records/${indeterminate?.record}/resolve`, {
@@ -107,7 +110,10 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
       body: JSON.stringify({ action: "complete", reason: "reconciled with the gateway", response: { status: 200, headers: {}, body: '{"id":"ch_found"}' } }),
     });
     expect(resolved.status).toBe(200);
-    expect((await list()).map((o) => o.state)).toEqual(["indeterminate", "resolved-by-operator"]);
+    expect((await list()).map((o) => [o.state, o.gateway])).toEqual([
+      ["indeterminate", "default"],
+      ["resolved-by-operator", "default"],
+    ]);
   });
 
   it("refuses a field pointer through a secret or card field, at its path", async () => {
@@ -117,6 +123,58 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
     expect(code).toBe(1);
     expect(stderr).toContain("idempotency.ledger.fields[1]: names a secret or card field");
   });
+});
+
+describe("the ledger names the gateway", () => {
+  const schemas = useDroppedSchemas();
+  const stores = {
+    sqlite: () => sqliteStore().yaml,
+    postgres: () => {
+      const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      schemas.push(schema);
+      const journal = mkdtempSync(join(tmpdir(), "payguard-journal-"));
+      return `store: { type: postgres, url: "${SHARED_POSTGRES}", postgres: { schema: ${schema} }, journal: { dir: "${journal}" } }`;
+    },
+  };
+
+  for (const [type, store] of Object.entries(stores)) {
+    it(`${type}: the same key sent to two gateways is two rows, each naming its gateway; ?gateway= reads one`, async () => {
+      const other = await startFakeGateway();
+      const pg = await startInProcessYaml(`
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0, api: { enabled: true, token: "${TOKEN}" } }
+shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
+${store()}
+resilience: { retry: { maxAttempts: 1 } }
+gateways:
+  stripe: { url: "${env.gw.url}", port: 0, upstream: { gateway: stripe } }
+  adyen: { url: "${other.url}", port: 0, upstream: { gateway: adyen } }
+`);
+      try {
+        env.gw.setDefault(steps.json(200, { id: "ch_two", object: "charge" }));
+        other.setDefault(steps.json(200, { pspReference: "PSP_TWO", resultCode: "Authorised" }));
+        const since = Date.now() - 1000;
+        const key = randomUUID();
+        for (const name of ["stripe", "adyen"]) expect((await pay(pg.pg.gatewayUrls[name] as string, key)).status).toBe(200);
+        const read = async (query: string) =>
+          (
+            json(await send(pg.adminUrl, `/admin/outcomes?since=${since}${query}`, { headers: { authorization: `Bearer ${TOKEN}` } })) as {
+              outcomes: Record<string, unknown>[];
+            }
+          ).outcomes;
+        const rows = await read("");
+        expect(rows.map((o) => [o.gateway, o.route, o.state])).toEqual([
+          ["stripe", "stripe/default", "completed"],
+          ["adyen", "adyen/default", "completed"],
+        ]);
+        expect(rows[0]?.record).not.toBe(rows[1]?.record);
+        expect((await read("&gateway=adyen")).map((o) => o.fields)).toEqual([{ "/pspReference": "PSP_TWO", "/resultCode": "Authorised" }]);
+      } finally {
+        await pg.close();
+        await other.close();
+      }
+    });
+  }
 });
 
 /** The ```sql <dialect> blocks under "The outcome ledger" in docs/operations.md. */

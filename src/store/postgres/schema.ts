@@ -51,6 +51,8 @@ const migrations = (schema: string): readonly string[] => [
   // 3: a record someone waits for: only its completion or release NOTIFYs (a NOTIFY-ing
   //    commit takes a global lock, so notifying every completion serialises the commits).
   `ALTER TABLE ${schema}.records ADD COLUMN watched boolean NOT NULL DEFAULT false;`,
+  // 4: the gateway a ledger row's payment went to (gateways.<name>); null on older rows.
+  `ALTER TABLE ${schema}.ledger ADD COLUMN gateway text;`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

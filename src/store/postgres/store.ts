@@ -16,7 +16,7 @@
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { resolveVerdict } from "../resolve-rule.js";
-import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
+import { LAST_REQUEST, type LastRequest, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
   ClaimRequest,
@@ -275,9 +275,9 @@ function reads(db: Db): Pick<RemoteStore, "get" | "inspect" | "list" | "resolve"
     },
     resolve: (key, next, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "indeterminate" }),
     resolveJournaled: (key, next, ttlMs, entry) => resolveIn(nodes, ready, sql, { key, next, entry, accept: "not-completed", ttlMs }),
-    async outcomes({ since, state, limit, cursor }) {
+    async outcomes({ since, state, gateway, limit, cursor }) {
       const after = cursor === undefined ? 0 : decodeCursor<{ id: number }>(cursor, (v) => Number.isInteger(v.id)).id;
-      const { rows } = await query<LedgerRow>(sql.outcomes, [since, state ?? null, after, limit + 1]);
+      const { rows } = await query<LedgerRow>(sql.outcomes, [since, state ?? null, gateway ?? null, after, limit + 1]);
       const outcomes = rows.slice(0, limit).map(ledgerEntryOf);
       return rows.length > limit ? { outcomes, cursor: encodeCursor({ id: outcomes.at(-1)?.id }) } : { outcomes };
     },
@@ -331,7 +331,7 @@ async function resolveIn(
     if (!next) await client.query(sql.remove, [key]);
     else await client.query(sql.put, [key, ...settable(next), ttlMs ?? Math.max(1, Number(row?.ttl_left ?? 1))]);
     if (entry) {
-      const { rows: last } = await client.query<{ route: string; method: string; path: string }>(sql.lastRequest, [key]);
+      const { rows: last } = await client.query<LastRequest>(sql.lastRequest, [key]);
       await client.query(sql.log, ledgerValues(withRequestOf(entry, last[0])));
     }
     return "resolved";
@@ -383,7 +383,7 @@ function statements(schema: string, channel: string) {
   /** One row per changed record; NOTIFY only for a record a waiter marked (see `watch`). */
   const notifyWatched = `SELECT key, CASE WHEN watched THEN pg_notify('${channel}', key) END FROM changed`;
   const ledger = `${schema}.ledger (${LEDGER_COLUMNS.join(", ")})`;
-  const casts = ["text", "text", "text", "text", "text", "integer", "integer", "text", "jsonb", "bigint", "bigint", "text"];
+  const casts = ["text", "text", "text", "text", "text", "integer", "integer", "text", "jsonb", "bigint", "bigint", "text", "text"];
   /** Appends the entry whose flag and values start at parameter `from`, once per changed row. */
   const logChanged = (from: number) =>
     `logged AS (INSERT INTO ${ledger} SELECT ${casts.map((c, i) => `$${from + 1 + i}::${c}`).join(", ")} FROM changed WHERE $${from}::boolean)`;
@@ -417,7 +417,8 @@ function statements(schema: string, channel: string) {
     release: `WITH changed AS (DELETE FROM ${t} WHERE key = $1 AND state = 'in-flight' AND token = $2 RETURNING key, watched), ${logChanged(3)} ${notifyWatched}`,
     watch: `UPDATE ${t} SET watched = true WHERE key = $1 AND state = 'in-flight' AND expires_at > ${NOW}`,
     log: `INSERT INTO ${ledger} VALUES (${casts.map((c, i) => `$${1 + i}::${c}`).join(", ")})`,
-    outcomes: `SELECT * FROM ${schema}.ledger WHERE settled_at >= $1 AND ($2::text IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4`,
+    outcomes: `SELECT * FROM ${schema}.ledger WHERE settled_at >= $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR gateway = $3)
+      AND id > $4 ORDER BY id LIMIT $5`,
     lastRequest: LAST_REQUEST(`${schema}.ledger`, "$1"),
     forget: `DELETE FROM ${schema}.ledger WHERE id IN (SELECT id FROM ${schema}.ledger WHERE settled_at <= ${NOW} - $1 LIMIT ${SWEEP_BATCH})`,
     page: `SELECT * FROM ${t} WHERE state = $1 AND key > $2 AND expires_at > ${NOW} ORDER BY key LIMIT $3`,

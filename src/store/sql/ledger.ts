@@ -19,6 +19,7 @@ export const LEDGER_COLUMNS = [
   "started_at",
   "settled_at",
   "replica",
+  "gateway",
 ] as const;
 
 export interface LedgerRow {
@@ -35,6 +36,7 @@ export interface LedgerRow {
   started_at: number | string;
   settled_at: number | string;
   replica: string;
+  gateway: string | null;
 }
 
 /** An entry's values in LEDGER_COLUMNS' order, every text storable (rows.ts, `storable`): a body field or request id is the gateway's. */
@@ -52,6 +54,7 @@ export function ledgerValues(entry: LedgerEntry): unknown[] {
     entry.startedAt,
     entry.settledAt,
     storable(entry.replica),
+    entry.gateway === undefined ? null : storable(entry.gateway),
   ];
 }
 
@@ -60,10 +63,15 @@ function storableFields(fields: NonNullable<LedgerEntry["fields"]>): NonNullable
 }
 
 /** The request an operator's entry is about (it names only the record): the record's last row's. */
-export const LAST_REQUEST = (ledger: string, param: string) => `SELECT route, method, path FROM ${ledger} WHERE record = ${param} ORDER BY id DESC LIMIT 1`;
+export const LAST_REQUEST = (ledger: string, param: string) =>
+  `SELECT gateway, route, method, path FROM ${ledger} WHERE record = ${param} ORDER BY id DESC LIMIT 1`;
 
-export function withRequestOf(entry: LedgerEntry, last: { route: string; method: string; path: string } | undefined): LedgerEntry {
-  return entry.route !== "" || !last ? entry : { ...entry, route: last.route, method: last.method, path: last.path };
+/** The columns LAST_REQUEST reads. */
+export type LastRequest = Pick<LedgerRow, "gateway" | "route" | "method" | "path">;
+
+export function withRequestOf(entry: LedgerEntry, last: LastRequest | undefined): LedgerEntry {
+  if (entry.route !== "" || !last) return entry;
+  return { ...entry, ...(last.gateway === null ? {} : { gateway: last.gateway }), route: last.route, method: last.method, path: last.path };
 }
 
 export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
@@ -71,6 +79,7 @@ export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
   return {
     id: Number(row.id),
     record: row.record,
+    ...(row.gateway === null ? {} : { gateway: row.gateway }),
     route: row.route,
     method: row.method,
     path: row.path,

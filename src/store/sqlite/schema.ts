@@ -58,6 +58,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX records_by_state ON records (state, key);`,
   // 4: one row the store rewrites to prove it can write (health.ts): at open, then every second.
   `CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at INTEGER NOT NULL);`,
+  // 5: the gateway a ledger row's payment went to (gateways.<name>); null on older rows.
+  `ALTER TABLE ledger ADD COLUMN gateway TEXT;`,
 ];
 
 /** The write that proves the file takes writes; its one parameter is now, epoch ms. */

@@ -2,7 +2,7 @@
  * The SQLite store's statements, prepared once at open (driver.ts: none is ever garbage).
  */
 import type Database from "better-sqlite3";
-import { LAST_REQUEST, LEDGER_COLUMNS, type LedgerRow } from "../sql/ledger.js";
+import { LAST_REQUEST, type LastRequest, LEDGER_COLUMNS, type LedgerRow } from "../sql/ledger.js";
 import { RECORD_COLUMNS, type RecordRow } from "../sql/rows.js";
 import { PROBE } from "./schema.js";
 
@@ -31,11 +31,11 @@ export function statementsOf(db: Database.Database) {
     sweep: db.prepare(`DELETE FROM records WHERE key IN (SELECT key FROM records WHERE expires_at <= ? LIMIT ${SWEEP_BATCH})`),
     count: db.prepare<[number], { entries: number; inFlight: number }>(COUNT_SQL),
     log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
-    outcomes: db.prepare<[number, string | null, string | null, number, number], LedgerRow>(
-      "SELECT * FROM ledger WHERE settled_at >= ? AND (? IS NULL OR state = ?) AND id > ? ORDER BY id LIMIT ?",
+    outcomes: db.prepare<[number, string | null, string | null, string | null, string | null, number, number], LedgerRow>(
+      "SELECT * FROM ledger WHERE settled_at >= ? AND (? IS NULL OR state = ?) AND (? IS NULL OR gateway = ?) AND id > ? ORDER BY id LIMIT ?",
     ),
     forget: db.prepare(`DELETE FROM ledger WHERE id IN (SELECT id FROM ledger WHERE settled_at <= ? LIMIT ${SWEEP_BATCH})`),
-    lastRequest: db.prepare<[string], { route: string; method: string; path: string }>(LAST_REQUEST("ledger", "?")),
+    lastRequest: db.prepare<[string], LastRequest>(LAST_REQUEST("ledger", "?")),
     probe: db.prepare(PROBE),
     // prepared once, as every statement here (driver.ts): a /metrics scrape prepares none
     pageCount: db.prepare("PRAGMA page_count").pluck(),

@@ -162,9 +162,9 @@ class SqliteRecords {
     return result === "resolved" ? this.changed(key, result) : result;
   }
 
-  outcomes({ since, state, limit, cursor }: OutcomesRequest) {
+  outcomes({ since, state, gateway, limit, cursor }: OutcomesRequest) {
     const after = cursor === undefined ? 0 : decodeCursor<{ id: number }>(cursor, (v) => Number.isInteger(v.id)).id;
-    const rows = this.sql.outcomes.all(since, state ?? null, state ?? null, after, limit + 1);
+    const rows = this.sql.outcomes.all(since, state ?? null, state ?? null, gateway ?? null, gateway ?? null, after, limit + 1);
     const outcomes = rows.slice(0, limit).map(ledgerEntryOf);
     return rows.length > limit ? { outcomes, cursor: encodeCursor({ id: outcomes.at(-1)?.id }) } : { outcomes };
   }
