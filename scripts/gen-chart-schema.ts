@@ -86,6 +86,20 @@ export function chartValuesSchema(): Json {
         redisPassword: secretRef("→ env REDIS_PASSWORD, e.g. store.url: redis://:${REDIS_PASSWORD}@redis:6379"),
         storeKey: secretRef("→ env PAYGUARD_STORE_KEY, e.g. store.encryption.key: ${PAYGUARD_STORE_KEY:-}"),
       }),
+      interception: strict("interception (config.intercept.ca): the CA Secret, and what the application needs to trust it", {
+        caSecret: strict("the Secret holding the CA certificate and key, mounted at /etc/payguard-intercept for payguard only", {
+          secretName: str("name of an existing Secret; empty = no interception"),
+          certKey: str("its key holding the CA certificate (PEM)"),
+          keyKey: str("its key holding the CA private key (PEM)"),
+        }),
+        appRuntime: { type: "string", enum: ["node", "go", "python", "java"], description: "the application's runtime, for its one trust setting" },
+        trustBundle: strict("python and java: a ConfigMap with the public roots plus the CA (e.g. a trust-manager Bundle)", {
+          configMap: str("the ConfigMap's name; empty = none"),
+          pemKey: str("its key holding the PEM bundle (python)"),
+          pkcs12Key: str("its key holding the PKCS#12 trust store (java)"),
+          pkcs12Password: str("the trust store's password (trust-manager's default: changeit)"),
+        }),
+      }),
       extraEnv: arr("extra container env entries (name/value or valueFrom)"),
       terminationGracePeriodSeconds: int("must exceed shutdown.readinessDelay + shutdown.drainTimeout", 1),
       service: strict("standalone Service", {

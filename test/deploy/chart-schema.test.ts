@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import { renderValuesSchema } from "../../scripts/gen-chart-schema.js";
 import { parseConfig } from "../../src/config/load.js";
 import { CHART, read, type Values, valuesFiles, yamlFile } from "./chart.js";
-import { renderChart } from "./helm.js";
+import { one, renderChart } from "./helm.js";
 
 const schemaText = read(`${CHART}values.schema.json`);
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(JSON.parse(schemaText) as object);
@@ -86,9 +86,11 @@ describe("the config section of every values file", () => {
     "is a valid payguard config as Helm renders it, coalesced over values.yaml (no store key of another type): %s",
     (_name, file) => {
       // The values as the Go renderer coalesced them (helm.ts): what helm validates against the schema.
-      const { values } = renderChart({ files: [file] });
-      expect(errorsOf(values)).toEqual([]);
-      expect(() => parseConfig(stringify(values.config), ENV, file)).not.toThrow();
+      const rendered = renderChart({ files: [file] });
+      expect(errorsOf(rendered.values)).toEqual([]);
+      // what payguard reads: the ConfigMap's payguard.yaml (under gateways, without the chart's default upstream)
+      const configYaml = (one(rendered, "ConfigMap", "release-payguard-config").data as Record<string, string>)["payguard.yaml"] as string;
+      expect(() => parseConfig(configYaml, ENV, file)).not.toThrow();
     },
   );
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { CHART } from "./chart.js";
@@ -60,14 +60,14 @@ let written = 0;
  * Renders the chart with these values files and value overlays (each written to a file and
  * passed after them, later wins) — what `helm template release charts/payguard -f … -f …` does.
  */
-export function renderChart(options: { files?: string[]; values?: object[] } = {}): Rendered {
+export function renderChart(options: { files?: string[]; values?: object[]; templates?: Record<string, string>; release?: string } = {}): Rendered {
   const overlays = (options.values ?? []).map((v) => {
     mkdirSync(CACHE, { recursive: true });
     const file = join(CACHE, `values-${process.pid}-${++written}.json`);
     writeFileSync(file, JSON.stringify(v));
     return file;
   });
-  const args = ["-chart", CHART, "-name", "release", "-namespace", "payments"];
+  const args = ["-chart", withTemplates(options.templates), "-name", options.release ?? "release", "-namespace", "payments"];
   for (const f of [...(options.files ?? []), ...overlays]) args.push("-f", f);
   const run = spawnSync(renderer(), args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (run.status !== 0) throw new RenderError(run.stderr.trim() || `helm-render exited ${run.status}`);
@@ -77,6 +77,18 @@ export function renderChart(options: { files?: string[]; values?: object[] } = {
     objects: out.files.filter((f) => !f.name.endsWith("NOTES.txt")).flatMap((f) => objectsOf(f.name, f.content)),
     notes: out.files.find((f) => f.name.endsWith("NOTES.txt"))?.content ?? "",
   };
+}
+
+/**
+ * The chart, or a copy of it with `templates` added (name → source): how a parent chart's own
+ * template that includes payguard's named templates renders (the sidecar's pod).
+ */
+function withTemplates(templates: Record<string, string> | undefined): string {
+  if (!templates) return CHART;
+  const dir = join(CACHE, `chart-${process.pid}-${++written}/`);
+  cpSync(CHART, dir, { recursive: true });
+  for (const [name, source] of Object.entries(templates)) writeFileSync(join(dir, "templates", name), source);
+  return dir;
 }
 
 /** The YAML documents of one rendered template; an unparsable one is an error, as for kubectl. */

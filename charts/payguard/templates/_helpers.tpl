@@ -47,7 +47,24 @@ helm.sh/chart: {{ printf "%s-%s" .Name .Version | replace "+" "_" }}
 
 {{/* For a pod template annotation: changes whenever the rendered config changes. */}}
 {{- define "payguard.configChecksum" -}}
-{{- toYaml .Values.config | sha256sum -}}
+{{- include "payguard.configYaml" . | sha256sum -}}
+{{- end -}}
+
+{{/*
+payguard.yaml: the config section as written. Helm merges values.yaml's `upstream` (the
+one-gateway shorthand) into every config; under `gateways` payguard refuses a top-level
+`upstream`, so the chart's own default is left out there. An `upstream` you changed beside
+`gateways` is refused here, not dropped.
+*/}}
+{{- define "payguard.configYaml" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- if $config.gateways -}}
+{{- if and $config.upstream (not (deepEqual $config.upstream (dict "url" "https://api.stripe.com" "gateway" "auto"))) -}}
+{{- fail "config.upstream beside config.gateways: set each gateway's url and upstream settings under gateways.<name> (the upstream: shorthand is one gateway)" -}}
+{{- end -}}
+{{- $_ := unset $config "upstream" -}}
+{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
 
 {{- define "payguard.httpPort" -}}{{ dig "server" "port" 8080 .Values.config | int }}{{- end -}}
@@ -112,6 +129,9 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
     - name: admin
       containerPort: {{ include "payguard.adminPort" . }}
       protocol: TCP
+    {{- with include "payguard.interceptContainerPort" . }}
+    {{- . | nindent 4 }}
+    {{- end }}
   env:
     - name: PAYGUARD_CONFIG
       value: /etc/payguard/payguard.yaml
@@ -165,6 +185,9 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
       mountPath: {{ include "payguard.dataDir" . }}
     - name: payguard-tmp
       mountPath: /tmp
+    {{- with include "payguard.interceptMount" . }}
+    {{- . | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
 {{/* The container to add to your own pod's `containers:` (sidecar mode). */}}
@@ -180,6 +203,7 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
 - name: payguard-tmp
   emptyDir:
     sizeLimit: 16Mi
+{{- include "payguard.interceptVolumes" . }}
 {{- end -}}
 
 {{/* The data volume of a pod that is not a StatefulSet's: an existing PVC, or an emptyDir (deleted with the pod). */}}
@@ -194,10 +218,13 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
   {{- end }}
 {{- end -}}
 
-{{/* The volumes payguard.sidecar mounts: add them to your own pod's `volumes:`. */}}
+{{/* The volumes payguard.sidecar mounts, and the application's trust volume when intercepting: add them to your own pod's `volumes:`. */}}
 {{- define "payguard.sidecarVolumes" -}}
 {{ include "payguard.configAndTmpVolumes" . }}
 {{ include "payguard.dataVolume" . }}
+{{- with include "payguard.appTrustVolume" . }}
+{{ . }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -226,7 +253,11 @@ spec:
   # > config.shutdown.readinessDelay + config.shutdown.drainTimeout + config.shutdown.settleTimeout
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
   securityContext:
-    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+    {{- $security := deepCopy .Values.podSecurityContext }}
+    {{- with include "payguard.podSysctls" . }}
+    {{- $_ := set $security "sysctls" (concat (default list $security.sysctls) (fromYamlArray .)) }}
+    {{- end }}
+    {{- toYaml $security | nindent 4 }}
   containers:
     {{- include "payguard.container" . | nindent 4 }}
   volumes:
