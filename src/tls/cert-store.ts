@@ -92,7 +92,10 @@ export class CertStore {
         .toString("hex")
         .replace(/^[89a-f]/, "7"),
       subject: `CN=${host}`,
-      issuer: this.ca.cert.subject,
+      // The CA's subject as encoded, not re-encoded from its text: Go (crypto/x509) finds the
+      // issuer by comparing the raw bytes, and openssl writes UTF8String where a re-encoding
+      // may not.
+      issuer: this.ca.cert.subjectName,
       notBefore: new Date(now - BACKDATE_MS),
       notAfter: new Date(now + this.options.validityMs),
       signingKey: this.ca.key,

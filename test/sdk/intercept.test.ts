@@ -7,13 +7,14 @@
  * (its own test CA, trusted through upstream.ca). Create + repeat → one upstream call; a
  * changed payload → the SDK's own error.
  */
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
-import { type Running, runNode, startInProcessYaml } from "../support/payguard.js";
+import { type Running, runNode, runProgram, startInProcessYaml } from "../support/payguard.js";
 import { issueServerCert, makeTestCa } from "../support/test-ca.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -54,6 +55,27 @@ const STOCK = new URL("./stripe-stock.mjs", import.meta.url).pathname;
 const PAYPAL = new URL("./paypal-stock.mjs", import.meta.url).pathname;
 const ADYEN = new URL("./adyen-stock.cjs", import.meta.url).pathname;
 const HOSTS = "127.0.0.1 localhost\n127.0.0.1 api.stripe.com api-m.sandbox.paypal.com checkout-test.adyen.com\n";
+
+/** A directory holding payguard's CA certificate alone, as the chart mounts it for the application. */
+function caOnlyDir(): string {
+  const dir = join(payguardCa.dir, "app-trust");
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(payguardCa.certPath, join(dir, "ca.crt"));
+  return dir;
+}
+
+/** test/sdk/go-client built with the machine's Go toolchain (GOPATH mode, standard library only), run with the test's hosts file. */
+function runGo(args: string[], env: Record<string, string>) {
+  const binary = join(payguardCa.dir, "go-client");
+  const source = new URL("./go-client/main.go", import.meta.url).pathname;
+  execFileSync("go", ["build", "-o", binary, source], {
+    env: { ...process.env, GO111MODULE: "off", GOCACHE: join(payguardCa.dir, "go-cache") },
+    stdio: "ignore",
+  });
+  const hostsFile = join(payguardCa.dir, "hosts");
+  writeFileSync(hostsFile, HOSTS);
+  return runProgram(binary, args, env, { only: true, hostsFile });
+}
 
 describe("interception: the stock SDK reaches payguard by the gateway's own host name", () => {
   asRoot("stripe-node with no host option: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
@@ -100,6 +122,26 @@ describe("interception: the stock SDK reaches payguard by the gateway's own host
     expect(result.changed).toMatchObject({ ok: false, type: "HttpClientException", status: 422 });
     expect(gw.requests.filter((r) => r.headers["idempotency-key"] === key)).toHaveLength(1);
   });
+
+  asRoot(
+    "a Go application (net/http as shipped) trusting the CA through SSL_CERT_DIR alone, the chart's setting: create + repeat is one upstream call",
+    async () => {
+      gw.setDefault(steps.json(200, { id: "pi_go", object: "payment_intent" }));
+      const key = `go-intercept-${Date.now()}`;
+      const run = await runGo(["https://api.stripe.com/v1/payment_intents", key], { SSL_CERT_DIR: caOnlyDir() });
+      expect(run.stderr).toBe("");
+      const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+      expect(result.first).toMatchObject({ status: 200, body: JSON.stringify({ id: "pi_go", object: "payment_intent" }) });
+      expect(result.repeat).toMatchObject({ status: 200, replayed: "true" });
+      expect(gw.requests.filter((r) => r.headers["idempotency-key"] === key)).toHaveLength(1);
+      // without it, Go refuses payguard's certificate
+      const refused = JSON.parse((await runGo(["https://api.stripe.com/v1/payment_intents", `${key}-no-ca`], {})).stdout) as Record<
+        string,
+        Record<string, unknown>
+      >;
+      expect(refused.first?.error).toMatch(/x509: certificate signed by unknown authority/);
+    },
+  );
 
   asRoot("without payguard's CA the SDK refuses the connection, and nothing reaches the gateway", async () => {
     const before = gw.requests.length;

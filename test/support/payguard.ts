@@ -79,7 +79,6 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return runNode(MAIN, args, env);
 }
 
-/** Runs a Node script to completion; returns its exit code and output. */
 /**
  * Runs a Node script to completion. `only`: the child's environment is PATH and `env` alone
  * (an SDK must not pick up a proxy or CA setting of the test's own); `hostsFile`: its own
@@ -91,8 +90,18 @@ export function runNode(
   env: Record<string, string> = {},
   options: { only?: boolean; hostsFile?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProgram(process.execPath, [script, ...args], env, options);
+}
+
+/** Runs `program` as runNode runs a script: its output collected, optionally with only `env` and its own /etc/hosts. */
+export function runProgram(
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+  options: { only?: boolean; hostsFile?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base = options.only ? { PATH: process.env.PATH ?? "" } : process.env;
-  const [command, argv] = options.hostsFile ? withHostsFile(options.hostsFile, process.execPath, [script, ...args]) : [process.execPath, [script, ...args]];
+  const [command, argv] = options.hostsFile ? withHostsFile(options.hostsFile, program, args) : [program, args];
   return new Promise((resolve, reject) => {
     const proc = spawn(command, argv, { env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -104,7 +113,6 @@ export function runNode(
   });
 }
 
-/** Starts `payguard serve --config FILE` (with Node's `nodeArgs`) and waits for its "listening" log line. */
 /**
  * Runs `command` with its own /etc/hosts: a bind mount in a new mount namespace (root only), so
  * the real getaddrinfo reads `hostsFile` — name resolution as a pod with hostAliases sees it.
@@ -113,7 +121,7 @@ export function withHostsFile(hostsFile: string, command: string, args: readonly
   return ["unshare", ["-m", "sh", "-c", `mount --bind "${hostsFile}" /etc/hosts && exec "$0" "$@"`, command, ...args]];
 }
 
-/** `hostsFile`: the child's own /etc/hosts (withHostsFile). */
+/** Starts `payguard serve --config FILE` (with Node's `nodeArgs`) and waits for its "listening" log line; `hostsFile`: its own /etc/hosts (withHostsFile). */
 export function startChild(configFile: string, env: Record<string, string> = {}, nodeArgs: string[] = [], hostsFile?: string): Promise<Child> {
   const args = [...nodeArgs, MAIN, "serve", "--config", configFile];
   const [command, argv] = hostsFile ? withHostsFile(hostsFile, process.execPath, args) : [process.execPath, args];

@@ -4,8 +4,10 @@
  * fails for any other name; certificates are short-lived and cached.
  */
 import { X509Certificate } from "node:crypto";
+import "reflect-metadata";
 import type { AddressInfo } from "node:net";
 import { connect, createServer, type Server } from "node:tls";
+import * as x509 from "@peculiar/x509";
 import { afterEach, describe, expect, it } from "vitest";
 import { CertStore } from "../../src/tls/cert-store.js";
 import { makeTestCa } from "../support/test-ca.js";
@@ -51,6 +53,16 @@ describe("CertStore", () => {
       expect(await handshake(port, "api.stripe.com", makeTestCa("ec", "another CA").cert)).toMatch(/^error: .*(CERT|SIGNATURE|ISSUER)/);
     });
   }
+
+  it("names its issuer with the CA's subject bytes as encoded (Go's crypto/x509 matches issuers byte for byte)", async () => {
+    for (const kind of ["ec", "rsa"] as const) {
+      const ca = makeTestCa(kind, "payguard test CA");
+      const store = await CertStore.open({ ca, hosts: new Set(["api.stripe.com"]), validityMs: 3600_000 });
+      const leaf = new x509.X509Certificate((await store.certificateFor("api.stripe.com")) as string);
+      const issuer = Buffer.from(leaf.issuerName.toArrayBuffer());
+      expect(issuer.equals(Buffer.from(new x509.X509Certificate(ca.cert).subjectName.toArrayBuffer()))).toBe(true);
+    }
+  });
 
   it("short-lived, for exactly the name, and cached", async () => {
     const ca = makeTestCa();
