@@ -36,6 +36,7 @@ store: { type: memory }
 intercept: { host: 127.0.0.1, port: 0, ca: { certFile: "${payguardCa.certPath}", keyFile: "${payguardCa.keyPath}" }, passThrough: [localhost] }
 gateways:
   adyen: { url: "${gw.url}", hosts: [checkout-test.adyen.com], upstream: { gateway: adyen, ca: "${gatewayCa.certPath}" } }
+  paypal: { url: "${gw.url}", hosts: [api-m.sandbox.paypal.com], upstream: { gateway: paypal, ca: "${gatewayCa.certPath}" } }
 `);
 });
 afterAll(async () => {
@@ -47,6 +48,7 @@ afterAll(async () => {
 const runScript = (script: string, args: string[], env: Record<string, string>) => runNode(script, args, env, { only: true });
 
 const ADYEN = new URL("./adyen-stock.cjs", import.meta.url).pathname;
+const PAYPAL = new URL("./paypal-stock.mjs", import.meta.url).pathname;
 
 describe("HTTPS proxy mode", () => {
   it("stock Adyen SDK with httpClient.proxy: create + repeat is one upstream call; a changed payload is the SDK's own error", async () => {
@@ -60,6 +62,21 @@ describe("HTTPS proxy mode", () => {
     expect(result.repeat).toEqual({ ok: true, pspReference: "PSP_PROXIED" });
     expect(result.changed).toMatchObject({ ok: false, type: "HttpClientException", status: 422 });
     expect(gw.requests.filter((r) => r.headers["idempotency-key"] === key)).toHaveLength(1);
+  });
+
+  it("stock @paypal/paypal-server-sdk with HTTPS_PROXY (its axios tunnels with CONNECT): create + repeat is one order upstream; a changed payload is its own ApiError", async () => {
+    gw.answerWhen((req) =>
+      req.url === "/v1/oauth2/token" ? steps.json(200, { access_token: "A21AA-proxied", token_type: "Bearer", expires_in: 32400 }) : undefined,
+    );
+    gw.setDefault(steps.json(201, { id: "7PROXIED0000000T", status: "CREATED" }, { "paypal-debug-id": "dbg2" }));
+    const key = `pp-proxied-${Date.now()}`;
+    const run = await runScript(PAYPAL, [key], { HTTPS_PROXY: pg.url, NODE_EXTRA_CA_CERTS: payguardCa.certPath });
+    expect(run.stderr).toBe("");
+    const result = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(result.first).toEqual({ ok: true, id: "7PROXIED0000000T" });
+    expect(result.repeat).toEqual({ ok: true, id: "7PROXIED0000000T" });
+    expect(result.changed).toMatchObject({ ok: false, type: "ApiError", status: 422 });
+    expect(gw.requests.filter((r) => r.headers["paypal-request-id"] === key)).toHaveLength(1);
   });
 
   it("without payguard's CA the SDK refuses payguard's certificate, and nothing reaches the gateway", async () => {
