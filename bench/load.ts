@@ -1,10 +1,12 @@
 /**
  * Load generation: autocannon (closed loop, or its `overallRate`), plus an evenly paced
- * open-loop generator for the fixed-rate latency check, and medians over rounds.
- * Latencies are recorded per response in ms with sub-ms precision (autocannon's own
- * histogram keeps whole milliseconds only).
+ * open-loop generator for the fixed-rate latency check, a closed loop that opens a new TLS
+ * connection for every request, and medians over rounds. Latencies are recorded per response
+ * in ms with sub-ms precision (autocannon's own histogram keeps whole milliseconds only).
  */
 import { Agent, request } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { TLSSocket } from "node:tls";
 import autocannon from "autocannon";
 
 export interface Scenario {
@@ -15,6 +17,17 @@ export interface Scenario {
   body?: string;
   /** "fresh": a new Idempotency-Key on every request; "fixed": one key for the whole run (replays) */
   key?: "fresh" | "fixed";
+  /** "new": every request on a new connection (full TLS handshake, no session resumption), HTTPS targets only; unset: keep-alive */
+  connection?: "new";
+}
+
+/**
+ * How the client reaches an HTTPS target as an SDK reaches a gateway: TLS name and Host header
+ * `servername` (say api.stripe.com) on the target's own address, trusting `ca` (PEM).
+ */
+export interface TlsClient {
+  servername: string;
+  ca: string;
 }
 
 export interface Sample {
@@ -76,10 +89,16 @@ export interface LoadOptions {
   connections: number;
   /** autocannon `overallRate` (requests/s over all connections); unset: as fast as possible */
   overallRate?: number;
+  /** for an https URL: the name and CA (checkTls verifies them; autocannon only sends the name) */
+  tls?: TlsClient;
 }
 
-/** One autocannon run; throws on any non-2xx answer or connection error. */
+/** One autocannon run (or, for `connection: "new"`, newConnections); throws on any non-2xx answer or connection error. */
 export async function load(url: string, scenario: Scenario, options: LoadOptions): Promise<Sample> {
+  if (scenario.connection === "new") {
+    if (!options.tls || options.overallRate) throw new Error(`${scenario.name}: a new connection per request is measured on HTTPS targets at full speed only`);
+    return newConnections(url, scenario, options.tls, options.seconds, options.connections);
+  }
   const nextKey = keyer(scenario);
   const latencies = new Latencies();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -87,8 +106,12 @@ export async function load(url: string, scenario: Scenario, options: LoadOptions
       {
         url: url + scenario.path,
         method: scenario.method,
-        headers: scenario.headers,
+        headers: options.tls ? { ...scenario.headers, host: options.tls.servername } : scenario.headers,
         body: scenario.body,
+        // autocannon sends this name (SNI) but connects with rejectUnauthorized: false whatever
+        // tlsOptions say (lib/httpClient.js): the target's chain and name are verified once
+        // before its runs instead (checkTls). The handshakes are the same either way.
+        ...(options.tls ? { servername: options.tls.servername, tlsOptions: { ca: options.tls.ca } } : {}),
         connections: options.connections,
         duration: options.seconds,
         ...(options.overallRate ? { overallRate: options.overallRate } : {}),
@@ -169,4 +192,82 @@ export async function paced(url: string, scenario: Scenario, rate: number, secon
   const elapsed = (performance.now() - start) / 1000;
   const sorted = latencies.sorted();
   return { rps: latencies.length / elapsed, requests: done, ...percentiles(sorted) };
+}
+
+/** The request options of node:https for `url` as `tls` reaches it: its name as SNI and Host, only `tls.ca` trusted, no session reuse. */
+function httpsOptions(url: URL, tls: TlsClient, scenario: Pick<Scenario, "method" | "headers">) {
+  return {
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+    method: scenario.method,
+    headers: { ...scenario.headers, host: tls.servername },
+    servername: tls.servername,
+    ca: tls.ca,
+    // no Agent: a new connection (and a full handshake) per request, nothing cached between them
+    agent: false as const,
+  };
+}
+
+/**
+ * One GET of `path` at an HTTPS target, verified as an SDK verifies a gateway (the chain up to
+ * `tls.ca`, the name `tls.servername`); resolves with the negotiated protocol and cipher, rejects
+ * on a failed handshake or a non-2xx answer.
+ */
+export function checkTls(url: string, path: string, tls: TlsClient): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(httpsOptions(new URL(url + path), tls, { method: "GET" }), (res) => {
+      const socket = res.socket as TLSSocket;
+      const negotiated = `${socket.getProtocol()} ${socket.getCipher().standardName}`;
+      res.resume();
+      res.on("end", () =>
+        res.statusCode && res.statusCode >= 200 && res.statusCode < 300
+          ? resolve(negotiated)
+          : reject(new Error(`GET ${url}${path} as ${tls.servername}: status ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * Closed loop of `connections` clients, each sending its next request only on a new TLS
+ * connection (`Connection: close`, no session resumption): what a client that never reuses a
+ * connection costs. Verified like checkTls; latency includes the connection and the handshake.
+ */
+async function newConnections(url: string, scenario: Scenario, tls: TlsClient, seconds: number, connections: number): Promise<Sample> {
+  const target = new URL(url + scenario.path);
+  const nextKey = keyer(scenario);
+  const latencies = new Latencies();
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let done = 0;
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const sentAt = performance.now();
+      const key = nextKey();
+      const options = httpsOptions(target, tls, scenario);
+      const headers: Record<string, string> = { ...options.headers, connection: "close" };
+      if (key) headers["idempotency-key"] = key;
+      if (scenario.body) headers["content-length"] = String(Buffer.byteLength(scenario.body));
+      const req = httpsRequest({ ...options, headers }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          done++;
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) {
+            latencies.push(performance.now() - sentAt);
+            resolve();
+          } else reject(new Error(`${scenario.name} at ${url}: status ${res.statusCode}`));
+        });
+      });
+      req.on("error", reject);
+      req.end(scenario.body);
+    });
+  const client = async () => {
+    while (performance.now() < end) await once();
+  };
+  await Promise.all(Array.from({ length: connections }, client));
+  const elapsed = (performance.now() - start) / 1000;
+  return { rps: latencies.length / elapsed, requests: done, ...percentiles(latencies.sorted()) };
 }

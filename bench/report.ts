@@ -39,6 +39,10 @@ export interface ReportInput {
   fixed: FixedRate[];
   params: { duration: number; connections: number; rounds: number; warmup: number; rate: number; rateDuration: number; rateConnections: number };
   nginxVersion: string;
+  /** the TLS cells: the name the client asked for, and the protocol and cipher each target negotiated */
+  tls: { servername: string; negotiated: { nginx: string; payguard: string } };
+  /** the subset of cells run (`--only`); unset: all */
+  only: string | undefined;
   /** RSS in MiB of some targets before any load, by target name */
   idleRss: Record<string, number>;
   redisUrl: string | undefined;
@@ -141,6 +145,14 @@ function targets(input: ReportInput): Target[] {
       "GET pass-through: payguard / nginx",
       rps("payguard", "GET pass-through"),
       rps("nginx", "GET pass-through"),
+      0.5,
+    ),
+    // The plain GET's goal: terminating TLS should not widen payguard's gap to nginx.
+    ratio(
+      "pass-through GET over TLS (keep-alive): payguard / nginx",
+      "GET over TLS: payguard / nginx",
+      rps("payguard (TLS)", "GET pass-through"),
+      rps("nginx (TLS)", "GET pass-through"),
       0.5,
     ),
     ratio(
@@ -251,6 +263,12 @@ function tables(input: ReportInput): string {
       .map(([name, mib]) => `${name} ${f(mib, 0)} MiB`)
       .join(", ")}.`,
     "",
+    "### TLS termination",
+    "",
+    `Pass-through GETs over HTTPS (HTTP/1.1) as \`${input.tls.servername}\` (SNI and Host) to 127.0.0.1: nginx with \`listen … ssl\` and a certificate for that name, payguard's interception listener minting one from the CA it is given; both ECDSA P-256, signed by the same CA, served with the CA as chain; the client trusts only that CA. Negotiated: nginx ${input.tls.negotiated.nginx}, payguard ${input.tls.negotiated.payguard}. Both in front of the same plain-HTTP upstream as the rows without TLS, keep-alive to it; payguard (TLS) has the same settings as payguard, its upstream as gateway \`stripe\` (generic profile) for that name. "keep-alive": autocannon's ${params.connections} connections stay open for the whole run, so ${params.connections} handshakes a run and the figures are per request; "new connection each": every request on a new connection, a full handshake with no session resumption (node:https, \`Connection: close\`; the client's handshakes share the 2 cores, so req/s there is the client's as much as the target's — compare CPU per request).`,
+    "",
+    tlsTable(rows),
+    "",
     "### Against the Node floor",
     "",
     "`node floor` (bench/floor.ts) is the least a Node proxy on this stack does: node:http in, one undici Pool out, no policies, no idempotency, no metrics, no logs. What payguard keeps of it:",
@@ -258,6 +276,42 @@ function tables(input: ReportInput): string {
     floorTable(rows),
     "",
   ].join("\n");
+}
+
+function tlsTable(rows: Row[]): string {
+  const lines: [string, string, string][] = [
+    ["plain HTTP, keep-alive", "", "GET pass-through"],
+    ["TLS, keep-alive", " (TLS)", "GET pass-through"],
+    ["TLS, new connection each", " (TLS)", "GET pass-through, new TLS connection each"],
+  ];
+  const plain = (target: string) => find(rows, target, "GET pass-through")?.cpuPer1k ?? Number.NaN;
+  return table(
+    [
+      "client connections",
+      "nginx req/s",
+      "payguard req/s",
+      "req/s payguard / nginx",
+      "nginx CPU s / 1k",
+      "payguard CPU s / 1k",
+      "CPU per request payguard / nginx",
+      "CPU s / 1k TLS adds: nginx, payguard",
+    ],
+    lines.map(([label, suffix, scenario]) => {
+      const nginx = find(rows, `nginx${suffix}`, scenario);
+      const pg = find(rows, `payguard${suffix}`, scenario);
+      const [nginxCpu, pgCpu] = [nginx?.cpuPer1k ?? Number.NaN, pg?.cpuPer1k ?? Number.NaN];
+      return [
+        label,
+        f(nginx?.rps ?? Number.NaN, 0),
+        f(pg?.rps ?? Number.NaN, 0),
+        f((pg?.rps ?? Number.NaN) / (nginx?.rps ?? Number.NaN), 2),
+        f(nginxCpu, 3),
+        f(pgCpu, 3),
+        f(pgCpu / nginxCpu, 2),
+        suffix ? `${f(nginxCpu - plain("nginx"), 3)}, ${f(pgCpu - plain("payguard"), 3)}` : "",
+      ];
+    }),
+  );
 }
 
 function floorTable(rows: Row[]): string {
@@ -293,6 +347,8 @@ function machine(input: ReportInput): string {
     `- load: autocannon, ${p.connections} connections, ${p.duration} s per run, ${p.rounds} rounds interleaved over all (target, scenario) cells, ${p.warmup} s warm-up per cell; medians`,
     `- fixed rate: ${p.rate} req/s for ${p.rateDuration} s (split over the rounds) over ${p.rateConnections} connections, (a) autocannon \`overallRate\` — which sends each connection's per-second quota back to back, so bursts — and (b) an evenly paced open loop (latency from the moment each request is issued); latencies in ms with sub-ms precision from each response`,
     "- nginx: `worker_processes 1` (payguard is one Node process), keep-alive to the upstream (`keepalive 64`, HTTP/1.1), one JSON access-log line per request to /dev/null (payguard: pino JSON to /dev/null); CPU and RSS are its worker's",
+    `- TLS: nginx (system OpenSSL) with \`ssl_protocols TLSv1.2 TLSv1.3\` (Node's default range) and its default ciphers, payguard (Node's OpenSSL ${process.versions.openssl}) with Node's defaults; ECDSA P-256 certificates from one CA for ${input.tls.servername}; negotiated nginx ${input.tls.negotiated.nginx}, payguard ${input.tls.negotiated.payguard}`,
+    ...(input.only ? [`- only the \`${input.only}\` cells (\`--only ${input.only}\`): no fixed-rate runs, other rows not measured`] : []),
     "- payguard: `dist/` as built by this run, log level info; CPU = utime+stime from /proc/<pid>/stat around each run ÷ responses; peak RSS = VmHWM, reset before each run",
     `- whole run took ${input.seconds.toFixed(0)} s`,
   ].join("\n");

@@ -4,18 +4,23 @@
  * autocannon runs, interleaved over rounds, medians reported; CPU seconds per 1,000 requests and
  * peak RSS from /proc; a fixed-rate run for added latency; ratios against targets. Writes
  * bench/RESULTS.md and bench/ratios.png. Absolute numbers depend on the machine: compare within one run.
+ * TLS termination: pass-through GETs over HTTPS to payguard's interception listener and to nginx
+ * with `listen … ssl`, both as api.stripe.com with certificates from one CA, in front of the same
+ * plain-HTTP upstream; on keep-alive connections, and on a new connection per request.
  *
  *   npm run bench -- --duration 5 --connections 32 --rounds 3 --warmup 1
+ *   npm run bench -- --only tls       # the GET cells of nginx and payguard, plain and TLS; no fixed rate
  *   npm run bench -- --profile        # CPU profile of payguard instead: top functions by self time
  */
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { heapAllocated } from "../test/support/heap.js";
-import { load, median, paced, type Sample, type Scenario } from "./load.js";
+import { checkTls, load, median, paced, type Sample, type Scenario } from "./load.js";
 import { profile } from "./profile.js";
 import { type Row, report } from "./report.js";
 import {
+  benchTls,
   cpuSeconds,
   deleteRedisKeys,
   dropPostgresSchema,
@@ -43,6 +48,7 @@ const { values } = parseArgs({
     "rate-duration": { type: "string", default: "10" },
     "rate-connections": { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
+    only: { type: "string" },
     out: { type: "string", default: "bench/RESULTS.md" },
   },
 });
@@ -56,6 +62,8 @@ const params = {
   rateConnections: Number(values["rate-connections"]),
 };
 for (const [name, value] of Object.entries(params)) if (!(value >= 0) || (name !== "warmup" && value === 0)) throw new Error(`--${name}: not a valid number`);
+const only = values.only;
+if (only !== undefined && only !== "tls") throw new Error(`--only ${only}: the one subset is tls`);
 
 process.on("exit", killAll);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
@@ -72,7 +80,11 @@ const scenarios = {
   post: { name: "POST 1 KB, idempotency off", method: "POST", path: "/v1/passthrough", headers: json, body: body1k },
   fresh: { name: "POST 1 KB, new key each", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fresh" },
   replay: { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
+  getNewTls: { name: "GET pass-through, new TLS connection each", method: "GET", path: "/v1/balance?expand=available", connection: "new" },
 } satisfies Record<string, Scenario>;
+
+/** The name the TLS cells' client asks for (SNI and Host), as stripe-node does. */
+const TLS_NAME = "api.stripe.com";
 
 /** Heap-probe files of the targets started with the probe (heap bytes allocated per request). */
 const probes = new Map<Proc, string>();
@@ -88,7 +100,7 @@ async function measure(target: Proc, scenario: Scenario, seconds: number, connec
   const rssReset = resetPeakRss(pid);
   const heap0 = probe ? await heapAllocated(pid, probe) : Number.NaN;
   const [cpu0, writes0] = [cpuSeconds(pid), writeSyscalls(pid)];
-  const sample = await load(target.url, scenario, { seconds, connections });
+  const sample = await load(target.url, scenario, { seconds, connections, tls: target.tls });
   const [cpu, writes] = [cpuSeconds(pid) - cpu0, writeSyscalls(pid) - writes0];
   const heap = probe ? (await heapAllocated(pid, probe)) - heap0 : Number.NaN;
   const per = (n: number) => n / sample.requests;
@@ -151,9 +163,23 @@ async function main(): Promise<void> {
       store: `type: postgres, url: "${postgresUrl}", postgres: { schema: ${postgresSchema} }, operationTimeout: 2s`,
     });
   else console.log(`PostgreSQL at ${postgresUrl} is not reachable: the PostgreSQL row is skipped`);
+  // TLS termination in front of the same upstream: nginx's certificate and payguard's CA are one CA's.
+  const tls = benchTls(TLS_NAME);
+  const nginxTls = await startNginx(gateway.url, tls);
+  // With the heap probe as payguard's plain row has it, so the two differ by TLS alone.
+  const payguardTlsProbe = probeFile("payguard-tls");
+  const payguardTls = await startPayguard({ name: "payguard (TLS)", upstreamUrl: gateway.url, tls, heapProbe: payguardTlsProbe });
+  probes.set(payguardTls, payguardTlsProbe);
+  // Verified as an SDK verifies the gateway (the chain to the CA, the name); what each negotiated.
+  const negotiated = {
+    nginx: await checkTls(nginxTls.url, scenarios.get.path, tls.client),
+    payguard: await checkTls(payguardTls.url, scenarios.get.path, tls.client),
+  };
   console.log(
     `gateway ${gateway.url}, nginx ${nginx.url} (${nginxVersion}), payguard ${payguard.url}${payguardRedis ? `, payguard on Redis ${payguardRedis.url}` : ""}`,
   );
+  console.log(`as ${TLS_NAME}: nginx ${nginxTls.url} (${negotiated.nginx}), payguard ${payguardTls.url} (${negotiated.payguard})`);
+  if (negotiated.nginx !== negotiated.payguard) console.warn("nginx and payguard negotiated different TLS: their TLS rows do not compare like for like");
 
   // Resident memory before any load: what a pod pays for the sidecar at rest.
   const idleRss = Object.fromEntries([floor, payguard, payguardSqlite].map((p) => [p.name, rssMiB(p.workerPid)]));
@@ -173,13 +199,21 @@ async function main(): Promise<void> {
   cell(payguardSqlite, scenarios.fresh);
   if (payguardPostgres) cell(payguardPostgres, scenarios.fresh);
   if (payguardRedis) cell(payguardRedis, scenarios.fresh);
+  cell(nginxTls, scenarios.get);
+  cell(payguardTls, scenarios.get);
+  cell(nginxTls, scenarios.getNewTls);
+  cell(payguardTls, scenarios.getNewTls);
+  if (only === "tls") {
+    const kept = new Set<Proc>([nginx, payguard, nginxTls, payguardTls]);
+    cells.splice(0, cells.length, ...cells.filter((c) => kept.has(c.target) && (c.scenario === scenarios.get || c.scenario === scenarios.getNewTls)));
+  }
 
   const { duration, connections, rounds, warmup } = params;
-  const eta = cells.length * (warmup + rounds * duration) + 2 * 5 * params.rateDuration;
+  const eta = cells.length * (warmup + rounds * duration) + (only ? 0 : 2 * 5 * params.rateDuration);
   console.log(
     `${cells.length} target × scenario cells, ${rounds} rounds of ${duration}s at ${connections} connections (+${warmup}s warm-up each); about ${eta}s of load`,
   );
-  if (warmup > 0) for (const c of cells) await load(c.target.url, c.scenario, { seconds: warmup, connections });
+  if (warmup > 0) for (const c of cells) await load(c.target.url, c.scenario, { seconds: warmup, connections, tls: c.target.tls });
   for (let round = 0; round < rounds; round++) {
     // Interleaved, and rotated each round, so drift on a shared machine hits every cell alike.
     for (let i = 0; i < cells.length; i++) {
@@ -207,16 +241,18 @@ async function main(): Promise<void> {
 
   // Fixed rate: autocannon's overallRate (a per-second quota per connection) and an evenly paced open
   // loop; the rate duration is split over the rounds, interleaved like above; medians of the rounds.
+  // (--only skips it.)
   const fixedCells: { engine: "autocannon" | "paced"; target: Proc; scenario: Scenario; samples: Sample[] }[] = [];
-  for (const engine of ["autocannon", "paced"] as const)
-    for (const [target, scenario] of [
-      [gateway, scenarios.get],
-      [nginx, scenarios.get],
-      [payguard, scenarios.get],
-      [gateway, scenarios.post],
-      [payguard, scenarios.fresh],
-    ] as const)
-      fixedCells.push({ engine, target, scenario, samples: [] });
+  if (!only)
+    for (const engine of ["autocannon", "paced"] as const)
+      for (const [target, scenario] of [
+        [gateway, scenarios.get],
+        [nginx, scenarios.get],
+        [payguard, scenarios.get],
+        [gateway, scenarios.post],
+        [payguard, scenarios.fresh],
+      ] as const)
+        fixedCells.push({ engine, target, scenario, samples: [] });
   const { rate, rateConnections } = params;
   const seconds = params.rateDuration / rounds;
   for (let round = 0; round < rounds; round++)
@@ -244,7 +280,7 @@ async function main(): Promise<void> {
     },
   }));
 
-  await Promise.all([gateway, nginx, floor, payguard, payguardSqlite, payguardPostgres, payguardRedis].map((p) => p?.stop()));
+  await Promise.all([gateway, nginx, floor, payguard, payguardSqlite, payguardPostgres, payguardRedis, nginxTls, payguardTls].map((p) => p?.stop()));
   if (payguardRedis) deleteRedisKeys(redisUrl, redisPrefix);
   if (payguardPostgres) dropPostgresSchema(postgresUrl, postgresSchema);
   await report({
@@ -252,6 +288,8 @@ async function main(): Promise<void> {
     fixed,
     params,
     nginxVersion,
+    tls: { servername: TLS_NAME, negotiated },
+    only,
     idleRss,
     redisUrl: payguardRedis ? redisUrl : undefined,
     postgresUrl: payguardPostgres ? postgresUrl : undefined,

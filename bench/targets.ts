@@ -1,7 +1,7 @@
 /**
- * The processes under test — the upstream (bench/gateway.ts), nginx and payguard — each in
- * its own process group so that one kill reaches a process and its children (nginx's
- * worker), plus /proc sampling (CPU seconds, peak RSS) of a process.
+ * The processes under test — the upstream (bench/gateway.ts), nginx and payguard, in plain
+ * HTTP or terminating TLS — each in its own process group so that one kill reaches a process
+ * and its children (nginx's worker), plus /proc sampling (CPU seconds, peak RSS) of a process.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { HEAP_PROBE } from "../test/support/heap.js";
+import { issueServerCert, makeTestCa, type TestCa } from "../test/support/test-ca.js";
+import { checkTls, type TlsClient } from "./load.js";
 
 const groups = new Set<number>();
 const tempDirs = new Set<string>();
@@ -39,6 +41,8 @@ export interface Proc {
   /** The pid whose CPU and RSS are sampled (nginx: its worker). */
   workerPid: number;
   url: string;
+  /** for an https `url`: the name the client asks for and the CA it trusts */
+  tls?: TlsClient;
   /** Sends `signal` to the group, waits up to `graceMs`, then SIGKILLs; resolves with the exit code. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
@@ -134,6 +138,37 @@ async function startScript(name: string, script: string, args: string[] = [], he
   return { name, pid, workerPid: pid, url, stop: stopper(child) };
 }
 
+/**
+ * The TLS cells' certificates: one CA (ECDSA P-256, openssl) that payguard mints its
+ * certificates for `servername` from, and that signed nginx's certificate for that name (an
+ * ECDSA P-256 key too, so both handshakes sign alike). The load client trusts only this CA.
+ */
+export interface BenchTls {
+  servername: string;
+  ca: TestCa;
+  /** nginx's certificate (followed by the CA's, as payguard sends its chain) and key, PEM files */
+  serverCertFile: string;
+  serverKeyFile: string;
+  client: TlsClient;
+}
+
+export function benchTls(servername: string): BenchTls {
+  const ca = makeTestCa("ec", "payguard bench CA");
+  tempDirs.add(ca.dir);
+  const server = issueServerCert(ca, [servername]);
+  const [serverCertFile, serverKeyFile] = [join(ca.dir, "nginx.crt"), join(ca.dir, "nginx.key")];
+  writeFileSync(serverCertFile, `${server.cert}${ca.cert}`);
+  writeFileSync(serverKeyFile, server.key, { mode: 0o600 });
+  return { servername, ca, serverCertFile, serverKeyFile, client: { servername, ca: ca.cert } };
+}
+
+/** Whether a verified GET over TLS (checkTls) answers 2xx. */
+const okTls = (url: string, tls: TlsClient) => () =>
+  checkTls(url, "/v1/balance", tls).then(
+    () => true,
+    () => false,
+  );
+
 export interface PayguardOptions {
   name: string;
   upstreamUrl: string;
@@ -147,6 +182,12 @@ export interface PayguardOptions {
   config?: string[];
   /** A file for the heap probe (test/support/heap-probe.mjs): payguard's heap allocations are counted; unset: no probe. */
   heapProbe?: string;
+  /**
+   * Interception: the upstream becomes gateway `stripe` reached by the name `tls.servername`,
+   * served on payguard's TLS listener (intercept.port) with certificates minted from `tls.ca`;
+   * the Proc's url is that listener. Unset: plain HTTP on server.port.
+   */
+  tls?: { servername: string; ca: Pick<TestCa, "certPath" | "keyPath" | "cert"> };
 }
 
 /** payguard's process, with its admin URL and the SQLite file its store uses (when `type: sqlite`). */
@@ -157,11 +198,13 @@ export interface PayguardProc extends Proc {
 
 /** payguard from dist/ with its production log level (info: one JSON access line per request, to /dev/null). */
 export async function startPayguard(options: PayguardOptions): Promise<PayguardProc> {
+  // Every port is picked here: payguard's "listening" log line names url and adminUrl, not the intercept port.
   const [port, adminPort] = [await freePort(), await freePort()];
+  const interceptPort = options.tls ? await freePort() : undefined;
   const dir = tempDir("payguard-bench-");
   const file = join(dir, "payguard.yaml");
   const sqlitePath = join(dir, "payguard.db");
-  writeFileSync(file, payguardYaml(options, { port, adminPort, sqlitePath, journalDir: join(dir, "journal") }));
+  writeFileSync(file, payguardYaml(options, { port, adminPort, interceptPort, sqlitePath, journalDir: join(dir, "journal") }));
 
   const prof = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
   const probe = probed(options.heapProbe);
@@ -169,18 +212,32 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
   await waitFor(`payguard (${options.name})`, ok(`http://127.0.0.1:${adminPort}/readyz`), child);
   const pid = child.pid as number;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  return { name: options.name, pid, workerPid: pid, url: `http://127.0.0.1:${port}`, adminUrl, sqlitePath, stop: stopper(child) };
+  const common = { name: options.name, pid, workerPid: pid, adminUrl, sqlitePath, stop: stopper(child) };
+  if (!options.tls) return { ...common, url: `http://127.0.0.1:${port}` };
+  const url = `https://127.0.0.1:${interceptPort}`;
+  const tls = { servername: options.tls.servername, ca: options.tls.ca.cert };
+  await waitFor(`payguard (${options.name}) over TLS`, okTls(url, tls), child);
+  return { ...common, url, tls };
 }
 
 /** payguard's config for a bench target: its ports, files and the options' store and lines. */
 export function payguardYaml(
   options: Omit<PayguardOptions, "name" | "cpuProfDir" | "heapProbe">,
-  at: { port: number; adminPort: number; sqlitePath: string; journalDir: string },
+  at: { port: number; adminPort: number; interceptPort?: number | undefined; sqlitePath: string; journalDir: string },
 ): string {
+  const { tls } = options;
+  if (tls && at.interceptPort === undefined) throw new Error("payguardYaml: interception needs at.interceptPort");
   return [
     `server: { host: 127.0.0.1, port: ${at.port} }`,
     `admin: { host: 127.0.0.1, port: ${at.adminPort} }`,
-    `upstream: { url: "${options.upstreamUrl}", connections: 64 }`,
+    ...(tls
+      ? [
+          // The same upstream, as the gateway that answers for the name (its profile is still
+          // generic: a profile comes from the URL's host, not the gateway's name).
+          `gateways: { stripe: { url: "${options.upstreamUrl}", hosts: [${tls.servername}], upstream: { connections: 64 } } }`,
+          `intercept: { host: 127.0.0.1, port: ${at.interceptPort}, ca: { certFile: "${tls.ca.certPath}", keyFile: "${tls.ca.keyPath}" } }`,
+        ]
+      : [`upstream: { url: "${options.upstreamUrl}", connections: 64 }`]),
     "log: { level: info }",
     // Records of a benchmark need not outlive it (Redis expires them on its own too).
     // ≥ the default total timeout plus completion.maxDuration (10.5 min), which check requires
@@ -229,11 +286,23 @@ export function ensureNginx(): string {
 /**
  * nginx as a plain reverse proxy to `upstreamUrl`, in the foreground with one worker, keep-alive to
  * the upstream, and one JSON access-log line per request written to /dev/null (as payguard does).
+ * With `tls`, it terminates TLS for `tls.servername` with the certificate `tls.ca` signed (HTTP/1.1):
+ * TLS 1.2 and 1.3 as Node's defaults for payguard (nginx before 1.23.4 leaves 1.3 off by
+ * default, and a client then gets 1.2), each side's default ciphers.
  */
-export async function startNginx(upstreamUrl: string): Promise<Proc> {
+export async function startNginx(upstreamUrl: string, tls?: BenchTls): Promise<Proc> {
   const port = await freePort();
   const dir = tempDir("payguard-bench-nginx-");
   const upstream = new URL(upstreamUrl).host;
+  const listen = tls
+    ? [
+        `listen 127.0.0.1:${port} ssl;`,
+        `server_name ${tls.servername};`,
+        `ssl_certificate ${tls.serverCertFile};`,
+        `ssl_certificate_key ${tls.serverKeyFile};`,
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+      ]
+    : [`listen 127.0.0.1:${port};`];
   const file = join(dir, "nginx.conf");
   writeFileSync(
     file,
@@ -254,7 +323,7 @@ http {
   keepalive_requests 1000000;
   upstream gateway { server ${upstream}; keepalive 64; }
   server {
-    listen 127.0.0.1:${port};
+    ${listen.join("\n    ")}
     location / {
       proxy_pass http://gateway;
       proxy_http_version 1.1;
@@ -265,12 +334,13 @@ http {
 `,
   );
   const child = spawnGroup("nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], "ignore");
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor("nginx", ok(`${url}/v1/balance`), child);
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  await waitFor("nginx", tls ? okTls(url, tls.client) : ok(`${url}/v1/balance`), child);
   const pid = child.pid as number;
   const workers = childrenOf(pid);
   if (workers.length !== 1) throw new Error(`expected one nginx worker, found ${workers.length}`);
-  return { name: "nginx", pid, workerPid: workers[0] as number, url, stop: stopper(child) };
+  const name = tls ? "nginx (TLS)" : "nginx";
+  return { name, pid, workerPid: workers[0] as number, url, ...(tls ? { tls: tls.client } : {}), stop: stopper(child) };
 }
 
 /** Fields of /proc/<pid>/stat after the command name (index 0 is field 3, "state"). */

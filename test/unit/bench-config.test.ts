@@ -25,4 +25,15 @@ describe("the bench's payguard configs", () => {
       }
     });
   }
+
+  it("load with interception: the upstream as the gateway for the TLS name, on its own TLS port", () => {
+    const ca = { certPath: "/tmp/bench-ca/ca.crt", keyPath: "/tmp/bench-ca/ca.key", cert: "" };
+    const yaml = payguardYaml({ upstreamUrl: "http://127.0.0.1:1", tls: { servername: "api.stripe.com", ca } }, { ...at, interceptPort: 8443 });
+    const config = parseConfig(yaml, {});
+    expect(config.intercept).toMatchObject({ host: "127.0.0.1", port: 8443, ca: { certFile: ca.certPath, keyFile: ca.keyPath } });
+    expect(config.gateways.map((g) => [g.name, g.hosts, g.config.upstream.url, g.config.upstream.connections])).toEqual([
+      ["stripe", ["api.stripe.com"], "http://127.0.0.1:1", 64],
+    ]);
+    expect(config.upstream.gateway).toBe("generic");
+  });
 });
