@@ -1,0 +1,16 @@
+/**
+ * What a signature scheme says of an inbound webhook: the events it carries, each with the id
+ * payguard stores it under, or why it is refused. Pure.
+ */
+import { timingSafeEqual } from "node:crypto";
+
+export type Refusal = "signature_missing" | "signature_invalid" | "signature_stale" | "payload_invalid";
+
+export type Verdict = { ok: true; eventIds: string[] } | { ok: false; refusal: Refusal };
+
+export const refuse = (refusal: Refusal): Verdict => ({ ok: false, refusal });
+
+/** Constant-time equality of two encoded signatures (different lengths are unequal). */
+export function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
