@@ -70,7 +70,14 @@ function answeredByDedupe(res: ServerResponse, ledger: Ledger, dedupeKey: string
   if (claim === "claimed") return false;
   if (claim === "in-flight") {
     send(res, 409, { error: { type: "idempotency_error", code: "idempotency_key_in_use", message: "a request with this key is in progress" } });
-  } else send(res, claim.status, claim.body, { "idempotent-replayed": "true" });
+  } else {
+    // The replay answers for the key's charge: once it is written out, that charge is answered
+    // (its own answer may have died with a reset after the charge).
+    res.once("finish", () => {
+      claim.charge.answered = true;
+    });
+    send(res, claim.status, claim.body, { "idempotent-replayed": "true" });
+  }
   return true;
 }
 
@@ -95,7 +102,7 @@ export function paymentHandler(opts: AnswerOptions & ArrivalDraw, ledger: Ledger
 
     const charge = ledger.charge({ tenant, payment, key, requestId: header(req, "x-request-id"), fault });
     const body = JSON.stringify({ id: charge.id, object: "payment_intent", payment, amount: input.amount, currency: input.currency, status: "succeeded" });
-    if (dedupeKey !== undefined) ledger.complete(dedupeKey, { status: 200, body });
+    if (dedupeKey !== undefined) ledger.complete(dedupeKey, { status: 200, body, charge });
     if (fault === "resetAfterCharge") return void res.socket?.destroy();
     if (fault === "late") await sleep(opts.lateMs, undefined, { signal });
     res.once("finish", () => {

@@ -19,10 +19,11 @@ export interface Charge {
   answered: boolean;
 }
 
-/** A completed answer the gateway's own dedupe replays. */
+/** A completed answer the gateway's own dedupe replays, and the charge it answers for. */
 export interface Stored {
   status: number;
   body: string;
+  charge: Charge;
 }
 
 /** What an arrival drew: its fault, and how long its normal processing takes. */
