@@ -1,12 +1,13 @@
 /**
  * What `payguard check` prints for a valid config: the listeners, the store, the gateway
  * profile in force with every default it set, and the effective policy of each route.
- * Secrets (a Redis or PostgreSQL password, the encryption key) are never printed.
+ * Secrets (a Redis or PostgreSQL password, the encryption key, a webhook secret) are never printed.
  */
 import type { LoadedConfig } from "./config/load.js";
 import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config, GatewayConfig } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
+import { schemeOf } from "./config/webhooks.js";
 
 export function checkSummary(file: string, { config, profile, profiles, storeType }: LoadedConfig): string {
   const named = config.gateways[0]?.scoped === true;
@@ -20,6 +21,7 @@ export function checkSummary(file: string, { config, profile, profiles, storeTyp
     `  shutdown  readiness delay ${formatDuration(config.shutdown.readinessDelay)}, drain ${formatDuration(config.shutdown.drainTimeout)}`,
     `  store     ${describeStore(config.store)}`,
     ...(storeType === "url" ? [`            store.type ${config.store.type}: inferred from the scheme of store.url (the file names no type)`] : []),
+    ...describeWebhooks(config),
   ];
   if (!named) lines.push(...describeGateway(config, profile, ""));
   else
@@ -29,6 +31,16 @@ export function checkSummary(file: string, { config, profile, profiles, storeTyp
       lines.push(...describeGateway(gateway.config, profiles[gateway.name] ?? profile, `${gateway.name}/`).map((l) => `  ${l}`));
     }
   return `${lines.join("\n")}\n`;
+}
+
+/** The webhook listener and each endpoint (its secret never). */
+function describeWebhooks(config: Config): string[] {
+  const { host, port, endpoints } = config.webhooks;
+  if (endpoints.length === 0) return [];
+  return [
+    `  webhooks  ${host}:${port}`,
+    ...endpoints.map((e) => `            POST ${e.path}: gateway ${e.gateway}, ${schemeOf(e, config.gateways)} signatures → ${e.deliverTo}`),
+  ];
 }
 
 function describeUpstream(config: GatewayConfig): string {

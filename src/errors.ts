@@ -120,6 +120,13 @@ export const PROBLEMS = {
   admin_invalid_request: { status: 400, title: "The admin request is invalid", retryable: false },
   record_not_found: { status: 404, title: "No idempotency record with this id", retryable: false },
   record_not_resolvable: { status: 409, title: "Only an indeterminate record can be resolved", retryable: false },
+  // The webhook listener (what a gateway's notification gets; nothing is stored).
+  webhook_endpoint_unknown: { status: 404, title: "No webhook endpoint at this path", retryable: false },
+  webhook_signature_missing: { status: 400, title: "The notification carries no signature", retryable: false },
+  webhook_signature_invalid: { status: 400, title: "The notification's signature does not verify with this endpoint's secret", retryable: false },
+  webhook_signature_stale: { status: 400, title: "The notification's signed timestamp is older than the scheme's tolerance", retryable: false },
+  webhook_payload_invalid: { status: 400, title: "The notification is not an event this endpoint's scheme reads", retryable: false },
+  webhook_too_large: { status: 413, title: "The notification exceeds webhooks.maxBodySize", retryable: false },
 } as const satisfies Record<string, ProblemSpec>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

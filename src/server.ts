@@ -24,6 +24,7 @@ import type { AppDeps } from "./pipeline/context.js";
 import { createStore } from "./store/create.js";
 import type { ReadyStore } from "./store/shared/store.js";
 import type { Interception, Terminate } from "./tls/intercept.js";
+import { buildWebhookApp } from "./webhooks/receive.js";
 
 export interface Payguard {
   readonly deps: AppDeps;
@@ -37,6 +38,8 @@ export interface Payguard {
   readonly gatewayUrls: Readonly<Record<string, string>>;
   /** the interception listener's port, when `intercept.ca` is set */
   readonly interceptPort?: number;
+  /** http://host:port of the webhook listener, when `webhooks.endpoints` are set */
+  readonly webhookUrl?: string;
   /**
    * Serves new requests under `config` from now on (requests in flight keep theirs).
    * Settings that only a restart applies (listeners, store, ...) are listed, not applied.
@@ -67,6 +70,7 @@ const RESTART_ONLY: ReadonlyArray<(c: Config) => [string, unknown]> = [
   // each gateway's own listener (a gateway a reload removes answers 421 gateway_not_served until then)
   (c) => ["gateways.*.port", c.gateways.map((g) => [g.name, g.port])],
   (c) => ["intercept", c.intercept],
+  (c) => ["webhooks", c.webhooks],
 ];
 
 export function restartRequired(running: Config, next: Config): string[] {
@@ -92,21 +96,24 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const interception = await interceptionFor(config, deps, proxyServer);
   if (interception) await acceptConnect(proxyServer, interception.terminate, config, deps);
   const intercept = interception?.listener;
+  const webhooks = webhookServerFor(config, deps);
   await Promise.all([
     listen(proxyServer, config.server),
     listen(adminServer, config.admin),
     ...gatewayListeners.map((g) => listen(g.server, { host: config.server.host, port: g.port })),
     ...(intercept ? [listen(intercept, config.intercept)] : []),
+    ...(webhooks ? [listen(webhooks, config.webhooks)] : []),
   ]);
   const gatewayUrls = Object.fromEntries(gatewayListeners.map((g) => [g.name, baseUrl(g.server)]));
-  const ports = [proxyServer, adminServer, ...gatewayListeners.map((g) => g.server), ...(intercept ? [intercept] : [])].map(
+  const ports = [proxyServer, adminServer, ...gatewayListeners.map((g) => g.server), ...(intercept ? [intercept] : []), ...(webhooks ? [webhooks] : [])].map(
     (s) => (s.address() as AddressInfo).port,
   );
   for (const port of ports) listeningPorts.add(port);
   const url = baseUrl(proxyServer);
   const adminUrl = baseUrl(adminServer);
+  const webhookUrl = webhooks && { webhookUrl: baseUrl(webhooks) };
   deps.lifecycle.ready = true;
-  deps.logger.info({ url, adminUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
+  deps.logger.info({ url, adminUrl, ...webhookUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
 
   return {
     deps,
@@ -116,11 +123,14 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     adminServer,
     gatewayUrls,
     ...(intercept ? { interceptPort: (intercept.address() as AddressInfo).port } : {}),
+    ...webhookUrl,
     reload: (next) => reloadConfig(deps, config, next),
     shutdown: () => {
       // The gateways' own listeners take no new connections; those open drain with server.port's.
       for (const g of gatewayListeners) g.server.close();
       intercept?.close();
+      // A notification being stored finishes; the gateway resends any the listener no longer takes.
+      webhooks?.close();
       for (const port of ports) listeningPorts.delete(port);
       return drain({ ...deps, proxyServer, adminServer }, deps.live.current.config.shutdown);
     },
@@ -233,6 +243,18 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, deps: AppDeps
 }
 
 /** The admin listener gets the same slow-client limits: the admin API takes request bodies. */
+/** The webhook listener, when endpoints are configured (config/webhooks.ts made sure the store keeps an inbox). */
+function webhookServerFor(config: Config, deps: AppDeps): Server | undefined {
+  if (config.webhooks.endpoints.length === 0) return undefined;
+  const inbox = deps.store.webhooks;
+  if (!inbox) throw new Error("webhooks: the store keeps no inbox (store.type sqlite or postgres does)");
+  return createAdaptorServer({
+    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger }).fetch,
+    hostname: "localhost",
+    serverOptions: slowClientLimits(config.limits),
+  }) as Server;
+}
+
 function createAdminServer(config: Config, deps: AppDeps): Server {
   return createAdaptorServer({
     fetch: buildAdminApp(deps).fetch,

@@ -11,6 +11,7 @@ import { loopProblems } from "./loops.js";
 import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema, fileSchema, type GatewayConfig, type GatewaySpec } from "./schema.js";
 import { resolveStoreType, type StoreTypeOrigin } from "./store-keys.js";
+import { webhookProblems } from "./webhooks.js";
 
 /** Thrown when a config cannot be used; `problems` lists every one as "path: message". */
 export class ConfigError extends Error {
@@ -81,6 +82,7 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
   const profiles: LoadedConfig["profiles"] = {};
   const specs = "gateways" in interpolated ? namedGateways(interpolated, problems, profiles) : [oneGateway(interpolated, problems, profiles)];
   if (problems.length === 0) problems.push(...loopProblems(specs, (g) => (g.scoped ? `gateways.${g.name}.url` : "upstream.url")));
+  if (problems.length === 0) problems.push(...webhookProblems(specs));
   if (problems.length > 0 || specs.length === 0) throw new ConfigError(source, problems);
   const first = specs[0] as GatewaySpec;
   const store = interpolated.store;

@@ -16,6 +16,7 @@ import { routeSchema } from "./schema/routes.js";
 import { adminSection, interceptSection, logSection, reloadSection, serverSection, shutdownSection } from "./schema/service.js";
 import { storeSection } from "./schema/store.js";
 import { upstreamSection } from "./schema/upstream.js";
+import { webhooksSection } from "./schema/webhooks.js";
 
 const sections = {
   server: serverSection,
@@ -30,6 +31,7 @@ const sections = {
   store: storeSection,
   routes: z.array(routeSchema).default([]),
   intercept: interceptSection,
+  webhooks: webhooksSection,
 };
 
 /** One gateway's whole config: the one-gateway file as written, or a gateway of `gateways` merged over the top level. */

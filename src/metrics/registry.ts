@@ -69,6 +69,8 @@ export interface Metrics {
   readonly configRestartRequired: Gauge;
   /** Admin API calls, by action and result (ok, invalid, unauthorized, forbidden, not_found, conflict, unavailable, error). */
   readonly adminActions: Counter<"action" | "result">;
+  /** Gateway notifications received, by gateway and result: stored, duplicate, or why refused (signature_invalid, …, store_unavailable). */
+  readonly webhooksReceived: Counter<"gateway" | "result">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -79,6 +81,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ...scrapedGauges(registry),
     ...configMetrics(registry),
     ...storeMetrics(registry),
+    webhooksReceived: new Counter({
+      name: "payguard_webhooks_received_total",
+      help: "Gateway notifications received on the webhook listener, by gateway and result (stored, duplicate, or why refused).",
+      labelNames: ["gateway", "result"],
+      registers: [registry],
+    }),
     ...resilienceMetrics(registry),
     ...requestMetrics(registry),
   };

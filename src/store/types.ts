@@ -187,6 +187,35 @@ export interface OutcomePage {
   cursor?: string;
 }
 
+/** A gateway's event notification, verified, as the webhook inbox keeps it. */
+export interface InboundEvent {
+  gateway: string;
+  /** the gateway's id for it (Adyen: eventCode:pspReference:success) */
+  eventId: string;
+  /** the webhook endpoint's path it came in on */
+  endpoint: string;
+  /** epoch ms */
+  receivedAt: number;
+  /** the bytes the gateway sent */
+  body: Buffer;
+  /** the headers delivered with it (never Authorization or cookies) */
+  headers: Record<string, string>;
+}
+
+export type WebhookState = "pending" | "delivered" | "dead";
+
+export interface StoredEvent extends InboundEvent {
+  state: WebhookState;
+  attempts: number;
+}
+
+/** Events stored before they are acknowledged (sqlite, postgres): docs/webhooks.md. */
+export interface WebhookInbox {
+  /** Durable before it resolves: "stored" the first time (gateway, eventId) is seen, "duplicate" after. */
+  accept(event: InboundEvent): Promise<"stored" | "duplicate">;
+  event(gateway: string, eventId: string): Promise<StoredEvent | undefined>;
+}
+
 export interface IdempotencyStore {
   /** Atomic: exactly one concurrent caller gets "claimed" (or "taken-over") for a key. */
   claim(key: string, request: ClaimRequest): Promise<ClaimResult>;
@@ -211,6 +240,8 @@ export interface IdempotencyStore {
    * client's retry goes to the gateway afresh. Waiters are woken as on complete/release.
    */
   resolve(key: string, next: CompletedRecord | undefined, entry?: LedgerEntry): Promise<ResolveResult>;
+  /** the webhook inbox, when the store keeps one (sqlite, postgres) */
+  webhooks?: WebhookInbox;
   /** The outcome ledger, for stores that keep one (sqlite, postgres). */
   outcomes?(query: OutcomeQuery): Promise<OutcomePage>;
   /** Resolves when the key is completed or released, or after timeoutMs, whichever is first. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { patternBytes, steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
 import { type Answer, json, send } from "../support/http.js";
-import { sample } from "../support/metrics.js";
+import { metric } from "../support/metrics.js";
 import type { Running } from "../support/payguard.js";
 import { until } from "../support/until.js";
 
@@ -33,10 +33,6 @@ function expectProblem(answer: Answer, status: number, code: string) {
   expect(answer.headers["content-type"]).toBe("application/problem+json");
   expect(answer.headers["payguard-origin"]).toBe("proxy");
   expect(json(answer)).toMatchObject({ status, code });
-}
-
-async function metric(pg: Running, name: string, labels: Record<string, string> = {}): Promise<number> {
-  return sample((await send(pg.adminUrl, "/metrics")).body.toString(), name, labels);
 }
 
 describe("key checks", () => {

@@ -1,3 +1,5 @@
+import { send } from "./http.js";
+
 /** Reads one sample from Prometheus text: exact label set, 0 when absent. */
 export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -11,4 +13,9 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (have.length === wanted.length && wanted.every((w) => have.includes(w))) return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return 0;
+}
+
+/** One sample of payguard's /metrics (admin listener), by name and labels. */
+export async function metric(pg: { adminUrl: string }, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sample((await send(pg.adminUrl, "/metrics")).body.toString(), name, labels);
 }

@@ -60,6 +60,8 @@ export interface Child {
   proc: ChildProcess;
   url: string;
   adminUrl: string;
+  /** the webhook listener's URL, when it has one */
+  webhookUrl?: string;
   stdout: string[];
   stderr: string[];
   exited: Promise<number | null>;
@@ -137,10 +139,11 @@ export function startChild(configFile: string, env: Record<string, string> = {},
     const timer = setTimeout(() => reject(new Error(`payguard did not start: ${stderr.join("\n")}`)), 10_000);
     createInterface({ input: proc.stdout }).on("line", (line) => {
       stdout.push(line);
-      const entry = JSON.parse(line) as { msg?: string; url?: string; adminUrl?: string };
+      const entry = JSON.parse(line) as { msg?: string; url?: string; adminUrl?: string; webhookUrl?: string };
       if (entry.msg === "listening" && entry.url && entry.adminUrl) {
         clearTimeout(timer);
-        resolve({ proc, url: entry.url, adminUrl: entry.adminUrl, stdout, stderr, exited });
+        const webhooks = entry.webhookUrl ? { webhookUrl: entry.webhookUrl } : {};
+        resolve({ proc, url: entry.url, adminUrl: entry.adminUrl, ...webhooks, stdout, stderr, exited });
       }
     });
     exited.then((code) => {

@@ -44,6 +44,7 @@ describe("config defaults", () => {
       log: { level: "info" },
       // interception is off until intercept.ca is set
       intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000, passThrough: [] },
+      webhooks: { host: "0.0.0.0", port: 8081, maxBodySize: 1_048_576, endpoints: [] },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },
         retry: {

@@ -53,6 +53,24 @@ const migrations = (schema: string): readonly string[] => [
   `ALTER TABLE ${schema}.records ADD COLUMN watched boolean NOT NULL DEFAULT false;`,
   // 4: the gateway a ledger row's payment went to (gateways.<name>); null on older rows.
   `ALTER TABLE ${schema}.ledger ADD COLUMN gateway text;`,
+  // 5: the webhook inbox: one row per (gateway, event id), stored before the gateway is answered (docs/webhooks.md).
+  `CREATE TABLE ${schema}.webhook_events (
+     gateway text NOT NULL,
+     event_id text NOT NULL,
+     endpoint text NOT NULL,
+     received_at bigint NOT NULL,
+     body bytea NOT NULL,
+     headers text NOT NULL,
+     state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+     attempts integer NOT NULL DEFAULT 0,
+     next_attempt_at bigint NOT NULL,
+     lease_owner text,
+     lease_until bigint,
+     delivered_at bigint,
+     last_error text,
+     PRIMARY KEY (gateway, event_id)
+   );
+   CREATE INDEX webhook_events_due ON ${schema}.webhook_events (state, next_attempt_at);`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

@@ -33,6 +33,7 @@ import type {
 } from "../types.js";
 import { Waiters } from "../waiters.js";
 import { columns, TurnBatch } from "./batch.js";
+import { postgresInbox } from "./inbox.js";
 import { listen } from "./listen.js";
 import { isValueError, type Nodes, openNodes } from "./nodes.js";
 import { migrate } from "./schema.js";
@@ -80,6 +81,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return {
     ...writes(db, turnBatches(db)),
     ...reads(db),
+    webhooks: postgresInbox(db.query, options.schema),
     async waitForChange(key, timeoutMs) {
       // Marked first, so its completion or release NOTIFYs.
       await watches.watch(key);

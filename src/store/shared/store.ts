@@ -69,6 +69,8 @@ export async function createSharedStore(backend: RemoteStore, config: StoreConfi
   return {
     ...store,
     ...(remote.outcomes ? { outcomes: remote.outcomes.bind(remote) } : {}),
+    // Events go straight to the database: acknowledged only once stored there, never journaled.
+    ...(remote.webhooks ? { webhooks: remote.webhooks } : {}),
     // All bounded by the same short slice: the engine loops, so no timers pile up.
     waitForChange: (key, timeoutMs) => store.waitForChange(key, Math.min(timeoutMs, MAINTENANCE_MS)),
     ready: () => !config.readiness || remote.healthy(),

@@ -60,6 +60,24 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at INTEGER NOT NULL);`,
   // 5: the gateway a ledger row's payment went to (gateways.<name>); null on older rows.
   `ALTER TABLE ledger ADD COLUMN gateway TEXT;`,
+  // 6: the webhook inbox: one row per (gateway, event id), stored before the gateway is answered (docs/webhooks.md).
+  `CREATE TABLE webhook_events (
+     gateway TEXT NOT NULL,
+     event_id TEXT NOT NULL,
+     endpoint TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     body BLOB NOT NULL,
+     headers TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     lease_owner TEXT,
+     lease_until INTEGER,
+     delivered_at INTEGER,
+     last_error TEXT,
+     PRIMARY KEY (gateway, event_id)
+   );
+   CREATE INDEX webhook_events_due ON webhook_events (state, next_attempt_at);`,
 ];
 
 /** The write that proves the file takes writes; its one parameter is now, epoch ms. */

@@ -27,6 +27,7 @@ import { Waiters } from "../waiters.js";
 import { type Background, type Counts, startBackground } from "./background.js";
 import { GroupCommit } from "./group-commit.js";
 import { PROBE_MS, WriteHealth } from "./health.js";
+import { SqliteInbox } from "./inbox.js";
 import { openWritable } from "./open.js";
 import type { Synchronous } from "./schema.js";
 import { COUNT_SQL, type Statements, SWEEP_BATCH, statementsOf } from "./statements.js";
@@ -74,6 +75,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     list: async (request) => r.list(request),
     resolve: (key, next, entry) => r.resolve(key, next, entry),
     outcomes: async (request) => r.outcomes(request),
+    webhooks: r.inbox,
     waitForChange: (key, timeoutMs) => r.waiters.wait(key, timeoutMs),
     stats: () => r.stats(),
     ready: () => r.health.ready(),
@@ -87,6 +89,7 @@ class SqliteRecords {
   readonly waiters = new Waiters();
   readonly health: WriteHealth;
   readonly writes: GroupCommit;
+  readonly inbox: SqliteInbox;
   private readonly now: () => number;
   private readonly db: Database.Database;
   private readonly sql: Statements;
@@ -100,6 +103,7 @@ class SqliteRecords {
     this.sql = statementsOf(this.db);
     this.health = new WriteHealth(options.onWritable);
     this.writes = new GroupCommit(this.db, (err) => this.health.refused(err));
+    this.inbox = new SqliteInbox(this.db, this.writes);
     this.health.probe(() => this.writes.run(() => this.sql.probe.run(this.now())), options.probeEveryMs ?? PROBE_MS);
     // Counted here once at open, then by the background thread every COUNT_MS.
     this.counts = this.sql.count.get(this.now()) ?? { entries: 0, inFlight: 0 };

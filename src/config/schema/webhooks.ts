@@ -1,0 +1,44 @@
+/**
+ * `webhooks`: the gateways' own event notifications, received on a listener of their own (the
+ * one exposed to the internet; the proxy's stays the application's), verified with each
+ * gateway's scheme, and stored before they are acknowledged (docs/webhooks.md). Which
+ * gateways and stores may have them is checked with the gateways (config/webhooks.ts).
+ */
+import { z } from "zod";
+import { port, size } from "./fields.js";
+
+/** The signature schemes payguard verifies (src/webhooks/schemes/). */
+export const WEBHOOK_SCHEMES = ["stripe", "adyen"] as const;
+
+const endpoint = z.strictObject({
+  /** the gateway whose events these are: a `gateways.<name>` ("default" with the `upstream:` shorthand) */
+  gateway: z.string().min(1),
+  /** how they are signed; default: the gateway's profile's */
+  scheme: z.enum(WEBHOOK_SCHEMES).optional(),
+  /** where the gateway posts them on the webhook listener (payguard's public URL + path) */
+  path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute path of URL-safe characters"),
+  /** the gateway's signing secret (Stripe's whsec_…, Adyen's hex HMAC key): through ${VAR}, never written here */
+  secret: z.string().min(1),
+  /** the service's own endpoint, where payguard delivers them */
+  deliverTo: z.string().refine(isHttpUrl, "must be an absolute http(s) URL"),
+});
+
+export type WebhookEndpoint = z.output<typeof endpoint>;
+
+export const webhooksSection = z
+  .strictObject({
+    host: z.string().min(1).default("0.0.0.0"),
+    port: port.default(8081),
+    /** the largest notification accepted (bytes); larger is 413, nothing stored */
+    maxBodySize: size({ min: 1024 }).default(1024 * 1024),
+    endpoints: z.array(endpoint).default([]),
+  })
+  .prefault({});
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The webhook inbox as rows of the `webhook_events` table, the same for SQLite and PostgreSQL:
+ * one row per (gateway, event id), inserted once — a redelivery changes nothing — with the
+ * delivery state the deliverer moves on (docs/webhooks.md). Times are epoch milliseconds. Pure.
+ */
+import type { InboundEvent, StoredEvent, WebhookState } from "../types.js";
+
+export const EVENT_COLUMNS = ["gateway", "event_id", "endpoint", "received_at", "body", "headers", "next_attempt_at"] as const;
+
+export interface EventRow {
+  gateway: string;
+  event_id: string;
+  endpoint: string;
+  received_at: number | string;
+  body: Buffer;
+  headers: string;
+  state: string;
+  attempts: number | string;
+}
+
+/** An event's values in EVENT_COLUMNS' order: due for its first delivery at once. */
+export function eventValues(event: InboundEvent): unknown[] {
+  return [event.gateway, event.eventId, event.endpoint, event.receivedAt, event.body, JSON.stringify(event.headers), event.receivedAt];
+}
+
+export function storedEventOf(row: EventRow): StoredEvent {
+  return {
+    gateway: row.gateway,
+    eventId: row.event_id,
+    endpoint: row.endpoint,
+    receivedAt: Number(row.received_at),
+    body: row.body,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    state: row.state as WebhookState,
+    attempts: Number(row.attempts),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The signature schemes by name: how an endpoint's notifications are verified, and which of
+ * their headers travel with them to the service (the signature ones; never Authorization or
+ * cookies). Each scheme is its own file.
+ */
+import type { WebhookScheme } from "../../config/webhooks.js";
+import { verifyAdyen } from "./adyen.js";
+import { verifyStripe } from "./stripe.js";
+import type { Verdict } from "./verdict.js";
+
+export interface Scheme {
+  verify(rawBody: Buffer, headers: Readonly<Record<string, string | string[] | undefined>>, secret: string, nowMs: number): Verdict;
+  /** the headers (lower case) stored and delivered with an event */
+  headers: readonly string[];
+  /** the body of the 2xx the gateway gets */
+  acknowledgement: string;
+}
+
+const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+export const SCHEMES: Record<WebhookScheme, Scheme> = {
+  stripe: {
+    verify: (body, headers, secret, now) => verifyStripe(body, first(headers["stripe-signature"]), secret, now),
+    headers: ["content-type", "stripe-signature", "user-agent"],
+    acknowledgement: '{"received":true}',
+  },
+  adyen: {
+    verify: (body, _headers, secret) => verifyAdyen(body, secret),
+    headers: ["content-type", "user-agent"],
+    // No longer required (any 2xx will do), and what older integrations still look for.
+    acknowledgement: "[accepted]",
+  },
+};

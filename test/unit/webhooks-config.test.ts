@@ -1,0 +1,80 @@
+/**
+ * `webhooks`: endpoints name a configured gateway with a scheme payguard verifies, paths and
+ * the listener's port are their own, and only a durable store (sqlite, postgres) may keep
+ * events — every problem listed at its path in one pass.
+ */
+import { describe, expect, it } from "vitest";
+import { checkSummary } from "../../src/check.js";
+import { isConfigError, loadConfigText, parseConfig } from "../../src/config/load.js";
+import { schemeOf } from "../../src/config/webhooks.js";
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, {});
+  } catch (err) {
+    if (isConfigError(err)) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+const endpoint = (gateway: string, path: string, extra = "") =>
+  `{ gateway: ${gateway}, path: ${path}, secret: whsec_x, deliverTo: "http://127.0.0.1:3000/hook"${extra} }`;
+
+describe("webhooks config", () => {
+  it("a stripe and an adyen endpoint: each gateway's scheme comes from its profile", () => {
+    const config = parseConfig(
+      `gateways:\n  stripe: { url: https://api.stripe.com }\n  adyen: { url: https://checkout-test.adyen.com }\nwebhooks:\n  endpoints:\n    - ${endpoint("stripe", "/webhooks/stripe")}\n    - ${endpoint("adyen", "/webhooks/adyen")}\n`,
+      {},
+    );
+    expect(config.webhooks).toMatchObject({ host: "0.0.0.0", port: 8081, maxBodySize: 1024 * 1024 });
+    expect(config.webhooks.endpoints.map((e) => schemeOf(e, config.gateways))).toEqual(["stripe", "adyen"]);
+  });
+
+  it("check prints the listener and each endpoint, never its secret", () => {
+    const loaded = loadConfigText(
+      `upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ { gateway: default, path: /hook, secret: whsec_never_printed, deliverTo: "http://127.0.0.1:3000/hook" } ] }\n`,
+      {},
+    );
+    const text = checkSummary("payguard.yaml", loaded);
+    expect(text).toContain("webhooks  0.0.0.0:8081");
+    expect(text).toContain("POST /hook: gateway default, stripe signatures → http://127.0.0.1:3000/hook");
+    expect(text).not.toContain("whsec_never_printed");
+  });
+
+  it("the one-gateway shorthand is gateway default", () => {
+    const config = parseConfig(`upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ ${endpoint("default", "/hook")} ] }\n`, {});
+    expect(schemeOf(config.webhooks.endpoints[0] as never, config.gateways)).toBe("stripe");
+  });
+
+  it("lists every problem at its path: a per-pod memory store, an unknown gateway, no scheme for a generic gateway, a path twice, a taken port", () => {
+    const problems = problemsOf(`
+store: { type: memory }
+gateways:
+  stripe: { url: https://api.stripe.com }
+  bank: { url: https://api.bank.example }
+webhooks:
+  port: 8080
+  endpoints:
+    - ${endpoint("stripe", "/hook")}
+    - ${endpoint("adyen", "/adyen")}
+    - ${endpoint("bank", "/hook")}
+`);
+    expect(problems).toEqual([
+      "webhooks.endpoints: need store.type sqlite or postgres (an event is acknowledged only once stored durably; memory is not offered)",
+      "webhooks.port: 8080 is already another listener's",
+      'webhooks.endpoints[1].gateway: no gateway "adyen" (configured: stripe, bank)',
+      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen)',
+      "webhooks.endpoints[2].path: /hook is already another endpoint's",
+    ]);
+  });
+
+  it("field errors at their paths: a relative path, a deliverTo that is not a URL, an unknown scheme, no secret", () => {
+    const problems = problemsOf(
+      `upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ { gateway: default, path: hook, secret: "", deliverTo: "ftp://x", scheme: paypal } ] }\n`,
+    );
+    expect(problems.map((p) => p.split(":")[0])).toEqual(
+      expect.arrayContaining(["webhooks.endpoints[0].scheme", "webhooks.endpoints[0].path", "webhooks.endpoints[0].secret", "webhooks.endpoints[0].deliverTo"]),
+    );
+  });
+});
