@@ -23,7 +23,9 @@ import { bufferedBodyBytes } from "./pipeline/body-budget.js";
 import type { AppDeps } from "./pipeline/context.js";
 import { createStore } from "./store/create.js";
 import type { ReadyStore } from "./store/shared/store.js";
+import type { WebhookInbox } from "./store/types.js";
 import type { Interception, Terminate } from "./tls/intercept.js";
+import { Deliverer } from "./webhooks/deliver.js";
 import { buildWebhookApp } from "./webhooks/receive.js";
 
 export interface Payguard {
@@ -96,7 +98,8 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const interception = await interceptionFor(config, deps, proxyServer);
   if (interception) await acceptConnect(proxyServer, interception.terminate, config, deps);
   const intercept = interception?.listener;
-  const webhooks = webhookServerFor(config, deps);
+  const deliverer = delivererFor(config, deps);
+  const webhooks = webhookServerFor(config, deps, deliverer);
   await Promise.all([
     listen(proxyServer, config.server),
     listen(adminServer, config.admin),
@@ -113,6 +116,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const adminUrl = baseUrl(adminServer);
   const webhookUrl = webhooks && { webhookUrl: baseUrl(webhooks) };
   deps.lifecycle.ready = true;
+  deliverer?.start();
   deps.logger.info({ url, adminUrl, ...webhookUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
 
   return {
@@ -125,7 +129,9 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     ...(intercept ? { interceptPort: (intercept.address() as AddressInfo).port } : {}),
     ...webhookUrl,
     reload: (next) => reloadConfig(deps, config, next),
-    shutdown: () => {
+    shutdown: async () => {
+      // No new deliveries; those in flight are aborted and due again (at least once).
+      await deliverer?.stop();
       // The gateways' own listeners take no new connections; those open drain with server.port's.
       for (const g of gatewayListeners) g.server.close();
       intercept?.close();
@@ -243,13 +249,24 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex, deps: AppDeps
 }
 
 /** The admin listener gets the same slow-client limits: the admin API takes request bodies. */
-/** The webhook listener, when endpoints are configured (config/webhooks.ts made sure the store keeps an inbox). */
-function webhookServerFor(config: Config, deps: AppDeps): Server | undefined {
+/** The inbox, when webhook endpoints are configured (config/webhooks.ts made sure the store keeps one). */
+function inboxFor(config: Config, deps: AppDeps): WebhookInbox | undefined {
   if (config.webhooks.endpoints.length === 0) return undefined;
-  const inbox = deps.store.webhooks;
-  if (!inbox) throw new Error("webhooks: the store keeps no inbox (store.type sqlite or postgres does)");
+  if (!deps.store.webhooks) throw new Error("webhooks: the store keeps no inbox (store.type sqlite or postgres does)");
+  return deps.store.webhooks;
+}
+
+function delivererFor(config: Config, deps: AppDeps): Deliverer | undefined {
+  const inbox = inboxFor(config, deps);
+  return inbox && new Deliverer(config, { inbox, metrics: deps.metrics, logger: deps.logger, replica: deps.replica });
+}
+
+/** The webhook listener, when endpoints are configured. */
+function webhookServerFor(config: Config, deps: AppDeps, deliverer: Deliverer | undefined): Server | undefined {
+  const inbox = inboxFor(config, deps);
+  if (!inbox) return undefined;
   return createAdaptorServer({
-    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger }).fetch,
+    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger, onStored: () => deliverer?.wake() }).fetch,
     hostname: "localhost",
     serverOptions: slowClientLimits(config.limits),
   }) as Server;

@@ -71,6 +71,8 @@ export interface Metrics {
   readonly adminActions: Counter<"action" | "result">;
   /** Gateway notifications received, by gateway and result: stored, duplicate, or why refused (signature_invalid, …, store_unavailable). */
   readonly webhooksReceived: Counter<"gateway" | "result">;
+  /** Delivery attempts to the service, by gateway and result: delivered, retry, dead. */
+  readonly webhookDeliveries: Counter<"gateway" | "result">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -81,6 +83,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ...scrapedGauges(registry),
     ...configMetrics(registry),
     ...storeMetrics(registry),
+    webhookDeliveries: new Counter({
+      name: "payguard_webhook_deliveries_total",
+      help: "Webhook delivery attempts to the service, by gateway and result (delivered, retry, dead).",
+      labelNames: ["gateway", "result"],
+      registers: [registry],
+    }),
     webhooksReceived: new Counter({
       name: "payguard_webhooks_received_total",
       help: "Gateway notifications received on the webhook listener, by gateway and result (stored, duplicate, or why refused).",

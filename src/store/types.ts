@@ -214,7 +214,23 @@ export interface WebhookInbox {
   /** Durable before it resolves: "stored" the first time (gateway, eventId) is seen, "duplicate" after. */
   accept(event: InboundEvent): Promise<"stored" | "duplicate">;
   event(gateway: string, eventId: string): Promise<StoredEvent | undefined>;
+  /**
+   * Up to `limit` pending events of `endpoint` due at `now` that no live lease holds, oldest due
+   * first, each now leased to `owner` until now + leaseMs: no other replica delivers them meanwhile.
+   */
+  lease(endpoint: string, owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * The outcome of one delivery attempt by the lease's owner: delivered (the service answered
+   * 2xx: never delivered again), again at `nextAttemptAt`, or dead (given up). false when
+   * `owner` no longer holds the lease (another replica took the event over): nothing changes.
+   */
+  settle(event: Pick<StoredEvent, "gateway" | "eventId">, owner: string, outcome: DeliveryOutcome): Promise<boolean>;
 }
+
+export type DeliveryOutcome =
+  | { state: "delivered"; at: number }
+  | { state: "pending"; nextAttemptAt: number; error: string }
+  | { state: "dead"; at: number; error: string };
 
 export interface IdempotencyStore {
   /** Atomic: exactly one concurrent caller gets "claimed" (or "taken-over") for a key. */

@@ -22,6 +22,8 @@ import type { Refusal } from "./schemes/verdict.js";
 
 export interface WebhookDeps {
   inbox: WebhookInbox;
+  /** told when a new event was stored (the deliverer looks at once) */
+  onStored?: () => void;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -80,6 +82,7 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
       throw err;
     });
     count(result);
+    if (result === "stored") deps.onStored?.();
     deps.logger.info({ gateway: endpoint.gateway, eventId, result }, "webhooks: notification received");
   }
   return scheme.acknowledgement;

@@ -44,7 +44,13 @@ describe("config defaults", () => {
       log: { level: "info" },
       // interception is off until intercept.ca is set
       intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000, passThrough: [] },
-      webhooks: { host: "0.0.0.0", port: 8081, maxBodySize: 1_048_576, endpoints: [] },
+      webhooks: {
+        host: "0.0.0.0",
+        port: 8081,
+        maxBodySize: 1_048_576,
+        endpoints: [],
+        delivery: { timeout: 10_000, concurrency: 4, backoff: { initial: 1000, max: 600_000 }, maxAge: 259_200_000, lease: 60_000, poll: 1000 },
+      },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },
         retry: {

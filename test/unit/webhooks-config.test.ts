@@ -69,6 +69,12 @@ webhooks:
     ]);
   });
 
+  it("a delivery lease shorter than two attempts is refused: it could pass to another replica mid-attempt", () => {
+    expect(problemsOf(`upstream: { url: https://api.stripe.com }\nwebhooks: { delivery: { timeout: 10s, lease: 15s } }\n`)).toEqual([
+      "webhooks.delivery.lease: must be at least twice delivery.timeout (a lease outlives its attempt)",
+    ]);
+  });
+
   it("field errors at their paths: a relative path, a deliverTo that is not a URL, an unknown scheme, no secret", () => {
     const problems = problemsOf(
       `upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ { gateway: default, path: hook, secret: "", deliverTo: "ftp://x", scheme: paypal } ] }\n`,

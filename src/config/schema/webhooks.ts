@@ -5,7 +5,7 @@
  * gateways and stores may have them is checked with the gateways (config/webhooks.ts).
  */
 import { z } from "zod";
-import { port, size } from "./fields.js";
+import { duration, int, port, size } from "./fields.js";
 
 /** The signature schemes payguard verifies (src/webhooks/schemes/). */
 export const WEBHOOK_SCHEMES = ["stripe", "adyen"] as const;
@@ -25,6 +25,25 @@ const endpoint = z.strictObject({
 
 export type WebhookEndpoint = z.output<typeof endpoint>;
 
+/** How stored events reach the service (webhooks/deliver.ts). */
+const delivery = z
+  .strictObject({
+    /** one attempt: connect, send, and the service's answer */
+    timeout: duration({ min: 100 }).default(10_000),
+    /** attempts in flight per deliverTo, per replica */
+    concurrency: int({ min: 1, max: 256 }).default(4),
+    /** the wait before attempt n+1: between half and all of min(max, initial × 2ⁿ) */
+    backoff: z.strictObject({ initial: duration({ min: 10 }).default(1000), max: duration({ min: 10 }).default(600_000) }).prefault({}),
+    /** an event still not delivered this long after it was received is dead-lettered */
+    maxAge: duration({ min: 1000 }).default(3 * 24 * 3600_000),
+    /** how long a replica holds an event it is delivering; must outlast an attempt */
+    lease: duration({ min: 1000 }).default(60_000),
+    /** how often each replica looks for due events (a new event is also delivered at once) */
+    poll: duration({ min: 10 }).default(1000),
+  })
+  .refine((d) => d.lease >= 2 * d.timeout, { message: "must be at least twice delivery.timeout (a lease outlives its attempt)", path: ["lease"] })
+  .prefault({});
+
 export const webhooksSection = z
   .strictObject({
     host: z.string().min(1).default("0.0.0.0"),
@@ -32,6 +51,7 @@ export const webhooksSection = z
     /** the largest notification accepted (bytes); larger is 413, nothing stored */
     maxBodySize: size({ min: 1024 }).default(1024 * 1024),
     endpoints: z.array(endpoint).default([]),
+    delivery,
   })
   .prefault({});
 

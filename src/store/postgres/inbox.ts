@@ -1,28 +1,53 @@
 /**
  * The webhook inbox in PostgreSQL (`<schema>.webhook_events`, migration 5): an event is
  * inserted on the writable node and committed before `accept` resolves — the webhook's 2xx
- * waits for it; with the database down the insert fails and the gateway retries later.
+ * waits for it; with the database down the insert fails and the gateway retries later. A
+ * lease takes due events with SKIP LOCKED, so replicas leasing at once never share one.
  */
 import type pg from "pg";
-import { EVENT_COLUMNS, type EventRow, eventValues, storedEventOf } from "../sql/webhook-events.js";
+import { EVENT_COLUMNS, type EventRow, eventValues, SETTLE_SET, settleValues, storedEventOf } from "../sql/webhook-events.js";
 import type { InboundEvent, WebhookInbox } from "../types.js";
 
 type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
+/** `?` placeholders as $1, $2, … (the settle SET clause is shared with SQLite). */
+function numbered(sql: string, from = 1): string {
+  let n = from;
+  return sql.replace(/\?/g, () => `$${n++}`);
+}
+
 export function postgresInbox(query: Query, schema: string): WebhookInbox {
   const table = `${schema}.webhook_events`;
   const casts = ["text", "text", "text", "bigint", "bytea", "text", "bigint"];
-  const insert = `INSERT INTO ${table} (${EVENT_COLUMNS.join(", ")}) VALUES (${casts.map((c, i) => `$${i + 1}::${c}`).join(", ")})
-    ON CONFLICT (gateway, event_id) DO NOTHING RETURNING 1 AS stored`;
-  const select = `SELECT * FROM ${table} WHERE gateway = $1 AND event_id = $2`;
+  const sql = {
+    insert: `INSERT INTO ${table} (${EVENT_COLUMNS.join(", ")}) VALUES (${casts.map((c, i) => `$${i + 1}::${c}`).join(", ")})
+      ON CONFLICT (gateway, event_id) DO NOTHING RETURNING 1 AS stored`,
+    select: `SELECT * FROM ${table} WHERE gateway = $1 AND event_id = $2`,
+    lease: `UPDATE ${table} e SET lease_owner = $1, lease_until = $3::bigint
+      FROM (SELECT gateway, event_id FROM ${table}
+            WHERE endpoint = $5 AND state = 'pending' AND next_attempt_at <= $2::bigint AND (lease_until IS NULL OR lease_until <= $2::bigint)
+            ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) due
+      WHERE e.gateway = due.gateway AND e.event_id = due.event_id
+      RETURNING e.*`,
+    settle: `UPDATE ${table} SET ${numbered(SETTLE_SET.replace("COALESCE(?, next_attempt_at)", "COALESCE(?::bigint, next_attempt_at)").replace("delivered_at = ?", "delivered_at = ?::bigint"))}
+      WHERE gateway = $5 AND event_id = $6 AND lease_owner = $7 AND state = 'pending'`,
+  };
   return {
     async accept(event: InboundEvent) {
-      const { rowCount } = await query(insert, eventValues(event));
+      const { rowCount } = await query(sql.insert, eventValues(event));
       return rowCount === 1 ? "stored" : "duplicate";
     },
     async event(gateway, eventId) {
-      const { rows } = await query<EventRow>(select, [gateway, eventId]);
+      const { rows } = await query<EventRow>(sql.select, [gateway, eventId]);
       return rows[0] && storedEventOf(rows[0]);
+    },
+    async lease(endpoint, owner, now, leaseMs, limit) {
+      const { rows } = await query<EventRow>(sql.lease, [owner, now, now + leaseMs, limit, endpoint]);
+      return rows.map(storedEventOf);
+    },
+    async settle(event, owner, outcome) {
+      const { rowCount } = await query(sql.settle, [...settleValues(outcome), event.gateway, event.eventId, owner]);
+      return rowCount === 1;
     },
   };
 }

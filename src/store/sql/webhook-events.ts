@@ -3,7 +3,7 @@
  * one row per (gateway, event id), inserted once — a redelivery changes nothing — with the
  * delivery state the deliverer moves on (docs/webhooks.md). Times are epoch milliseconds. Pure.
  */
-import type { InboundEvent, StoredEvent, WebhookState } from "../types.js";
+import type { DeliveryOutcome, InboundEvent, StoredEvent, WebhookState } from "../types.js";
 
 export const EVENT_COLUMNS = ["gateway", "event_id", "endpoint", "received_at", "body", "headers", "next_attempt_at"] as const;
 
@@ -34,4 +34,22 @@ export function storedEventOf(row: EventRow): StoredEvent {
     state: row.state as WebhookState,
     attempts: Number(row.attempts),
   };
+}
+
+/**
+ * A settlement's new values, in SETTLE_COLUMNS' order: the attempt counted, the lease given
+ * back, and the state, next try, delivery time and error the outcome says.
+ */
+export const SETTLE_SET =
+  "state = ?, next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL";
+
+export function settleValues(outcome: DeliveryOutcome): unknown[] {
+  switch (outcome.state) {
+    case "delivered":
+      return ["delivered", null, outcome.at, null];
+    case "pending":
+      return ["pending", outcome.nextAttemptAt, null, outcome.error.slice(0, 500)];
+    case "dead":
+      return ["dead", null, null, outcome.error.slice(0, 500)];
+  }
 }

@@ -1,33 +1,52 @@
 /**
  * The webhook inbox in the SQLite file: an event is inserted in the store's group commit, so
- * `accept` resolves only once it is on disk (WAL) — the webhook's 2xx waits for it.
+ * `accept` resolves only once it is on disk (WAL) — the webhook's 2xx waits for it. Leases and
+ * settlements are writes of the same group commit (one writer: the file is one pod's).
  */
 import type Database from "better-sqlite3";
-import { EVENT_COLUMNS, type EventRow, eventValues, storedEventOf } from "../sql/webhook-events.js";
-import type { InboundEvent, WebhookInbox } from "../types.js";
+import { EVENT_COLUMNS, type EventRow, eventValues, SETTLE_SET, settleValues, storedEventOf } from "../sql/webhook-events.js";
+import type { DeliveryOutcome, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
 
 export class SqliteInbox implements WebhookInbox {
-  private readonly insert: Database.Statement;
-  private readonly select: Database.Statement<[string, string], EventRow>;
+  private readonly sql;
 
   constructor(
     db: Database.Database,
     private readonly writes: GroupCommit,
   ) {
-    this.insert = db.prepare(
-      `INSERT INTO webhook_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (gateway, event_id) DO NOTHING`,
-    );
-    this.select = db.prepare<[string, string], EventRow>("SELECT * FROM webhook_events WHERE gateway = ? AND event_id = ?");
+    this.sql = {
+      insert: db.prepare(
+        `INSERT INTO webhook_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (gateway, event_id) DO NOTHING`,
+      ),
+      select: db.prepare<[string, string], EventRow>("SELECT * FROM webhook_events WHERE gateway = ? AND event_id = ?"),
+      lease: db.prepare<{ endpoint: string; owner: string; now: number; until: number; limit: number }, EventRow>(
+        `UPDATE webhook_events SET lease_owner = @owner, lease_until = @until
+         WHERE rowid IN (SELECT rowid FROM webhook_events
+           WHERE endpoint = @endpoint AND state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+           ORDER BY next_attempt_at LIMIT @limit)
+         RETURNING *`,
+      ),
+      settle: db.prepare(`UPDATE webhook_events SET ${SETTLE_SET} WHERE gateway = ? AND event_id = ? AND lease_owner = ? AND state = 'pending'`),
+    };
   }
 
   async accept(event: InboundEvent): Promise<"stored" | "duplicate"> {
-    const inserted = await this.writes.run(() => this.insert.run(...eventValues(event)).changes === 1);
+    const inserted = await this.writes.run(() => this.sql.insert.run(...eventValues(event)).changes === 1);
     return inserted ? "stored" : "duplicate";
   }
 
   async event(gateway: string, eventId: string) {
-    const row = this.select.get(gateway, eventId);
+    const row = this.sql.select.get(gateway, eventId);
     return row && storedEventOf(row);
+  }
+
+  async lease(endpoint: string, owner: string, now: number, leaseMs: number, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.writes.run(() => this.sql.lease.all({ endpoint, owner, now, until: now + leaseMs, limit }));
+    return rows.map(storedEventOf);
+  }
+
+  settle(event: Pick<StoredEvent, "gateway" | "eventId">, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
+    return this.writes.run(() => this.sql.settle.run(...settleValues(outcome), event.gateway, event.eventId, owner).changes === 1);
   }
 }

@@ -1,0 +1,265 @@
+/**
+ * Delivery of stored webhook events to the service's own endpoint — a real HTTP server that
+ * verifies every event with the gateway's official SDK, unchanged (stripe-node's
+ * constructEvent, @adyen/api-library's validateHMAC): delivered once on a 2xx and never again;
+ * retried after 500s and while the service is down; a Stripe event received 10 minutes ago
+ * is re-signed so the service's 300 s check passes; dead-lettered past maxAge; and two
+ * replicas on one PostgreSQL deliver each event exactly once.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { hmacValidator } from "@adyen/api-library";
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WebhookInbox } from "../../src/store/types.js";
+import { type FakeGateway, startFakeGateway } from "../support/fake-gateway.js";
+import { send } from "../support/http.js";
+import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+
+const STRIPE_SECRET = "whsec_delivery_test_0123456789";
+const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+const stripe = new Stripe("sk_test_delivery");
+const schemas = useDroppedSchemas();
+
+/** The service: verifies each event with the official SDK; answers from `script` (then 200). */
+class Service {
+  readonly received: { id: string; verified: boolean; status: number; signedAt?: number }[] = [];
+  script: number[] = [];
+  private server!: Server;
+  url = "";
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((req, res) => {
+      void body(req).then((raw) => {
+        const { id, verified, signedAt } = req.url === "/adyen" ? verifyAdyen(raw) : verifyStripe(raw, req.headers["stripe-signature"]);
+        const status = verified ? (this.script.shift() ?? 200) : 400;
+        this.received.push({ id, verified, status, ...(signedAt ? { signedAt } : {}) });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  delivered(id: string) {
+    return this.received.filter((r) => r.id === id && r.status === 200);
+  }
+}
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    req.setEncoding("utf8").on("data", (c: string) => (text += c));
+    req.on("end", () => resolve(text));
+  });
+}
+
+type Verified = { id: string; verified: boolean; signedAt?: number };
+
+function verifyStripe(raw: string, header: string | string[] | undefined): Verified {
+  try {
+    const event = stripe.webhooks.constructEvent(raw, String(header), STRIPE_SECRET);
+    return { id: event.id, verified: true, signedAt: Number(/t=(\d+)/.exec(String(header))?.[1]) };
+  } catch {
+    return { id: (JSON.parse(raw) as { id: string }).id, verified: false };
+  }
+}
+
+function verifyAdyen(raw: string): Verified {
+  const item = (JSON.parse(raw) as { notificationItems: { NotificationRequestItem: Record<string, unknown> }[] }).notificationItems[0]?.NotificationRequestItem;
+  return { id: String(item?.pspReference), verified: new hmacValidator().validateHMAC(item as never, ADYEN_KEY) };
+}
+
+const DELIVERY = "delivery: { timeout: 1s, lease: 2s, poll: 50ms, backoff: { initial: 20ms, max: 100ms } }";
+
+function payguardWith(store: string, service: Service, extra = ""): Promise<Running> {
+  return startInProcessYaml(`
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+shutdown: { readinessDelay: 0ms, drainTimeout: 2s }
+${store}
+gateways:
+  stripe: { url: "${gw.url}", upstream: { gateway: stripe } }
+  adyen: { url: "${gw.url}", upstream: { gateway: adyen } }
+webhooks:
+  host: 127.0.0.1
+  port: 0
+  ${extra || DELIVERY}
+  endpoints:
+    - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "${service.url}/stripe" }
+    - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "${service.url}/adyen" }
+`);
+}
+
+const sqlite = () => `store: { type: sqlite, path: "${join(mkdtempSync(join(tmpdir(), "payguard-delivery-")), "payguard.db")}" }`;
+function postgres(schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`): string {
+  if (!schemas.includes(schema)) schemas.push(schema);
+  return `store: { type: postgres, url: "${SHARED_POSTGRES}", postgres: { schema: ${schema} }, journal: { dir: "${mkdtempSync(join(tmpdir(), "payguard-journal-"))}" } }`;
+}
+
+const stripeEvent = (id: string) => JSON.stringify({ id, object: "event", type: "payment_intent.succeeded", data: { object: { id: `pi_${id}` } } });
+function postStripe(pg: Running, id: string) {
+  const payload = stripeEvent(id);
+  const header = stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
+  return send(pg.pg.webhookUrl as string, "/webhooks/stripe", {
+    method: "POST",
+    headers: { "content-type": "application/json", "stripe-signature": header },
+    body: payload,
+  });
+}
+
+async function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+let gw: FakeGateway;
+beforeAll(async () => {
+  gw = await startFakeGateway();
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+describe("delivering stored events (SQLite)", () => {
+  const service = new Service();
+  let pg: Running;
+  beforeAll(async () => {
+    await service.start();
+    pg = await payguardWith(sqlite(), service);
+  });
+  afterAll(async () => {
+    await pg?.close();
+    await service.stop();
+  });
+  const inbox = () => pg.pg.deps.store.webhooks as WebhookInbox;
+
+  it("a Stripe event reaches the service, which verifies it with stripe-node unchanged; delivered once, never again", async () => {
+    expect((await postStripe(pg, "evt_once")).status).toBe(200);
+    await until("delivered", () => service.delivered("evt_once").length === 1);
+    await until("settled", async () => (await inbox().event("stripe", "evt_once"))?.state === "delivered");
+    expect(await postStripe(pg, "evt_once")).toMatchObject({ status: 200 }); // the gateway's redelivery
+    await sleep(300);
+    expect(service.received.filter((r) => r.id === "evt_once")).toEqual([expect.objectContaining({ verified: true, status: 200 })]);
+    expect(await inbox().event("stripe", "evt_once")).toMatchObject({ state: "delivered", attempts: 1 });
+  });
+
+  it("500s are retried with backoff until a 2xx; then never delivered again", async () => {
+    service.script = [500, 500];
+    await postStripe(pg, "evt_retried");
+    await until("delivered", () => service.delivered("evt_retried").length === 1);
+    await sleep(300);
+    expect(service.received.filter((r) => r.id === "evt_retried").map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(await inbox().event("stripe", "evt_retried")).toMatchObject({ state: "delivered", attempts: 3 });
+  });
+
+  it("a Stripe event received 10 minutes ago is re-signed: the service's own 300 s check passes", async () => {
+    const payload = stripeEvent("evt_late");
+    const tenMinutesAgo = Date.now() - 600_000;
+    const header = stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET, timestamp: Math.floor(tenMinutesAgo / 1000) });
+    // as the listener stored it 10 minutes ago, with the gateway's header of then
+    expect(() => stripe.webhooks.constructEvent(payload, header, STRIPE_SECRET)).toThrow(/tolerance/);
+    await inbox().accept({
+      gateway: "stripe",
+      eventId: "evt_late",
+      endpoint: "/webhooks/stripe",
+      receivedAt: tenMinutesAgo,
+      body: Buffer.from(payload),
+      headers: { "content-type": "application/json", "stripe-signature": header },
+    });
+    await until("delivered", () => service.delivered("evt_late").length === 1);
+    expect((service.delivered("evt_late")[0]?.signedAt ?? 0) * 1000).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("an Adyen notification reaches the service byte for byte: @adyen/api-library's validateHMAC passes", async () => {
+    const item = {
+      pspReference: "PSP_DELIVERED",
+      merchantAccountCode: "M",
+      merchantReference: "order-1",
+      amount: { currency: "EUR", value: 500 },
+      eventCode: "AUTHORISATION",
+      success: "true",
+    };
+    const signed = { ...item, additionalData: { hmacSignature: new hmacValidator().calculateHmac(item as never, ADYEN_KEY) } };
+    const answer = await send(pg.pg.webhookUrl as string, "/webhooks/adyen", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ live: "false", notificationItems: [{ NotificationRequestItem: signed }] }),
+    });
+    expect(answer.status).toBe(200);
+    await until("delivered", () => service.delivered("PSP_DELIVERED").length === 1);
+  });
+});
+
+describe("the service down, then dead letters", () => {
+  it("events wait while the service is down and arrive once it is back", async () => {
+    const service = new Service();
+    await service.start();
+    const port = Number(new URL(service.url).port);
+    await service.stop();
+    const pg = await payguardWith(sqlite(), service);
+    try {
+      for (const id of ["evt_down_1", "evt_down_2"]) expect((await postStripe(pg, id)).status).toBe(200);
+      await sleep(300);
+      expect(service.received).toHaveLength(0);
+      await service.start(port);
+      await until("both delivered", () => service.delivered("evt_down_1").length === 1 && service.delivered("evt_down_2").length === 1);
+    } finally {
+      await pg.close();
+      await service.stop();
+    }
+  });
+
+  it("an event still failing past delivery.maxAge is dead: no more attempts", async () => {
+    const service = new Service();
+    await service.start();
+    service.script = Array(1000).fill(500);
+    const pg = await payguardWith(sqlite(), service, "delivery: { timeout: 1s, lease: 2s, poll: 50ms, maxAge: 1s, backoff: { initial: 20ms, max: 100ms } }");
+    try {
+      await postStripe(pg, "evt_dead");
+      const inbox = pg.pg.deps.store.webhooks as WebhookInbox;
+      await until("dead", async () => (await inbox.event("stripe", "evt_dead"))?.state === "dead");
+      const attempts = service.received.length;
+      await sleep(300);
+      expect(service.received.length).toBe(attempts);
+      expect(service.delivered("evt_dead")).toHaveLength(0);
+    } finally {
+      await pg.close();
+      await service.stop();
+    }
+  });
+});
+
+describe("two replicas on one PostgreSQL", () => {
+  it("every event is delivered exactly once, whichever replica received it", async () => {
+    const service = new Service();
+    await service.start();
+    const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const [a, b] = [await payguardWith(postgres(schema), service), await payguardWith(postgres(schema), service)];
+    try {
+      service.script = [500, 500, 500];
+      const ids = Array.from({ length: 30 }, (_, i) => `evt_pair_${i}`);
+      await Promise.all(ids.flatMap((id, i) => [postStripe(i % 2 ? a : b, id), postStripe(i % 2 ? b : a, id)]));
+      await until("all delivered", () => ids.every((id) => service.delivered(id).length >= 1));
+      await sleep(500);
+      for (const id of ids) expect(service.delivered(id), id).toHaveLength(1);
+    } finally {
+      await a.close();
+      await b.close();
+      await service.stop();
+    }
+  });
+});
