@@ -1,7 +1,7 @@
 /**
  * The admin listener, on its own port: /healthz (liveness: the process answers),
  * /readyz (readiness: started and not shutting down), /metrics (Prometheus), and — only when
- * `admin.api.enabled` — the records API under /admin (admin/records.ts), behind a bearer
+ * `admin.api.enabled` — the records, outcomes and webhook APIs under /admin (admin/records.ts, outcomes.ts, webhooks.ts), behind a bearer
  * token, every call audited.
  */
 
@@ -11,6 +11,7 @@ import { type AdminEnv, audit } from "./admin/audit.js";
 import { apiEnabled, bearerToken } from "./admin/auth.js";
 import { outcomeRoutes } from "./admin/outcomes.js";
 import { recordRoutes } from "./admin/records.js";
+import { webhookRoutes } from "./admin/webhooks.js";
 import { toProxyError } from "./error-map.js";
 import { problemResponse } from "./errors.js";
 import { generic } from "./gateways/generic.js";
@@ -34,6 +35,7 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
   app.use("/admin/*", bearerToken(deps)); // 401 without the current token
   app.route("/admin/records", recordRoutes(deps));
   app.route("/admin/outcomes", outcomeRoutes(deps));
+  app.route("/admin/webhooks", webhookRoutes(deps));
 
   // Problems as on the proxy port: the one mapping in errors.ts.
   app.onError((err, c) => {

@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppDeps } from "../pipeline/context.js";
 
 /** "other": any call under /admin that is none of the API's actions (it is audited too). */
-export type AdminAction = "list" | "get" | "lookup" | "resolve" | "other";
+export type AdminAction = "list" | "get" | "lookup" | "resolve" | "events" | "event" | "redeliver" | "other";
 
 export interface AuditFields {
   action: AdminAction;
@@ -60,11 +60,20 @@ export function noteAudit(c: Context<AdminEnv>, fields: Partial<AuditFields>): v
  */
 function actionOf(c: Context<AdminEnv>): AdminAction {
   const parts = c.req.path.split("/").filter(Boolean); // ["admin", "records", id?, "resolve"?]
-  if (parts[0] !== "admin" || parts[1] !== "records") return "other";
   const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+  if (parts[0] === "admin" && parts[1] === "webhooks") return webhookAction(method, parts);
+  if (parts[0] !== "admin" || parts[1] !== "records") return "other";
   if (method === "POST" && parts.length === 4 && parts[3] === "resolve") return "resolve";
   if (method !== "GET") return "other";
   if (parts.length === 3) return "get";
   if (parts.length === 2) return c.req.query("key") === undefined ? "list" : "lookup";
   return "other";
+}
+
+/** ["admin", "webhooks", gateway?, eventId?, "redeliver"?] */
+function webhookAction(method: string, parts: string[]): AdminAction {
+  if (method === "POST" && parts.length === 5 && parts[4] === "redeliver") return "redeliver";
+  if (method !== "GET") return "other";
+  if (parts.length === 2) return "events";
+  return parts.length === 4 ? "event" : "other";
 }

@@ -73,6 +73,8 @@ export interface Metrics {
   readonly webhooksReceived: Counter<"gateway" | "result">;
   /** Delivery attempts to the service, by gateway and result: delivered, retry, dead. */
   readonly webhookDeliveries: Counter<"gateway" | "result">;
+  /** From an event's receipt to the service's 2xx, per delivered event. */
+  readonly webhookDeliveryLag: Histogram<"gateway">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -83,6 +85,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     ...scrapedGauges(registry),
     ...configMetrics(registry),
     ...storeMetrics(registry),
+    webhookDeliveryLag: new Histogram({
+      name: "payguard_webhook_delivery_lag_seconds",
+      help: "From a webhook event's receipt to the service's 2xx, per delivered event.",
+      labelNames: ["gateway"],
+      buckets: [0.05, 0.25, 1, 5, 30, 120, 600, 3600, 21_600, 86_400, 259_200],
+      registers: [registry],
+    }),
     webhookDeliveries: new Counter({
       name: "payguard_webhook_deliveries_total",
       help: "Webhook delivery attempts to the service, by gateway and result (delivered, retry, dead).",

@@ -207,6 +207,19 @@ export type WebhookState = "pending" | "delivered" | "dead";
 export interface StoredEvent extends InboundEvent {
   state: WebhookState;
   attempts: number;
+  /** epoch ms: when a pending event is due */
+  nextAttemptAt: number;
+  deliveredAt?: number;
+  /** why the last attempt failed */
+  lastError?: string;
+}
+
+/** A page of the inbox, by (gateway, event id). */
+export interface EventQuery {
+  state?: WebhookState;
+  gateway?: string;
+  limit: number;
+  cursor?: string | undefined;
 }
 
 /** Events stored before they are acknowledged (sqlite, postgres): docs/webhooks.md. */
@@ -225,6 +238,10 @@ export interface WebhookInbox {
    * `owner` no longer holds the lease (another replica took the event over): nothing changes.
    */
   settle(event: Pick<StoredEvent, "gateway" | "eventId">, owner: string, outcome: DeliveryOutcome): Promise<boolean>;
+  /** Events by (gateway, event id), from `cursor` on (the admin API). */
+  list(query: EventQuery): Promise<{ events: StoredEvent[]; cursor?: string }>;
+  /** An operator's re-delivery: the event is pending and due at `now`, whatever its state; false when there is none. */
+  redeliver(gateway: string, eventId: string, now: number): Promise<boolean>;
 }
 
 export type DeliveryOutcome =

@@ -109,6 +109,7 @@ export class Deliverer {
     const outcome = this.outcomeOf(event, failure);
     const result = outcome.state === "delivered" ? "delivered" : outcome.state === "dead" ? "dead" : "retry";
     this.deps.metrics.webhookDeliveries.inc({ gateway: event.gateway, result });
+    if (outcome.state === "delivered") this.deps.metrics.webhookDeliveryLag.observe({ gateway: event.gateway }, (outcome.at - event.receivedAt) / 1000);
     const line = { gateway: event.gateway, eventId: event.eventId, attempt: event.attempts + 1, result, durationMs: this.now() - started };
     const kept = await this.deps.inbox.settle(event, this.owner, outcome).catch((err: unknown) => {
       this.deps.logger.warn({ ...line, err }, "webhooks: could not record the delivery attempt (the store); the event is due again when its lease ends");

@@ -139,3 +139,22 @@ describe("a half-set interception is refused at render", () => {
     expect(refusal([{ config: { upstream: { url: "https://api.adyen.com" } } }])).toContain("config.upstream beside config.gateways");
   });
 });
+
+describe("webhooks in the chart", () => {
+  it("with webhook endpoints, the container and the Service expose webhooks.port; without, neither does", () => {
+    const webhooks = {
+      webhooks: {
+        port: 8181,
+        endpoints: [{ gateway: "default", path: "/webhooks/stripe", secret: "${STRIPE_WEBHOOK_SECRET}", deliverTo: "http://127.0.0.1:3000/hook" }],
+      },
+    };
+    const r = renderChart({ values: [{ config: webhooks }] });
+    const pod = ((r.objects.find((o) => o.kind === "StatefulSet") as KubeObject).spec as { template: { spec: Pod } }).template.spec;
+    expect(container(pod, "payguard").ports).toContainEqual({ name: "webhooks", containerPort: 8181, protocol: "TCP" });
+    expect((one(r, "Service").spec as { ports: unknown[] }).ports).toContainEqual({ name: "webhooks", port: 8181, targetPort: "webhooks", protocol: "TCP" });
+    const config = (one(r, "ConfigMap", "release-payguard-config").data as Record<string, string>)["payguard.yaml"] as string;
+    expect(parseConfig(config, { STRIPE_WEBHOOK_SECRET: "whsec_x" }).webhooks.port).toBe(8181);
+    const plain = renderChart({});
+    expect(JSON.stringify(plain.objects)).not.toContain('"webhooks"');
+  });
+});

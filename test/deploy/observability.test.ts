@@ -23,8 +23,14 @@ const ruleExprs = rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
 /** Metric names in PromQL: payguard's own, and prom-client's defaults. */
 const metricNames = (exprs: string[]) => [...new Set(exprs.flatMap((e) => e.match(/\b(?:payguard|process|nodejs)_[a-z0-9_]+/g) ?? []))].sort();
 
-/** Metrics that have samples only with a shared store (Redis, PostgreSQL) or after rare events: their TYPE line must exist. */
+/**
+ * Metrics that have samples only with a shared store (Redis, PostgreSQL), after rare events, or
+ * with webhooks configured (their samples: test/integration/webhooks-delivery.test.ts): their
+ * TYPE line must exist.
+ */
 const TYPE_ONLY = new Set([
+  "payguard_webhook_deliveries_total",
+  "payguard_webhook_delivery_lag_seconds",
   "payguard_store_errors_total",
   "payguard_store_fallbacks_total",
   "payguard_journal_replays_total",
@@ -95,7 +101,7 @@ describe("dashboard (files/payguard-dashboard.json)", () => {
 });
 
 describe("alert rules (files/payguard-alerts.yaml)", () => {
-  it("alert on an open breaker, an unavailable store, a journal backlog, answers not durable, a full journal, indeterminate outcomes and the error ratio", () => {
+  it("alert on an open breaker, an unavailable store, a journal backlog, answers not durable, a full journal, indeterminate outcomes, the error ratio, webhook dead letters and lag", () => {
     const byMetric = (re: RegExp) => rules.groups.flatMap((g) => g.rules).filter((r) => re.test(r.expr));
     expect(byMetric(/payguard_breaker_state/)[0]?.for).toMatch(/^\d+m$/);
     expect(byMetric(/payguard_store_errors_total/)).not.toHaveLength(0);
@@ -104,6 +110,8 @@ describe("alert rules (files/payguard-alerts.yaml)", () => {
     expect(byMetric(/payguard_idempotency_settlements_pending\) > 0/)[0]?.labels.severity).toBe("critical");
     expect(byMetric(/payguard_journal_full\) > 0/)[0]?.labels.severity).toBe("critical");
     expect(byMetric(/status_class="5xx"[\s\S]*\/[\s\S]*payguard_requests_total/)).not.toHaveLength(0);
+    expect(byMetric(/payguard_webhook_deliveries_total\{result="dead"\}/)[0]?.labels.severity).toBe("critical");
+    expect(byMetric(/payguard_webhook_delivery_lag_seconds_bucket/)).not.toHaveLength(0);
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
       expect(rule.alert).toMatch(/^Payguard[A-Za-z]+$/);
       expect(["critical", "warning"]).toContain(rule.labels.severity);

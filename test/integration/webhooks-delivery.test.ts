@@ -18,7 +18,8 @@ import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebhookInbox } from "../../src/store/types.js";
 import { type FakeGateway, startFakeGateway } from "../support/fake-gateway.js";
-import { send } from "../support/http.js";
+import { json, send } from "../support/http.js";
+import { metric } from "../support/metrics.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 
@@ -82,10 +83,10 @@ function verifyAdyen(raw: string): Verified {
 
 const DELIVERY = "delivery: { timeout: 1s, lease: 2s, poll: 50ms, backoff: { initial: 20ms, max: 100ms } }";
 
-function payguardWith(store: string, service: Service, extra = ""): Promise<Running> {
+function payguardWith(store: string, service: Service, extra = "", admin = "admin: { host: 127.0.0.1, port: 0 }"): Promise<Running> {
   return startInProcessYaml(`
 server: { host: 127.0.0.1, port: 0 }
-admin: { host: 127.0.0.1, port: 0 }
+${admin}
 shutdown: { readinessDelay: 0ms, drainTimeout: 2s }
 ${store}
 gateways:
@@ -236,6 +237,7 @@ describe("the service down, then dead letters", () => {
       await sleep(300);
       expect(service.received.length).toBe(attempts);
       expect(service.delivered("evt_dead")).toHaveLength(0);
+      expect(await metric(pg, "payguard_webhook_deliveries_total", { gateway: "stripe", result: "dead" })).toBe(1);
     } finally {
       await pg.close();
       await service.stop();
@@ -256,9 +258,56 @@ describe("two replicas on one PostgreSQL", () => {
       await until("all delivered", () => ids.every((id) => service.delivered(id).length >= 1));
       await sleep(500);
       for (const id of ids) expect(service.delivered(id), id).toHaveLength(1);
+      // the inbox as operators page through it (PostgreSQL's keyset pages)
+      const inbox = a.pg.deps.store.webhooks as WebhookInbox;
+      const first = await inbox.list({ state: "delivered", gateway: "stripe", limit: 20 });
+      const rest = await inbox.list({ state: "delivered", gateway: "stripe", limit: 20, cursor: first.cursor });
+      expect([...first.events, ...rest.events].map((e) => e.eventId).sort()).toEqual([...ids].sort());
+      expect(rest.cursor).toBeUndefined();
     } finally {
       await a.close();
       await b.close();
+      await service.stop();
+    }
+  });
+});
+
+describe("operating the inbox: /admin/webhooks", () => {
+  const TOKEN = "admin-token-for-the-webhook-tests-0123456789";
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  it("lists events by state, shows one (its body only where revealBodies allows), re-delivers a dead one; the lag is measured", async () => {
+    const service = new Service();
+    await service.start();
+    service.script = Array(1000).fill(500);
+    const pg = await payguardWith(
+      sqlite(),
+      service,
+      "delivery: { timeout: 1s, lease: 2s, poll: 50ms, maxAge: 1s, backoff: { initial: 20ms, max: 100ms } }",
+      `admin: { host: 127.0.0.1, port: 0, api: { enabled: true, token: "${TOKEN}" } }`,
+    );
+    try {
+      await postStripe(pg, "evt_ops_dead");
+      const inbox = pg.pg.deps.store.webhooks as WebhookInbox;
+      await until("dead", async () => (await inbox.event("stripe", "evt_ops_dead"))?.state === "dead");
+      const list = json(await send(pg.adminUrl, "/admin/webhooks?state=dead", { headers: auth })) as { events: Record<string, unknown>[] };
+      expect(list.events).toEqual([
+        expect.objectContaining({ gateway: "stripe", eventId: "evt_ops_dead", state: "dead", lastError: "the service answered 500" }),
+      ]);
+      const shown = await send(pg.adminUrl, "/admin/webhooks/stripe/evt_ops_dead", { headers: auth });
+      expect(json(shown)).not.toHaveProperty("body");
+      expect((await send(pg.adminUrl, "/admin/webhooks/stripe/evt_ops_dead?include=body", { headers: auth })).status).toBe(403);
+      expect((await send(pg.adminUrl, "/admin/webhooks/stripe/evt_missing", { headers: auth })).status).toBe(404);
+
+      service.script = [];
+      const redelivered = await send(pg.adminUrl, "/admin/webhooks/stripe/evt_ops_dead/redeliver", { method: "POST", headers: auth });
+      expect(json(redelivered)).toMatchObject({ state: "pending" });
+      await until("delivered", () => service.delivered("evt_ops_dead").length === 1);
+      await until("settled", async () => (await inbox.event("stripe", "evt_ops_dead"))?.state === "delivered");
+      expect(await metric(pg, "payguard_webhook_delivery_lag_seconds_count", { gateway: "stripe" })).toBe(1);
+      expect(await metric(pg, "payguard_admin_actions_total", { action: "redeliver", result: "ok" })).toBe(1);
+    } finally {
+      await pg.close();
       await service.stop();
     }
   });

@@ -68,6 +68,8 @@ one-gateway shorthand) into every config; under `gateways` payguard refuses a to
 {{- end -}}
 
 {{- define "payguard.httpPort" -}}{{ dig "server" "port" 8080 .Values.config | int }}{{- end -}}
+{{- define "payguard.webhooks" -}}{{ if dig "webhooks" "endpoints" list .Values.config }}true{{ end }}{{- end -}}
+{{- define "payguard.webhookPort" -}}{{ dig "webhooks" "port" 8081 .Values.config | int }}{{- end -}}
 {{- define "payguard.adminPort" -}}{{ dig "admin" "port" 9090 .Values.config | int }}{{- end -}}
 {{- define "payguard.storeType" -}}{{ dig "store" "type" "sqlite" .Values.config }}{{- end -}}
 
@@ -131,6 +133,12 @@ user's own pod. Secrets only by reference (secretKeyRef); the config interpolate
       protocol: TCP
     {{- with include "payguard.interceptContainerPort" . }}
     {{- . | nindent 4 }}
+    {{- end }}
+    {{- if include "payguard.webhooks" . }}
+    # the gateways' webhook notifications (docs/webhooks.md): the port to expose to them
+    - name: webhooks
+      containerPort: {{ include "payguard.webhookPort" . }}
+      protocol: TCP
     {{- end }}
   env:
     - name: PAYGUARD_CONFIG

@@ -5,7 +5,17 @@
  * lease takes due events with SKIP LOCKED, so replicas leasing at once never share one.
  */
 import type pg from "pg";
-import { EVENT_COLUMNS, type EventRow, eventValues, SETTLE_SET, settleValues, storedEventOf } from "../sql/webhook-events.js";
+import {
+  afterCursor,
+  EVENT_COLUMNS,
+  type EventRow,
+  eventPage,
+  eventValues,
+  REDELIVER_SET,
+  SETTLE_SET,
+  settleValues,
+  storedEventOf,
+} from "../sql/webhook-events.js";
 import type { InboundEvent, WebhookInbox } from "../types.js";
 
 type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
@@ -31,6 +41,9 @@ export function postgresInbox(query: Query, schema: string): WebhookInbox {
       RETURNING e.*`,
     settle: `UPDATE ${table} SET ${numbered(SETTLE_SET.replace("COALESCE(?, next_attempt_at)", "COALESCE(?::bigint, next_attempt_at)").replace("delivered_at = ?", "delivered_at = ?::bigint"))}
       WHERE gateway = $5 AND event_id = $6 AND lease_owner = $7 AND state = 'pending'`,
+    page: `SELECT * FROM ${table} WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR gateway = $2) AND (gateway, event_id) > ($3, $4)
+      ORDER BY gateway, event_id LIMIT $5`,
+    redeliver: `UPDATE ${table} SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))} WHERE gateway = $2 AND event_id = $3`,
   };
   return {
     async accept(event: InboundEvent) {
@@ -47,6 +60,15 @@ export function postgresInbox(query: Query, schema: string): WebhookInbox {
     },
     async settle(event, owner, outcome) {
       const { rowCount } = await query(sql.settle, [...settleValues(outcome), event.gateway, event.eventId, owner]);
+      return rowCount === 1;
+    },
+    async list({ state, gateway, limit, cursor }) {
+      const [g, e] = afterCursor(cursor);
+      const { rows } = await query<EventRow>(sql.page, [state ?? null, gateway ?? null, g, e, limit + 1]);
+      return eventPage(rows, limit);
+    },
+    async redeliver(gateway, eventId, now) {
+      const { rowCount } = await query(sql.redeliver, [now, gateway, eventId]);
       return rowCount === 1;
     },
   };

@@ -3,6 +3,7 @@
  * one row per (gateway, event id), inserted once — a redelivery changes nothing — with the
  * delivery state the deliverer moves on (docs/webhooks.md). Times are epoch milliseconds. Pure.
  */
+import { decodeCursor, encodeCursor } from "../cursor.js";
 import type { DeliveryOutcome, InboundEvent, StoredEvent, WebhookState } from "../types.js";
 
 export const EVENT_COLUMNS = ["gateway", "event_id", "endpoint", "received_at", "body", "headers", "next_attempt_at"] as const;
@@ -16,6 +17,9 @@ export interface EventRow {
   headers: string;
   state: string;
   attempts: number | string;
+  next_attempt_at: number | string;
+  delivered_at: number | string | null;
+  last_error: string | null;
 }
 
 /** An event's values in EVENT_COLUMNS' order: due for its first delivery at once. */
@@ -33,8 +37,27 @@ export function storedEventOf(row: EventRow): StoredEvent {
     headers: JSON.parse(row.headers) as Record<string, string>,
     state: row.state as WebhookState,
     attempts: Number(row.attempts),
+    nextAttemptAt: Number(row.next_attempt_at),
+    ...(row.delivered_at === null ? {} : { deliveredAt: Number(row.delivered_at) }),
+    ...(row.last_error === null ? {} : { lastError: row.last_error }),
   };
 }
+
+/** A page of events: the rows read (one more than `limit` says there is a next page) and its cursor. */
+export function eventPage(rows: EventRow[], limit: number): { events: StoredEvent[]; cursor?: string } {
+  const events = rows.slice(0, limit).map(storedEventOf);
+  const last = events.at(-1);
+  return rows.length > limit && last ? { events, cursor: encodeCursor({ g: last.gateway, e: last.eventId }) } : { events };
+}
+
+/** The (gateway, event id) a page goes on after ("" "" from the start). */
+export function afterCursor(cursor: string | undefined): [string, string] {
+  if (cursor === undefined) return ["", ""];
+  const { g, e } = decodeCursor<{ g: string; e: string }>(cursor, (v) => typeof v.g === "string" && typeof v.e === "string");
+  return [g, e];
+}
+
+export const REDELIVER_SET = "state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL";
 
 /**
  * A settlement's new values, in SETTLE_COLUMNS' order: the attempt counted, the lease given

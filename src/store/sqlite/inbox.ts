@@ -4,8 +4,18 @@
  * settlements are writes of the same group commit (one writer: the file is one pod's).
  */
 import type Database from "better-sqlite3";
-import { EVENT_COLUMNS, type EventRow, eventValues, SETTLE_SET, settleValues, storedEventOf } from "../sql/webhook-events.js";
-import type { DeliveryOutcome, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
+import {
+  afterCursor,
+  EVENT_COLUMNS,
+  type EventRow,
+  eventPage,
+  eventValues,
+  REDELIVER_SET,
+  SETTLE_SET,
+  settleValues,
+  storedEventOf,
+} from "../sql/webhook-events.js";
+import type { DeliveryOutcome, EventQuery, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
 
 export class SqliteInbox implements WebhookInbox {
@@ -28,6 +38,11 @@ export class SqliteInbox implements WebhookInbox {
          RETURNING *`,
       ),
       settle: db.prepare(`UPDATE webhook_events SET ${SETTLE_SET} WHERE gateway = ? AND event_id = ? AND lease_owner = ? AND state = 'pending'`),
+      page: db.prepare<[string | null, string | null, string | null, string | null, string, string, number], EventRow>(
+        `SELECT * FROM webhook_events WHERE (? IS NULL OR state = ?) AND (? IS NULL OR gateway = ?) AND (gateway, event_id) > (?, ?)
+         ORDER BY gateway, event_id LIMIT ?`,
+      ),
+      redeliver: db.prepare(`UPDATE webhook_events SET ${REDELIVER_SET} WHERE gateway = ? AND event_id = ?`),
     };
   }
 
@@ -48,5 +63,14 @@ export class SqliteInbox implements WebhookInbox {
 
   settle(event: Pick<StoredEvent, "gateway" | "eventId">, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
     return this.writes.run(() => this.sql.settle.run(...settleValues(outcome), event.gateway, event.eventId, owner).changes === 1);
+  }
+
+  async list({ state, gateway, limit, cursor }: EventQuery) {
+    const [g, e] = afterCursor(cursor);
+    return eventPage(this.sql.page.all(state ?? null, state ?? null, gateway ?? null, gateway ?? null, g, e, limit + 1), limit);
+  }
+
+  redeliver(gateway: string, eventId: string, now: number): Promise<boolean> {
+    return this.writes.run(() => this.sql.redeliver.run(now, gateway, eventId).changes === 1);
   }
 }
