@@ -266,7 +266,7 @@ function webhookServerFor(config: Config, deps: AppDeps, deliverer: Deliverer | 
   const inbox = inboxFor(config, deps);
   if (!inbox) return undefined;
   return createAdaptorServer({
-    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger, onStored: () => deliverer?.wake() }).fetch,
+    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger, replica: deps.replica, onStored: () => deliverer?.wake() }).fetch,
     hostname: "localhost",
     serverOptions: slowClientLimits(config.limits),
   }) as Server;

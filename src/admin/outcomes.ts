@@ -15,7 +15,7 @@ import { isInvalidCursor, type LedgerState } from "../store/types.js";
 import type { AdminEnv } from "./audit.js";
 import { parseLimit } from "./params.js";
 
-const STATES: readonly LedgerState[] = ["completed", "indeterminate", "released", "completed-in-background", "resolved-by-operator"];
+const STATES: readonly LedgerState[] = ["completed", "indeterminate", "released", "completed-in-background", "resolved-by-operator", "settled-by-event"];
 
 export function outcomeRoutes(deps: Pick<AppDeps, "store">): Hono<AdminEnv> {
   const outcomes = new Hono<AdminEnv>();

@@ -34,6 +34,8 @@ export interface EngineDeps {
 export interface KeyedRequest {
   /** the gateway's name (gateways.<name>; "default" for the upstream: shorthand), for the ledger */
   gateway: string;
+  /** what the gateway's events may name this payment by (idempotency/link.ts) */
+  link?: string;
   route: string;
   method: string;
   /** the normalised path, without the query */
@@ -263,6 +265,7 @@ function ledgerEntryOf(deps: EngineDeps, req: KeyedRequest, effective: Effective
   return {
     record: req.lookupKey,
     gateway: req.gateway,
+    ...(req.link === undefined ? {} : { link: req.link }),
     route: req.route,
     method: req.method,
     path: req.path,

@@ -11,6 +11,7 @@ import { gatewayRequestId } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
 import { fingerprintOffLoop } from "../idempotency/fingerprint.js";
 import { findKey, missingScope, scopedKey } from "../idempotency/key.js";
+import { linkOf } from "../idempotency/link.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
@@ -50,7 +51,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
   async function keyed(c: StageContext<Vars>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Reply> {
     const policy = c.get("route").idempotency;
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
-    const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined));
+    const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey?.value));
     if (started.kind === "replay") {
       const requestIdRule = c.get("gateway").config.upstream.requestId;
       const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };
@@ -89,7 +90,7 @@ function clientKey(c: StageContext<Vars>, policy: IdempotencyConfig, count: Coun
 }
 
 /** The record this request claims: its scoped id, its fingerprint, and whether the gateway dedupes it. */
-async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: boolean): Promise<KeyedRequest> {
+async function keyedRequest(c: StageContext<Vars>, key: string, upstreamKey: string | undefined): Promise<KeyedRequest> {
   const route = c.get("route");
   const policy = route.idempotency;
   const method = c.req.method;
@@ -103,15 +104,17 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
   const gateway = c.get("gateway");
   const lookupKey = scopedKey({ gateway: gateway.scoped ? gateway.name : undefined, scopeValues, method, path: c.get("path"), key });
   c.set("record", lookupKey);
+  const link = linkOf(gateway.config.upstream.gateway, upstreamKey, c.get("body"), header("content-type"));
   return {
     gateway: gateway.name,
+    ...(link === undefined ? {} : { link }),
     route: route.name,
     method,
     path: c.get("path"),
     policy,
     requestId: c.get("requestId"),
     lookupKey,
-    gatewayDedupes,
+    gatewayDedupes: upstreamKey !== undefined,
     fingerprint: await fingerprintOffLoop(
       { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
       {

@@ -139,7 +139,10 @@ export interface ListPage {
 export type ResolveResult = "resolved" | "not_found" | "not_indeterminate";
 
 /** How a settlement ended, as the outcome ledger records it. */
-export type LedgerState = "completed" | "indeterminate" | "released" | "completed-in-background" | "resolved-by-operator";
+export type LedgerState = "completed" | "indeterminate" | "released" | "completed-in-background" | "resolved-by-operator" | "settled-by-event";
+
+/** What a gateway's event reported of a payment (webhooks). */
+export type EventOutcome = "succeeded" | "failed" | "refunded";
 
 /**
  * One settlement, as the outcome ledger keeps it: an append-only row per settlement, written
@@ -169,6 +172,11 @@ export interface LedgerEntry {
   settledAt: number;
   /** the replica that settled it (PAYGUARD_REPLICA, else the host name) */
   replica: string;
+  /** what a gateway's event may name the payment by: its upstream idempotency key, else its reference (the profile's request field) */
+  link?: string;
+  /** settled-by-event: the event, and the outcome it reported */
+  eventId?: string;
+  outcome?: EventOutcome;
 }
 
 /** A page of the ledger, newest last, from `since` on. */
@@ -222,10 +230,23 @@ export interface EventQuery {
   cursor?: string | undefined;
 }
 
+/** What an event says of the payments it names: by their link or the gateway's request id (ledger columns). */
+export interface EventSettlement {
+  links: string[];
+  requestIds: string[];
+  outcome: EventOutcome;
+  /** the replica that received it, for the ledger rows */
+  replica: string;
+}
+
 /** Events stored before they are acknowledged (sqlite, postgres): docs/webhooks.md. */
 export interface WebhookInbox {
-  /** Durable before it resolves: "stored" the first time (gateway, eventId) is seen, "duplicate" after. */
-  accept(event: InboundEvent): Promise<"stored" | "duplicate">;
+  /**
+   * Durable before it resolves: "stored" the first time (gateway, eventId) is seen, "duplicate"
+   * after. A stored event that settles payments appends, in the same transaction, a
+   * `settled-by-event` ledger row to each payment (record) it names.
+   */
+  accept(event: InboundEvent, settlement?: EventSettlement): Promise<"stored" | "duplicate">;
   event(gateway: string, eventId: string): Promise<StoredEvent | undefined>;
   /**
    * Up to `limit` pending events of `endpoint` due at `now` that no live lease holds, oldest due

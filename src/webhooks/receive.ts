@@ -22,6 +22,8 @@ import type { Refusal } from "./schemes/verdict.js";
 
 export interface WebhookDeps {
   inbox: WebhookInbox;
+  /** this replica's name, on the ledger rows events append */
+  replica: string;
   /** told when a new event was stored (the deliverer looks at once) */
   onStored?: () => void;
   metrics: Metrics;
@@ -75,9 +77,11 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
     throw new ProxyError(REFUSALS[verdict.refusal]);
   }
   const headers = Object.fromEntries(scheme.headers.flatMap((name) => (typeof incoming.headers[name] === "string" ? [[name, incoming.headers[name]]] : [])));
+  const settles = scheme.settlements(body, verdict.eventIds);
   for (const eventId of verdict.eventIds) {
     const event = { gateway: endpoint.gateway, eventId, endpoint: endpoint.path, receivedAt, body, headers };
-    const result = await deps.inbox.accept(event).catch((err: unknown) => {
+    const settlement = settles.get(eventId);
+    const result = await deps.inbox.accept(event, settlement && { ...settlement, replica: deps.replica }).catch((err: unknown) => {
       count("store_unavailable");
       throw err;
     });

@@ -5,20 +5,24 @@
  * lease takes due events with SKIP LOCKED, so replicas leasing at once never share one.
  */
 import type pg from "pg";
+import { LEDGER_COLUMNS, LEDGER_PG_TYPES, ledgerValues } from "../sql/ledger.js";
 import {
   afterCursor,
   EVENT_COLUMNS,
   type EventRow,
   eventPage,
   eventValues,
+  type NamedPayment,
   REDELIVER_SET,
   SETTLE_SET,
+  settledRow,
   settleValues,
   storedEventOf,
 } from "../sql/webhook-events.js";
-import type { InboundEvent, WebhookInbox } from "../types.js";
+import type { EventSettlement, InboundEvent, WebhookInbox } from "../types.js";
 
 type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
+type Transaction = <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
 
 /** `?` placeholders as $1, $2, … (the settle SET clause is shared with SQLite). */
 function numbered(sql: string, from = 1): string {
@@ -26,7 +30,7 @@ function numbered(sql: string, from = 1): string {
   return sql.replace(/\?/g, () => `$${n++}`);
 }
 
-export function postgresInbox(query: Query, schema: string): WebhookInbox {
+export function postgresInbox(query: Query, transaction: Transaction, schema: string): WebhookInbox {
   const table = `${schema}.webhook_events`;
   const casts = ["text", "text", "text", "bigint", "bytea", "text", "bigint"];
   const sql = {
@@ -44,11 +48,26 @@ export function postgresInbox(query: Query, schema: string): WebhookInbox {
     page: `SELECT * FROM ${table} WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR gateway = $2) AND (gateway, event_id) > ($3, $4)
       ORDER BY gateway, event_id LIMIT $5`,
     redeliver: `UPDATE ${table} SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))} WHERE gateway = $2 AND event_id = $3`,
+    named: `SELECT record, route, method, path FROM ${schema}.ledger WHERE id IN (
+      SELECT MAX(id) FROM ${schema}.ledger WHERE gateway = $1 AND state <> 'settled-by-event'
+        AND (link = ANY($2::text[]) OR gateway_request_id = ANY($3::text[]))
+      GROUP BY record)`,
+    log: `INSERT INTO ${schema}.ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_PG_TYPES.map((c, i) => `$${i + 1}::${c}`).join(", ")})`,
   };
   return {
-    async accept(event: InboundEvent) {
-      const { rowCount } = await query(sql.insert, eventValues(event));
-      return rowCount === 1 ? "stored" : "duplicate";
+    async accept(event: InboundEvent, settlement?: EventSettlement) {
+      if (!settlement) {
+        const { rowCount } = await query(sql.insert, eventValues(event));
+        return rowCount === 1 ? "stored" : "duplicate";
+      }
+      // The event and the rows it appends commit together.
+      return transaction(async (client) => {
+        const { rowCount } = await client.query(sql.insert, eventValues(event));
+        if (rowCount !== 1) return "duplicate" as const;
+        const { rows } = await client.query<NamedPayment>(sql.named, [event.gateway, settlement.links, settlement.requestIds]);
+        for (const payment of rows) await client.query(sql.log, ledgerValues(settledRow(event, payment, settlement)));
+        return "stored" as const;
+      });
     },
     async event(gateway, eventId) {
       const { rows } = await query<EventRow>(sql.select, [gateway, eventId]);

@@ -71,6 +71,13 @@ const migrations = (schema: string): readonly string[] => [
      PRIMARY KEY (gateway, event_id)
    );
    CREATE INDEX webhook_events_due ON ${schema}.webhook_events (state, next_attempt_at);`,
+  // 6: the ledger learns what a gateway's event said of a payment (docs/webhooks.md, "Settling the
+  //    ledger"): a new state, the payment's link (its upstream key or its reference), the event's id and outcome.
+  `ALTER TABLE ${schema}.ledger DROP CONSTRAINT ledger_state_check;
+   ALTER TABLE ${schema}.ledger ADD CONSTRAINT ledger_state_check CHECK (state IN ('completed', 'indeterminate', 'released', 'completed-in-background', 'resolved-by-operator', 'settled-by-event'));
+   ALTER TABLE ${schema}.ledger ADD COLUMN link text, ADD COLUMN event_id text,
+     ADD COLUMN outcome text CHECK (outcome IN ('succeeded', 'failed', 'refunded'));
+   CREATE INDEX ledger_by_link ON ${schema}.ledger (link);`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

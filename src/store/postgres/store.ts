@@ -16,7 +16,7 @@
 import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { resolveVerdict } from "../resolve-rule.js";
-import { LAST_REQUEST, type LastRequest, LEDGER_COLUMNS, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
+import { LAST_REQUEST, type LastRequest, LEDGER_COLUMNS, LEDGER_PG_TYPES, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
 import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
   ClaimRequest,
@@ -81,7 +81,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return {
     ...writes(db, turnBatches(db)),
     ...reads(db),
-    webhooks: postgresInbox(db.query, options.schema),
+    webhooks: postgresInbox(db.query, (fn) => db.ready().then(() => db.nodes.transaction(fn)), options.schema),
     async waitForChange(key, timeoutMs) {
       // Marked first, so its completion or release NOTIFYs.
       await watches.watch(key);
@@ -385,7 +385,7 @@ function statements(schema: string, channel: string) {
   /** One row per changed record; NOTIFY only for a record a waiter marked (see `watch`). */
   const notifyWatched = `SELECT key, CASE WHEN watched THEN pg_notify('${channel}', key) END FROM changed`;
   const ledger = `${schema}.ledger (${LEDGER_COLUMNS.join(", ")})`;
-  const casts = ["text", "text", "text", "text", "text", "integer", "integer", "text", "jsonb", "bigint", "bigint", "text", "text"];
+  const casts = LEDGER_PG_TYPES;
   /** Appends the entry whose flag and values start at parameter `from`, once per changed row. */
   const logChanged = (from: number) =>
     `logged AS (INSERT INTO ${ledger} SELECT ${casts.map((c, i) => `$${from + 1 + i}::${c}`).join(", ")} FROM changed WHERE $${from}::boolean)`;

@@ -3,7 +3,7 @@
  * append-only, one row per settlement, written in the transaction that changes the record.
  * Times are epoch milliseconds. Pure.
  */
-import type { LedgerEntry, LedgerState } from "../types.js";
+import type { EventOutcome, LedgerEntry, LedgerState } from "../types.js";
 import { storable } from "./rows.js";
 
 export const LEDGER_COLUMNS = [
@@ -20,7 +20,30 @@ export const LEDGER_COLUMNS = [
   "settled_at",
   "replica",
   "gateway",
+  "link",
+  "event_id",
+  "outcome",
 ] as const;
+
+/** PostgreSQL's type of each of LEDGER_COLUMNS, in order. */
+export const LEDGER_PG_TYPES = [
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "integer",
+  "integer",
+  "text",
+  "jsonb",
+  "bigint",
+  "bigint",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+];
 
 export interface LedgerRow {
   id: number | string;
@@ -37,6 +60,9 @@ export interface LedgerRow {
   settled_at: number | string;
   replica: string;
   gateway: string | null;
+  link: string | null;
+  event_id: string | null;
+  outcome: string | null;
 }
 
 /** An entry's values in LEDGER_COLUMNS' order, every text storable (rows.ts, `storable`): a body field or request id is the gateway's. */
@@ -55,6 +81,9 @@ export function ledgerValues(entry: LedgerEntry): unknown[] {
     entry.settledAt,
     storable(entry.replica),
     entry.gateway === undefined ? null : storable(entry.gateway),
+    entry.link === undefined ? null : storable(entry.link),
+    entry.eventId === undefined ? null : storable(entry.eventId),
+    entry.outcome ?? null,
   ];
 }
 
@@ -91,5 +120,8 @@ export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
     startedAt: Number(row.started_at),
     settledAt: Number(row.settled_at),
     replica: row.replica,
+    ...(row.link === null ? {} : { link: row.link }),
+    ...(row.event_id === null ? {} : { eventId: row.event_id }),
+    ...(row.outcome === null ? {} : { outcome: row.outcome as EventOutcome }),
   };
 }

@@ -4,7 +4,7 @@
  * delivery state the deliverer moves on (docs/webhooks.md). Times are epoch milliseconds. Pure.
  */
 import { decodeCursor, encodeCursor } from "../cursor.js";
-import type { DeliveryOutcome, InboundEvent, StoredEvent, WebhookState } from "../types.js";
+import type { DeliveryOutcome, EventSettlement, InboundEvent, LedgerEntry, StoredEvent, WebhookState } from "../types.js";
 
 export const EVENT_COLUMNS = ["gateway", "event_id", "endpoint", "received_at", "body", "headers", "next_attempt_at"] as const;
 
@@ -75,4 +75,29 @@ export function settleValues(outcome: DeliveryOutcome): unknown[] {
     case "dead":
       return ["dead", null, null, outcome.error.slice(0, 500)];
   }
+}
+
+/** The payments an event names: each record's last ledger row, for the new row to carry its request. */
+export interface NamedPayment {
+  record: string;
+  route: string;
+  method: string;
+  path: string;
+}
+
+/** The `settled-by-event` row an event appends to a payment it names. */
+export function settledRow(event: InboundEvent, payment: NamedPayment, settlement: EventSettlement): LedgerEntry {
+  return {
+    record: payment.record,
+    gateway: event.gateway,
+    route: payment.route,
+    method: payment.method,
+    path: payment.path,
+    state: "settled-by-event",
+    startedAt: event.receivedAt,
+    settledAt: event.receivedAt,
+    replica: settlement.replica,
+    eventId: event.eventId,
+    outcome: settlement.outcome,
+  };
 }

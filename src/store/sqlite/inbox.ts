@@ -4,18 +4,21 @@
  * settlements are writes of the same group commit (one writer: the file is one pod's).
  */
 import type Database from "better-sqlite3";
+import { LEDGER_COLUMNS, ledgerValues } from "../sql/ledger.js";
 import {
   afterCursor,
   EVENT_COLUMNS,
   type EventRow,
   eventPage,
   eventValues,
+  type NamedPayment,
   REDELIVER_SET,
   SETTLE_SET,
+  settledRow,
   settleValues,
   storedEventOf,
 } from "../sql/webhook-events.js";
-import type { DeliveryOutcome, EventQuery, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
+import type { DeliveryOutcome, EventQuery, EventSettlement, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
 
 export class SqliteInbox implements WebhookInbox {
@@ -43,12 +46,29 @@ export class SqliteInbox implements WebhookInbox {
          ORDER BY gateway, event_id LIMIT ?`,
       ),
       redeliver: db.prepare(`UPDATE webhook_events SET ${REDELIVER_SET} WHERE gateway = ? AND event_id = ?`),
+      named: db.prepare<[string, string, string], NamedPayment>(
+        `SELECT record, route, method, path FROM ledger WHERE id IN (
+           SELECT MAX(id) FROM ledger WHERE gateway = ? AND state <> 'settled-by-event'
+             AND (link IN (SELECT value FROM json_each(?)) OR gateway_request_id IN (SELECT value FROM json_each(?)))
+           GROUP BY record)`,
+      ),
+      log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
     };
   }
 
-  async accept(event: InboundEvent): Promise<"stored" | "duplicate"> {
-    const inserted = await this.writes.run(() => this.sql.insert.run(...eventValues(event)).changes === 1);
+  async accept(event: InboundEvent, settlement?: EventSettlement): Promise<"stored" | "duplicate"> {
+    const inserted = await this.writes.run(() => {
+      const stored = this.sql.insert.run(...eventValues(event)).changes === 1;
+      if (stored && settlement) this.settlePayments(event, settlement);
+      return stored;
+    });
     return inserted ? "stored" : "duplicate";
+  }
+
+  /** Runs inside accept's write: a row per payment the event names. */
+  private settlePayments(event: InboundEvent, settlement: EventSettlement): void {
+    const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
+    for (const payment of named) this.sql.log.run(...ledgerValues(settledRow(event, payment, settlement)));
   }
 
   async event(gateway: string, eventId: string) {

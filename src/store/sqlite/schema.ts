@@ -78,6 +78,37 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (gateway, event_id)
    );
    CREATE INDEX webhook_events_due ON webhook_events (state, next_attempt_at);`,
+  // 7: the ledger learns what a gateway's event said of a payment (docs/webhooks.md, "Settling the
+  //    ledger"): a new state (a CHECK is changed by rebuilding the table), the payment's link
+  //    (its upstream key or its reference), the event's id and the outcome it reported.
+  `CREATE TABLE ledger_next (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     record TEXT NOT NULL,
+     route TEXT NOT NULL,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('completed', 'indeterminate', 'released', 'completed-in-background', 'resolved-by-operator', 'settled-by-event')),
+     status INTEGER,
+     attempts INTEGER,
+     gateway_request_id TEXT,
+     fields TEXT,
+     started_at INTEGER NOT NULL,
+     settled_at INTEGER NOT NULL,
+     replica TEXT NOT NULL,
+     gateway TEXT,
+     link TEXT,
+     event_id TEXT,
+     outcome TEXT CHECK (outcome IN ('succeeded', 'failed', 'refunded'))
+   );
+   INSERT INTO ledger_next (id, record, route, method, path, state, status, attempts, gateway_request_id, fields, started_at, settled_at, replica, gateway)
+     SELECT id, record, route, method, path, state, status, attempts, gateway_request_id, fields, started_at, settled_at, replica, gateway FROM ledger;
+   DROP TABLE ledger;
+   ALTER TABLE ledger_next RENAME TO ledger;
+   CREATE INDEX ledger_by_time ON ledger (settled_at);
+   CREATE INDEX ledger_by_state ON ledger (state, settled_at);
+   CREATE INDEX ledger_by_record ON ledger (record);
+   CREATE INDEX ledger_by_gateway_request ON ledger (gateway_request_id);
+   CREATE INDEX ledger_by_link ON ledger (link);`,
 ];
 
 /** The write that proves the file takes writes; its one parameter is now, epoch ms. */

@@ -9,7 +9,8 @@
  * an item is `eventCode:pspReference:success` (a redelivery repeats all three).
  */
 import { createHmac } from "node:crypto";
-import { refuse, sameBytes, type Verdict } from "./verdict.js";
+import type { EventOutcome } from "../../store/types.js";
+import { refuse, type Settles, sameBytes, type Verdict } from "./verdict.js";
 
 type Item = Record<string, unknown> & { additionalData?: Record<string, unknown>; amount?: { value?: unknown; currency?: unknown } };
 
@@ -27,6 +28,29 @@ export function verifyAdyen(rawBody: Buffer, hexKey: string): Verdict {
     eventIds.push([item.eventCode, item.pspReference, item.success].map(text).join(":"));
   }
   return { ok: true, eventIds };
+}
+
+/**
+ * What each verified item settles, by its event id: the payment its `merchantReference` (the
+ * request's `reference`: the ledger's link) or `pspReference` / `originalReference` (the ledger's
+ * gateway_request_id) names. AUTHORISATION and CAPTURE report success or failure, REFUND a refund.
+ */
+export function adyenSettlements(rawBody: Buffer): Map<string, Settles> {
+  const settles = new Map<string, Settles>();
+  for (const item of itemsOf(rawBody) ?? []) {
+    const outcome = outcomeOf(text(item.eventCode), text(item.success) === "true");
+    if (!outcome) continue;
+    const ids = [item.pspReference, item.originalReference].map(text).filter((v) => v !== "");
+    const reference = text(item.merchantReference);
+    settles.set([item.eventCode, item.pspReference, item.success].map(text).join(":"), { outcome, links: reference ? [reference] : [], requestIds: ids });
+  }
+  return settles;
+}
+
+function outcomeOf(eventCode: string, success: boolean): EventOutcome | undefined {
+  if (eventCode === "AUTHORISATION" || eventCode === "CAPTURE") return success ? "succeeded" : "failed";
+  if (eventCode === "REFUND" && success) return "refunded";
+  return undefined;
 }
 
 function signedString(item: Item): string {

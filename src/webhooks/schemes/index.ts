@@ -4,9 +4,9 @@
  * cookies). Each scheme is its own file.
  */
 import type { WebhookScheme } from "../../config/webhooks.js";
-import { verifyAdyen } from "./adyen.js";
-import { verifyStripe } from "./stripe.js";
-import type { Verdict } from "./verdict.js";
+import { adyenSettlements, verifyAdyen } from "./adyen.js";
+import { stripeSettlement, verifyStripe } from "./stripe.js";
+import type { Settles, Verdict } from "./verdict.js";
 
 export interface Scheme {
   verify(rawBody: Buffer, headers: Readonly<Record<string, string | string[] | undefined>>, secret: string, nowMs: number): Verdict;
@@ -14,6 +14,8 @@ export interface Scheme {
   headers: readonly string[];
   /** the body of the 2xx the gateway gets */
   acknowledgement: string;
+  /** what a verified notification's events settle in the ledger, by event id */
+  settlements(rawBody: Buffer, eventIds: readonly string[]): Map<string, Settles>;
 }
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
@@ -23,11 +25,16 @@ export const SCHEMES: Record<WebhookScheme, Scheme> = {
     verify: (body, headers, secret, now) => verifyStripe(body, first(headers["stripe-signature"]), secret, now),
     headers: ["content-type", "stripe-signature", "user-agent"],
     acknowledgement: '{"received":true}',
+    settlements: (body, [id]) => {
+      const settles = stripeSettlement(body);
+      return new Map(settles && id ? [[id, settles]] : []);
+    },
   },
   adyen: {
     verify: (body, _headers, secret) => verifyAdyen(body, secret),
     headers: ["content-type", "user-agent"],
     // No longer required (any 2xx will do), and what older integrations still look for.
     acknowledgement: "[accepted]",
+    settlements: (body) => adyenSettlements(body),
   },
 };

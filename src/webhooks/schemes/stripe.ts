@@ -7,7 +7,8 @@
  * `signStripe` makes the header afresh for a delivery the service verifies later than 300 s.
  */
 import { createHmac } from "node:crypto";
-import { refuse, sameBytes, type Verdict } from "./verdict.js";
+import type { EventOutcome } from "../../store/types.js";
+import { refuse, type Settles, sameBytes, type Verdict } from "./verdict.js";
 
 export const STRIPE_TOLERANCE_S = 300;
 
@@ -51,4 +52,31 @@ function eventId(rawBody: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Stripe event types that report a payment's outcome (docs.stripe.com/api/events/types). */
+const STRIPE_OUTCOMES: Record<string, EventOutcome> = {
+  "payment_intent.succeeded": "succeeded",
+  "payment_intent.payment_failed": "failed",
+  "charge.succeeded": "succeeded",
+  "charge.failed": "failed",
+  "charge.refunded": "refunded",
+};
+
+/**
+ * What a verified Stripe event settles: the payment named by the request that caused it —
+ * `request.idempotency_key` (the key payguard forwarded: the ledger's link) or `request.id`
+ * (Stripe's Request-Id: the ledger's gateway_request_id). Undefined for other event types.
+ */
+export function stripeSettlement(rawBody: Buffer): Settles | undefined {
+  let event: { type?: unknown; request?: { id?: unknown; idempotency_key?: unknown } | null };
+  try {
+    event = JSON.parse(rawBody.toString("utf8")) as typeof event;
+  } catch {
+    return undefined;
+  }
+  const outcome = typeof event.type === "string" ? STRIPE_OUTCOMES[event.type] : undefined;
+  if (!outcome) return undefined;
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? [v] : []);
+  return { outcome, links: text(event.request?.idempotency_key), requestIds: text(event.request?.id) };
 }

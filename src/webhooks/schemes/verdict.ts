@@ -3,6 +3,10 @@
  * payguard stores it under, or why it is refused. Pure.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { EventSettlement } from "../../store/types.js";
+
+/** What an event says of the payments it names (the receiving replica is added by the listener). */
+export type Settles = Omit<EventSettlement, "replica">;
 
 export type Refusal = "signature_missing" | "signature_invalid" | "signature_stale" | "payload_invalid";
 

@@ -1,0 +1,170 @@
+/**
+ * Events settle the outcome ledger, on SQLite and on PostgreSQL: a payment left indeterminate
+ * (the connection reset after the gateway charged, no upstream key) gets a `settled-by-event`
+ * row with `succeeded` when Adyen's AUTHORISATION names its reference; a Stripe payment is
+ * found by its Request-Id and by the key payguard forwarded, and refunded; an event naming no
+ * payment, or a redelivered one, appends nothing.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hmacValidator } from "@adyen/api-library";
+import Database from "better-sqlite3";
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LedgerEntry } from "../../src/store/types.js";
+import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
+import { json, send } from "../support/http.js";
+import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+
+const STRIPE_SECRET = "whsec_ledger_events_0123456789";
+const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+const stripe = new Stripe("sk_test_ledger_events");
+const schemas = useDroppedSchemas();
+const SQLITE_FILE = join(mkdtempSync(join(tmpdir(), "payguard-events-")), "payguard.db");
+const STORES = {
+  sqlite: () => `store: { type: sqlite, path: "${SQLITE_FILE}" }`,
+  postgres: () => {
+    const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    schemas.push(schema);
+    return `store: { type: postgres, url: "${SHARED_POSTGRES}", postgres: { schema: ${schema} }, journal: { dir: "${mkdtempSync(join(tmpdir(), "payguard-journal-"))}" } }`;
+  },
+};
+
+for (const [type, store] of Object.entries(STORES)) {
+  describe(`events settle the ledger (${type})`, () => {
+    let stripeGw: FakeGateway;
+    let adyenGw: FakeGateway;
+    let pg: Running;
+    beforeAll(async () => {
+      [stripeGw, adyenGw] = [await startFakeGateway(), await startFakeGateway()];
+      pg = await startInProcessYaml(`
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+shutdown: { readinessDelay: 0ms, drainTimeout: 2s }
+${store()}
+resilience: { retry: { maxAttempts: 1 } }
+gateways:
+  stripe: { url: "${stripeGw.url}", port: 0, upstream: { gateway: stripe } }
+  adyen: { url: "${adyenGw.url}", port: 0, upstream: { gateway: adyen }, idempotency: { upstreamKey: false } }
+webhooks:
+  host: 127.0.0.1
+  port: 0
+  delivery: { poll: 1h, lease: 2h }
+  endpoints:
+    - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }
+    - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
+`);
+    });
+    afterAll(async () => {
+      await pg?.close();
+      await stripeGw?.close();
+      await adyenGw?.close();
+    });
+
+    const ledger = async (record: string) =>
+      ((await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes ?? []).filter((o) => o.record === record) as LedgerEntry[];
+    const pay = (gateway: string, key: string, body: object) =>
+      send(pg.pg.gatewayUrls[gateway] as string, gateway === "adyen" ? "/v71/payments" : "/v1/payment_intents", {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify(body),
+      });
+    const adyenEvent = (item: Record<string, unknown>) => {
+      const signed = { ...item, additionalData: { hmacSignature: new hmacValidator().calculateHmac(item as never, ADYEN_KEY) } };
+      return send(pg.pg.webhookUrl as string, "/webhooks/adyen", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ live: "false", notificationItems: [{ NotificationRequestItem: signed }] }),
+      });
+    };
+    const stripeEvent = (event: object) => {
+      const payload = JSON.stringify(event);
+      const header = stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
+      return send(pg.pg.webhookUrl as string, "/webhooks/stripe", {
+        method: "POST",
+        headers: { "content-type": "application/json", "stripe-signature": header },
+        body: payload,
+      });
+    };
+
+    it("an indeterminate Adyen payment (reset after the charge, no upstream key) is settled succeeded by its AUTHORISATION event", async () => {
+      const reference = `order-${randomUUID().slice(0, 8)}`;
+      const key = randomUUID();
+      adyenGw.script({ destroy: "now" });
+      const answer = await pay("adyen", key, { reference, amount: { currency: "EUR", value: 1000 }, merchantAccount: "M" });
+      expect(answer.status).toBe(502);
+      const [indeterminate] = await ledger(((await ledgerByLink(reference)) as LedgerEntry).record);
+      expect(indeterminate).toMatchObject({ state: "indeterminate", gateway: "adyen", link: reference });
+      const item = {
+        pspReference: "PSP_LATE",
+        merchantAccountCode: "M",
+        merchantReference: reference,
+        amount: { currency: "EUR", value: 1000 },
+        eventCode: "AUTHORISATION",
+        success: "true",
+      };
+      expect((await adyenEvent(item)).status).toBe(200);
+      const rows = await ledger(indeterminate?.record as string);
+      expect(rows.map((r) => [r.state, r.outcome, r.eventId])).toEqual([
+        ["indeterminate", undefined, undefined],
+        ["settled-by-event", "succeeded", "AUTHORISATION:PSP_LATE:true"],
+      ]);
+      // the redelivered event appends nothing
+      expect((await adyenEvent(item)).status).toBe(200);
+      expect(await ledger(indeterminate?.record as string)).toHaveLength(2);
+      // the client's repeat still gets the indeterminate answer: the ledger, not the record, holds what the event said
+      expect(json(await pay("adyen", key, { reference, amount: { currency: "EUR", value: 1000 }, merchantAccount: "M" }))).toMatchObject({ status: 502 });
+      if (type === "sqlite") {
+        // the query docs/webhooks.md gives operators, on the file
+        const doc = readFileSync(new URL("../../docs/webhooks.md", import.meta.url), "utf8");
+        const query = /```sql sqlite\n([\s\S]*?)```/.exec(doc)?.[1] as string;
+        const db = new Database(SQLITE_FILE, { readonly: true });
+        try {
+          expect(db.prepare(query).all()).toContainEqual(
+            expect.objectContaining({ link: reference, outcome: "succeeded", event_id: "AUTHORISATION:PSP_LATE:true" }),
+          );
+        } finally {
+          db.close();
+        }
+      }
+    });
+
+    it("a Stripe payment is found by its Request-Id (succeeded) and by the key payguard forwarded (refunded)", async () => {
+      const key = randomUUID();
+      const requestId = `req_${randomUUID().slice(0, 8)}`;
+      stripeGw.script(steps.json(200, { id: "pi_settled", object: "payment_intent", status: "processing" }, { "request-id": requestId }));
+      expect((await pay("stripe", key, { amount: 1000 })).status).toBe(200);
+      const record = ((await ledgerByLink(key)) as LedgerEntry).record;
+      expect(
+        (await stripeEvent({ id: `evt_${randomUUID().slice(0, 8)}`, type: "payment_intent.succeeded", request: { id: requestId, idempotency_key: null } }))
+          .status,
+      ).toBe(200);
+      expect((await stripeEvent({ id: `evt_${randomUUID().slice(0, 8)}`, type: "charge.refunded", request: { id: null, idempotency_key: key } })).status).toBe(
+        200,
+      );
+      expect((await ledger(record)).map((r) => [r.state, r.outcome])).toEqual([
+        ["completed", undefined],
+        ["settled-by-event", "succeeded"],
+        ["settled-by-event", "refunded"],
+      ]);
+    });
+
+    it("an event naming no payment payguard forwarded, or of a type that settles nothing, appends nothing", async () => {
+      const before = (await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes.length;
+      await stripeEvent({
+        id: `evt_${randomUUID().slice(0, 8)}`,
+        type: "payment_intent.succeeded",
+        request: { id: "req_unknown", idempotency_key: "never-sent" },
+      });
+      await stripeEvent({ id: `evt_${randomUUID().slice(0, 8)}`, type: "customer.created", request: { id: "req_unknown" } });
+      expect((await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes.length).toBe(before);
+    });
+
+    async function ledgerByLink(link: string): Promise<LedgerEntry | undefined> {
+      return ((await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes ?? []).find((o) => o.link === link);
+    }
+  });
+}
