@@ -4,6 +4,14 @@ import { ProxyError } from "../errors.js";
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 
+/** `?include=body`: whether the caller asks for stored bodies; 403 where the config does not allow them (admin.api.revealBodies). */
+export function wantsBody(include: string | undefined, allowed: boolean): boolean {
+  if (include === undefined) return false;
+  if (include !== "body") throw new ProxyError("admin_invalid_request", "include may only be body");
+  if (!allowed) throw new ProxyError("admin_forbidden", "stored bodies are not shown unless admin.api.revealBodies is true");
+  return true;
+}
+
 /** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent. */
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_LIMIT;

@@ -29,7 +29,7 @@ import {
 } from "../store/types.js";
 import { type AdminEnv, noteAudit } from "./audit.js";
 import { lookupId } from "./lookup.js";
-import { parseLimit } from "./params.js";
+import { parseLimit, wantsBody } from "./params.js";
 import { parseResolution } from "./resolution.js";
 import { recordView } from "./view.js";
 
@@ -44,7 +44,7 @@ export function recordRoutes(deps: RecordDeps): Hono<AdminEnv> {
   records.get("/", (c) => (c.req.query("key") !== undefined ? lookUp(c, deps) : list(c, deps)));
   records.get("/:id", async (c) => {
     const id = recordId(c);
-    const reveal = wantsBody(c, revealAllowed(deps));
+    const reveal = wantsBody(c.req.query("include"), revealAllowed(deps));
     return c.json(recordView(await find(deps, id), { reveal }));
   });
   records.post("/:id/resolve", resolveBodyLimit(deps), (c) => resolve(c, deps));
@@ -65,7 +65,7 @@ async function find(deps: RecordDeps, id: string): Promise<RecordEntry> {
 async function lookUp(c: Context<AdminEnv>, deps: RecordDeps): Promise<Response> {
   const id = lookupId(c, deps.live.current);
   noteAudit(c, { record: id });
-  return c.json(recordView(await find(deps, id), { reveal: wantsBody(c, revealAllowed(deps)) }));
+  return c.json(recordView(await find(deps, id), { reveal: wantsBody(c.req.query("include"), revealAllowed(deps)) }));
 }
 
 /** `GET /admin/records?state=…`: one page of the records in that state. */
@@ -154,13 +154,4 @@ function recordId(c: Context<AdminEnv>): string {
   if (!RECORD_ID.test(id)) throw new ProxyError("admin_invalid_request", "not a record id");
   noteAudit(c, { record: id });
   return id;
-}
-
-/** `?include=body`: the stored body (and Set-Cookie), only where the config allows it. */
-function wantsBody(c: Context<AdminEnv>, allowed: boolean): boolean {
-  const include = c.req.query("include");
-  if (include === undefined) return false;
-  if (include !== "body") throw new ProxyError("admin_invalid_request", "include may only be body");
-  if (!allowed) throw new ProxyError("admin_forbidden", "stored bodies are not shown unless admin.api.revealBodies is true");
-  return true;
 }

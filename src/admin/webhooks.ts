@@ -13,7 +13,7 @@ import { ProxyError } from "../errors.js";
 import type { AppDeps } from "../pipeline/context.js";
 import { isInvalidCursor, type StoredEvent, type WebhookInbox, type WebhookState } from "../store/types.js";
 import { type AdminEnv, noteAudit } from "./audit.js";
-import { parseLimit } from "./params.js";
+import { parseLimit, wantsBody } from "./params.js";
 
 const STATES: readonly WebhookState[] = ["pending", "delivered", "dead"];
 
@@ -46,7 +46,7 @@ export function webhookRoutes(deps: Pick<AppDeps, "store" | "live">): Hono<Admin
 
   routes.get("/:gateway/:eventId", async (c) => {
     const { gateway, eventId } = eventOf(c);
-    const withBody = wantsBody(c, deps.live.current.config.admin.api.revealBodies);
+    const withBody = wantsBody(c.req.query("include"), deps.live.current.config.admin.api.revealBodies);
     const event = await inbox().event(gateway, eventId);
     if (!event) throw new ProxyError("record_not_found", "no webhook event with this gateway and id");
     return c.json(view(event, withBody));
@@ -66,14 +66,6 @@ function eventOf(c: Context<AdminEnv>): { gateway: string; eventId: string } {
   const eventId = c.req.param("eventId") ?? "";
   noteAudit(c, { record: `${gateway}:${eventId}` });
   return { gateway, eventId };
-}
-
-function wantsBody(c: Context<AdminEnv>, allowed: boolean): boolean {
-  const include = c.req.query("include");
-  if (include === undefined) return false;
-  if (include !== "body") throw new ProxyError("admin_invalid_request", "include may only be body");
-  if (!allowed) throw new ProxyError("admin_forbidden", "event bodies are not shown unless admin.api.revealBodies is true");
-  return true;
 }
 
 function view(event: StoredEvent, withBody: boolean) {

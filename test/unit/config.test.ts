@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { isConfigError, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { compileRoutes } from "../../src/config/routes.js";
 import { parseDuration, parseSize } from "../../src/config/units.js";
-
-function problemsOf(yaml: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfig(yaml, env);
-  } catch (err) {
-    if (isConfigError(err)) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { problemsOf } from "../support/config.js";
 
 describe("config defaults", () => {
   it("a file with only upstream.url is complete, with the documented defaults (generic gateway)", () => {

@@ -3,17 +3,8 @@
  * profile; the one-gateway `upstream` form stays the shorthand ("default", keys unscoped).
  */
 import { describe, expect, it } from "vitest";
-import { isConfigError, loadConfigText, parseConfig } from "../../src/config/load.js";
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, {});
-  } catch (err) {
-    if (isConfigError(err)) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { loadConfigText } from "../../src/config/load.js";
+import { problemsOf } from "../support/config.js";
 
 const THREE = `
 idempotency: { ttl: 2h, maxKeyLength: 100 }

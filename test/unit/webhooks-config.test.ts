@@ -5,18 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkSummary } from "../../src/check.js";
-import { isConfigError, loadConfigText, parseConfig } from "../../src/config/load.js";
+import { loadConfigText, parseConfig } from "../../src/config/load.js";
 import { schemeOf } from "../../src/config/webhooks.js";
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, {});
-  } catch (err) {
-    if (isConfigError(err)) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { problemsOf } from "../support/config.js";
 
 const endpoint = (gateway: string, path: string, extra = "") =>
   `{ gateway: ${gateway}, path: ${path}, secret: whsec_x, deliverTo: "http://127.0.0.1:3000/hook"${extra} }`;
