@@ -5,7 +5,7 @@
  * found by its Request-Id and by the key payguard forwarded, and refunded; an event naming no
  * payment, or a redelivered one, appends nothing.
  */
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.j
 
 const STRIPE_SECRET = "whsec_ledger_events_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+const CKO_KEY = "cko_webhook_signature_key_for_tests";
 const stripe = new Stripe("sk_test_ledger_events");
 const schemas = useDroppedSchemas();
 const SQLITE_FILE = join(mkdtempSync(join(tmpdir(), "payguard-events-")), "payguard.db");
@@ -37,9 +38,10 @@ for (const [type, store] of Object.entries(STORES)) {
   describe(`events settle the ledger (${type})`, () => {
     let stripeGw: FakeGateway;
     let adyenGw: FakeGateway;
+    let ckoGw: FakeGateway;
     let pg: Running;
     beforeAll(async () => {
-      [stripeGw, adyenGw] = [await startFakeGateway(), await startFakeGateway()];
+      [stripeGw, adyenGw, ckoGw] = [await startFakeGateway(), await startFakeGateway(), await startFakeGateway()];
       pg = await startInProcessYaml(`
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
@@ -49,6 +51,7 @@ resilience: { retry: { maxAttempts: 1 } }
 gateways:
   stripe: { url: "${stripeGw.url}", port: 0, upstream: { gateway: stripe } }
   adyen: { url: "${adyenGw.url}", port: 0, upstream: { gateway: adyen }, idempotency: { upstreamKey: false } }
+  checkout: { url: "${ckoGw.url}", port: 0, upstream: { gateway: checkout } }
 webhooks:
   host: 127.0.0.1
   port: 0
@@ -56,20 +59,22 @@ webhooks:
   endpoints:
     - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
+    - { gateway: checkout, path: /webhooks/checkout, secret: "${CKO_KEY}", deliverTo: "http://127.0.0.1:9/checkout" }
 `);
     });
     afterAll(async () => {
       await pg?.close();
       await stripeGw?.close();
       await adyenGw?.close();
+      await ckoGw?.close();
     });
 
     const ledger = async (record: string) =>
       ((await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes ?? []).filter((o) => o.record === record) as LedgerEntry[];
     const pay = (gateway: string, key: string, body: object) =>
-      send(pg.pg.gatewayUrls[gateway] as string, gateway === "adyen" ? "/v71/payments" : "/v1/payment_intents", {
+      send(pg.pg.gatewayUrls[gateway] as string, { adyen: "/v71/payments", checkout: "/payments" }[gateway] ?? "/v1/payment_intents", {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": key },
+        headers: { "content-type": "application/json", [gateway === "checkout" ? "cko-idempotency-key" : "idempotency-key"]: key },
         body: JSON.stringify(body),
       });
     const adyenEvent = (item: Record<string, unknown>) => {
@@ -149,6 +154,26 @@ webhooks:
         ["completed", undefined],
         ["settled-by-event", "succeeded"],
         ["settled-by-event", "refunded"],
+      ]);
+    });
+
+    it("a Checkout.com payment (with its upstream key) is found by its reference: payment_captured settles it succeeded", async () => {
+      const reference = `cko-${randomUUID().slice(0, 8)}`;
+      ckoGw.script(steps.json(202, { id: "pay_pending", status: "Pending", reference }));
+      expect((await pay("checkout", randomUUID(), { reference, amount: 1000, currency: "EUR" })).status).toBe(202);
+      const record = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      const payload = JSON.stringify({ id: `evt_${randomUUID().slice(0, 8)}`, type: "payment_captured", data: { id: "pay_pending", reference } });
+      // checkout-sdk-node has no signer: the documented hex HMAC-SHA256 of the raw body
+      const signature = createHmac("sha256", CKO_KEY).update(payload).digest("hex");
+      const answer = await send(pg.pg.webhookUrl as string, "/webhooks/checkout", {
+        method: "POST",
+        headers: { "content-type": "application/json", "cko-signature": signature },
+        body: payload,
+      });
+      expect(answer.status).toBe(200);
+      expect((await ledger(record)).map((r) => [r.state, r.outcome])).toEqual([
+        ["completed", undefined],
+        ["settled-by-event", "succeeded"],
       ]);
     });
 

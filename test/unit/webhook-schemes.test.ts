@@ -4,11 +4,14 @@
  * verify; a changed byte, another secret, a stale timestamp or a missing signature is refused;
  * payguard's re-signed Stripe header passes stripe-node's own `constructEvent`.
  */
+
+import { createHmac } from "node:crypto";
 import { hmacValidator } from "@adyen/api-library";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { verifyAdyen } from "../../src/webhooks/schemes/adyen.js";
-import { signStripe, verifyStripe } from "../../src/webhooks/schemes/stripe.js";
+import { adyenSettlements, verifyAdyen } from "../../src/webhooks/schemes/adyen.js";
+import { checkoutSettlement, verifyCheckout } from "../../src/webhooks/schemes/checkout.js";
+import { signStripe, stripeSettlement, verifyStripe } from "../../src/webhooks/schemes/stripe.js";
 
 const stripe = new Stripe("sk_test_webhooks");
 const SECRET = "whsec_test_payguard_0123456789";
@@ -92,5 +95,42 @@ describe("Adyen hmacSignature", () => {
   it("a body that is not a notification is refused", () => {
     expect(verifyAdyen(Buffer.from("[accepted]"), KEY)).toEqual({ ok: false, refusal: "payload_invalid" });
     expect(verifyAdyen(Buffer.from('{"notificationItems":[]}'), KEY)).toEqual({ ok: false, refusal: "payload_invalid" });
+  });
+});
+
+describe("Cko-Signature", () => {
+  // checkout-sdk-node ships no signer or verifier: signed here as Checkout.com documents it (hex HMAC-SHA256 of the raw body)
+  const KEY = "cko_webhook_signature_key";
+  const event = Buffer.from(JSON.stringify({ id: "evt_cko_1", type: "payment_captured", data: { id: "pay_1", reference: "order-9" } }));
+  const sign = (body: Buffer, key = KEY) => createHmac("sha256", key).update(body).digest("hex");
+
+  it("verifies with its id, in either hex case; a changed byte, another key or no header is refused", () => {
+    expect(verifyCheckout(event, sign(event), KEY)).toEqual({ ok: true, eventIds: ["evt_cko_1"] });
+    expect(verifyCheckout(event, sign(event).toUpperCase(), KEY).ok).toBe(true);
+    expect(verifyCheckout(Buffer.from(event.toString().replace("order-9", "order-8")), sign(event), KEY)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyCheckout(event, sign(event, "another"), KEY)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyCheckout(event, undefined, KEY)).toEqual({ ok: false, refusal: "signature_missing" });
+  });
+
+  it("settles by the request's reference: captured succeeded, declined failed, refunded; other types nothing", () => {
+    expect(checkoutSettlement(event)).toEqual({ outcome: "succeeded", links: ["order-9"], requestIds: [] });
+    const typed = (type: string) => checkoutSettlement(Buffer.from(JSON.stringify({ id: "e", type, data: { reference: "r" } })))?.outcome;
+    expect([typed("payment_declined"), typed("payment_refunded"), typed("card_verified")]).toEqual(["failed", "refunded", undefined]);
+  });
+});
+
+describe("what events settle", () => {
+  it("Stripe: by request.idempotency_key (the link) and request.id (the gateway's request id)", () => {
+    const body = Buffer.from(JSON.stringify({ id: "evt_1", type: "charge.refunded", request: { id: "req_1", idempotency_key: "key-1" } }));
+    expect(stripeSettlement(body)).toEqual({ outcome: "refunded", links: ["key-1"], requestIds: ["req_1"] });
+    expect(stripeSettlement(Buffer.from(JSON.stringify({ id: "evt_2", type: "customer.created" })))).toBeUndefined();
+  });
+
+  it("Adyen: per item, by merchantReference and by pspReference / originalReference", () => {
+    const item = { pspReference: "PSP_R", originalReference: "PSP_P", merchantReference: "order-1", eventCode: "REFUND", success: "true" };
+    const body = Buffer.from(
+      JSON.stringify({ notificationItems: [{ NotificationRequestItem: item }, { NotificationRequestItem: { ...item, eventCode: "REPORT_AVAILABLE" } }] }),
+    );
+    expect([...adyenSettlements(body)]).toEqual([["REFUND:PSP_R:true", { outcome: "refunded", links: ["order-1"], requestIds: ["PSP_R", "PSP_P"] }]]);
   });
 });

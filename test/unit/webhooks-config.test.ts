@@ -55,7 +55,7 @@ webhooks:
       "webhooks.endpoints: need store.type sqlite or postgres (an event is acknowledged only once stored durably; memory is not offered)",
       "webhooks.port: 8080 is already another listener's",
       'webhooks.endpoints[1].gateway: no gateway "adyen" (configured: stripe, bank)',
-      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen)',
+      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen, checkout)',
       "webhooks.endpoints[2].path: /hook is already another endpoint's",
     ]);
   });

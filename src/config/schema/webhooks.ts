@@ -8,7 +8,7 @@ import { z } from "zod";
 import { duration, int, port, size } from "./fields.js";
 
 /** The signature schemes payguard verifies (src/webhooks/schemes/). */
-export const WEBHOOK_SCHEMES = ["stripe", "adyen"] as const;
+export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout"] as const;
 
 const endpoint = z.strictObject({
   /** the gateway whose events these are: a `gateways.<name>` ("default" with the `upstream:` shorthand) */

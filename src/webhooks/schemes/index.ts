@@ -5,6 +5,7 @@
  */
 import type { WebhookScheme } from "../../config/webhooks.js";
 import { adyenSettlements, verifyAdyen } from "./adyen.js";
+import { checkoutSettlement, verifyCheckout } from "./checkout.js";
 import { stripeSettlement, verifyStripe } from "./stripe.js";
 import type { Settles, Verdict } from "./verdict.js";
 
@@ -20,15 +21,20 @@ export interface Scheme {
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
+/** A scheme whose notifications carry one event: what it settles, under that event's id. */
+const single =
+  (settle: (body: Buffer) => Settles | undefined) =>
+  (body: Buffer, [id]: readonly string[]): Map<string, Settles> => {
+    const settles = settle(body);
+    return new Map(settles && id ? [[id, settles]] : []);
+  };
+
 export const SCHEMES: Record<WebhookScheme, Scheme> = {
   stripe: {
     verify: (body, headers, secret, now) => verifyStripe(body, first(headers["stripe-signature"]), secret, now),
     headers: ["content-type", "stripe-signature", "user-agent"],
     acknowledgement: '{"received":true}',
-    settlements: (body, [id]) => {
-      const settles = stripeSettlement(body);
-      return new Map(settles && id ? [[id, settles]] : []);
-    },
+    settlements: single(stripeSettlement),
   },
   adyen: {
     verify: (body, _headers, secret) => verifyAdyen(body, secret),
@@ -36,5 +42,11 @@ export const SCHEMES: Record<WebhookScheme, Scheme> = {
     // No longer required (any 2xx will do), and what older integrations still look for.
     acknowledgement: "[accepted]",
     settlements: (body) => adyenSettlements(body),
+  },
+  checkout: {
+    verify: (body, headers, secret) => verifyCheckout(body, first(headers["cko-signature"]), secret),
+    headers: ["content-type", "cko-signature", "user-agent"],
+    acknowledgement: '{"received":true}',
+    settlements: single(checkoutSettlement),
   },
 };
