@@ -5,16 +5,13 @@
  * token, every call audited.
  */
 
-import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { type AdminEnv, audit } from "./admin/audit.js";
 import { apiEnabled, bearerToken } from "./admin/auth.js";
 import { outcomeRoutes } from "./admin/outcomes.js";
 import { recordRoutes } from "./admin/records.js";
 import { webhookRoutes } from "./admin/webhooks.js";
-import { toProxyError } from "./error-map.js";
-import { problemResponse } from "./errors.js";
-import { generic } from "./gateways/generic.js";
+import { plainProblem } from "./error-map.js";
 import type { AppDeps } from "./pipeline/context.js";
 
 export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "store" | "live" | "logger" | "replica">): Hono<AdminEnv> {
@@ -39,10 +36,9 @@ export function buildAdminApp(deps: Pick<AppDeps, "lifecycle" | "metrics" | "sto
 
   // Problems as on the proxy port: the one mapping in errors.ts.
   app.onError((err, c) => {
-    const problem = toProxyError(err);
-    if (problem.code === "internal_error") deps.logger.error({ err }, "admin api: unhandled error");
     // Operators' tools, not a gateway SDK: plain problem+json.
-    const { status, headers, body } = problemResponse(problem, { requestId: randomUUID(), resendSafe: true, mayHaveHappened: false, profile: generic });
+    const { problem, status, headers, body } = plainProblem(err);
+    if (problem.code === "internal_error") deps.logger.error({ err }, "admin api: unhandled error");
     return c.body(body, status as never, headers);
   });
   return app;

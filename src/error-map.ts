@@ -3,7 +3,9 @@
  * own refusals as they are, the store's failures, and the gateway call's failures by their
  * cause. The single spot unknown errors are classified.
  */
-import { isProxyError, ProxyError } from "./errors.js";
+import { randomUUID } from "node:crypto";
+import { isProxyError, ProxyError, problemResponse } from "./errors.js";
+import { generic } from "./gateways/generic.js";
 import { isStoreError } from "./store/types.js";
 import { classifyUpstreamError, type UpstreamFailure } from "./upstream/classify.js";
 
@@ -27,4 +29,13 @@ function fromUpstreamFailure(failure: UpstreamFailure, cause: unknown): ProxyErr
     default:
       return new ProxyError("upstream_error", undefined, {}, { cause });
   }
+}
+
+/**
+ * A thrown value as plain problem+json (no gateway envelope): what the listeners that answer
+ * operators and gateway senders, not an SDK, give back (the admin API, the webhook listener).
+ */
+export function plainProblem(err: unknown): { problem: ProxyError; status: number; headers: Record<string, string>; body: string } {
+  const problem = toProxyError(err);
+  return { problem, ...problemResponse(problem, { requestId: randomUUID(), resendSafe: true, mayHaveHappened: false, profile: generic }) };
 }

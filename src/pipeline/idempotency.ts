@@ -51,7 +51,11 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
   async function keyed(c: StageContext<Vars>, next: Next, key: NonNullable<ReturnType<typeof clientKey>>): Promise<Reply> {
     const policy = c.get("route").idempotency;
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
-    const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey?.value));
+    // The ledger's link, only where a ledger keeps it (sqlite, postgres): it may parse the body.
+    const link = deps.store.outcomes
+      ? linkOf(c.get("gateway").config.upstream.gateway, upstreamKey?.value, c.get("body"), headerValue(c.env.incoming.headers["content-type"]))
+      : undefined;
+    const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined, link));
     if (started.kind === "replay") {
       const requestIdRule = c.get("gateway").config.upstream.requestId;
       const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };
@@ -90,7 +94,7 @@ function clientKey(c: StageContext<Vars>, policy: IdempotencyConfig, count: Coun
 }
 
 /** The record this request claims: its scoped id, its fingerprint, and whether the gateway dedupes it. */
-async function keyedRequest(c: StageContext<Vars>, key: string, upstreamKey: string | undefined): Promise<KeyedRequest> {
+async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: boolean, link: string | undefined): Promise<KeyedRequest> {
   const route = c.get("route");
   const policy = route.idempotency;
   const method = c.req.method;
@@ -104,7 +108,6 @@ async function keyedRequest(c: StageContext<Vars>, key: string, upstreamKey: str
   const gateway = c.get("gateway");
   const lookupKey = scopedKey({ gateway: gateway.scoped ? gateway.name : undefined, scopeValues, method, path: c.get("path"), key });
   c.set("record", lookupKey);
-  const link = linkOf(gateway.config.upstream.gateway, upstreamKey, c.get("body"), header("content-type"));
   return {
     gateway: gateway.name,
     ...(link === undefined ? {} : { link }),
@@ -114,7 +117,7 @@ async function keyedRequest(c: StageContext<Vars>, key: string, upstreamKey: str
     policy,
     requestId: c.get("requestId"),
     lookupKey,
-    gatewayDedupes: upstreamKey !== undefined,
+    gatewayDedupes,
     fingerprint: await fingerprintOffLoop(
       { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
       {

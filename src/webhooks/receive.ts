@@ -1,19 +1,10 @@
-/**
- * The webhook listener: each endpoint's path takes its gateway's notifications. In order:
- * read the bytes (at most webhooks.maxBodySize), verify them with the endpoint's scheme,
- * store every event they carry in the inbox — durably, before anything is answered — then
- * acknowledge. A refusal is 400 and stores nothing; a store that cannot take the event is
- * 503, and the gateway sends it again later (its own retries are the queue until then).
- */
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
 import type { WebhookEndpoint } from "../config/schema/webhooks.js";
 import type { Config } from "../config/schema.js";
 import { schemeOf } from "../config/webhooks.js";
-import { toProxyError } from "../error-map.js";
-import { type ProblemCode, ProxyError, problemResponse } from "../errors.js";
-import { generic } from "../gateways/generic.js";
+import { plainProblem } from "../error-map.js";
+import { type ProblemCode, ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { WebhookInbox } from "../store/types.js";
@@ -53,10 +44,9 @@ export function buildWebhookApp(config: Config, deps: WebhookDeps): Hono<Env> {
     throw new ProxyError("webhook_endpoint_unknown");
   });
   app.onError((err, c) => {
-    const problem = toProxyError(err);
-    if (problem.code === "internal_error") deps.logger.error({ err }, "webhooks: unhandled error");
     // The gateway's sender, not an SDK: plain problem+json.
-    const { status, headers, body } = problemResponse(problem, { requestId: randomUUID(), resendSafe: true, mayHaveHappened: false, profile: generic });
+    const { problem, status, headers, body } = plainProblem(err);
+    if (problem.code === "internal_error") deps.logger.error({ err }, "webhooks: unhandled error");
     return c.body(body, status as never, headers);
   });
   return app;
