@@ -33,6 +33,8 @@ export function webhookProblems(specs: readonly GatewaySpec[]): string[] {
     if (!names.includes(endpoint.gateway)) problems.push(`${at}.gateway: no gateway "${endpoint.gateway}" (configured: ${names.join(", ")})`);
     else if (!schemeOf(endpoint, specs))
       problems.push(`${at}.scheme: gateway "${endpoint.gateway}" has no webhook scheme payguard verifies; set scheme (${WEBHOOK_SCHEMES.join(", ")})`);
+    else if (schemeOf(endpoint, specs) === "square" && !endpoint.notificationUrl)
+      problems.push(`${at}.notificationUrl: Square signs the URL registered on the subscription; set it exactly as registered`);
     if (paths.has(endpoint.path)) problems.push(`${at}.path: ${endpoint.path} is already another endpoint's`);
     paths.add(endpoint.path);
   });

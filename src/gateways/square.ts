@@ -20,6 +20,9 @@ export const square: GatewayProfile = {
       // https://developer.squareup.com/reference/square/payments-api/create-payment (response)
       ledger: { fields: ["/payment/id", "/payment/status", "/payment/amount_money/amount", "/payment/amount_money/currency", "/payment/order_id"] },
     },
+    // Square sends no request id header; the payment's id is what its support and its events
+    // (data.id) name.
+    upstream: { requestId: { field: "/payment/id" } },
   },
   envelope: (refusal) => ({
     // The SDK copies `errors` as they are (SquareError.errors): `outcome` rides in the item.

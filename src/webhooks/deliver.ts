@@ -4,7 +4,7 @@
  * service's `deliverTo`, and settles it: delivered on a 2xx (never delivered again), else
  * due again after a capped exponential backoff with jitter, or dead once older than
  * delivery.maxAge. A Stripe event is signed afresh on each attempt, so a late delivery passes
- * the service's own 300 s check. State lives in the table: a restart loses nothing (an event
+ * the service's own 300 s check; a Square event over the service's own URL. State lives in the table: a restart loses nothing (an event
  * whose replica died mid-attempt is due again when its lease runs out — at least once).
  */
 import { randomUUID } from "node:crypto";
@@ -15,7 +15,7 @@ import { schemeOf } from "../config/webhooks.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { DeliveryOutcome, StoredEvent, WebhookInbox } from "../store/types.js";
-import { signStripe } from "./schemes/stripe.js";
+import { SCHEMES } from "./schemes/index.js";
 
 export interface DelivererDeps {
   inbox: WebhookInbox;
@@ -123,8 +123,9 @@ export class Deliverer {
   /** One POST of the event to the service; undefined when it answered 2xx, else why not. */
   private async post(endpoint: WebhookEndpoint, event: StoredEvent): Promise<string | undefined> {
     const { timeout } = this.config.webhooks.delivery;
-    const headers: Record<string, string> = { ...event.headers, [EVENT_ID_HEADER]: `${event.gateway}:${event.eventId}` };
-    if (schemeOf(endpoint, this.config.gateways) === "stripe") headers["stripe-signature"] = signStripe(event.body, endpoint.secret, this.now());
+    const scheme = SCHEMES[schemeOf(endpoint, this.config.gateways) ?? "stripe"];
+    const signature = scheme.resign?.(event.body, endpoint, this.now());
+    const headers: Record<string, string> = { ...event.headers, ...signature, [EVENT_ID_HEADER]: `${event.gateway}:${event.eventId}` };
     try {
       const answer = await request(endpoint.deliverTo, {
         method: "POST",

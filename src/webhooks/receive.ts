@@ -60,7 +60,7 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
     throw err;
   });
   const receivedAt = (deps.now ?? Date.now)();
-  const verdict = scheme.verify(body, incoming.headers, endpoint.secret, receivedAt);
+  const verdict = scheme.verify(body, incoming.headers, endpoint, receivedAt);
   if (!verdict.ok) {
     count(verdict.refusal);
     deps.logger.warn({ gateway: endpoint.gateway, path: endpoint.path, refusal: verdict.refusal }, "webhooks: notification refused");

@@ -1,12 +1,13 @@
 /**
  * Delivery of stored webhook events to the service's own endpoint — a real HTTP server that
  * verifies every event with the gateway's official SDK, unchanged (stripe-node's
- * constructEvent, @adyen/api-library's validateHMAC): delivered once on a 2xx and never again;
+ * constructEvent, @adyen/api-library's validateHMAC, square's WebhooksHelper.verifySignature
+ * over the service's own URL, not the one Square signed): delivered once on a 2xx and never again;
  * retried after 500s and while the service is down; a Stripe event received 10 minutes ago
  * is re-signed so the service's 300 s check passes; dead-lettered past maxAge; and two
  * replicas on one PostgreSQL deliver each event exactly once.
  */
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hmacValidator } from "@adyen/api-library";
+import { WebhooksHelper } from "square";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebhookInbox } from "../../src/store/types.js";
@@ -25,6 +27,8 @@ import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.j
 
 const STRIPE_SECRET = "whsec_delivery_test_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+const SQUARE_KEY = "square_delivery_signature_key";
+const SQUARE_PUBLIC_URL = "https://payguard.example.com/webhooks/square";
 const stripe = new Stripe("sk_test_delivery");
 const schemas = useDroppedSchemas();
 
@@ -37,8 +41,13 @@ class Service {
 
   async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
-      void body(req).then((raw) => {
-        const { id, verified, signedAt } = req.url === "/adyen" ? verifyAdyen(raw) : verifyStripe(raw, req.headers["stripe-signature"]);
+      void body(req).then(async (raw) => {
+        const { id, verified, signedAt } =
+          req.url === "/adyen"
+            ? verifyAdyen(raw)
+            : req.url === "/square"
+              ? await verifySquare(raw, req.headers["x-square-hmacsha256-signature"], `${this.url}/square`)
+              : verifyStripe(raw, req.headers["stripe-signature"]);
         const status = verified ? (this.script.shift() ?? 200) : 400;
         this.received.push({ id, verified, status, ...(signedAt ? { signedAt } : {}) });
         res.writeHead(status).end();
@@ -81,6 +90,12 @@ function verifyAdyen(raw: string): Verified {
   return { id: String(item?.pspReference), verified: new hmacValidator().validateHMAC(item as never, ADYEN_KEY) };
 }
 
+/** As the service always did: with its own notification URL (its code unchanged behind payguard). */
+async function verifySquare(raw: string, header: string | string[] | undefined, notificationUrl: string): Promise<Verified> {
+  const verified = await WebhooksHelper.verifySignature({ requestBody: raw, signatureHeader: String(header), signatureKey: SQUARE_KEY, notificationUrl });
+  return { id: (JSON.parse(raw) as { event_id: string }).event_id, verified };
+}
+
 const DELIVERY = "delivery: { timeout: 1s, lease: 2s, poll: 50ms, backoff: { initial: 20ms, max: 100ms } }";
 
 function payguardWith(store: string, service: Service, extra = "", admin = "admin: { host: 127.0.0.1, port: 0 }"): Promise<Running> {
@@ -92,6 +107,7 @@ ${store}
 gateways:
   stripe: { url: "${gw.url}", upstream: { gateway: stripe } }
   adyen: { url: "${gw.url}", upstream: { gateway: adyen } }
+  square: { url: "${gw.url}", upstream: { gateway: square } }
 webhooks:
   host: 127.0.0.1
   port: 0
@@ -99,6 +115,12 @@ webhooks:
   endpoints:
     - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "${service.url}/stripe" }
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "${service.url}/adyen" }
+    - gateway: square
+      path: /webhooks/square
+      secret: "${SQUARE_KEY}"
+      deliverTo: "${service.url}/square"
+      notificationUrl: "${SQUARE_PUBLIC_URL}"
+      serviceNotificationUrl: "${service.url}/square"
 `);
 }
 
@@ -202,6 +224,29 @@ describe("delivering stored events (SQLite)", () => {
     });
     expect(answer.status).toBe(200);
     await until("delivered", () => service.delivered("PSP_DELIVERED").length === 1);
+  });
+
+  it("a Square event, signed over payguard's public URL, reaches the service, which verifies it over its own URL with the square SDK", async () => {
+    const payload = JSON.stringify({ merchant_id: "M", type: "payment.updated", event_id: "sq_evt_delivered", data: { type: "payment", id: "p" } });
+    // the square SDK exports no signer: signed as Square documents it (checked against verifySignature in the unit tests)
+    const signature = createHmac("sha256", SQUARE_KEY)
+      .update(SQUARE_PUBLIC_URL + payload)
+      .digest("base64");
+    const verifiedAsSent = await WebhooksHelper.verifySignature({
+      requestBody: payload,
+      signatureHeader: signature,
+      signatureKey: SQUARE_KEY,
+      notificationUrl: `${service.url}/square`,
+    });
+    expect(verifiedAsSent).toBe(false); // Square's own header would fail the service's check
+    const answer = await send(pg.pg.webhookUrl as string, "/webhooks/square", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-square-hmacsha256-signature": signature },
+      body: payload,
+    });
+    expect(answer.status).toBe(200);
+    await until("delivered", () => service.delivered("sq_evt_delivered").length === 1);
+    expect(service.received.filter((r) => r.id === "sq_evt_delivered")).toEqual([expect.objectContaining({ verified: true })]);
   });
 });
 

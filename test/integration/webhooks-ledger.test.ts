@@ -2,7 +2,9 @@
  * Events settle the outcome ledger, on SQLite and on PostgreSQL: a payment left indeterminate
  * (the connection reset after the gateway charged, no upstream key) gets a `settled-by-event`
  * row with `succeeded` when Adyen's AUTHORISATION names its reference; a Stripe payment is
- * found by its Request-Id and by the key payguard forwarded, and refunded; an event naming no
+ * found by its Request-Id and by the key payguard forwarded, and refunded; a pending Square
+ * payment is settled by its payment.updated (reference_id), and refunded by id (its answer's
+ * /payment/id); an event naming no
  * payment, or a redelivered one, appends nothing.
  */
 import { createHmac, randomUUID } from "node:crypto";
@@ -22,6 +24,8 @@ import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.j
 const STRIPE_SECRET = "whsec_ledger_events_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 const CKO_KEY = "cko_webhook_signature_key_for_tests";
+const SQUARE_KEY = "square_signature_key_for_tests";
+const SQUARE_URL = "https://payguard.example.com/webhooks/square";
 const stripe = new Stripe("sk_test_ledger_events");
 const schemas = useDroppedSchemas();
 const SQLITE_FILE = join(mkdtempSync(join(tmpdir(), "payguard-events-")), "payguard.db");
@@ -39,9 +43,10 @@ for (const [type, store] of Object.entries(STORES)) {
     let stripeGw: FakeGateway;
     let adyenGw: FakeGateway;
     let ckoGw: FakeGateway;
+    let squareGw: FakeGateway;
     let pg: Running;
     beforeAll(async () => {
-      [stripeGw, adyenGw, ckoGw] = [await startFakeGateway(), await startFakeGateway(), await startFakeGateway()];
+      [stripeGw, adyenGw, ckoGw, squareGw] = await Promise.all([startFakeGateway(), startFakeGateway(), startFakeGateway(), startFakeGateway()]);
       pg = await startInProcessYaml(`
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
@@ -52,6 +57,7 @@ gateways:
   stripe: { url: "${stripeGw.url}", port: 0, upstream: { gateway: stripe } }
   adyen: { url: "${adyenGw.url}", port: 0, upstream: { gateway: adyen }, idempotency: { upstreamKey: false } }
   checkout: { url: "${ckoGw.url}", port: 0, upstream: { gateway: checkout } }
+  square: { url: "${squareGw.url}", port: 0, upstream: { gateway: square } }
 webhooks:
   host: 127.0.0.1
   port: 0
@@ -60,6 +66,7 @@ webhooks:
     - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
     - { gateway: checkout, path: /webhooks/checkout, secret: "${CKO_KEY}", deliverTo: "http://127.0.0.1:9/checkout" }
+    - { gateway: square, path: /webhooks/square, secret: "${SQUARE_KEY}", deliverTo: "http://127.0.0.1:9/square", notificationUrl: "${SQUARE_URL}" }
 `);
     });
     afterAll(async () => {
@@ -67,12 +74,13 @@ webhooks:
       await stripeGw?.close();
       await adyenGw?.close();
       await ckoGw?.close();
+      await squareGw?.close();
     });
 
     const ledger = async (record: string) =>
       ((await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes ?? []).filter((o) => o.record === record) as LedgerEntry[];
     const pay = (gateway: string, key: string, body: object) =>
-      send(pg.pg.gatewayUrls[gateway] as string, { adyen: "/v71/payments", checkout: "/payments" }[gateway] ?? "/v1/payment_intents", {
+      send(pg.pg.gatewayUrls[gateway] as string, { adyen: "/v71/payments", checkout: "/payments", square: "/v2/payments" }[gateway] ?? "/v1/payment_intents", {
         method: "POST",
         headers: { "content-type": "application/json", [gateway === "checkout" ? "cko-idempotency-key" : "idempotency-key"]: key },
         body: JSON.stringify(body),
@@ -174,6 +182,53 @@ webhooks:
       expect((await ledger(record)).map((r) => [r.state, r.outcome])).toEqual([
         ["completed", undefined],
         ["settled-by-event", "succeeded"],
+      ]);
+    });
+
+    const squareEvent = (type: string, object: object) => {
+      const payload = JSON.stringify({ merchant_id: "M", type, event_id: randomUUID(), data: { type: type.split(".")[0], object } });
+      // the square SDK exports no signer: base64 HMAC-SHA256 over the registered URL + body (unit-tested against its verifySignature)
+      const signature = createHmac("sha256", SQUARE_KEY)
+        .update(SQUARE_URL + payload)
+        .digest("base64");
+      return send(pg.pg.webhookUrl as string, "/webhooks/square", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-square-hmacsha256-signature": signature },
+        body: payload,
+      });
+    };
+
+    it("Square: a pending payment is settled by payment.updated (its reference_id); an answered one is refunded by its payment id", async () => {
+      const body = (reference_id: string) => ({
+        idempotency_key: randomUUID(),
+        source_id: "cnon:card-nonce-ok",
+        reference_id,
+        amount_money: { amount: 100, currency: "USD" },
+      });
+      const squarePay = (json: object) =>
+        send(pg.pg.gatewayUrls.square as string, "/v2/payments", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(json),
+        });
+      const reference = `sq-${randomUUID().slice(0, 8)}`;
+      squareGw.script(steps.json(200, { payment: { id: "pay_sq_pending", status: "PENDING" } }));
+      expect((await squarePay(body(reference))).status).toBe(200);
+      const pending = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      expect((await squareEvent("payment.updated", { payment: { id: "pay_sq_pending", status: "COMPLETED", reference_id: reference } })).status).toBe(200);
+      expect((await ledger(pending)).map((r) => [r.state, r.outcome])).toEqual([
+        ["completed", undefined],
+        ["settled-by-event", "succeeded"],
+      ]);
+
+      squareGw.script(steps.json(200, { payment: { id: "pay_sq_ok", status: "COMPLETED" } }));
+      expect((await squarePay(body(`sq-${randomUUID().slice(0, 8)}`))).status).toBe(200);
+      const outcomes = (await pg.pg.deps.store.outcomes?.({ since: 0, limit: 1000 }))?.outcomes ?? [];
+      const answered = outcomes.find((o) => o.gatewayRequestId === "pay_sq_ok") as LedgerEntry;
+      expect((await squareEvent("refund.updated", { refund: { id: "r_1", payment_id: "pay_sq_ok", status: "COMPLETED" } })).status).toBe(200);
+      expect((await ledger(answered.record)).map((r) => [r.state, r.outcome])).toEqual([
+        ["completed", undefined],
+        ["settled-by-event", "refunded"],
       ]);
     });
 

@@ -2,15 +2,19 @@
  * The webhook signature schemes against the gateways' own helpers: events signed by stripe-node
  * (`webhooks.generateTestHeaderString`) and @adyen/api-library (`hmacValidator.calculateHmac`)
  * verify; a changed byte, another secret, a stale timestamp or a missing signature is refused;
- * payguard's re-signed Stripe header passes stripe-node's own `constructEvent`.
+ * payguard's re-signed Stripe header passes stripe-node's own `constructEvent`. Square's SDK
+ * exports no signer: its signatures are made here with node:crypto, and the SDK's own
+ * `WebhooksHelper.verifySignature` proves them (and payguard's re-signed ones) right.
  */
 
 import { createHmac } from "node:crypto";
 import { hmacValidator } from "@adyen/api-library";
+import { WebhooksHelper } from "square";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { adyenSettlements, verifyAdyen } from "../../src/webhooks/schemes/adyen.js";
 import { checkoutSettlement, verifyCheckout } from "../../src/webhooks/schemes/checkout.js";
+import { signSquare, squareSettlement, verifySquare } from "../../src/webhooks/schemes/square.js";
 import { signStripe, stripeSettlement, verifyStripe } from "../../src/webhooks/schemes/stripe.js";
 
 const stripe = new Stripe("sk_test_webhooks");
@@ -116,6 +120,54 @@ describe("Cko-Signature", () => {
     expect(checkoutSettlement(event)).toEqual({ outcome: "succeeded", links: ["order-9"], requestIds: [] });
     const typed = (type: string) => checkoutSettlement(Buffer.from(JSON.stringify({ id: "e", type, data: { reference: "r" } })))?.outcome;
     expect([typed("payment_declined"), typed("payment_refunded"), typed("card_verified")]).toEqual(["failed", "refunded", undefined]);
+  });
+});
+
+describe("x-square-hmacsha256-signature", () => {
+  const KEY = "square_signature_key_0123";
+  const URL = "https://payguard.example.com/webhooks/square";
+  const payment = (status: string, extra: Record<string, unknown> = {}) => ({ id: "pay_1", status, reference_id: "order-7", ...extra });
+  const event = (type = "payment.updated", object: Record<string, unknown> = { payment: payment("COMPLETED") }) =>
+    Buffer.from(JSON.stringify({ merchant_id: "M", type, event_id: "6a8f5f28-54a1-4eb0-a98a-3111513fd4fc", data: { type: "payment", id: "pay_1", object } }));
+  // base64(HMAC-SHA256(key, notificationUrl + rawBody)), as Square documents; proven by the SDK below
+  const sign = (body: Buffer, key = KEY, url = URL) =>
+    createHmac("sha256", key)
+      .update(url + body.toString("utf8"))
+      .digest("base64");
+  const sdkVerifies = (body: Buffer, signatureHeader: string, notificationUrl = URL) =>
+    WebhooksHelper.verifySignature({ requestBody: body.toString("utf8"), signatureHeader, signatureKey: KEY, notificationUrl });
+
+  it("the signature Square's SDK accepts verifies, with the event_id; the SDK agrees it is Square's", async () => {
+    expect(await sdkVerifies(event(), sign(event()))).toBe(true);
+    expect(verifySquare(event(), sign(event()), KEY, URL)).toEqual({ ok: true, eventIds: ["6a8f5f28-54a1-4eb0-a98a-3111513fd4fc"] });
+  });
+
+  it("a changed byte, another key, another URL or no header is refused", async () => {
+    const changed = Buffer.from(event().toString().replace("order-7", "order-8"));
+    expect(verifySquare(changed, sign(event()), KEY, URL)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifySquare(event(), sign(event(), "another"), KEY, URL)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifySquare(event(), sign(event(), KEY, "https://elsewhere.example/hook"), KEY, URL)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(await sdkVerifies(event(), sign(event(), KEY, "https://elsewhere.example/hook"))).toBe(false);
+    expect(verifySquare(event(), undefined, KEY, URL)).toEqual({ ok: false, refusal: "signature_missing" });
+  });
+
+  it("payguard's signature over the service's own URL passes the SDK's verifySignature there, and only there", async () => {
+    const service = "http://127.0.0.1:3000/square/webhook";
+    expect(await sdkVerifies(event(), signSquare(event(), KEY, service), service)).toBe(true);
+    expect(await sdkVerifies(event(), signSquare(event(), KEY, service), URL)).toBe(false);
+  });
+
+  it("settles a payment in a final status by reference_id and id; a completed refund by payment_id; else nothing", () => {
+    expect(squareSettlement(event())).toEqual({ outcome: "succeeded", links: ["order-7"], requestIds: ["pay_1"] });
+    const status = (s: string) => squareSettlement(event("payment.updated", { payment: payment(s) }))?.outcome;
+    expect([status("APPROVED"), status("FAILED"), status("CANCELED"), status("PENDING")]).toEqual(["succeeded", "failed", "failed", undefined]);
+    expect(squareSettlement(event("refund.updated", { refund: { id: "r_1", payment_id: "pay_1", status: "COMPLETED" } }))).toEqual({
+      outcome: "refunded",
+      links: [],
+      requestIds: ["pay_1"],
+    });
+    expect(squareSettlement(event("refund.updated", { refund: { id: "r_1", payment_id: "pay_1", status: "PENDING" } }))).toBeUndefined();
+    expect(squareSettlement(event("customer.created", {}))).toBeUndefined();
   });
 });
 

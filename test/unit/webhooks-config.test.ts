@@ -55,9 +55,19 @@ webhooks:
       "webhooks.endpoints: need store.type sqlite or postgres (an event is acknowledged only once stored durably; memory is not offered)",
       "webhooks.port: 8080 is already another listener's",
       'webhooks.endpoints[1].gateway: no gateway "adyen" (configured: stripe, bank)',
-      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen, checkout)',
+      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen, checkout, square)',
       "webhooks.endpoints[2].path: /hook is already another endpoint's",
     ]);
+  });
+
+  it("a Square endpoint needs the notification URL Square signs; the service's own URL is optional", () => {
+    const square = (extra: string) =>
+      `gateways:\n  square: { url: https://connect.squareup.com }\nwebhooks:\n  endpoints:\n    - ${endpoint("square", "/sq", extra)}\n`;
+    expect(problemsOf(square(""))).toEqual([
+      "webhooks.endpoints[0].notificationUrl: Square signs the URL registered on the subscription; set it exactly as registered",
+    ]);
+    const config = parseConfig(square(', notificationUrl: "https://pay.example.com/sq"'), {});
+    expect(schemeOf(config.webhooks.endpoints[0] as never, config.gateways)).toBe("square");
   });
 
   it("a delivery lease shorter than two attempts is refused: it could pass to another replica mid-attempt", () => {

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { duration, int, port, size } from "./fields.js";
 
 /** The signature schemes payguard verifies (src/webhooks/schemes/). */
-export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout"] as const;
+export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout", "square"] as const;
 
 const endpoint = z.strictObject({
   /** the gateway whose events these are: a `gateways.<name>` ("default" with the `upstream:` shorthand) */
@@ -21,6 +21,10 @@ const endpoint = z.strictObject({
   secret: z.string().min(1),
   /** the service's own endpoint, where payguard delivers them */
   deliverTo: z.string().refine(isHttpUrl, "must be an absolute http(s) URL"),
+  /** Square signs this URL: exactly as registered on the subscription (payguard's public URL) */
+  notificationUrl: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
+  /** Square: the URL the service verifies with (its own notificationUrl); default notificationUrl */
+  serviceNotificationUrl: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
 });
 
 export type WebhookEndpoint = z.output<typeof endpoint>;
