@@ -73,20 +73,20 @@ export async function pay(payment: Payment, options: ClientOptions): Promise<Pay
   }
 }
 
+/** The payment's request, the same on every attempt: path, headers (its key) and body. */
+export function paymentRequest(payment: Payment): { path: string; headers: Record<string, string>; body: string } {
+  return {
+    path: "/v1/payment_intents",
+    headers: { authorization: payment.authorization, "idempotency-key": payment.idempotencyKey, "content-type": "application/json" },
+    body: JSON.stringify({ payment: payment.id, amount: payment.amount, currency: "eur" }),
+  };
+}
+
 async function attemptOnce(payment: Payment, options: ClientOptions): Promise<Attempt> {
   const signal = AbortSignal.timeout(options.attemptTimeoutMs);
+  const { path, headers, body } = paymentRequest(payment);
   try {
-    const res = await request(new URL("/v1/payment_intents", options.baseUrl), {
-      method: "POST",
-      dispatcher: options.dispatcher,
-      signal,
-      headers: {
-        authorization: payment.authorization,
-        "idempotency-key": payment.idempotencyKey,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ payment: payment.id, amount: payment.amount, currency: "eur" }),
-    });
+    const res = await request(new URL(path, options.baseUrl), { method: "POST", dispatcher: options.dispatcher, signal, headers, body });
     const text = await res.body.text();
     return classifyAnswer(res.statusCode, res.headers, text);
   } catch (err) {

@@ -1,13 +1,22 @@
 /**
  * `npm run demo`: the same payments, against the same misbehaving gateway, directly and
  * through payguard — then what the gateway charged against what the clients learned.
- * Everything runs in this process on 127.0.0.1: a simulated gateway, payguard with the
- * memory store, and SDK-like clients. Exit 0, or 1 when payguard charged a payment twice.
+ * Everything runs in this process on 127.0.0.1: a simulated gateway, payguard with a SQLite
+ * file in a temporary directory, SDK-like clients, and the service's webhook endpoint. Through
+ * payguard the gateway also posts each charge's event (late, duplicated, out of order) to
+ * payguard's webhook listener, which settles the ledger and delivers them to the service.
+ * Exit 0, or 1 when payguard charged a payment twice, delivered an event twice, or left a
+ * charged indeterminate payment unsettled by its event.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseConfig } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { startPayguard } from "../server.js";
-import { type GatewaySimOptions, startGatewaySim } from "../sim/gateway.js";
+import { type GatewaySim, type GatewaySimOptions, startGatewaySim } from "../sim/gateway.js";
+import type { PaymentOutcome } from "./client.js";
+import { type EventsSummary, median, repeatOnce, type Service, startService, waitForSettlement } from "./events.js";
 import { type DemoOptions, isUsageError, parseFlags, USAGE } from "./flags.js";
 import { progress } from "./progress.js";
 import { formatReport, type RunName, type RunSummary, summarize } from "./report.js";
@@ -16,15 +25,24 @@ import { runWorkload } from "./workload.js";
 /** Where the clients send their payments, and how to stop it afterwards. */
 interface Front {
   url: string;
+  /** payguard's webhook endpoint, where the gateway posts its events */
+  webhookUrl?: string;
+  /** after the payments: what the events did (payguard only) */
+  audit?(outcomes: readonly PaymentOutcome[], sim: GatewaySim): Promise<EventsSummary>;
   stop(): Promise<void>;
 }
+
+/** The gateway's events: the key both sides know, how late (ms after the charge) and how often. */
+const WEBHOOK_SECRET = "demo_webhook_signature_key";
+const EVENT_DELAY_MS = [200, 2_500] as const;
+const EVENT_COPIES = 3;
 
 /**
  * payguard configured as docs/semantics.md says for a gateway without idempotency support: no
  * upstream key (the gateway would ignore it), and the gateway's 503 declared as "nothing
  * processed" so the client's retry is sent afresh. Goes through the real validation.
  */
-function payguardConfigYaml(upstreamUrl: string, options: Pick<DemoOptions, "lateMs">): string {
+function payguardConfigYaml(upstreamUrl: string, options: Pick<DemoOptions, "lateMs">, dir: string, service: Service): string {
   // An attempt must outlast a late answer: payguard keeps waiting after the client gave up,
   // stores the answer, and replays it to the client's retry.
   const attemptMs = options.lateMs + 2_000;
@@ -37,7 +55,15 @@ shutdown: { readinessDelay: 0ms, drainTimeout: 100ms }
 idempotency:
   upstreamKey: false
   notProcessed: [503]
-store: { type: memory }
+  # the gateway's events name a payment by the request's "payment"
+  ledger: { link: /payment }
+store: { type: sqlite, path: "${join(dir, "payguard.db")}" }
+webhooks:
+  host: 127.0.0.1
+  port: 0
+  delivery: { poll: 100ms }
+  endpoints:
+    - { gateway: default, scheme: checkout, path: /webhooks/gateway, secret: ${WEBHOOK_SECRET}, deliverTo: "${service.url}" }
 resilience:
   timeout: { attempt: ${attemptMs}ms, total: ${attemptMs + 2_000}ms }
   bulkhead: { maxConcurrent: 256 }
@@ -49,11 +75,15 @@ resilience:
 
 async function run(name: RunName, options: DemoOptions, front: (gatewayUrl: string) => Promise<Front>): Promise<RunSummary> {
   const simOptions: Partial<GatewaySimOptions> = { seed: options.seed, faults: options.faults, lateMs: options.lateMs, dedupe: false };
-  const sim = await startGatewaySim(simOptions);
+  const webhooks = name === "payguard" ? { webhooks: { secret: WEBHOOK_SECRET, delayMs: EVENT_DELAY_MS, maxCopies: EVENT_COPIES } } : {};
+  const sim = await startGatewaySim({ ...simOptions, ...webhooks });
   const via = await front(sim.url);
+  if (via.webhookUrl) sim.events?.aim(via.webhookUrl);
   const line = progress(name, options.payments, () => sim.charges.length);
   const started = performance.now();
   let outcomes: Awaited<ReturnType<typeof runWorkload>>;
+  let durationMs = 0;
+  let events: EventsSummary | undefined;
   try {
     outcomes = await runWorkload({
       baseUrl: via.url,
@@ -68,15 +98,16 @@ async function run(name: RunName, options: DemoOptions, front: (gatewayUrl: stri
       },
       onSettled: (done) => line.update(done),
     });
+    durationMs = performance.now() - started;
+    events = await via.audit?.(outcomes, sim);
   } finally {
     await via.stop();
     // Closing freezes the ledger: an answer still being delayed is cancelled, and a
     // request that had not charged yet never will.
     await sim.close();
   }
-  const durationMs = performance.now() - started;
   line.finish(outcomes.length);
-  return summarize(name, outcomes, sim, durationMs);
+  return { ...summarize(name, outcomes, sim, durationMs), ...(events ? { events } : {}) };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -123,17 +154,62 @@ function describeSetup(options: DemoOptions): string {
   );
 }
 
-/** payguard (memory store) in front of the gateway, stopped by a graceful shutdown. */
+/** payguard (a SQLite file in a temporary directory) in front of the gateway, stopped by a graceful shutdown. */
 function guardedFront(options: DemoOptions): (gatewayUrl: string) => Promise<Front> {
   const logger = createLogger("error", process.stderr);
   return async (url) => {
-    const pg = await startPayguard(parseConfig(payguardConfigYaml(url, options), {}, "<demo>"), { logger });
+    const dir = mkdtempSync(join(tmpdir(), "payguard-demo-"));
+    const service = await startService();
+    const pg = await startPayguard(parseConfig(payguardConfigYaml(url, options, dir, service), {}, "<demo>"), { logger });
     return {
       url: pg.url,
+      ...(pg.webhookUrl ? { webhookUrl: `${pg.webhookUrl}/webhooks/gateway` } : {}),
+      audit: (outcomes, sim) => auditEvents(outcomes, sim, pg, service),
       stop: async () => {
         await pg.shutdown();
+        await service.stop();
+        rmSync(dir, { recursive: true, force: true });
       },
     };
+  };
+}
+
+/**
+ * Once the gateway's events are all acknowledged: each charged payment payguard flagged
+ * indeterminate must be settled by its event, and every event delivered to the service once.
+ */
+async function auditEvents(
+  outcomes: readonly PaymentOutcome[],
+  sim: GatewaySim,
+  pg: Awaited<ReturnType<typeof startPayguard>>,
+  service: Service,
+): Promise<EventsSummary> {
+  await sim.events?.drain();
+  const charged = sim.chargesByPayment();
+  const flagged = outcomes.filter((o) => o.result.kind === "indeterminate" && (charged.get(`${o.payment.authorization} ${o.payment.id}`)?.length ?? 0) > 0);
+  const times = [
+    ...(
+      await waitForSettlement(
+        pg.deps.store,
+        flagged.map((o) => o.payment.id),
+        10_000,
+      )
+    ).values(),
+  ];
+  const tally = sim.events?.tally();
+  const deadline = performance.now() + 10_000;
+  while (service.deliveries.size < (tally?.acknowledged.size ?? 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const counts = [...service.deliveries.values()];
+  return {
+    events: tally?.events ?? 0,
+    posts: tally?.posts ?? 0,
+    delivered: counts.reduce((a, b) => a + b, 0),
+    deliveredTwice: counts.filter((n) => n > 1).length,
+    indeterminateCharged: flagged.length,
+    settled: times.length,
+    settleMedianMs: median(times),
+    settleMaxMs: Math.max(0, ...times),
+    lateRepeat: flagged[0] ? await repeatOnce(pg.url, flagged[0].payment) : "—",
   };
 }
 
@@ -146,6 +222,11 @@ function problemsOf(direct: RunSummary, guarded: RunSummary): string[] {
   for (const s of [direct, guarded]) {
     if (s.mismatches > 0) problems.push(`${s.run}: ${s.mismatches} client(s) were told of a charge the gateway never made for their payment.`);
   }
+  const events = guarded.events;
+  if (events && events.settled < events.indeterminateCharged) {
+    problems.push(`${events.indeterminateCharged - events.settled} charged indeterminate payment(s) were not settled by their events.`);
+  }
+  if (events && events.deliveredTwice > 0) problems.push(`${events.deliveredTwice} event(s) were delivered to the service more than once.`);
   return problems;
 }
 

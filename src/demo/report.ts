@@ -4,6 +4,7 @@
  */
 import { FAULTS, type Fault, type GatewaySim } from "../sim/gateway.js";
 import type { PaymentOutcome } from "./client.js";
+import type { EventsSummary } from "./events.js";
 
 export type RunName = "direct" | "payguard";
 
@@ -37,6 +38,8 @@ export interface RunSummary {
   /** successes whose charge id the gateway never made for that payment */
   mismatches: number;
   durationMs: number;
+  /** through payguard: what the gateway's webhook events settled and delivered */
+  events?: EventsSummary;
 }
 
 /** Audits one run against the ledger of the gateway it ran against. */
@@ -120,6 +123,7 @@ export function formatReport(direct: RunSummary, payguard: RunSummary): string {
     ["succeeded", n(direct.succeeded), n(payguard.succeeded)],
     ["failed (not charged)", n(direct.failed), n(payguard.failed)],
     ["mismatched charge ids", n(direct.mismatches), n(payguard.mismatches)],
+    ...eventRows(payguard.events),
     ["time", seconds(direct.durationMs), seconds(payguard.durationMs)],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
@@ -136,7 +140,22 @@ export function formatReport(direct: RunSummary, payguard: RunSummary): string {
     "  payguard: the retry's Idempotency-Key gets the stored first answer (a replay), or 502 outcome_indeterminate when",
     "  the first attempt's outcome is unknown (flagged for reconciliation) — never a second charge. A lost success is a",
     "  charge whose client ended with an error. Faults are drawn per request that reaches the gateway, from the seed.",
+    "  Events: through payguard the gateway posts each charge's webhook event late, up to 3 times, out of order; payguard",
+    "  stores each once, settles the ledger row of a flagged payment from it, and delivers it to the service once. A late",
+    "  repeat of a flagged key still gets 502 outcome_indeterminate: the event says what happened, the ledger keeps it",
+    "  (docs/webhooks.md).",
   ].join("\n");
+}
+
+/** The rows for payguard's webhook events (direct has none: "—"). */
+function eventRows(events: EventsSummary | undefined): [string, string, string][] {
+  if (!events) return [];
+  return [
+    ["indeterminate settled by events", "—", `${events.settled} of ${events.indeterminateCharged} charged`],
+    ["  flagged → settled (median / max)", "—", `${seconds(events.settleMedianMs)} / ${seconds(events.settleMaxMs)}`],
+    ["  a late repeat of such a key gets", "—", events.lateRepeat],
+    ["events delivered to the service", "—", `${events.delivered} of ${events.events}, each once (${events.posts} posts)`],
+  ];
 }
 
 function n(value: number): string {

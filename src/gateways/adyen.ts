@@ -21,7 +21,8 @@ export const adyen: GatewayProfile = {
       // (https://docs.adyen.com/development-resources/api-credentials): either names the tenant.
       scope: ["x-api-key", "authorization"],
       // https://docs.adyen.com/api-explorer/Checkout/latest/post/payments (response)
-      ledger: { fields: ["/pspReference", "/resultCode", "/amount/value", "/amount/currency", "/merchantReference"] },
+      // Its events carry the request's reference as merchantReference, never the key.
+      ledger: { fields: ["/pspReference", "/resultCode", "/amount/value", "/amount/currency", "/merchantReference"], link: "/reference" },
     },
     resilience: {
       // Same page, "Transient errors": `Transient-Error: true` means the request can be

@@ -20,7 +20,8 @@ export const checkout: GatewayProfile = {
       upstreamKey: { header: "cko-idempotency-key" },
       notProcessed: [422],
       // https://api-reference.checkout.com/#operation/requestAPaymentOrPayout (response)
-      ledger: { fields: ["/id", "/status", "/amount", "/currency", "/reference"] },
+      // Its events carry the request's reference as data.reference, never the key.
+      ledger: { fields: ["/id", "/status", "/amount", "/currency", "/reference"], link: "/reference" },
     },
     // Every answer names its request in `Cko-Request-Id` (checkout-sdk-node config.js
     // REQUEST_ID_HEADER), the id Checkout's support asks for.

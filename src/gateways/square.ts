@@ -18,7 +18,11 @@ export const square: GatewayProfile = {
       // payguard's retries.
       upstreamKey: "body",
       // https://developer.squareup.com/reference/square/payments-api/create-payment (response)
-      ledger: { fields: ["/payment/id", "/payment/status", "/payment/amount_money/amount", "/payment/amount_money/currency", "/payment/order_id"] },
+      // Its events carry the payment's reference_id, never the idempotency_key.
+      ledger: {
+        fields: ["/payment/id", "/payment/status", "/payment/amount_money/amount", "/payment/amount_money/currency", "/payment/order_id"],
+        link: "/reference_id",
+      },
     },
     // Square sends no request id header; the payment's id is what its support and its events
     // (data.id) name.

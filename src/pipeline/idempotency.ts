@@ -53,7 +53,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
     const upstreamKey = upstreamKeyOf(policy.upstreamKey, key.from, key.value);
     // The ledger's link, only where a ledger keeps it (sqlite, postgres): it may parse the body.
     const link = deps.store.outcomes
-      ? linkOf(c.get("gateway").config.upstream.gateway, upstreamKey?.value, c.get("body"), headerValue(c.env.incoming.headers["content-type"]))
+      ? linkOf(policy.ledger.link, upstreamKey?.value, c.get("body"), headerValue(c.env.incoming.headers["content-type"]))
       : undefined;
     const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined, link));
     if (started.kind === "replay") {

@@ -15,6 +15,9 @@
  * acquirer API without idempotency support: every request that reaches the charge step
  * charges. With `dedupe: true` it behaves like Stripe: a completed key replays its answer,
  * a key in flight gets 409.
+ *
+ * With `webhooks`, every charge is followed by its event, posted there late, duplicated and
+ * out of order (webhooks.ts).
  */
 import { setMaxListeners } from "node:events";
 import { createServer, type Server } from "node:http";
@@ -22,15 +25,19 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Fault, FaultRates } from "./faults.js";
 import { type AnswerOptions, paymentHandler } from "./handler.js";
 import { type Charge, Ledger } from "./ledger.js";
+import { EventSender, type SimWebhookOptions } from "./webhooks.js";
 
 export { FAULTS, type Fault, type FaultRates, pickFault } from "./faults.js";
 export type { Charge } from "./ledger.js";
+export type { EventTally, SimWebhookOptions } from "./webhooks.js";
 
 export interface GatewaySimOptions extends AnswerOptions {
   seed: number;
   faults: Partial<FaultRates>;
   /** normal processing time, drawn uniformly from [min, max] per arrival */
   latencyMs: readonly [number, number];
+  /** post an event after every charge */
+  webhooks?: SimWebhookOptions;
 }
 
 export interface GatewaySim {
@@ -49,6 +56,8 @@ export interface GatewaySim {
   chargesByPayment(): Map<string, Charge[]>;
   /** payments charged more than once */
   doubleCharges(): Charge[][];
+  /** the charges' events (with `webhooks`) */
+  readonly events: EventSender | undefined;
   close(): Promise<void>;
 }
 
@@ -67,7 +76,8 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
   // close() cancels answers still being delayed (see paymentHandler).
   const closing = new AbortController();
   setMaxListeners(0, closing.signal); // one listener per delayed answer, removed when it is sent
-  const handle = paymentHandler(opts, ledger, closing.signal);
+  const events = opts.webhooks && new EventSender(opts.webhooks, opts.seed, closing.signal);
+  const handle = paymentHandler(opts, ledger, closing.signal, events && ((charge, amount, currency) => events.charged(charge, amount, currency)));
   const server = createServer((req, res) => {
     // A client may hang up at any point; that must not take the gateway down.
     handle(req, res).catch(() => res.destroy());
@@ -90,8 +100,10 @@ export async function startGatewaySim(options: Partial<GatewaySimOptions> = {}):
     },
     chargesByPayment: () => ledger.chargesByPayment(),
     doubleCharges: () => [...ledger.chargesByPayment().values()].filter((list) => list.length > 1),
+    events,
     close: async () => {
       closing.abort();
+      await events?.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Fault } from "./faults.js";
-import type { ArrivalDraw, Ledger } from "./ledger.js";
+import type { ArrivalDraw, Charge, Ledger } from "./ledger.js";
 
 /** How the gateway answers (the rest of its options shape what it draws: ledger.ts). */
 export interface AnswerOptions {
@@ -86,7 +86,12 @@ function answeredByDedupe(res: ServerResponse, ledger: Ledger, dedupeKey: string
  * close(), so their timers do not keep the process alive; a cancelled request that had not
  * charged yet never charges.
  */
-export function paymentHandler(opts: AnswerOptions & ArrivalDraw, ledger: Ledger, signal: AbortSignal) {
+export function paymentHandler(
+  opts: AnswerOptions & ArrivalDraw,
+  ledger: Ledger,
+  signal: AbortSignal,
+  onCharge?: (charge: Charge, amount: unknown, currency: string) => void,
+) {
   return async function handlePayment(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const input = await readPayment(req, res);
     if (!input) return;
@@ -101,6 +106,7 @@ export function paymentHandler(opts: AnswerOptions & ArrivalDraw, ledger: Ledger
     await sleep(latency, undefined, { signal });
 
     const charge = ledger.charge({ tenant, payment, key, requestId: header(req, "x-request-id"), fault });
+    onCharge?.(charge, input.amount, input.currency);
     const body = JSON.stringify({ id: charge.id, object: "payment_intent", payment, amount: input.amount, currency: input.currency, status: "succeeded" });
     if (dedupeKey !== undefined) ledger.complete(dedupeKey, { status: 200, body, charge });
     if (fault === "resetAfterCharge") return void res.socket?.destroy();

@@ -73,6 +73,22 @@ describe("npm run demo", () => {
     expect(payguard.failed).toBe(0);
   });
 
+  it("through payguard every charged indeterminate payment is settled by its event; each event reaches the service once", () => {
+    for (const run of runs) {
+      const events = run.summary.payguard.events;
+      expect(events?.indeterminateCharged).toBe(run.summary.payguard.indeterminateCharged);
+      expect(events?.settled).toBe(events?.indeterminateCharged);
+      expect(events?.settleMaxMs).toBeGreaterThan(0);
+      // one event per charge, posted in copies (some twice or thrice), each delivered once
+      expect(events?.events).toBe(run.summary.payguard.charges);
+      expect(events?.posts).toBeGreaterThan(events?.events ?? 0);
+      expect(events?.delivered).toBe(events?.events);
+      expect(events?.deliveredTwice).toBe(0);
+      expect(events?.lateRepeat).toBe("502 outcome_indeterminate");
+      expect(run.summary.direct.events).toBeUndefined();
+    }
+  });
+
   it("every success the clients saw is a charge the gateway made for that payment", () => {
     for (const run of runs) {
       expect(run.summary.direct.mismatches).toBe(0);

@@ -72,7 +72,7 @@ describe("config defaults", () => {
         notProcessed: [],
         maxResponseSize: 1024 * 1024,
         completion: { maxDuration: 600_000, initialDelay: 1_000, maxDelay: 30_000, maxConcurrent: 1_000 },
-        ledger: { fields: ["/id"] },
+        ledger: { fields: ["/id"], link: "key" },
         upstreamKey: { header: "idempotency-key" },
       },
       store: {

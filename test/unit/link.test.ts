@@ -1,20 +1,39 @@
-/** The ledger's link is what the gateway's events echo of the request: Stripe the key it saw, Adyen and Checkout.com the body's reference. */
+/**
+ * The ledger's link is what the gateway's events echo of the request (idempotency.ledger.link):
+ * Stripe the key it saw, Adyen and Checkout.com the body's reference, Square its reference_id —
+ * each profile's default, and any body field where an operator sets one.
+ */
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
 import { linkOf } from "../../src/idempotency/link.js";
 
-const body = Buffer.from(JSON.stringify({ reference: "order-42", amount: { value: 1000 } }));
+const body = Buffer.from(JSON.stringify({ reference: "order-42", reference_id: "sq-7", amount: { value: 1000 } }));
 const json = "application/json";
+const linkSetting = (gateway: string, extra = "") =>
+  parseConfig(`gateways:\n  gw: { url: "https://example.com", upstream: { gateway: ${gateway} }${extra} }\n`, {}).gateways[0]?.config.idempotency.ledger.link;
 
 describe("ledger link", () => {
-  it("Stripe: the key payguard forwarded, else none", () => {
-    expect(linkOf("stripe", "key-1", body, json)).toBe("key-1");
-    expect(linkOf("stripe", undefined, body, json)).toBeUndefined();
+  it("each profile's default: Stripe and generic the key, Adyen and Checkout.com /reference, Square /reference_id", () => {
+    expect(["stripe", "generic", "adyen", "checkout", "square"].map((g) => linkSetting(g))).toEqual([
+      "key",
+      "key",
+      "/reference",
+      "/reference",
+      "/reference_id",
+    ]);
+    expect(linkSetting("generic", ", idempotency: { ledger: { link: /payment } }")).toBe("/payment");
   });
 
-  it("Adyen and Checkout.com: the body's reference, with or without an upstream key (their events never carry the key)", () => {
-    expect(linkOf("adyen", "key-1", body, json)).toBe("order-42");
-    expect(linkOf("checkout", undefined, body, json)).toBe("order-42");
-    expect(linkOf("adyen", "key-1", Buffer.from("{}"), json)).toBeUndefined();
-    expect(linkOf("adyen", "key-1", body, "application/x-www-form-urlencoded")).toBeUndefined();
+  it("key: the key payguard forwarded, else none", () => {
+    expect(linkOf("key", "key-1", body, json)).toBe("key-1");
+    expect(linkOf("key", undefined, body, json)).toBeUndefined();
+  });
+
+  it("a body field: its string value, with or without an upstream key (those events never carry the key)", () => {
+    expect(linkOf("/reference", "key-1", body, json)).toBe("order-42");
+    expect(linkOf("/reference_id", undefined, body, json)).toBe("sq-7");
+    expect(linkOf("/reference", "key-1", Buffer.from("{}"), json)).toBeUndefined();
+    expect(linkOf("/amount/value", "key-1", body, json)).toBeUndefined();
+    expect(linkOf("/reference", "key-1", body, "application/x-www-form-urlencoded")).toBeUndefined();
   });
 });

@@ -49,8 +49,17 @@ export function idempotencySection<M extends Mode>(mode: M) {
     notProcessed: opt(mode, z.array(statusMatcher), []),
     maxResponseSize: opt(mode, size({ min: 1 }), 1024 * 1024),
     completion: completionSection(mode),
-    /** the outcome ledger (sqlite, postgres stores): which fields of the gateway's answer it keeps */
-    ledger: section(mode, { fields: opt(mode, z.array(ledgerField).max(16), ["/id"]) }),
+    /** the outcome ledger (sqlite, postgres stores) */
+    ledger: section(mode, {
+      /** which fields of the gateway's answer it keeps */
+      fields: opt(mode, z.array(ledgerField).max(16), ["/id"]),
+      /**
+       * what the gateway's webhook events name a payment by, kept as the row's link: "key",
+       * the key payguard forwarded (Stripe's request.idempotency_key), or a field of the
+       * request's JSON body (Adyen's and Checkout.com's "/reference", Square's "/reference_id")
+       */
+      link: opt(mode, z.union([z.literal("key"), ledgerField]), "key"),
+    }),
     /**
      * how the key reaches the gateway, so its own dedupe covers payguard's retries: a header
      * payguard sets on every attempt; "body" (the key is the body field, forwarded byte for
