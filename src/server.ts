@@ -117,7 +117,8 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const webhookUrl = webhooks && { webhookUrl: baseUrl(webhooks) };
   deps.lifecycle.ready = true;
   deliverer?.start();
-  deps.logger.info({ url, adminUrl, ...webhookUrl, upstream: config.upstream.url, routes: config.routes.length }, "listening");
+  const gateways = gatewayListeners.length > 0 ? { gateways: gatewayUrls } : {};
+  deps.logger.info({ url, adminUrl, ...webhookUrl, ...gateways, upstream: config.upstream.url, routes: config.routes.length }, "listening");
 
   return {
     deps,

@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppDeps } from "../pipeline/context.js";
 
 /** "other": any call under /admin that is none of the API's actions (it is audited too). */
-export type AdminAction = "list" | "get" | "lookup" | "resolve" | "events" | "event" | "redeliver" | "other";
+export type AdminAction = "list" | "get" | "lookup" | "resolve" | "events" | "event" | "redeliver" | "redeliver-range" | "other";
 
 export interface AuditFields {
   action: AdminAction;
@@ -70,9 +70,10 @@ function actionOf(c: Context<AdminEnv>): AdminAction {
   return "other";
 }
 
-/** ["admin", "webhooks", gateway?, eventId?, "redeliver"?] */
+/** ["admin", "webhooks", gateway?, eventId?, "redeliver"?] or ["admin", "webhooks", "redeliver"] */
 function webhookAction(method: string, parts: string[]): AdminAction {
   if (method === "POST" && parts.length === 5 && parts[4] === "redeliver") return "redeliver";
+  if (method === "POST" && parts.length === 3 && parts[2] === "redeliver") return "redeliver-range";
   if (method !== "GET") return "other";
   if (parts.length === 2) return "events";
   return parts.length === 4 ? "event" : "other";

@@ -13,7 +13,7 @@ import { ProxyError } from "../errors.js";
 import type { AppDeps } from "../pipeline/context.js";
 import { isInvalidCursor, type LedgerState } from "../store/types.js";
 import type { AdminEnv } from "./audit.js";
-import { parseLimit } from "./params.js";
+import { parseLimit, parseTime } from "./params.js";
 
 const STATES: readonly LedgerState[] = ["completed", "indeterminate", "released", "completed-in-background", "resolved-by-operator", "settled-by-event"];
 
@@ -22,7 +22,7 @@ export function outcomeRoutes(deps: Pick<AppDeps, "store">): Hono<AdminEnv> {
   outcomes.get("/", async (c) => {
     const read = deps.store.outcomes?.bind(deps.store);
     if (!read) throw new ProxyError("record_not_found", "this store keeps no outcome ledger (store.type sqlite or postgres does)");
-    const since = parseSince(c.req.query("since"));
+    const since = parseTime("since", c.req.query("since"));
     const state = c.req.query("state");
     if (state !== undefined && !STATES.includes(state as LedgerState))
       throw new ProxyError("admin_invalid_request", `state must be one of ${STATES.join(", ")}`);
@@ -41,11 +41,4 @@ export function outcomeRoutes(deps: Pick<AppDeps, "store">): Hono<AdminEnv> {
     }
   });
   return outcomes;
-}
-
-function parseSince(raw: string | undefined): number {
-  if (raw === undefined) throw new ProxyError("admin_invalid_request", "give since: an ISO 8601 time or epoch milliseconds");
-  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(ms)) throw new ProxyError("admin_invalid_request", "since: not an ISO 8601 time or epoch milliseconds");
-  return ms;
 }

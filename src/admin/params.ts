@@ -19,3 +19,14 @@ export function parseLimit(raw: string | undefined): number {
   if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new ProxyError("admin_invalid_request", `limit must be 1 to ${MAX_LIMIT}`);
   return limit;
 }
+
+/** A time parameter: an ISO 8601 time or epoch milliseconds; `fallback` when absent, else required. */
+export function parseTime(name: string, raw: string | undefined, fallback?: number): number {
+  if (raw === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new ProxyError("admin_invalid_request", `give ${name}: an ISO 8601 time or epoch milliseconds`);
+  }
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new ProxyError("admin_invalid_request", `${name}: not an ISO 8601 time or epoch milliseconds`);
+  return ms;
+}

@@ -4,7 +4,11 @@
  *   GET  /admin/webhooks[?state=pending|delivered|dead][&gateway=stripe][&limit=100][&cursor=…]
  *   GET  /admin/webhooks/{gateway}/{eventId}[?include=body]
  *   POST /admin/webhooks/{gateway}/{eventId}/redeliver     — pending and due now, whatever its state
+ *   POST /admin/webhooks/redeliver?state=dead|delivered&since=…[&until=…][&gateway=…][&limit=…]
+ *                                                          — a range, received in [since, until), oldest first
  *
+ * Never an event a replica is delivering at that moment (its lease): 409 webhook_in_flight
+ * for one, left out of a range, so the service never gets an event twice at once.
  * Bodies only with `?include=body` where admin.api.revealBodies allows it (else 403); the
  * delivered headers are signatures, shown. 404 when the store keeps no inbox (memory, redis).
  */
@@ -13,7 +17,7 @@ import { ProxyError } from "../errors.js";
 import type { AppDeps } from "../pipeline/context.js";
 import { isInvalidCursor, type StoredEvent, type WebhookInbox, type WebhookState } from "../store/types.js";
 import { type AdminEnv, noteAudit } from "./audit.js";
-import { parseLimit, wantsBody } from "./params.js";
+import { MAX_LIMIT, parseLimit, parseTime, wantsBody } from "./params.js";
 
 const STATES: readonly WebhookState[] = ["pending", "delivered", "dead"];
 
@@ -52,9 +56,31 @@ export function webhookRoutes(deps: Pick<AppDeps, "store" | "live">): Hono<Admin
     return c.json(view(event, withBody));
   });
 
+  routes.post("/redeliver", async (c) => {
+    const state = c.req.query("state");
+    if (state !== "dead" && state !== "delivered")
+      throw new ProxyError("admin_invalid_request", "state must be dead or delivered (pending events are due anyway)");
+    const now = Date.now();
+    const gateway = c.req.query("gateway");
+    const range = {
+      state,
+      receivedFrom: parseTime("since", c.req.query("since")),
+      receivedTo: parseTime("until", c.req.query("until"), now),
+      limit: parseLimit(c.req.query("limit") ?? String(MAX_LIMIT)),
+      ...(gateway ? { gateway } : {}),
+    } as const;
+    const redelivered = await inbox().redeliverRange(range, now);
+    noteAudit(c, { record: `${gateway ?? "*"}:${state}:${range.receivedFrom}-${range.receivedTo}` });
+    // As many as the limit: there may be more; the same call again takes the next ones.
+    return c.json({ redelivered, more: redelivered === range.limit });
+  });
+
   routes.post("/:gateway/:eventId/redeliver", async (c) => {
     const { gateway, eventId } = eventOf(c);
-    if (!(await inbox().redeliver(gateway, eventId, Date.now()))) throw new ProxyError("record_not_found", "no webhook event with this gateway and id");
+    if (!(await inbox().redeliver(gateway, eventId, Date.now()))) {
+      if (await inbox().event(gateway, eventId)) throw new ProxyError("webhook_in_flight");
+      throw new ProxyError("record_not_found", "no webhook event with this gateway and id");
+    }
     const event = await inbox().event(gateway, eventId);
     return c.json(event ? view(event, false) : {});
   });

@@ -261,8 +261,22 @@ export interface WebhookInbox {
   settle(event: Pick<StoredEvent, "gateway" | "eventId">, owner: string, outcome: DeliveryOutcome): Promise<boolean>;
   /** Events by (gateway, event id), from `cursor` on (the admin API). */
   list(query: EventQuery): Promise<{ events: StoredEvent[]; cursor?: string }>;
-  /** An operator's re-delivery: the event is pending and due at `now`, whatever its state; false when there is none. */
+  /**
+   * An operator's re-delivery: the event is pending and due at `now`, whatever its state;
+   * false when there is none, or a replica holds its lease (an attempt is under way).
+   */
   redeliver(gateway: string, eventId: string, now: number): Promise<boolean>;
+  /** An operator's re-delivery of a range: at most `limit` events in `state` (oldest received first); how many. */
+  redeliverRange(range: EventRange, now: number): Promise<number>;
+}
+
+/** A range of events to re-deliver: one final state, optionally one gateway and a window of receipt [from, to). */
+export interface EventRange {
+  state: "delivered" | "dead";
+  gateway?: string;
+  receivedFrom: number;
+  receivedTo: number;
+  limit: number;
 }
 
 export type DeliveryOutcome =

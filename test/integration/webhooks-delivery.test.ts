@@ -351,6 +351,24 @@ describe("operating the inbox: /admin/webhooks", () => {
       await until("settled", async () => (await inbox.event("stripe", "evt_ops_dead"))?.state === "delivered");
       expect(await metric(pg, "payguard_webhook_delivery_lag_seconds_count", { gateway: "stripe" })).toBe(1);
       expect(await metric(pg, "payguard_admin_actions_total", { action: "redeliver", result: "ok" })).toBe(1);
+
+      // a range: the dead letters of a window, after the service was fixed
+      service.script = Array(1000).fill(500);
+      const since = new Date().toISOString();
+      for (const id of ["evt_range_1", "evt_range_2"]) await postStripe(pg, id);
+      await until("both dead", async () => (await inbox.list({ state: "dead", gateway: "stripe", limit: 10 })).events.length === 2);
+      service.script = [];
+      const range = await send(pg.adminUrl, `/admin/webhooks/redeliver?state=dead&gateway=stripe&since=${since}`, { method: "POST", headers: auth });
+      expect(json(range)).toEqual({ redelivered: 2, more: false });
+      await until("both delivered", () => service.delivered("evt_range_1").length === 1 && service.delivered("evt_range_2").length === 1);
+      expect((await send(pg.adminUrl, "/admin/webhooks/redeliver?state=pending&since=0", { method: "POST", headers: auth })).status).toBe(400);
+      expect(await metric(pg, "payguard_admin_actions_total", { action: "redeliver-range", result: "ok" })).toBe(1);
+
+      // never an event a replica is delivering at that moment
+      await inbox.accept({ gateway: "stripe", eventId: "evt_held", endpoint: "/elsewhere", receivedAt: Date.now(), body: Buffer.from("{}"), headers: {} });
+      await inbox.lease("/elsewhere", "another-replica", Date.now(), 60_000, 1);
+      const held = await send(pg.adminUrl, "/admin/webhooks/stripe/evt_held/redeliver", { method: "POST", headers: auth });
+      expect([held.status, json(held).code]).toEqual([409, "webhook_in_flight"]);
     } finally {
       await pg.close();
       await service.stop();

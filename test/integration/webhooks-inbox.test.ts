@@ -136,6 +136,35 @@ for (const [type, store] of Object.entries(STORES)) {
       expect(refused.status).toBe(400);
     });
 
+    it("re-delivery: never an event a replica holds (its lease); a range takes only dead or delivered events received in its window, oldest first, up to its limit", async () => {
+      const base = 1_000_000; // an endpoint no deliverer here leases, received long ago
+      const event = (eventId: string, at: number) => ({
+        gateway: "ops",
+        eventId,
+        endpoint: "/ops-range",
+        receivedAt: at,
+        body: Buffer.from("{}"),
+        headers: {},
+      });
+      for (let i = 0; i < 5; i++) await inbox().accept(event(`r${i}`, base + i));
+      expect(await inbox().lease("/ops-range", "replica-a", base + 10, 60_000, 10)).toHaveLength(5);
+      expect(await inbox().redeliver("ops", "r0", base + 20)).toBe(false); // its attempt is under way
+      expect(await inbox().redeliver("ops", "r0", base + 60_011)).toBe(true); // the lease ran out
+      await inbox().settle({ gateway: "ops", eventId: "r1" }, "replica-a", { state: "dead", at: base + 30, error: "500" });
+      await inbox().settle({ gateway: "ops", eventId: "r2" }, "replica-a", { state: "dead", at: base + 30, error: "500" });
+      await inbox().settle({ gateway: "ops", eventId: "r3" }, "replica-a", { state: "delivered", at: base + 30 });
+      const state = async (id: string) => (await inbox().event("ops", id))?.state;
+
+      expect(await inbox().redeliverRange({ state: "dead", gateway: "ops", receivedFrom: base + 2, receivedTo: base + 5, limit: 10 }, base + 100)).toBe(1);
+      expect([await state("r1"), await state("r2")]).toEqual(["dead", "pending"]);
+      expect(await inbox().redeliverRange({ state: "dead", gateway: "other", receivedFrom: 0, receivedTo: base + 100, limit: 10 }, base + 100)).toBe(0);
+      expect(await inbox().redeliverRange({ state: "delivered", receivedFrom: 0, receivedTo: base + 100, limit: 1 }, base + 100)).toBe(1);
+      expect(await state("r3")).toBe("pending");
+      // r4 is pending and leased: no range takes it
+      expect(await state("r4")).toBe("pending");
+      expect((await inbox().event("ops", "r4"))?.nextAttemptAt).toBe(base + 4);
+    });
+
     it("an unknown path is 404; a body over webhooks.maxBodySize is 413; neither stores anything", async () => {
       expect((await post(pg, "/webhooks/other", stripeEvent())).status).toBe(404);
       const big = JSON.stringify({ id: "evt_big", pad: "x".repeat(70 * 1024) });

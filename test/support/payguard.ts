@@ -62,6 +62,8 @@ export interface Child {
   adminUrl: string;
   /** the webhook listener's URL, when it has one */
   webhookUrl?: string;
+  /** each gateway's own listener (gateways.<name>.port), by name */
+  gatewayUrls: Record<string, string>;
   stdout: string[];
   stderr: string[];
   exited: Promise<number | null>;
@@ -139,11 +141,11 @@ export function startChild(configFile: string, env: Record<string, string> = {},
     const timer = setTimeout(() => reject(new Error(`payguard did not start: ${stderr.join("\n")}`)), 10_000);
     createInterface({ input: proc.stdout }).on("line", (line) => {
       stdout.push(line);
-      const entry = JSON.parse(line) as { msg?: string; url?: string; adminUrl?: string; webhookUrl?: string };
+      const entry = JSON.parse(line) as { msg?: string; url?: string; adminUrl?: string; webhookUrl?: string; gateways?: Record<string, string> };
       if (entry.msg === "listening" && entry.url && entry.adminUrl) {
         clearTimeout(timer);
         const webhooks = entry.webhookUrl ? { webhookUrl: entry.webhookUrl } : {};
-        resolve({ proc, url: entry.url, adminUrl: entry.adminUrl, ...webhooks, stdout, stderr, exited });
+        resolve({ proc, url: entry.url, adminUrl: entry.adminUrl, ...webhooks, gatewayUrls: entry.gateways ?? {}, stdout, stderr, exited });
       }
     });
     exited.then((code) => {

@@ -47,7 +47,11 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
       WHERE gateway = $5 AND event_id = $6 AND lease_owner = $7 AND state = 'pending'`,
     page: `SELECT * FROM ${table} WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR gateway = $2) AND (gateway, event_id) > ($3, $4)
       ORDER BY gateway, event_id LIMIT $5`,
-    redeliver: `UPDATE ${table} SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))} WHERE gateway = $2 AND event_id = $3`,
+    redeliver: `UPDATE ${table} SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))} WHERE gateway = $2 AND event_id = $3 AND (lease_until IS NULL OR lease_until <= $1::bigint)`,
+    redeliverRange: `UPDATE ${table} e SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))}
+      FROM (SELECT gateway, event_id FROM ${table} WHERE state = $2 AND ($3::text IS NULL OR gateway = $3) AND received_at >= $4::bigint AND received_at < $5::bigint
+            ORDER BY received_at LIMIT $6 FOR UPDATE SKIP LOCKED) r
+      WHERE e.gateway = r.gateway AND e.event_id = r.event_id`,
     named: `SELECT record, route, method, path FROM ${schema}.ledger WHERE id IN (
       SELECT MAX(id) FROM ${schema}.ledger WHERE gateway = $1 AND state <> 'settled-by-event'
         AND (link = ANY($2::text[]) OR gateway_request_id = ANY($3::text[]))
@@ -89,6 +93,10 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
     async redeliver(gateway, eventId, now) {
       const { rowCount } = await query(sql.redeliver, [now, gateway, eventId]);
       return rowCount === 1;
+    },
+    async redeliverRange({ state, gateway, receivedFrom, receivedTo, limit }, now) {
+      const { rowCount } = await query(sql.redeliverRange, [now, state, gateway ?? null, receivedFrom, receivedTo, limit]);
+      return rowCount ?? 0;
     },
   };
 }

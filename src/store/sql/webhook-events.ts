@@ -59,6 +59,9 @@ export function afterCursor(cursor: string | undefined): [string, string] {
 
 export const REDELIVER_SET = "state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL";
 
+/** Not while a replica holds the event's lease: its attempt's outcome would be lost, and the service could get it twice at once. */
+export const NOT_LEASED = "(lease_until IS NULL OR lease_until <= ?)";
+
 /**
  * A settlement's new values, in SETTLE_COLUMNS' order: the attempt counted, the lease given
  * back, and the state, next try, delivery time and error the outcome says.

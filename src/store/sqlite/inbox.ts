@@ -12,13 +12,14 @@ import {
   eventPage,
   eventValues,
   type NamedPayment,
+  NOT_LEASED,
   REDELIVER_SET,
   SETTLE_SET,
   settledRow,
   settleValues,
   storedEventOf,
 } from "../sql/webhook-events.js";
-import type { DeliveryOutcome, EventQuery, EventSettlement, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
+import type { DeliveryOutcome, EventQuery, EventRange, EventSettlement, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
 
 export class SqliteInbox implements WebhookInbox {
@@ -45,7 +46,11 @@ export class SqliteInbox implements WebhookInbox {
         `SELECT * FROM webhook_events WHERE (? IS NULL OR state = ?) AND (? IS NULL OR gateway = ?) AND (gateway, event_id) > (?, ?)
          ORDER BY gateway, event_id LIMIT ?`,
       ),
-      redeliver: db.prepare(`UPDATE webhook_events SET ${REDELIVER_SET} WHERE gateway = ? AND event_id = ?`),
+      redeliver: db.prepare(`UPDATE webhook_events SET ${REDELIVER_SET} WHERE gateway = ? AND event_id = ? AND ${NOT_LEASED}`),
+      redeliverRange: db.prepare(
+        `UPDATE webhook_events SET ${REDELIVER_SET} WHERE rowid IN (SELECT rowid FROM webhook_events
+           WHERE state = ? AND (? IS NULL OR gateway = ?) AND received_at >= ? AND received_at < ? ORDER BY received_at LIMIT ?)`,
+      ),
       named: db.prepare<[string, string, string], NamedPayment>(
         `SELECT record, route, method, path FROM ledger WHERE id IN (
            SELECT MAX(id) FROM ledger WHERE gateway = ? AND state <> 'settled-by-event'
@@ -91,6 +96,10 @@ export class SqliteInbox implements WebhookInbox {
   }
 
   redeliver(gateway: string, eventId: string, now: number): Promise<boolean> {
-    return this.writes.run(() => this.sql.redeliver.run(now, gateway, eventId).changes === 1);
+    return this.writes.run(() => this.sql.redeliver.run(now, gateway, eventId, now).changes === 1);
+  }
+
+  redeliverRange({ state, gateway, receivedFrom, receivedTo, limit }: EventRange, now: number): Promise<number> {
+    return this.writes.run(() => this.sql.redeliverRange.run(now, state, gateway ?? null, gateway ?? null, receivedFrom, receivedTo, limit).changes);
   }
 }
