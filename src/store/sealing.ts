@@ -3,9 +3,10 @@
  * server. A completed record's response (status, headers, body) is sealed into its body,
  * bound to its key (GCM additional data), and marked by one header; fingerprints, states and
  * times stay readable. `sealedStore` puts this around any store: what goes in is sealed, what
- * comes out is opened.
+ * comes out is opened — webhook events too (sealing-inbox.ts).
  */
 import type { Cipher } from "./crypto.js";
+import { sealedInbox } from "./sealing-inbox.js";
 import type { CompletedRecord, FinalRecord, IdempotencyRecord, IdempotencyStore, RecordEntry, RemoteStore } from "./types.js";
 
 /** The header that marks a sealed response (its status is 0). */
@@ -64,6 +65,7 @@ export function sealedStore<S extends IdempotencyStore | RemoteStore>(store: S, 
       return { ...page, entries: page.entries.map(openEntry) };
     },
     resolve: (key, next, entry) => store.resolve(key, next && sealRecord(key, next, cipher), entry),
+    ...(store.webhooks ? { webhooks: sealedInbox(store.webhooks, cipher) } : {}),
     ...remoteWrites,
   };
 }

@@ -5,7 +5,7 @@
  * secret, a stale timestamp, an unknown path or an oversized body is refused and stores
  * nothing; a store that cannot take it gets the gateway a 503, not an acknowledgement.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -175,6 +175,42 @@ for (const [type, store] of Object.entries(STORES)) {
     });
   });
 }
+
+describe("with store.encryption", () => {
+  it("an event's body is sealed in the SQLite file, bound to its id; it is opened for delivery and the admin API, its marker never leaves the store", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "payguard-inbox-sealed-")), "payguard.db");
+    const key = randomBytes(32).toString("base64");
+    const pg = await payguardWith(`store: { type: sqlite, path: "${file}", encryption: { key: "${key}" } }`);
+    try {
+      const payload = JSON.stringify({
+        id: "evt_sealed",
+        object: "event",
+        type: "charge.succeeded",
+        data: { object: { billing_details: { email: "jane@example.com" } } },
+      });
+      expect((await post(pg, "/webhooks/stripe", payload, { "stripe-signature": stripeHeader(payload) })).status).toBe(200);
+      const inbox = pg.pg.deps.store.webhooks as NonNullable<typeof pg.pg.deps.store.webhooks>;
+      const opened = await inbox.event("stripe", "evt_sealed");
+      expect(opened?.body.toString()).toBe(payload);
+      expect(Object.keys(opened?.headers ?? {})).toEqual(["content-type", "stripe-signature"]);
+      expect((await inbox.list({ gateway: "stripe", limit: 10 })).events.map((e) => e.body.toString())).toEqual([payload]);
+      // what the deliverer leases is opened too
+      await inbox.accept({ gateway: "stripe", eventId: "evt_leased", endpoint: "/elsewhere", receivedAt: Date.now(), body: Buffer.from(payload), headers: {} });
+      expect((await inbox.lease("/elsewhere", "r", Date.now(), 1000, 1)).map((e) => [e.body.toString(), e.headers])).toEqual([[payload, {}]]);
+      const db = new Database(file, { readonly: true });
+      try {
+        const row = db.prepare("SELECT body, headers FROM webhook_events WHERE event_id = 'evt_sealed'").get() as { body: Buffer; headers: string };
+        expect(row.body.includes(Buffer.from("jane@example.com"))).toBe(false);
+        expect(row.body.includes(Buffer.from("evt_sealed"))).toBe(false);
+        expect(JSON.parse(row.headers)).toHaveProperty("payguard-sealed");
+      } finally {
+        db.close();
+      }
+    } finally {
+      await pg.close();
+    }
+  });
+});
 
 describe("a store that cannot take the event", () => {
   it("gets the gateway a 503, never an acknowledgement (PostgreSQL unreachable)", async () => {
