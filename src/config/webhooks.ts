@@ -33,10 +33,23 @@ export function webhookProblems(specs: readonly GatewaySpec[]): string[] {
     if (!names.includes(endpoint.gateway)) problems.push(`${at}.gateway: no gateway "${endpoint.gateway}" (configured: ${names.join(", ")})`);
     else if (!schemeOf(endpoint, specs))
       problems.push(`${at}.scheme: gateway "${endpoint.gateway}" has no webhook scheme payguard verifies; set scheme (${WEBHOOK_SCHEMES.join(", ")})`);
-    else if (schemeOf(endpoint, specs) === "square" && !endpoint.notificationUrl)
-      problems.push(`${at}.notificationUrl: Square signs the URL registered on the subscription; set it exactly as registered`);
+    else problems.push(...schemeProblems(endpoint, schemeOf(endpoint, specs), at));
     if (paths.has(endpoint.path)) problems.push(`${at}.path: ${endpoint.path} is already another endpoint's`);
     paths.add(endpoint.path);
   });
+  return problems;
+}
+
+/** What an endpoint's scheme needs besides the common fields. */
+function schemeProblems(endpoint: WebhookEndpoint, scheme: WebhookScheme | undefined, at: string): string[] {
+  if (scheme === "paypal") {
+    return [
+      ...(endpoint.webhookId ? [] : [`${at}.webhookId: PayPal signs the id of the webhook subscription; set it`]),
+      ...(endpoint.certificate ? [] : [`${at}.certificate: PayPal's signing certificate must be pinned (a PEM file); it is never fetched`]),
+    ];
+  }
+  const problems = endpoint.secret ? [] : [`${at}.secret: required for ${scheme} signatures`];
+  if (scheme === "square" && !endpoint.notificationUrl)
+    problems.push(`${at}.notificationUrl: Square signs the URL registered on the subscription; set it exactly as registered`);
   return problems;
 }

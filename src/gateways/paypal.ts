@@ -25,7 +25,8 @@ export const paypal: GatewayProfile = {
       // fetches a new token and sends the request again (paypal_http_client.js execute).
       notProcessed: [401],
       // https://developer.paypal.com/docs/api/orders/v2/#orders_create (response)
-      ledger: { fields: ["/id", "/status", "/intent"] },
+      // Its capture events carry the purchase unit's custom_id, never PayPal-Request-Id.
+      ledger: { fields: ["/id", "/status", "/intent"], link: "/purchase_units/0/custom_id" },
     },
     // PayPal names each answer's request in the `Paypal-Debug-Id` header, the id its
     // support asks for (https://developer.paypal.com/api/rest/responses/, "debug_id").

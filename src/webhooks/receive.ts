@@ -35,6 +35,7 @@ export function buildWebhookApp(config: Config, deps: WebhookDeps): Hono<Env> {
   const app = new Hono<Env>();
   for (const endpoint of config.webhooks.endpoints) {
     const scheme = SCHEMES[schemeOf(endpoint, config.gateways) ?? "stripe"];
+    scheme.prepare?.(endpoint);
     app.post(endpoint.path, async (c) => {
       const answer = await receive(c.env.incoming, endpoint, scheme, config.webhooks.maxBodySize, deps);
       return c.body(answer, 200, { "content-type": answer.startsWith("{") ? "application/json" : "text/plain" });

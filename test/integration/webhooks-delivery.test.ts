@@ -2,18 +2,20 @@
  * Delivery of stored webhook events to the service's own endpoint — a real HTTP server that
  * verifies every event with the gateway's official SDK, unchanged (stripe-node's
  * constructEvent, @adyen/api-library's validateHMAC, square's WebhooksHelper.verifySignature
- * over the service's own URL, not the one Square signed): delivered once on a 2xx and never again;
+ * over the service's own URL, not the one Square signed; PayPal's headers as PayPal sent them,
+ * checked with its certificate and payguard's webhook id — no PayPal SDK has a verifier): delivered once on a 2xx and never again;
  * retried after 500s and while the service is down; a Stripe event received 10 minutes ago
  * is re-signed so the service's 300 s check passes; dead-lettered past maxAge; and two
  * replicas on one PostgreSQL deliver each event exactly once.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac, verify as cryptoVerify, randomUUID, sign, X509Certificate } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { crc32 } from "node:zlib";
 import { hmacValidator } from "@adyen/api-library";
 import { WebhooksHelper } from "square";
 import Stripe from "stripe";
@@ -24,12 +26,15 @@ import { json, send } from "../support/http.js";
 import { metric } from "../support/metrics.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+import { makeTestCa } from "../support/test-ca.js";
 
 const STRIPE_SECRET = "whsec_delivery_test_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 const SQUARE_KEY = "square_delivery_signature_key";
 const SQUARE_PUBLIC_URL = "https://payguard.example.com/webhooks/square";
 const stripe = new Stripe("sk_test_delivery");
+const PAYPAL = makeTestCa("rsa", "messageverificationcerts.sandbox.paypal.com");
+const PAYPAL_WEBHOOK_ID = "5GP028458E2496506";
 const schemas = useDroppedSchemas();
 
 /** The service: verifies each event with the official SDK; answers from `script` (then 200). */
@@ -47,7 +52,9 @@ class Service {
             ? verifyAdyen(raw)
             : req.url === "/square"
               ? await verifySquare(raw, req.headers["x-square-hmacsha256-signature"], `${this.url}/square`)
-              : verifyStripe(raw, req.headers["stripe-signature"]);
+              : req.url === "/paypal"
+                ? verifyPaypalHeaders(raw, req.headers)
+                : verifyStripe(raw, req.headers["stripe-signature"]);
         const status = verified ? (this.script.shift() ?? 200) : 400;
         this.received.push({ id, verified, status, ...(signedAt ? { signedAt } : {}) });
         res.writeHead(status).end();
@@ -96,6 +103,18 @@ async function verifySquare(raw: string, header: string | string[] | undefined, 
   return { id: (JSON.parse(raw) as { event_id: string }).event_id, verified };
 }
 
+/** PayPal's own scheme (what its deprecated SDKs did locally), with the webhook id payguard's subscription has. */
+function verifyPaypalHeaders(raw: string, headers: IncomingMessage["headers"]): Verified {
+  const signed = `${headers["paypal-transmission-id"]}|${headers["paypal-transmission-time"]}|${PAYPAL_WEBHOOK_ID}|${crc32(Buffer.from(raw)) >>> 0}`;
+  const verified = cryptoVerify(
+    "sha256",
+    Buffer.from(signed),
+    new X509Certificate(PAYPAL.cert).publicKey,
+    Buffer.from(String(headers["paypal-transmission-sig"]), "base64"),
+  );
+  return { id: (JSON.parse(raw) as { id: string }).id, verified };
+}
+
 const DELIVERY = "delivery: { timeout: 1s, lease: 2s, poll: 50ms, backoff: { initial: 20ms, max: 100ms } }";
 
 function payguardWith(store: string, service: Service, extra = "", admin = "admin: { host: 127.0.0.1, port: 0 }"): Promise<Running> {
@@ -108,6 +127,7 @@ gateways:
   stripe: { url: "${gw.url}", upstream: { gateway: stripe } }
   adyen: { url: "${gw.url}", upstream: { gateway: adyen } }
   square: { url: "${gw.url}", upstream: { gateway: square } }
+  paypal: { url: "${gw.url}", upstream: { gateway: paypal } }
 webhooks:
   host: 127.0.0.1
   port: 0
@@ -121,6 +141,7 @@ webhooks:
       deliverTo: "${service.url}/square"
       notificationUrl: "${SQUARE_PUBLIC_URL}"
       serviceNotificationUrl: "${service.url}/square"
+    - { gateway: paypal, path: /webhooks/paypal, deliverTo: "${service.url}/paypal", webhookId: ${PAYPAL_WEBHOOK_ID}, certificate: "${PAYPAL.certPath}" }
 `);
 }
 
@@ -247,6 +268,26 @@ describe("delivering stored events (SQLite)", () => {
     expect(answer.status).toBe(200);
     await until("delivered", () => service.delivered("sq_evt_delivered").length === 1);
     expect(service.received.filter((r) => r.id === "sq_evt_delivered")).toEqual([expect.objectContaining({ verified: true })]);
+  });
+
+  it("a PayPal event reaches the service with PayPal's headers as sent: its signature checks there with payguard's webhook id", async () => {
+    const payload = JSON.stringify({ id: "WH-DELIVERED-1", event_type: "PAYMENT.CAPTURE.COMPLETED", resource: { custom_id: "x" } });
+    const [id, time] = [randomUUID(), new Date().toISOString()];
+    const signature = sign("sha256", Buffer.from(`${id}|${time}|${PAYPAL_WEBHOOK_ID}|${crc32(Buffer.from(payload)) >>> 0}`), PAYPAL.key).toString("base64");
+    const answer = await send(pg.pg.webhookUrl as string, "/webhooks/paypal", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "paypal-transmission-id": id,
+        "paypal-transmission-time": time,
+        "paypal-transmission-sig": signature,
+        "paypal-auth-algo": "SHA256withRSA",
+      },
+      body: payload,
+    });
+    expect(answer.status).toBe(200);
+    await until("delivered", () => service.delivered("WH-DELIVERED-1").length === 1);
+    expect(service.received.filter((r) => r.id === "WH-DELIVERED-1")).toEqual([expect.objectContaining({ verified: true })]);
   });
 });
 

@@ -7,10 +7,11 @@
  * /payment/id); an event naming no
  * payment, or a redelivered one, appends nothing.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac, randomUUID, sign } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { hmacValidator } from "@adyen/api-library";
 import Database from "better-sqlite3";
 import Stripe from "stripe";
@@ -20,12 +21,16 @@ import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gatew
 import { json, send } from "../support/http.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+import { makeTestCa } from "../support/test-ca.js";
 
 const STRIPE_SECRET = "whsec_ledger_events_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 const CKO_KEY = "cko_webhook_signature_key_for_tests";
 const SQUARE_KEY = "square_signature_key_for_tests";
 const SQUARE_URL = "https://payguard.example.com/webhooks/square";
+// PayPal signs with its own RSA key: a test certificate stands in for it, pinned as PayPal's would be
+const PAYPAL = makeTestCa("rsa", "messageverificationcerts.sandbox.paypal.com");
+const PAYPAL_WEBHOOK_ID = "8PT597110X687430LKGECATA";
 const stripe = new Stripe("sk_test_ledger_events");
 const schemas = useDroppedSchemas();
 const SQLITE_FILE = join(mkdtempSync(join(tmpdir(), "payguard-events-")), "payguard.db");
@@ -44,9 +49,16 @@ for (const [type, store] of Object.entries(STORES)) {
     let adyenGw: FakeGateway;
     let ckoGw: FakeGateway;
     let squareGw: FakeGateway;
+    let paypalGw: FakeGateway;
     let pg: Running;
     beforeAll(async () => {
-      [stripeGw, adyenGw, ckoGw, squareGw] = await Promise.all([startFakeGateway(), startFakeGateway(), startFakeGateway(), startFakeGateway()]);
+      [stripeGw, adyenGw, ckoGw, squareGw, paypalGw] = await Promise.all([
+        startFakeGateway(),
+        startFakeGateway(),
+        startFakeGateway(),
+        startFakeGateway(),
+        startFakeGateway(),
+      ]);
       pg = await startInProcessYaml(`
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
@@ -58,6 +70,7 @@ gateways:
   adyen: { url: "${adyenGw.url}", port: 0, upstream: { gateway: adyen }, idempotency: { upstreamKey: false } }
   checkout: { url: "${ckoGw.url}", port: 0, upstream: { gateway: checkout } }
   square: { url: "${squareGw.url}", port: 0, upstream: { gateway: square } }
+  paypal: { url: "${paypalGw.url}", port: 0, upstream: { gateway: paypal } }
 webhooks:
   host: 127.0.0.1
   port: 0
@@ -67,6 +80,7 @@ webhooks:
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
     - { gateway: checkout, path: /webhooks/checkout, secret: "${CKO_KEY}", deliverTo: "http://127.0.0.1:9/checkout" }
     - { gateway: square, path: /webhooks/square, secret: "${SQUARE_KEY}", deliverTo: "http://127.0.0.1:9/square", notificationUrl: "${SQUARE_URL}" }
+    - { gateway: paypal, path: /webhooks/paypal, deliverTo: "http://127.0.0.1:9/paypal", webhookId: ${PAYPAL_WEBHOOK_ID}, certificate: "${PAYPAL.certPath}" }
 `);
     });
     afterAll(async () => {
@@ -75,6 +89,7 @@ webhooks:
       await adyenGw?.close();
       await ckoGw?.close();
       await squareGw?.close();
+      await paypalGw?.close();
     });
 
     const ledger = async (record: string) =>
@@ -229,6 +244,42 @@ webhooks:
       expect((await ledger(answered.record)).map((r) => [r.state, r.outcome])).toEqual([
         ["completed", undefined],
         ["settled-by-event", "refunded"],
+      ]);
+    });
+
+    it("PayPal: an order created through payguard is settled by its capture event, found by the purchase unit's custom_id", async () => {
+      const customId = `pp-${randomUUID().slice(0, 8)}`;
+      paypalGw.script(steps.json(201, { id: "5O190127TN364715T", status: "CREATED", intent: "CAPTURE" }, { "paypal-debug-id": "f1d2c3" }));
+      const order = { intent: "CAPTURE", purchase_units: [{ custom_id: customId, amount: { currency_code: "USD", value: "10.00" } }] };
+      const created = await send(pg.pg.gatewayUrls.paypal as string, "/v2/checkout/orders", {
+        method: "POST",
+        headers: { "content-type": "application/json", "paypal-request-id": randomUUID() },
+        body: JSON.stringify(order),
+      });
+      expect(created.status).toBe(201);
+      const record = ((await ledgerByLink(customId)) as LedgerEntry).record;
+      const payload = JSON.stringify({
+        id: `WH-${randomUUID()}`,
+        event_type: "PAYMENT.CAPTURE.COMPLETED",
+        resource: { id: "3C679366HH908993F", custom_id: customId },
+      });
+      const [id, time] = [randomUUID(), new Date().toISOString()];
+      const signature = sign("sha256", Buffer.from(`${id}|${time}|${PAYPAL_WEBHOOK_ID}|${crc32(Buffer.from(payload)) >>> 0}`), PAYPAL.key).toString("base64");
+      const answer = await send(pg.pg.webhookUrl as string, "/webhooks/paypal", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "paypal-transmission-id": id,
+          "paypal-transmission-time": time,
+          "paypal-transmission-sig": signature,
+          "paypal-auth-algo": "SHA256withRSA",
+        },
+        body: payload,
+      });
+      expect(answer.status).toBe(200);
+      expect((await ledger(record)).map((r) => [r.state, r.outcome])).toEqual([
+        ["completed", undefined],
+        ["settled-by-event", "succeeded"],
       ]);
     });
 

@@ -4,18 +4,24 @@
  * verify; a changed byte, another secret, a stale timestamp or a missing signature is refused;
  * payguard's re-signed Stripe header passes stripe-node's own `constructEvent`. Square's SDK
  * exports no signer: its signatures are made here with node:crypto, and the SDK's own
- * `WebhooksHelper.verifySignature` proves them (and payguard's re-signed ones) right.
+ * `WebhooksHelper.verifySignature` proves them (and payguard's re-signed ones) right. PayPal
+ * signs with its own RSA key and no current PayPal SDK verifies or signs: a test certificate
+ * (openssl) stands in for PayPal's, pinned as an operator pins PayPal's.
  */
 
-import { createHmac } from "node:crypto";
+import { createHmac, sign } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { hmacValidator } from "@adyen/api-library";
 import { WebhooksHelper } from "square";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { adyenSettlements, verifyAdyen } from "../../src/webhooks/schemes/adyen.js";
 import { checkoutSettlement, verifyCheckout } from "../../src/webhooks/schemes/checkout.js";
+import { paypalSettlement, paypalSignedString, pinnedKeys, verifyPaypal } from "../../src/webhooks/schemes/paypal.js";
 import { signSquare, squareSettlement, verifySquare } from "../../src/webhooks/schemes/square.js";
 import { signStripe, stripeSettlement, verifyStripe } from "../../src/webhooks/schemes/stripe.js";
+import { makeTestCa } from "../support/test-ca.js";
 
 const stripe = new Stripe("sk_test_webhooks");
 const SECRET = "whsec_test_payguard_0123456789";
@@ -168,6 +174,68 @@ describe("x-square-hmacsha256-signature", () => {
     });
     expect(squareSettlement(event("refund.updated", { refund: { id: "r_1", payment_id: "pay_1", status: "PENDING" } }))).toBeUndefined();
     expect(squareSettlement(event("customer.created", {}))).toBeUndefined();
+  });
+});
+
+describe("PAYPAL-TRANSMISSION-SIG against a pinned certificate", () => {
+  const paypal = makeTestCa("rsa", "messageverificationcerts.sandbox.paypal.com");
+  const other = makeTestCa("rsa", "not paypal");
+  const WEBHOOK_ID = "8PT597110X687430LKGECATA";
+  const body = Buffer.from(
+    JSON.stringify({
+      id: "WH-2WR32451HC0233532-67976317FL4543714",
+      event_type: "PAYMENT.CAPTURE.COMPLETED",
+      resource: { id: "42311647XV020574X", custom_id: "order-77" },
+    }),
+  );
+  const headersFor = (payload: Buffer, key = paypal.key, webhookId = WEBHOOK_ID) => {
+    const [id, time] = ["c4f40e30-7ec0-11ef-9e8b-1d8e9ae1a1c2", "2026-12-07T19:00:00Z"];
+    const signature = sign("sha256", Buffer.from(paypalSignedString(payload, id, time, webhookId)), key).toString("base64");
+    return {
+      "paypal-transmission-id": id,
+      "paypal-transmission-time": time,
+      "paypal-transmission-sig": signature,
+      "paypal-auth-algo": "SHA256withRSA",
+      "paypal-cert-url": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77",
+    };
+  };
+
+  it("the signed string is PayPal's: id|time|webhook id|the body's CRC32 as an unsigned decimal", () => {
+    // CRC-32 of the classic test sentence is 0x414FA339
+    expect(paypalSignedString(Buffer.from("The quick brown fox jumps over the lazy dog"), "t", "2026", "W")).toBe("t|2026|W|1095738169");
+    expect(paypalSignedString(Buffer.from("ÿ"), "t", "s", "W")).toMatch(/^t\|s\|W\|\d+$/);
+  });
+
+  it("verifies with the pinned certificate's key, with the event's id", () => {
+    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, pinnedKeys(paypal.cert))).toEqual({
+      ok: true,
+      eventIds: ["WH-2WR32451HC0233532-67976317FL4543714"],
+    });
+  });
+
+  it("a changed byte, another webhook id, a key not pinned, or a missing header is refused; PAYPAL-CERT-URL changes nothing", () => {
+    const keys = pinnedKeys(paypal.cert);
+    const changed = Buffer.from(body.toString().replace("order-77", "order-78"));
+    expect(verifyPaypal(changed, headersFor(body), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyPaypal(body, headersFor(body, paypal.key, "ANOTHER"), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
+    const { "paypal-transmission-sig": _, ...unsigned } = headersFor(body);
+    expect(verifyPaypal(body, unsigned, WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_missing" });
+    expect(verifyPaypal(body, { ...headersFor(body, other.key), "paypal-cert-url": "https://evil.example/cert.pem" }, WEBHOOK_ID, keys).ok).toBe(false);
+  });
+
+  it("a bundle pins several certificates (PayPal rotating): either verifies; a file without one is refused at load", () => {
+    const bundle = pinnedKeys(`${paypal.cert}\n${other.cert}`);
+    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, bundle).ok).toBe(true);
+    const file = join(paypal.dir, "empty.pem");
+    writeFileSync(file, "not a certificate");
+    expect(() => pinnedKeys("not a certificate")).toThrow(/no PEM certificate/);
+  });
+
+  it("settles by the purchase unit's custom_id: capture completed succeeded, denied failed, refunded; other types nothing", () => {
+    expect(paypalSettlement(body)).toEqual({ outcome: "succeeded", links: ["order-77"], requestIds: [] });
+    const typed = (event_type: string) => paypalSettlement(Buffer.from(JSON.stringify({ id: "WH-1", event_type, resource: { custom_id: "c" } })))?.outcome;
+    expect([typed("PAYMENT.CAPTURE.DENIED"), typed("PAYMENT.CAPTURE.REFUNDED"), typed("CHECKOUT.ORDER.APPROVED")]).toEqual(["failed", "refunded", undefined]);
   });
 });
 

@@ -55,7 +55,7 @@ webhooks:
       "webhooks.endpoints: need store.type sqlite or postgres (an event is acknowledged only once stored durably; memory is not offered)",
       "webhooks.port: 8080 is already another listener's",
       'webhooks.endpoints[1].gateway: no gateway "adyen" (configured: stripe, bank)',
-      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen, checkout, square)',
+      'webhooks.endpoints[2].scheme: gateway "bank" has no webhook scheme payguard verifies; set scheme (stripe, adyen, checkout, square, paypal)',
       "webhooks.endpoints[2].path: /hook is already another endpoint's",
     ]);
   });
@@ -70,6 +70,18 @@ webhooks:
     expect(schemeOf(config.webhooks.endpoints[0] as never, config.gateways)).toBe("square");
   });
 
+  it("PayPal needs its webhook id and a pinned certificate, no secret; every other scheme needs its secret", () => {
+    const yaml = (gateway: string, url: string, fields: string) =>
+      `gateways:\n  ${gateway}: { url: ${url} }\nwebhooks:\n  endpoints:\n    - { gateway: ${gateway}, path: /hook, deliverTo: "http://127.0.0.1:3000/hook"${fields} }\n`;
+    expect(problemsOf(yaml("paypal", "https://api-m.paypal.com", ""))).toEqual([
+      "webhooks.endpoints[0].webhookId: PayPal signs the id of the webhook subscription; set it",
+      "webhooks.endpoints[0].certificate: PayPal's signing certificate must be pinned (a PEM file); it is never fetched",
+    ]);
+    const config = parseConfig(yaml("paypal", "https://api-m.paypal.com", ", webhookId: WH1, certificate: /etc/paypal.pem"), {});
+    expect(schemeOf(config.webhooks.endpoints[0] as never, config.gateways)).toBe("paypal");
+    expect(problemsOf(yaml("stripe", "https://api.stripe.com", ""))).toEqual(["webhooks.endpoints[0].secret: required for stripe signatures"]);
+  });
+
   it("a delivery lease shorter than two attempts is refused: it could pass to another replica mid-attempt", () => {
     expect(problemsOf(`upstream: { url: https://api.stripe.com }\nwebhooks: { delivery: { timeout: 10s, lease: 15s } }\n`)).toEqual([
       "webhooks.delivery.lease: must be at least twice delivery.timeout (a lease outlives its attempt)",
@@ -78,7 +90,7 @@ webhooks:
 
   it("field errors at their paths: a relative path, a deliverTo that is not a URL, an unknown scheme, no secret", () => {
     const problems = problemsOf(
-      `upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ { gateway: default, path: hook, secret: "", deliverTo: "ftp://x", scheme: paypal } ] }\n`,
+      `upstream: { url: https://api.stripe.com }\nwebhooks: { endpoints: [ { gateway: default, path: hook, secret: "", deliverTo: "ftp://x", scheme: bitpay } ] }\n`,
     );
     expect(problems.map((p) => p.split(":")[0])).toEqual(
       expect.arrayContaining(["webhooks.endpoints[0].scheme", "webhooks.endpoints[0].path", "webhooks.endpoints[0].secret", "webhooks.endpoints[0].deliverTo"]),

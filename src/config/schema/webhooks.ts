@@ -8,7 +8,7 @@ import { z } from "zod";
 import { duration, int, port, size } from "./fields.js";
 
 /** The signature schemes payguard verifies (src/webhooks/schemes/). */
-export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout", "square"] as const;
+export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout", "square", "paypal"] as const;
 
 const endpoint = z.strictObject({
   /** the gateway whose events these are: a `gateways.<name>` ("default" with the `upstream:` shorthand) */
@@ -17,14 +17,18 @@ const endpoint = z.strictObject({
   scheme: z.enum(WEBHOOK_SCHEMES).optional(),
   /** where the gateway posts them on the webhook listener (payguard's public URL + path) */
   path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute path of URL-safe characters"),
-  /** the gateway's signing secret (Stripe's whsec_…, Adyen's hex HMAC key): through ${VAR}, never written here */
-  secret: z.string().min(1),
+  /** the gateway's signing secret (Stripe's whsec_…, Adyen's hex HMAC key): through ${VAR}, never written here; PayPal has none */
+  secret: z.string().min(1).optional(),
   /** the service's own endpoint, where payguard delivers them */
   deliverTo: z.string().refine(isHttpUrl, "must be an absolute http(s) URL"),
   /** Square signs this URL: exactly as registered on the subscription (payguard's public URL) */
   notificationUrl: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
   /** Square: the URL the service verifies with (its own notificationUrl); default notificationUrl */
   serviceNotificationUrl: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
+  /** PayPal: the id of the webhook subscription whose URL is payguard's (part of what PayPal signs) */
+  webhookId: z.string().min(1).optional(),
+  /** PayPal: a PEM file of the signing certificate(s) pinned (never fetched from PAYPAL-CERT-URL); several while PayPal rotates */
+  certificate: z.string().min(1).optional(),
 });
 
 export type WebhookEndpoint = z.output<typeof endpoint>;

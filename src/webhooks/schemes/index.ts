@@ -2,12 +2,16 @@
  * The signature schemes by name: how an endpoint's notifications are verified, which of
  * their headers travel with them to the service (the signature ones; never Authorization or
  * cookies), and which signature is made afresh for each delivery (Stripe's, timestamped;
- * Square's, bound to the URL). Each scheme is its own file.
+ * Square's, bound to the URL; PayPal's cannot be: it is PayPal's RSA key). Each scheme is
+ * its own file.
  */
+import type { KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { WebhookEndpoint } from "../../config/schema/webhooks.js";
 import type { WebhookScheme } from "../../config/webhooks.js";
 import { adyenSettlements, verifyAdyen } from "./adyen.js";
 import { checkoutSettlement, verifyCheckout } from "./checkout.js";
+import { PAYPAL_HEADERS, paypalSettlement, pinnedKeys, verifyPaypal } from "./paypal.js";
 import { SQUARE_SIGNATURE, signSquare, squareSettlement, verifySquare } from "./square.js";
 import { signStripe, stripeSettlement, verifyStripe } from "./stripe.js";
 import type { Settles, Verdict } from "./verdict.js";
@@ -20,8 +24,30 @@ export interface Scheme {
   acknowledgement: string;
   /** what a verified notification's events settle in the ledger, by event id */
   settlements(rawBody: Buffer, eventIds: readonly string[]): Map<string, Settles>;
+  /** loads what verification needs, at startup (PayPal's pinned certificates); throws naming the problem */
+  prepare?(endpoint: WebhookEndpoint): void;
   /** the signature headers a delivery carries instead of the stored ones; absent: the stored ones verify */
   resign?(rawBody: Buffer, endpoint: WebhookEndpoint, nowMs: number): Record<string, string>;
+}
+
+/** The endpoint's secret (config/webhooks.ts refuses an endpoint of these schemes without one). */
+const secretOf = (endpoint: WebhookEndpoint): string => endpoint.secret ?? "";
+
+/** PayPal's pinned keys per certificate file, loaded at startup (prepare). */
+const pinned = new Map<string, KeyObject[]>();
+
+function pinnedFor(endpoint: WebhookEndpoint): KeyObject[] {
+  const file = endpoint.certificate ?? "";
+  let keys = pinned.get(file);
+  if (!keys) {
+    try {
+      keys = pinnedKeys(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new Error(`webhooks: ${endpoint.path}: certificate ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    pinned.set(file, keys);
+  }
+  return keys;
 }
 
 const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
@@ -36,33 +62,42 @@ const single =
 
 export const SCHEMES: Record<WebhookScheme, Scheme> = {
   stripe: {
-    verify: (body, headers, endpoint, now) => verifyStripe(body, first(headers["stripe-signature"]), endpoint.secret, now),
+    verify: (body, headers, endpoint, now) => verifyStripe(body, first(headers["stripe-signature"]), secretOf(endpoint), now),
     headers: ["content-type", "stripe-signature", "user-agent"],
     acknowledgement: '{"received":true}',
     settlements: single(stripeSettlement),
     // The service checks the timestamp (300 s): a late delivery needs a fresh one.
-    resign: (body, endpoint, now) => ({ "stripe-signature": signStripe(body, endpoint.secret, now) }),
+    resign: (body, endpoint, now) => ({ "stripe-signature": signStripe(body, secretOf(endpoint), now) }),
   },
   adyen: {
-    verify: (body, _headers, endpoint) => verifyAdyen(body, endpoint.secret),
+    verify: (body, _headers, endpoint) => verifyAdyen(body, secretOf(endpoint)),
     headers: ["content-type", "user-agent"],
     // No longer required (any 2xx will do), and what older integrations still look for.
     acknowledgement: "[accepted]",
     settlements: (body) => adyenSettlements(body),
   },
   checkout: {
-    verify: (body, headers, endpoint) => verifyCheckout(body, first(headers["cko-signature"]), endpoint.secret),
+    verify: (body, headers, endpoint) => verifyCheckout(body, first(headers["cko-signature"]), secretOf(endpoint)),
     headers: ["content-type", "cko-signature", "user-agent"],
     acknowledgement: '{"received":true}',
     settlements: single(checkoutSettlement),
   },
   square: {
     // config/webhooks.ts refuses a Square endpoint without its notificationUrl.
-    verify: (body, headers, endpoint) => verifySquare(body, first(headers[SQUARE_SIGNATURE]), endpoint.secret, endpoint.notificationUrl ?? ""),
+    verify: (body, headers, endpoint) => verifySquare(body, first(headers[SQUARE_SIGNATURE]), secretOf(endpoint), endpoint.notificationUrl ?? ""),
     headers: ["content-type", SQUARE_SIGNATURE, "square-environment", "square-initial-delivery-timestamp", "square-retry-number", "user-agent"],
     acknowledgement: '{"received":true}',
     settlements: single(squareSettlement),
     // The URL is signed: sign the service's own (no timestamp, so age is no matter).
-    resign: (body, endpoint) => ({ [SQUARE_SIGNATURE]: signSquare(body, endpoint.secret, endpoint.serviceNotificationUrl ?? endpoint.notificationUrl ?? "") }),
+    resign: (body, endpoint) => ({ [SQUARE_SIGNATURE]: signSquare(body, secretOf(endpoint), endpoint.serviceNotificationUrl ?? endpoint.notificationUrl ?? "") }),
+  },
+  paypal: {
+    verify: (body, headers, endpoint) => verifyPaypal(body, headers, endpoint.webhookId ?? "", pinnedFor(endpoint)),
+    // Forwarded as they came: PayPal signs with its own key, so the service verifies these
+    // (with payguard's webhook id, or through PayPal's verify API).
+    headers: ["content-type", ...PAYPAL_HEADERS, "user-agent"],
+    acknowledgement: '{"received":true}',
+    settlements: single(paypalSettlement),
+    prepare: (endpoint) => void pinnedFor(endpoint),
   },
 };
