@@ -26,6 +26,7 @@ import type { ReadyStore } from "./store/shared/store.js";
 import type { WebhookInbox } from "./store/types.js";
 import type { Interception, Terminate } from "./tls/intercept.js";
 import { Deliverer } from "./webhooks/deliver.js";
+import { LateMatcher } from "./webhooks/match.js";
 import { buildWebhookApp } from "./webhooks/receive.js";
 
 export interface Payguard {
@@ -99,6 +100,8 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   if (interception) await acceptConnect(proxyServer, interception.terminate, config, deps);
   const intercept = interception?.listener;
   const deliverer = delivererFor(config, deps);
+  const inbox = inboxFor(config, deps);
+  const matcher = inbox && new LateMatcher(config, inbox, deps.logger);
   const webhooks = webhookServerFor(config, deps, deliverer);
   await Promise.all([
     listen(proxyServer, config.server),
@@ -117,6 +120,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   const webhookUrl = webhooks && { webhookUrl: baseUrl(webhooks) };
   deps.lifecycle.ready = true;
   deliverer?.start();
+  matcher?.start();
   const gateways = gatewayListeners.length > 0 ? { gateways: gatewayUrls } : {};
   deps.logger.info({ url, adminUrl, ...webhookUrl, ...gateways, upstream: config.upstream.url, routes: config.routes.length }, "listening");
 
@@ -133,6 +137,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
     shutdown: async () => {
       // No new deliveries; those in flight are aborted and due again (at least once).
       await deliverer?.stop();
+      await matcher?.stop();
       // The gateways' own listeners take no new connections; those open drain with server.port's.
       for (const g of gatewayListeners) g.server.close();
       intercept?.close();
@@ -267,7 +272,14 @@ function webhookServerFor(config: Config, deps: AppDeps, deliverer: Deliverer | 
   const inbox = inboxFor(config, deps);
   if (!inbox) return undefined;
   return createAdaptorServer({
-    fetch: buildWebhookApp(config, { inbox, metrics: deps.metrics, logger: deps.logger, replica: deps.replica, onStored: () => deliverer?.wake() }).fetch,
+    fetch: buildWebhookApp(config, {
+      inbox,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      replica: deps.replica,
+      lateMatchWindow: config.webhooks.lateMatch.window,
+      onStored: () => deliverer?.wake(),
+    }).fetch,
     hostname: "localhost",
     serverOptions: slowClientLimits(config.limits),
   }) as Server;

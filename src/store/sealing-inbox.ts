@@ -39,5 +39,6 @@ export function sealedInbox(inbox: WebhookInbox, cipher: Cipher): WebhookInbox {
     },
     redeliver: (...args) => inbox.redeliver(...args),
     redeliverRange: (...args) => inbox.redeliverRange(...args),
+    matchLate: (...args) => inbox.matchLate(...args),
   };
 }

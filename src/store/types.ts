@@ -237,6 +237,11 @@ export interface EventSettlement {
   outcome: EventOutcome;
   /** the replica that received it, for the ledger rows */
   replica: string;
+  /**
+   * when it names no payment yet (its event came before the payment's ledger row: payguard
+   * still waiting on the gateway), it is matched again until then (matchLate)
+   */
+  matchUntil?: number;
 }
 
 /** Events stored before they are acknowledged (sqlite, postgres): docs/webhooks.md. */
@@ -266,6 +271,12 @@ export interface WebhookInbox {
    * false when there is none, or a replica holds its lease (an attempt is under way).
    */
   redeliver(gateway: string, eventId: string, now: number): Promise<boolean>;
+  /**
+   * Events that named no payment when stored, matched again: each appends a settled-by-event
+   * row (at `now`) to the payments whose ledger rows have appeared since, once per payment,
+   * and stops looking; past its matchUntil it stops too. How many rows were appended.
+   */
+  matchLate(now: number, limit: number): Promise<number>;
   /** An operator's re-delivery of a range: at most `limit` events in `state` (oldest received first); how many. */
   redeliverRange(range: EventRange, now: number): Promise<number>;
 }

@@ -15,6 +15,8 @@ export interface WebhookDeps {
   inbox: WebhookInbox;
   /** this replica's name, on the ledger rows events append */
   replica: string;
+  /** webhooks.lateMatch.window */
+  lateMatchWindow: number;
   /** told when a new event was stored (the deliverer looks at once) */
   onStored?: () => void;
   metrics: Metrics;
@@ -72,15 +74,22 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
   for (const eventId of verdict.eventIds) {
     const event = { gateway: endpoint.gateway, eventId, endpoint: endpoint.path, receivedAt, body, headers };
     const settlement = settles.get(eventId);
-    const result = await deps.inbox.accept(event, settlement && { ...settlement, replica: deps.replica }).catch((err: unknown) => {
-      count("store_unavailable");
-      throw err;
-    });
+    const result = await deps.inbox
+      .accept(event, settlement && { ...settlement, replica: deps.replica, ...lateMatch(receivedAt, deps) })
+      .catch((err: unknown) => {
+        count("store_unavailable");
+        throw err;
+      });
     count(result);
     if (result === "stored") deps.onStored?.();
     deps.logger.info({ gateway: endpoint.gateway, eventId, result }, "webhooks: notification received");
   }
   return scheme.acknowledgement;
+}
+
+/** Until when an event that names no payment yet is matched again (webhooks.lateMatch.window; 0: never). */
+function lateMatch(receivedAt: number, deps: WebhookDeps): { matchUntil?: number } {
+  return deps.lateMatchWindow > 0 ? { matchUntil: receivedAt + deps.lateMatchWindow } : {};
 }
 
 /** The request's bytes, or 413 webhook_too_large once more than `maxBytes` arrived. */

@@ -22,6 +22,7 @@ import { json, send } from "../support/http.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 import { makeTestCa } from "../support/test-ca.js";
+import { until } from "../support/until.js";
 
 const STRIPE_SECRET = "whsec_ledger_events_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
@@ -75,6 +76,7 @@ webhooks:
   host: 127.0.0.1
   port: 0
   delivery: { poll: 1h, lease: 2h }
+  lateMatch: { every: 50ms }
   endpoints:
     - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
@@ -158,6 +160,35 @@ webhooks:
           db.close();
         }
       }
+    });
+
+    it("an event that comes while payguard still waits on the gateway settles the payment once it is flagged indeterminate, once", async () => {
+      const reference = `early-${randomUUID().slice(0, 8)}`;
+      let release = () => {};
+      adyenGw.script(steps.held(new Promise<void>((resolve) => (release = resolve)), { destroy: "now" }));
+      const paying = pay("adyen", randomUUID(), { reference, amount: { currency: "EUR", value: 700 }, merchantAccount: "M" });
+      await until(() => adyenGw.requests.some((r) => r.body.toString().includes(reference)), "the payment is at the gateway");
+      const item = {
+        pspReference: `PSP_EARLY_${type}`,
+        merchantAccountCode: "M",
+        merchantReference: reference,
+        amount: { currency: "EUR", value: 700 },
+        eventCode: "AUTHORISATION",
+        success: "true",
+      };
+      expect((await adyenEvent(item)).status).toBe(200); // names no payment yet: no ledger row before the attempt ends
+      expect(await ledgerByLink(reference)).toBeUndefined();
+      release();
+      expect((await paying).status).toBe(502);
+      const record = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      await until(async () => (await ledger(record)).length === 2, "the waiting event settled it", 5000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const rows = await ledger(record);
+      expect(rows.map((r) => [r.state, r.outcome, r.eventId])).toEqual([
+        ["indeterminate", undefined, undefined],
+        ["settled-by-event", "succeeded", `AUTHORISATION:PSP_EARLY_${type}:true`],
+      ]);
+      expect(rows[1]?.settledAt).toBeGreaterThanOrEqual(rows[0]?.settledAt as number);
     });
 
     it("a Stripe payment is found by its Request-Id (succeeded) and by the key payguard forwarded (refunded)", async () => {

@@ -41,6 +41,7 @@ describe("config defaults", () => {
         maxBodySize: 1_048_576,
         endpoints: [],
         delivery: { timeout: 10_000, concurrency: 4, backoff: { initial: 1000, max: 600_000 }, maxAge: 259_200_000, lease: 60_000, poll: 1000 },
+        lateMatch: { window: 3_600_000, every: 1000 },
       },
       resilience: {
         timeout: { attempt: 10_000, total: 30_000 },

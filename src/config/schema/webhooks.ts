@@ -60,6 +60,11 @@ export const webhooksSection = z
     maxBodySize: size({ min: 1024 }).default(1024 * 1024),
     endpoints: z.array(endpoint).default([]),
     delivery,
+    /**
+     * an event that names no payment yet (it came before the payment's ledger row: payguard
+     * still waiting on the gateway) is matched again every `every`, for `window` (0: never)
+     */
+    lateMatch: z.strictObject({ window: duration().default(3_600_000), every: duration({ min: 10 }).default(1000) }).prefault({}),
   })
   .prefault({});
 

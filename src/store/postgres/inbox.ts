@@ -2,7 +2,8 @@
  * The webhook inbox in PostgreSQL (`<schema>.webhook_events`, migration 5): an event is
  * inserted on the writable node and committed before `accept` resolves — the webhook's 2xx
  * waits for it; with the database down the insert fails and the gateway retries later. A
- * lease takes due events with SKIP LOCKED, so replicas leasing at once never share one.
+ * lease takes due events with SKIP LOCKED, so replicas leasing at once never share one; so
+ * does matching events that came before their payment's ledger row (matchLate).
  */
 import type pg from "pg";
 import { LEDGER_COLUMNS, LEDGER_PG_TYPES, ledgerValues } from "../sql/ledger.js";
@@ -16,8 +17,11 @@ import {
   REDELIVER_SET,
   SETTLE_SET,
   settledRow,
+  settlesJson,
+  settlesOf,
   settleValues,
   storedEventOf,
+  type UnmatchedRow,
 } from "../sql/webhook-events.js";
 import type { EventSettlement, InboundEvent, WebhookInbox } from "../types.js";
 
@@ -57,7 +61,28 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
         AND (link = ANY($2::text[]) OR gateway_request_id = ANY($3::text[]))
       GROUP BY record)`,
     log: `INSERT INTO ${schema}.ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_PG_TYPES.map((c, i) => `$${i + 1}::${c}`).join(", ")})`,
+    unmatched: `UPDATE ${table} SET settles = $1, match_until = $2::bigint WHERE gateway = $3 AND event_id = $4`,
+    // Replicas matching at once never take the same event (SKIP LOCKED).
+    late: `SELECT gateway, event_id, received_at, settles FROM ${table} WHERE match_until IS NOT NULL AND match_until >= $1::bigint
+      LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    matched: `UPDATE ${table} SET match_until = NULL WHERE gateway = $1 AND event_id = $2`,
+    expired: `UPDATE ${table} SET match_until = NULL WHERE match_until IS NOT NULL AND match_until < $1::bigint`,
+    applied: `SELECT 1 FROM ${schema}.ledger WHERE event_id = $1 AND record = $2 LIMIT 1`,
   };
+  /** Inside a transaction: a settled-by-event row for each payment an unmatched event now names, once; how many. */
+  async function matchOne(client: pg.PoolClient, row: UnmatchedRow, now: number): Promise<number> {
+    const event = { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) };
+    const settlement = settlesOf(row.settles);
+    const { rows } = await client.query<NamedPayment>(sql.named, [event.gateway, settlement.links, settlement.requestIds]);
+    let appended = 0;
+    for (const payment of rows) {
+      if ((await client.query(sql.applied, [event.eventId, payment.record])).rowCount) continue;
+      await client.query(sql.log, ledgerValues(settledRow(event, payment, settlement, now)));
+      appended++;
+    }
+    if (rows.length > 0) await client.query(sql.matched, [event.gateway, event.eventId]);
+    return appended;
+  }
   return {
     async accept(event: InboundEvent, settlement?: EventSettlement) {
       if (!settlement) {
@@ -70,7 +95,18 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
         if (rowCount !== 1) return "duplicate" as const;
         const { rows } = await client.query<NamedPayment>(sql.named, [event.gateway, settlement.links, settlement.requestIds]);
         for (const payment of rows) await client.query(sql.log, ledgerValues(settledRow(event, payment, settlement)));
+        if (rows.length === 0 && settlement.matchUntil !== undefined)
+          await client.query(sql.unmatched, [settlesJson(settlement), settlement.matchUntil, event.gateway, event.eventId]);
         return "stored" as const;
+      });
+    },
+    async matchLate(now, limit) {
+      await query(sql.expired, [now]);
+      return transaction(async (client) => {
+        const { rows } = await client.query<UnmatchedRow>(sql.late, [now, limit]);
+        let appended = 0;
+        for (const row of rows) appended += await matchOne(client, row, now);
+        return appended;
       });
     },
     async event(gateway, eventId) {

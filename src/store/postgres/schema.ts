@@ -78,6 +78,11 @@ const migrations = (schema: string): readonly string[] => [
    ALTER TABLE ${schema}.ledger ADD COLUMN link text, ADD COLUMN event_id text,
      ADD COLUMN outcome text CHECK (outcome IN ('succeeded', 'failed', 'refunded'));
    CREATE INDEX ledger_by_link ON ${schema}.ledger (link);`,
+  // 7: an event that came before its payment's ledger row keeps what it says, and is matched
+  //    again until match_until (docs/webhooks.md, "Settling the ledger").
+  `ALTER TABLE ${schema}.webhook_events ADD COLUMN settles text, ADD COLUMN match_until bigint;
+   CREATE INDEX webhook_events_unmatched ON ${schema}.webhook_events (match_until) WHERE match_until IS NOT NULL;
+   CREATE INDEX ledger_by_event ON ${schema}.ledger (event_id) WHERE event_id IS NOT NULL;`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

@@ -88,8 +88,30 @@ export interface NamedPayment {
   path: string;
 }
 
-/** The `settled-by-event` row an event appends to a payment it names. */
-export function settledRow(event: InboundEvent, payment: NamedPayment, settlement: EventSettlement): LedgerEntry {
+/** What an event unmatched at receipt keeps (the `settles` column), to be matched again. */
+export function settlesJson(settlement: EventSettlement): string {
+  return JSON.stringify({ outcome: settlement.outcome, links: settlement.links, requestIds: settlement.requestIds, replica: settlement.replica });
+}
+
+export function settlesOf(json: string): EventSettlement {
+  return JSON.parse(json) as EventSettlement;
+}
+
+/** An unmatched event as the matcher reads it. */
+export interface UnmatchedRow {
+  gateway: string;
+  event_id: string;
+  received_at: number | string;
+  settles: string;
+}
+
+/** The `settled-by-event` row an event appends to a payment it names (`at`: when; its receipt unless matched later). */
+export function settledRow(
+  event: Pick<InboundEvent, "gateway" | "eventId" | "receivedAt">,
+  payment: NamedPayment,
+  settlement: EventSettlement,
+  at = event.receivedAt,
+): LedgerEntry {
   return {
     record: payment.record,
     gateway: event.gateway,
@@ -98,7 +120,7 @@ export function settledRow(event: InboundEvent, payment: NamedPayment, settlemen
     path: payment.path,
     state: "settled-by-event",
     startedAt: event.receivedAt,
-    settledAt: event.receivedAt,
+    settledAt: at,
     replica: settlement.replica,
     eventId: event.eventId,
     outcome: settlement.outcome,

@@ -16,8 +16,11 @@ import {
   REDELIVER_SET,
   SETTLE_SET,
   settledRow,
+  settlesJson,
+  settlesOf,
   settleValues,
   storedEventOf,
+  type UnmatchedRow,
 } from "../sql/webhook-events.js";
 import type { DeliveryOutcome, EventQuery, EventRange, EventSettlement, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
@@ -58,6 +61,13 @@ export class SqliteInbox implements WebhookInbox {
            GROUP BY record)`,
       ),
       log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
+      unmatched: db.prepare(`UPDATE webhook_events SET settles = ?, match_until = ? WHERE gateway = ? AND event_id = ?`),
+      late: db.prepare<[number, number], UnmatchedRow>(
+        "SELECT gateway, event_id, received_at, settles FROM webhook_events WHERE match_until IS NOT NULL AND match_until >= ? LIMIT ?",
+      ),
+      matched: db.prepare("UPDATE webhook_events SET match_until = NULL WHERE gateway = ? AND event_id = ?"),
+      expired: db.prepare("UPDATE webhook_events SET match_until = NULL WHERE match_until IS NOT NULL AND match_until < ?"),
+      applied: db.prepare<[string, string], { one: number }>("SELECT 1 AS one FROM ledger WHERE event_id = ? AND record = ? LIMIT 1"),
     };
   }
 
@@ -70,10 +80,31 @@ export class SqliteInbox implements WebhookInbox {
     return inserted ? "stored" : "duplicate";
   }
 
-  /** Runs inside accept's write: a row per payment the event names. */
+  /** Runs inside accept's write: a row per payment the event names; none yet, and it is matched again later. */
   private settlePayments(event: InboundEvent, settlement: EventSettlement): void {
     const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
     for (const payment of named) this.sql.log.run(...ledgerValues(settledRow(event, payment, settlement)));
+    if (named.length === 0 && settlement.matchUntil !== undefined)
+      this.sql.unmatched.run(settlesJson(settlement), settlement.matchUntil, event.gateway, event.eventId);
+  }
+
+  matchLate(now: number, limit: number): Promise<number> {
+    return this.writes.run(() => {
+      this.sql.expired.run(now);
+      let appended = 0;
+      for (const row of this.sql.late.all(now, limit)) {
+        const event = { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) };
+        const settlement = settlesOf(row.settles);
+        const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
+        for (const payment of named) {
+          if (this.sql.applied.get(event.eventId, payment.record)) continue;
+          this.sql.log.run(...ledgerValues(settledRow(event, payment, settlement, now)));
+          appended++;
+        }
+        if (named.length > 0) this.sql.matched.run(event.gateway, event.eventId);
+      }
+      return appended;
+    });
   }
 
   async event(gateway: string, eventId: string) {

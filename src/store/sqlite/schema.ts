@@ -109,6 +109,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX ledger_by_record ON ledger (record);
    CREATE INDEX ledger_by_gateway_request ON ledger (gateway_request_id);
    CREATE INDEX ledger_by_link ON ledger (link);`,
+  // 8: an event that came before its payment's ledger row keeps what it says, and is matched
+  //    again until match_until (docs/webhooks.md, "Settling the ledger").
+  `ALTER TABLE webhook_events ADD COLUMN settles TEXT;
+   ALTER TABLE webhook_events ADD COLUMN match_until INTEGER;
+   CREATE INDEX webhook_events_unmatched ON webhook_events (match_until) WHERE match_until IS NOT NULL;
+   CREATE INDEX ledger_by_event ON ledger (event_id) WHERE event_id IS NOT NULL;`,
 ];
 
 /** The write that proves the file takes writes; its one parameter is now, epoch ms. */

@@ -89,7 +89,9 @@ export const SCHEMES: Record<WebhookScheme, Scheme> = {
     acknowledgement: '{"received":true}',
     settlements: single(squareSettlement),
     // The URL is signed: sign the service's own (no timestamp, so age is no matter).
-    resign: (body, endpoint) => ({ [SQUARE_SIGNATURE]: signSquare(body, secretOf(endpoint), endpoint.serviceNotificationUrl ?? endpoint.notificationUrl ?? "") }),
+    resign: (body, endpoint) => ({
+      [SQUARE_SIGNATURE]: signSquare(body, secretOf(endpoint), endpoint.serviceNotificationUrl ?? endpoint.notificationUrl ?? ""),
+    }),
   },
   paypal: {
     verify: (body, headers, endpoint) => verifyPaypal(body, headers, endpoint.webhookId ?? "", pinnedFor(endpoint)),
