@@ -8,7 +8,7 @@
  * is re-signed so the service's 300 s check passes; dead-lettered past maxAge; and two
  * replicas on one PostgreSQL deliver each event exactly once.
  */
-import { createHmac, verify as cryptoVerify, randomUUID, sign, X509Certificate } from "node:crypto";
+import { createHmac, verify as cryptoVerify, randomUUID, X509Certificate } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -25,6 +25,7 @@ import { type FakeGateway, startFakeGateway } from "../support/fake-gateway.js";
 import { json, send } from "../support/http.js";
 import { metric } from "../support/metrics.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { paypalHeaders } from "../support/paypal.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 import { makeTestCa } from "../support/test-ca.js";
 
@@ -272,17 +273,9 @@ describe("delivering stored events (SQLite)", () => {
 
   it("a PayPal event reaches the service with PayPal's headers as sent: its signature checks there with payguard's webhook id", async () => {
     const payload = JSON.stringify({ id: "WH-DELIVERED-1", event_type: "PAYMENT.CAPTURE.COMPLETED", resource: { custom_id: "x" } });
-    const [id, time] = [randomUUID(), new Date().toISOString()];
-    const signature = sign("sha256", Buffer.from(`${id}|${time}|${PAYPAL_WEBHOOK_ID}|${crc32(Buffer.from(payload)) >>> 0}`), PAYPAL.key).toString("base64");
     const answer = await send(pg.pg.webhookUrl as string, "/webhooks/paypal", {
       method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "paypal-transmission-id": id,
-        "paypal-transmission-time": time,
-        "paypal-transmission-sig": signature,
-        "paypal-auth-algo": "SHA256withRSA",
-      },
+      headers: paypalHeaders(payload, PAYPAL.key, PAYPAL_WEBHOOK_ID),
       body: payload,
     });
     expect(answer.status).toBe(200);

@@ -7,11 +7,10 @@
  * /payment/id); an event naming no
  * payment, or a redelivered one, appends nothing.
  */
-import { createHmac, randomUUID, sign } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { hmacValidator } from "@adyen/api-library";
 import Database from "better-sqlite3";
 import Stripe from "stripe";
@@ -20,6 +19,7 @@ import type { LedgerEntry } from "../../src/store/types.js";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { json, send } from "../support/http.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
+import { paypalHeaders } from "../support/paypal.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
 import { makeTestCa } from "../support/test-ca.js";
 import { until } from "../support/until.js";
@@ -294,17 +294,9 @@ webhooks:
         event_type: "PAYMENT.CAPTURE.COMPLETED",
         resource: { id: "3C679366HH908993F", custom_id: customId },
       });
-      const [id, time] = [randomUUID(), new Date().toISOString()];
-      const signature = sign("sha256", Buffer.from(`${id}|${time}|${PAYPAL_WEBHOOK_ID}|${crc32(Buffer.from(payload)) >>> 0}`), PAYPAL.key).toString("base64");
       const answer = await send(pg.pg.webhookUrl as string, "/webhooks/paypal", {
         method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "paypal-transmission-id": id,
-          "paypal-transmission-time": time,
-          "paypal-transmission-sig": signature,
-          "paypal-auth-algo": "SHA256withRSA",
-        },
+        headers: paypalHeaders(payload, PAYPAL.key, PAYPAL_WEBHOOK_ID),
         body: payload,
       });
       expect(answer.status).toBe(200);
