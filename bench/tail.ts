@@ -90,7 +90,12 @@ async function study(target: PayguardProc | Proc, scenario: Scenario): Promise<R
 }
 
 function describe(name: string, rounds: Round[], direct: Round[]): string {
-  const lines = [`\n## ${name}`, "", "| round | client p50 | p99 | p99.9 | direct p99 | added p99 | payguard request p99 | upstream attempt p99 | event-loop delay p99 / max | GC by kind: count, total, p99 | store ops p99 |", "|---|---|---|---|---|---|---|---|---|---|---|"];
+  const lines = [
+    `\n## ${name}`,
+    "",
+    "| round | client p50 | p99 | p99.9 | direct p99 | added p99 | payguard request p99 | upstream attempt p99 | event-loop delay p99 / max | GC by kind: count, total, p99 | store ops p99 |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
   rounds.forEach((r, i) => {
     const d = direct[i]?.client ?? direct[0]?.client;
     const request = window(r.before, r.after, "payguard_request_duration_seconds", (l) => l.includes('method="POST"'));
@@ -122,7 +127,11 @@ async function main(): Promise<void> {
   const schema = `bench_tail_${process.pid}`;
   const targets: [string, PayguardProc][] = [];
   for (const store of stores) {
-    const section = { memory: undefined, sqlite: "type: sqlite", postgres: `type: postgres, url: "${postgresUrl}", postgres: { schema: ${schema} }, operationTimeout: 2s` }[store];
+    const section = {
+      memory: undefined,
+      sqlite: "type: sqlite",
+      postgres: `type: postgres, url: "${postgresUrl}", postgres: { schema: ${schema} }, operationTimeout: 2s`,
+    }[store];
     targets.push([store, await startPayguard({ name: `payguard (${store})`, upstreamUrl: gateway.url, ...(section ? { store: section } : {}) })]);
   }
   console.log(`# Paced new-key POSTs: ${RATE} req/s, ${SECONDS} s × ${ROUNDS} rounds, ${CONNECTIONS} connections; ms`);

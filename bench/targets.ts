@@ -182,6 +182,8 @@ export interface PayguardOptions {
   config?: string[];
   /** A file for the heap probe (test/support/heap-probe.mjs): payguard's heap allocations are counted; unset: no probe. */
   heapProbe?: string;
+  /** A file for the allocation probe (bench/alloc-probe.mjs): sampled on SIGUSR2, written on the next; unset: no probe. */
+  allocProbe?: string;
   /**
    * Interception: the upstream becomes gateway `stripe` reached by the name `tls.servername`,
    * served on payguard's TLS listener (intercept.port) with certificates minted from `tls.ca`;
@@ -207,7 +209,9 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
   writeFileSync(file, payguardYaml(options, { port, adminPort, interceptPort, sqlitePath, journalDir: join(dir, "journal") }));
 
   const prof = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
-  const probe = probed(options.heapProbe);
+  const probe = options.allocProbe
+    ? { args: ["--import", "./bench/alloc-probe.mjs"], env: { ...process.env, ALLOC_PROBE_FILE: options.allocProbe } }
+    : probed(options.heapProbe);
   const child = spawnGroup(process.execPath, [...prof, ...probe.args, "dist/main.js", "serve", "--config", file], "ignore", probe.env);
   await waitFor(`payguard (${options.name})`, ok(`http://127.0.0.1:${adminPort}/readyz`), child);
   const pid = child.pid as number;
@@ -222,7 +226,7 @@ export async function startPayguard(options: PayguardOptions): Promise<PayguardP
 
 /** payguard's config for a bench target: its ports, files and the options' store and lines. */
 export function payguardYaml(
-  options: Omit<PayguardOptions, "name" | "cpuProfDir" | "heapProbe">,
+  options: Omit<PayguardOptions, "name" | "cpuProfDir" | "heapProbe" | "allocProbe">,
   at: { port: number; adminPort: number; interceptPort?: number | undefined; sqlitePath: string; journalDir: string },
 ): string {
   const { tls } = options;

@@ -5,7 +5,7 @@
  * the idempotency record's id (a hash) as the admin API knows it.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { namedFieldsLogger } from "../log.js";
+import { type AccessWriter, accessWriter } from "../log-access.js";
 import { statusClass } from "../metrics/registry.js";
 import type { AppDeps } from "./context.js";
 import type { ProxyEnv } from "./env.js";
@@ -14,7 +14,7 @@ import { splitTarget } from "./target.js";
 export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHandler<ProxyEnv> {
   // The access line is built below from named scalars only, so the scrub walk has nothing to
   // find in it; other log lines keep it.
-  const access = { metrics: deps.metrics, logger: namedFieldsLogger(deps.logger) };
+  const access = { metrics: deps.metrics, line: accessWriter(deps.logger) };
   return async function observe(c, next) {
     const started = performance.now();
     await next();
@@ -24,7 +24,7 @@ export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHa
   };
 }
 
-function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">, started: number): void {
+function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics"> & { line: AccessWriter }, started: number): void {
   const durationMs = performance.now() - started;
   const problem = c.get("problem");
   const written = c.get("written");
@@ -41,24 +41,21 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics" | "logger">,
   deps.metrics.requests.inc({ route, method, status_class: klass, outcome });
   deps.metrics.requestDuration.observe({ route, method, status_class: klass }, durationMs / 1000);
 
-  deps.logger.info(
-    {
-      reqId: c.get("requestId"),
-      route,
-      method,
-      path: splitTarget(c.env.incoming.url ?? "").path,
-      status,
-      durationMs: Math.round(durationMs * 10) / 10,
-      attempts: c.get("attempts") ?? 0,
-      gen: c.get("generation")?.id,
-      ...(c.get("gateway")?.scoped ? { gateway: c.get("gateway").name } : {}),
-      outcome,
-      ...(flag ? { flag } : {}),
-      // keyed requests: the idempotency record's id, for GET /admin/records/{id}
-      ...(recordId ? { record: recordId } : {}),
-      // the gateway's own id for its answer (upstream.requestId), replays included
-      ...(gatewayRequestId ? { gatewayRequestId } : {}),
-    },
-    "request",
-  );
+  deps.line({
+    reqId: c.get("requestId"),
+    route,
+    method,
+    path: splitTarget(c.env.incoming.url ?? "").path,
+    status,
+    durationMs: Math.round(durationMs * 10) / 10,
+    attempts: c.get("attempts") ?? 0,
+    gen: c.get("generation")?.id,
+    gateway: c.get("gateway")?.scoped ? c.get("gateway").name : undefined,
+    outcome,
+    flag: flag || undefined,
+    // keyed requests: the idempotency record's id, for GET /admin/records/{id}
+    record: recordId || undefined,
+    // the gateway's own id for its answer (upstream.requestId), replays included
+    gatewayRequestId: gatewayRequestId || undefined,
+  });
 }
