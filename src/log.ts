@@ -5,6 +5,7 @@
  * bindings — is scrubbed at any depth: the value of every member whose name is a secret's or
  * a card field's is replaced, and binary data is never dumped.
  */
+import { writeSync } from "node:fs";
 import { type DestinationStream, type Logger, pino } from "pino";
 import { isSensitiveName } from "./sensitive.js";
 
@@ -69,8 +70,8 @@ export const LOG_FLUSH_MS = 100;
  * write per line: a write per access line was 6 % of CPU under load (measured). The lines
  * wait in an array, joined once per batch: sonic-boom's own buffering (minLength) measures
  * its pending string on every write, flattening it each time — about 9 kB allocated per
- * 250-byte line (bench:alloc). The rest is written synchronously at exit; a SIGKILL loses at
- * most the last 100 ms of lines.
+ * 250-byte line (bench:alloc). The rest is written synchronously at exit (a batch still in
+ * flight then may land after it); a SIGKILL loses at most the last 100 ms of lines.
  */
 function batchedStdout(): DestinationStream {
   const stream = pino.destination({ sync: false });
@@ -83,13 +84,15 @@ function batchedStdout(): DestinationStream {
     size = 0;
   };
   setInterval(flush, LOG_FLUSH_MS).unref();
+  // At exit no asynchronous write will finish: what sonic-boom holds, then the waiting lines,
+  // are written synchronously.
   process.once("exit", () => {
-    flush();
     try {
       stream.flushSync();
     } catch {
-      // not open yet, or already closed: nothing more can be written
+      // not open yet, or already closed
     }
+    writeAllSync(1, lines.join(""));
   });
   return {
     write(line: string) {
@@ -101,3 +104,15 @@ function batchedStdout(): DestinationStream {
 }
 
 const BATCH_BYTES = 8 * 1024;
+
+/** Every byte of `text` to `fd`, synchronously; a full non-blocking pipe (EAGAIN) is tried again. */
+function writeAllSync(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return;
+    }
+  }
+}

@@ -160,7 +160,14 @@ function guardedFront(options: DemoOptions): (gatewayUrl: string) => Promise<Fro
   return async (url) => {
     const dir = mkdtempSync(join(tmpdir(), "payguard-demo-"));
     const service = await startService();
-    const pg = await startPayguard(parseConfig(payguardConfigYaml(url, options, dir, service), {}, "<demo>"), { logger });
+    let pg: Awaited<ReturnType<typeof startPayguard>>;
+    try {
+      pg = await startPayguard(parseConfig(payguardConfigYaml(url, options, dir, service), {}, "<demo>"), { logger });
+    } catch (err) {
+      await service.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return {
       url: pg.url,
       ...(pg.webhookUrl ? { webhookUrl: `${pg.webhookUrl}/webhooks/gateway` } : {}),
@@ -184,7 +191,9 @@ async function auditEvents(
   pg: Awaited<ReturnType<typeof startPayguard>>,
   service: Service,
 ): Promise<EventsSummary> {
-  await sim.events?.drain();
+  // The gateway posts each copy until answered: all of them within ~3 s of the last charge,
+  // unless payguard refuses them (then the audit below says how many were not settled).
+  await sim.events?.drain(30_000);
   const charged = sim.chargesByPayment();
   const flagged = outcomes.filter((o) => o.result.kind === "indeterminate" && (charged.get(`${o.payment.authorization} ${o.payment.id}`)?.length ?? 0) > 0);
   const times = [

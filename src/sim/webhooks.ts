@@ -66,9 +66,18 @@ export class EventSender {
     }
   }
 
-  /** Waits until every copy scheduled so far was answered 2xx (or the sim closed). */
-  async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  /** Waits until every copy scheduled so far was answered 2xx (or the sim closed), at most `timeoutMs`; true when all were. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.pending.size > 0 && performance.now() < deadline) {
+      const wait = new AbortController(); // the timer must not outlive the race
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        sleep(deadline - performance.now(), undefined, { signal: wait.signal }).catch(() => undefined),
+      ]);
+      wait.abort();
+    }
+    return this.pending.size === 0;
   }
 
   tally(): EventTally {

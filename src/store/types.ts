@@ -276,10 +276,17 @@ export interface WebhookInbox {
    * row (at `now`) to the payments whose ledger rows have appeared since, once per payment,
    * and stops looking; past its matchUntil it stops too. How many rows were appended.
    */
-  matchLate(now: number, limit: number): Promise<number>;
+  matchLate(now: number, limit: number, after?: MatchCursor): Promise<{ appended: number; next?: MatchCursor }>;
   /** An operator's re-delivery of a range: at most `limit` events in `state` (oldest received first); how many. */
   redeliverRange(range: EventRange, now: number): Promise<number>;
 }
+
+/**
+ * Where a matching pass stopped, among the waiting events in (match_until, gateway, event id)
+ * order: the next pass goes on from there, so every waiting event gets its turn however many
+ * there are. Undefined: from the start.
+ */
+export type MatchCursor = readonly [matchUntil: number, gateway: string, eventId: string];
 
 /** A range of events to re-deliver: one final state, optionally one gateway and a window of receipt [from, to). */
 export interface EventRange {

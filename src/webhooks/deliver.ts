@@ -14,6 +14,7 @@ import type { Config } from "../config/schema.js";
 import { schemeOf } from "../config/webhooks.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
+import { SEALED_EVENT } from "../store/sealing-inbox.js";
 import type { DeliveryOutcome, StoredEvent, WebhookInbox } from "../store/types.js";
 import { SCHEMES } from "./schemes/index.js";
 
@@ -25,6 +26,8 @@ export interface DelivererDeps {
   replica: string;
   now?: () => number;
 }
+
+const SEALED_WITHOUT_KEY = "its body is sealed and no store.encryption key is configured to open it";
 
 /** The header a service can dedupe on, should an attempt whose 2xx was lost come again. */
 export const EVENT_ID_HEADER = "payguard-webhook-id";
@@ -105,7 +108,8 @@ export class Deliverer {
 
   private async attempt(endpoint: WebhookEndpoint, event: StoredEvent): Promise<void> {
     const started = this.now();
-    const failure = await this.post(endpoint, event);
+    // Sealed, and this store has no key to open it: never delivered as ciphertext.
+    const failure = event.headers[SEALED_EVENT] !== undefined ? SEALED_WITHOUT_KEY : await this.post(endpoint, event);
     const outcome = this.outcomeOf(event, failure);
     const result = outcome.state === "delivered" ? "delivered" : outcome.state === "dead" ? "dead" : "retry";
     this.deps.metrics.webhookDeliveries.inc({ gateway: event.gateway, result });
@@ -146,6 +150,7 @@ export class Deliverer {
   private outcomeOf(event: StoredEvent, failure: string | undefined): DeliveryOutcome {
     const now = this.now();
     if (failure === undefined) return { state: "delivered", at: now };
+    if (failure === SEALED_WITHOUT_KEY) return { state: "dead", at: now, error: failure };
     const { backoff, maxAge } = this.config.webhooks.delivery;
     if (now - event.receivedAt >= maxAge) return { state: "dead", at: now, error: failure };
     const ceiling = Math.min(backoff.max, backoff.initial * 2 ** Math.min(event.attempts, 30));

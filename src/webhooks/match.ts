@@ -7,13 +7,15 @@
  */
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
-import type { WebhookInbox } from "../store/types.js";
+import type { MatchCursor, WebhookInbox } from "../store/types.js";
 
 const BATCH = 200;
 
 export class LateMatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** where the last pass stopped: the next goes on from there (every waiting event gets its turn) */
+  private cursor: MatchCursor | undefined;
 
   constructor(
     private readonly config: Config,
@@ -35,8 +37,9 @@ export class LateMatcher {
   private tick(): void {
     if (this.running) return;
     this.running = this.inbox
-      .matchLate(Date.now(), BATCH)
-      .then((appended) => {
+      .matchLate(Date.now(), BATCH, this.cursor)
+      .then(({ appended, next }) => {
+        this.cursor = next;
         if (appended > 0) this.logger.info({ appended }, "webhooks: events that came before their payment settled it");
       })
       .catch((err: unknown) => this.logger.warn({ err }, "webhooks: could not match waiting events (the store); trying again"))

@@ -9,7 +9,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { WebhookInbox } from "../store/types.js";
 import { SCHEMES, type Scheme } from "./schemes/index.js";
-import type { Refusal } from "./schemes/verdict.js";
+import type { Refusal, Settles } from "./schemes/verdict.js";
 
 export interface WebhookDeps {
   inbox: WebhookInbox;
@@ -75,7 +75,7 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
     const event = { gateway: endpoint.gateway, eventId, endpoint: endpoint.path, receivedAt, body, headers };
     const settlement = settles.get(eventId);
     const result = await deps.inbox
-      .accept(event, settlement && { ...settlement, replica: deps.replica, ...lateMatch(receivedAt, deps) })
+      .accept(event, settlement && { ...settlement, replica: deps.replica, ...lateMatch(settlement, receivedAt, deps) })
       .catch((err: unknown) => {
         count("store_unavailable");
         throw err;
@@ -87,9 +87,13 @@ async function receive(incoming: IncomingMessage, endpoint: WebhookEndpoint, sch
   return scheme.acknowledgement;
 }
 
-/** Until when an event that names no payment yet is matched again (webhooks.lateMatch.window; 0: never). */
-function lateMatch(receivedAt: number, deps: WebhookDeps): { matchUntil?: number } {
-  return deps.lateMatchWindow > 0 ? { matchUntil: receivedAt + deps.lateMatchWindow } : {};
+/**
+ * Until when an event that names no payment yet is matched again (webhooks.lateMatch.window;
+ * 0: never). One that names nothing payguard could find (no link, no request id) never is.
+ */
+function lateMatch(settles: Settles, receivedAt: number, deps: WebhookDeps): { matchUntil?: number } {
+  const names = settles.links.length + settles.requestIds.length;
+  return deps.lateMatchWindow > 0 && names > 0 ? { matchUntil: receivedAt + deps.lateMatchWindow } : {};
 }
 
 /** The request's bytes, or 413 webhook_too_large once more than `maxBytes` arrived. */

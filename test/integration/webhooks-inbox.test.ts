@@ -18,6 +18,7 @@ import { json, send } from "../support/http.js";
 import { metric } from "../support/metrics.js";
 import { type Running, startChild, startInProcessYaml, writeTempConfig } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+import { until } from "../support/until.js";
 
 const STRIPE_SECRET = "whsec_inbox_test_0123456789";
 const ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
@@ -39,6 +40,19 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
 });
+
+/** payguard on `store` with `webhooks` as given (delivery fast enough to watch). */
+function fastConfig(store: string, webhooks: string): string {
+  return `
+server: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
+${store}
+gateways:
+  stripe: { url: "${gw.url}", upstream: { gateway: stripe } }
+${webhooks}
+`;
+}
 
 function payguardWith(store: string, extra = ""): Promise<Running> {
   return startInProcessYaml(`
@@ -208,6 +222,40 @@ describe("with store.encryption", () => {
       }
     } finally {
       await pg.close();
+    }
+  });
+});
+
+describe("sealed events no configured key opens", () => {
+  it("are dead-lettered, never delivered as ciphertext: with another key, and with none", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "payguard-inbox-rekeyed-")), "payguard.db");
+    const sealedWith = (key: string) => `store: { type: sqlite, path: "${file}", encryption: { key: "${key}" } }`;
+    const endpoint = `{ gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }`;
+    const fast = `webhooks: { host: 127.0.0.1, port: 0, delivery: { poll: 50ms, timeout: 1s, lease: 2s }, endpoints: [ ${endpoint} ] }`;
+    const first = await payguardWith(sealedWith(randomBytes(32).toString("base64")));
+    for (const id of ["evt_rekeyed_1", "evt_rekeyed_2"]) {
+      const payload = stripeEvent(id);
+      expect((await post(first, "/webhooks/stripe", payload, { "stripe-signature": stripeHeader(payload) })).status).toBe(200);
+    }
+    await first.close();
+
+    const rekeyed = await startInProcessYaml(fastConfig(sealedWith(randomBytes(32).toString("base64")), fast));
+    const inbox = () => rekeyed.pg.deps.store.webhooks as NonNullable<typeof rekeyed.pg.deps.store.webhooks>;
+    try {
+      await until(async () => (await inbox().event("stripe", "evt_rekeyed_1"))?.state === "dead", "dead with another key", 5000);
+      expect((await inbox().event("stripe", "evt_rekeyed_1"))?.lastError).toMatch(/cannot be opened with store.encryption's keys/);
+    } finally {
+      await rekeyed.close();
+    }
+
+    const keyless = await startInProcessYaml(fastConfig(`store: { type: sqlite, path: "${file}" }`, fast));
+    const plain = () => keyless.pg.deps.store.webhooks as NonNullable<typeof keyless.pg.deps.store.webhooks>;
+    try {
+      expect(await plain().redeliver("stripe", "evt_rekeyed_2", Date.now())).toBe(true);
+      await until(async () => (await plain().event("stripe", "evt_rekeyed_2"))?.attempts === 2, "tried without a key", 5000);
+      expect(await plain().event("stripe", "evt_rekeyed_2")).toMatchObject({ state: "dead", lastError: expect.stringMatching(/no store.encryption key/) });
+    } finally {
+      await keyless.close();
     }
   });
 });

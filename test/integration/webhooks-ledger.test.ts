@@ -191,6 +191,40 @@ webhooks:
       expect(rows[1]?.settledAt).toBeGreaterThanOrEqual(rows[0]?.settledAt as number);
     });
 
+    it("hundreds of events waiting for payments that never come do not starve a new one: every waiting event gets its turn", async () => {
+      const inbox = pg.pg.deps.store.webhooks as NonNullable<typeof pg.pg.deps.store.webhooks>;
+      const now = Date.now();
+      for (let i = 0; i < 250; i++) {
+        const event = {
+          gateway: "adyen",
+          eventId: `AUTHORISATION:NEVER_${type}_${i}:true`,
+          endpoint: "/webhooks/adyen",
+          receivedAt: now,
+          body: Buffer.from("{}"),
+          headers: {},
+        };
+        await inbox.accept(event, { outcome: "succeeded", links: [`never-${i}`], requestIds: [], replica: "r", matchUntil: now + 3_600_000 });
+      }
+      const reference = `starved-${randomUUID().slice(0, 8)}`;
+      let release = () => {};
+      adyenGw.script(steps.held(new Promise<void>((resolve) => (release = resolve)), { destroy: "now" }));
+      const paying = pay("adyen", randomUUID(), { reference, amount: { currency: "EUR", value: 900 }, merchantAccount: "M" });
+      await until(() => adyenGw.requests.some((r) => r.body.toString().includes(reference)), "the payment is at the gateway");
+      const item = {
+        pspReference: `PSP_LAST_${type}`,
+        merchantAccountCode: "M",
+        merchantReference: reference,
+        amount: { currency: "EUR", value: 900 },
+        eventCode: "AUTHORISATION",
+        success: "true",
+      };
+      expect((await adyenEvent(item)).status).toBe(200);
+      release();
+      expect((await paying).status).toBe(502);
+      const record = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      await until(async () => (await ledger(record)).length === 2, "the newest waiting event settled it", 5000);
+    });
+
     it("a Stripe payment is found by its Request-Id (succeeded) and by the key payguard forwarded (refunded)", async () => {
       const key = randomUUID();
       const requestId = `req_${randomUUID().slice(0, 8)}`;

@@ -12,13 +12,14 @@
 import { createHmac, sign } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { hmacValidator } from "@adyen/api-library";
 import { WebhooksHelper } from "square";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { adyenSettlements, verifyAdyen } from "../../src/webhooks/schemes/adyen.js";
 import { checkoutSettlement, verifyCheckout } from "../../src/webhooks/schemes/checkout.js";
-import { paypalSettlement, paypalSignedString, pinnedKeys, verifyPaypal } from "../../src/webhooks/schemes/paypal.js";
+import { paypalSettlement, paypalSignedString, pinnedKeys, TransmissionLog, verifyPaypal } from "../../src/webhooks/schemes/paypal.js";
 import { signSquare, squareSettlement, verifySquare } from "../../src/webhooks/schemes/square.js";
 import { signStripe, stripeSettlement, verifyStripe } from "../../src/webhooks/schemes/stripe.js";
 import { makeTestCa } from "../support/test-ca.js";
@@ -188,8 +189,10 @@ describe("PAYPAL-TRANSMISSION-SIG against a pinned certificate", () => {
       resource: { id: "42311647XV020574X", custom_id: "order-77" },
     }),
   );
-  const headersFor = (payload: Buffer, key = paypal.key, webhookId = WEBHOOK_ID) => {
-    const [id, time] = ["c4f40e30-7ec0-11ef-9e8b-1d8e9ae1a1c2", "2026-12-07T19:00:00Z"];
+  const SENT = "2026-12-07T19:00:00Z";
+  const NOW = Date.parse(SENT) + 2_000;
+  const headersFor = (payload: Buffer, key = paypal.key, webhookId = WEBHOOK_ID, id = "c4f40e30-7ec0-11ef-9e8b-1d8e9ae1a1c2") => {
+    const time = SENT;
     const signature = sign("sha256", Buffer.from(paypalSignedString(payload, id, time, webhookId)), key).toString("base64");
     return {
       "paypal-transmission-id": id,
@@ -207,7 +210,7 @@ describe("PAYPAL-TRANSMISSION-SIG against a pinned certificate", () => {
   });
 
   it("verifies with the pinned certificate's key, with the event's id", () => {
-    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, pinnedKeys(paypal.cert))).toEqual({
+    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, pinnedKeys(paypal.cert), NOW)).toEqual({
       ok: true,
       eventIds: ["WH-2WR32451HC0233532-67976317FL4543714"],
     });
@@ -216,20 +219,42 @@ describe("PAYPAL-TRANSMISSION-SIG against a pinned certificate", () => {
   it("a changed byte, another webhook id, a key not pinned, or a missing header is refused; PAYPAL-CERT-URL changes nothing", () => {
     const keys = pinnedKeys(paypal.cert);
     const changed = Buffer.from(body.toString().replace("order-77", "order-78"));
-    expect(verifyPaypal(changed, headersFor(body), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
-    expect(verifyPaypal(body, headersFor(body, paypal.key, "ANOTHER"), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
-    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyPaypal(changed, headersFor(body), WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyPaypal(body, headersFor(body, paypal.key, "ANOTHER"), WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "signature_invalid" });
+    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "signature_invalid" });
     const { "paypal-transmission-sig": _, ...unsigned } = headersFor(body);
-    expect(verifyPaypal(body, unsigned, WEBHOOK_ID, keys)).toEqual({ ok: false, refusal: "signature_missing" });
-    expect(verifyPaypal(body, { ...headersFor(body, other.key), "paypal-cert-url": "https://evil.example/cert.pem" }, WEBHOOK_ID, keys).ok).toBe(false);
+    expect(verifyPaypal(body, unsigned, WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "signature_missing" });
+    expect(verifyPaypal(body, { ...headersFor(body, other.key), "paypal-cert-url": "https://evil.example/cert.pem" }, WEBHOOK_ID, keys, NOW).ok).toBe(false);
   });
 
   it("a bundle pins several certificates (PayPal rotating): either verifies; a file without one is refused at load", () => {
     const bundle = pinnedKeys(`${paypal.cert}\n${other.cert}`);
-    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, bundle).ok).toBe(true);
+    expect(verifyPaypal(body, headersFor(body, other.key), WEBHOOK_ID, bundle, NOW).ok).toBe(true);
     const file = join(paypal.dir, "empty.pem");
     writeFileSync(file, "not a certificate");
     expect(() => pinnedKeys("not a certificate")).toThrow(/no PEM certificate/);
+  });
+
+  it("older than 300 s is stale; an unknown algorithm name (even an Object prototype's) is refused, not thrown", () => {
+    const keys = pinnedKeys(paypal.cert);
+    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, keys, Date.parse(SENT) + 301_000)).toEqual({ ok: false, refusal: "signature_stale" });
+    for (const algo of ["constructor", "toString", "MD5withRSA"])
+      expect(verifyPaypal(body, { ...headersFor(body), "paypal-auth-algo": algo }, WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "signature_invalid" });
+  });
+
+  it("the body is signed only through its CRC32: other bytes with the same CRC pass the signature, so a transmission id seen with other bytes is refused", () => {
+    const keys = pinnedKeys(paypal.cert);
+    const forged = Buffer.concat([Buffer.from('{"id":"WH-FORGED","event_type":"PAYMENT.CAPTURE.COMPLETED"}'), Buffer.alloc(4)]);
+    forged.set(crcSuffix(forged.subarray(0, -4), crc32(body)), forged.length - 4);
+    expect(crc32(forged)).toBe(crc32(body));
+    // the signature alone lets it through (it is not JSON here, so it fails later, as payload_invalid)
+    expect(verifyPaypal(forged, headersFor(body), WEBHOOK_ID, keys, NOW)).toEqual({ ok: false, refusal: "payload_invalid" });
+    const log = new TransmissionLog();
+    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, keys, NOW, log).ok).toBe(true);
+    expect(verifyPaypal(body, headersFor(body), WEBHOOK_ID, keys, NOW, log).ok).toBe(true); // the same transmission again: a duplicate, fine
+    expect(verifyPaypal(forged, headersFor(body), WEBHOOK_ID, keys, NOW, log)).toEqual({ ok: false, refusal: "signature_invalid" });
+    // once the window has passed, the transmission is stale anyway
+    expect(verifyPaypal(forged, headersFor(body), WEBHOOK_ID, keys, Date.parse(SENT) + 301_000, log)).toEqual({ ok: false, refusal: "signature_stale" });
   });
 
   it("settles by the purchase unit's custom_id: capture completed succeeded, denied failed, refunded; other types nothing", () => {
@@ -254,3 +279,27 @@ describe("what events settle", () => {
     expect([...adyenSettlements(body)]).toEqual([["REFUND:PSP_R:true", { outcome: "refunded", links: ["order-1"], requestIds: ["PSP_R", "PSP_P"] }]]);
   });
 });
+
+/** Four bytes that, appended to `prefix`, give the CRC-32 `want` (the CRC is linear: the classic table inversion). */
+function crcSuffix(prefix: Buffer, want: number): Buffer {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const byTopByte = new Map(table.map((value, index) => [value >>> 24, index]));
+  let reg = (want ^ 0xffffffff) >>> 0;
+  const indexes: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    const index = byTopByte.get(reg >>> 24) as number;
+    indexes.unshift(index);
+    reg = ((reg ^ (table[index] as number)) << 8) >>> 0;
+  }
+  let state = (crc32(prefix) ^ 0xffffffff) >>> 0;
+  const bytes = indexes.map((index) => {
+    const byte = (state ^ index) & 0xff;
+    state = ((state >>> 8) ^ (table[(state ^ byte) & 0xff] as number)) >>> 0;
+    return byte;
+  });
+  return Buffer.from(bytes);
+}

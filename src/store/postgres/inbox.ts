@@ -14,6 +14,7 @@ import {
   eventPage,
   eventValues,
   type NamedPayment,
+  nextCursor,
   REDELIVER_SET,
   SETTLE_SET,
   settledRow,
@@ -54,7 +55,7 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
     redeliver: `UPDATE ${table} SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))} WHERE gateway = $2 AND event_id = $3 AND (lease_until IS NULL OR lease_until <= $1::bigint)`,
     redeliverRange: `UPDATE ${table} e SET ${numbered(REDELIVER_SET.replace("?", "?::bigint"))}
       FROM (SELECT gateway, event_id FROM ${table} WHERE state = $2 AND ($3::text IS NULL OR gateway = $3) AND received_at >= $4::bigint AND received_at < $5::bigint
-            ORDER BY received_at LIMIT $6 FOR UPDATE SKIP LOCKED) r
+            ORDER BY received_at LIMIT $6 FOR UPDATE) r
       WHERE e.gateway = r.gateway AND e.event_id = r.event_id`,
     named: `SELECT record, route, method, path FROM ${schema}.ledger WHERE id IN (
       SELECT MAX(id) FROM ${schema}.ledger WHERE gateway = $1 AND state <> 'settled-by-event'
@@ -63,8 +64,9 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
     log: `INSERT INTO ${schema}.ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_PG_TYPES.map((c, i) => `$${i + 1}::${c}`).join(", ")})`,
     unmatched: `UPDATE ${table} SET settles = $1, match_until = $2::bigint WHERE gateway = $3 AND event_id = $4`,
     // Replicas matching at once never take the same event (SKIP LOCKED).
-    late: `SELECT gateway, event_id, received_at, settles FROM ${table} WHERE match_until IS NOT NULL AND match_until >= $1::bigint
-      LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    late: `SELECT gateway, event_id, received_at, match_until, settles FROM ${table}
+      WHERE match_until IS NOT NULL AND match_until >= $1::bigint AND (match_until, gateway, event_id) > ($2::bigint, $3, $4)
+      ORDER BY match_until, gateway, event_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
     matched: `UPDATE ${table} SET match_until = NULL WHERE gateway = $1 AND event_id = $2`,
     expired: `UPDATE ${table} SET match_until = NULL WHERE match_until IS NOT NULL AND match_until < $1::bigint`,
     applied: `SELECT 1 FROM ${schema}.ledger WHERE event_id = $1 AND record = $2 LIMIT 1`,
@@ -100,13 +102,14 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
         return "stored" as const;
       });
     },
-    async matchLate(now, limit) {
+    async matchLate(now, limit, after = [0, "", ""]) {
       await query(sql.expired, [now]);
       return transaction(async (client) => {
-        const { rows } = await client.query<UnmatchedRow>(sql.late, [now, limit]);
+        const { rows } = await client.query<UnmatchedRow>(sql.late, [now, ...after, limit]);
         let appended = 0;
         for (const row of rows) appended += await matchOne(client, row, now);
-        return appended;
+        const next = nextCursor(rows, limit);
+        return next ? { appended, next } : { appended };
       });
     },
     async event(gateway, eventId) {

@@ -4,7 +4,7 @@
  * delivery state the deliverer moves on (docs/webhooks.md). Times are epoch milliseconds. Pure.
  */
 import { decodeCursor, encodeCursor } from "../cursor.js";
-import type { DeliveryOutcome, EventSettlement, InboundEvent, LedgerEntry, StoredEvent, WebhookState } from "../types.js";
+import type { DeliveryOutcome, EventSettlement, InboundEvent, LedgerEntry, MatchCursor, StoredEvent, WebhookState } from "../types.js";
 
 export const EVENT_COLUMNS = ["gateway", "event_id", "endpoint", "received_at", "body", "headers", "next_attempt_at"] as const;
 
@@ -102,7 +102,14 @@ export interface UnmatchedRow {
   gateway: string;
   event_id: string;
   received_at: number | string;
+  match_until: number | string;
   settles: string;
+}
+
+/** Where a pass over `rows` (as many as its limit asked for, or fewer at the end) lets the next one go on. */
+export function nextCursor(rows: readonly UnmatchedRow[], limit: number): MatchCursor | undefined {
+  const last = rows.at(-1);
+  return rows.length === limit && last ? [Number(last.match_until), last.gateway, last.event_id] : undefined;
 }
 
 /** The `settled-by-event` row an event appends to a payment it names (`at`: when; its receipt unless matched later). */

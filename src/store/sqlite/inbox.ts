@@ -13,6 +13,7 @@ import {
   eventValues,
   type NamedPayment,
   NOT_LEASED,
+  nextCursor,
   REDELIVER_SET,
   SETTLE_SET,
   settledRow,
@@ -22,7 +23,7 @@ import {
   storedEventOf,
   type UnmatchedRow,
 } from "../sql/webhook-events.js";
-import type { DeliveryOutcome, EventQuery, EventRange, EventSettlement, InboundEvent, StoredEvent, WebhookInbox } from "../types.js";
+import type { DeliveryOutcome, EventQuery, EventRange, EventSettlement, InboundEvent, MatchCursor, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
 
 export class SqliteInbox implements WebhookInbox {
@@ -62,8 +63,10 @@ export class SqliteInbox implements WebhookInbox {
       ),
       log: db.prepare(`INSERT INTO ledger (${LEDGER_COLUMNS.join(", ")}) VALUES (${LEDGER_COLUMNS.map(() => "?").join(", ")})`),
       unmatched: db.prepare(`UPDATE webhook_events SET settles = ?, match_until = ? WHERE gateway = ? AND event_id = ?`),
-      late: db.prepare<[number, number], UnmatchedRow>(
-        "SELECT gateway, event_id, received_at, settles FROM webhook_events WHERE match_until IS NOT NULL AND match_until >= ? LIMIT ?",
+      late: db.prepare<[number, number, string, string, number], UnmatchedRow>(
+        `SELECT gateway, event_id, received_at, match_until, settles FROM webhook_events
+         WHERE match_until IS NOT NULL AND match_until >= ? AND (match_until, gateway, event_id) > (?, ?, ?)
+         ORDER BY match_until, gateway, event_id LIMIT ?`,
       ),
       matched: db.prepare("UPDATE webhook_events SET match_until = NULL WHERE gateway = ? AND event_id = ?"),
       expired: db.prepare("UPDATE webhook_events SET match_until = NULL WHERE match_until IS NOT NULL AND match_until < ?"),
@@ -88,11 +91,12 @@ export class SqliteInbox implements WebhookInbox {
       this.sql.unmatched.run(settlesJson(settlement), settlement.matchUntil, event.gateway, event.eventId);
   }
 
-  matchLate(now: number, limit: number): Promise<number> {
+  matchLate(now: number, limit: number, after: MatchCursor = [0, "", ""]): Promise<{ appended: number; next?: MatchCursor }> {
     return this.writes.run(() => {
       this.sql.expired.run(now);
       let appended = 0;
-      for (const row of this.sql.late.all(now, limit)) {
+      const rows = this.sql.late.all(now, ...after, limit);
+      for (const row of rows) {
         const event = { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) };
         const settlement = settlesOf(row.settles);
         const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
@@ -103,7 +107,8 @@ export class SqliteInbox implements WebhookInbox {
         }
         if (named.length > 0) this.sql.matched.run(event.gateway, event.eventId);
       }
-      return appended;
+      const next = nextCursor(rows, limit);
+      return next ? { appended, next } : { appended };
     });
   }
 

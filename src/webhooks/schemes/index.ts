@@ -11,7 +11,7 @@ import type { WebhookEndpoint } from "../../config/schema/webhooks.js";
 import type { WebhookScheme } from "../../config/webhooks.js";
 import { adyenSettlements, verifyAdyen } from "./adyen.js";
 import { checkoutSettlement, verifyCheckout } from "./checkout.js";
-import { PAYPAL_HEADERS, paypalSettlement, pinnedKeys, verifyPaypal } from "./paypal.js";
+import { PAYPAL_HEADERS, paypalSettlement, pinnedKeys, TransmissionLog, verifyPaypal } from "./paypal.js";
 import { SQUARE_SIGNATURE, signSquare, squareSettlement, verifySquare } from "./square.js";
 import { signStripe, stripeSettlement, verifyStripe } from "./stripe.js";
 import type { Settles, Verdict } from "./verdict.js";
@@ -32,6 +32,9 @@ export interface Scheme {
 
 /** The endpoint's secret (config/webhooks.ts refuses an endpoint of these schemes without one). */
 const secretOf = (endpoint: WebhookEndpoint): string => endpoint.secret ?? "";
+
+/** PayPal transmissions this process accepted recently (a reused id with other bytes is refused). */
+const transmissions = new TransmissionLog();
 
 /** PayPal's pinned keys per certificate file, loaded at startup (prepare). */
 const pinned = new Map<string, KeyObject[]>();
@@ -94,7 +97,7 @@ export const SCHEMES: Record<WebhookScheme, Scheme> = {
     }),
   },
   paypal: {
-    verify: (body, headers, endpoint) => verifyPaypal(body, headers, endpoint.webhookId ?? "", pinnedFor(endpoint)),
+    verify: (body, headers, endpoint, now) => verifyPaypal(body, headers, endpoint.webhookId ?? "", pinnedFor(endpoint), now, transmissions),
     // Forwarded as they came: PayPal signs with its own key, so the service verifies these
     // (with payguard's webhook id, or through PayPal's verify API).
     headers: ["content-type", ...PAYPAL_HEADERS, "user-agent"],

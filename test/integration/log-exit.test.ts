@@ -1,0 +1,27 @@
+/**
+ * Standard output is batched (src/log.ts): a process that logs and exits at once — as payguard
+ * does one tick after its shutdown — still writes every line, to a pipe, in order.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runNode } from "../support/payguard.js";
+
+describe("logs at exit", () => {
+  it("every line waiting in the batch is written before the process ends", async () => {
+    const script = join(mkdtempSync(join(tmpdir(), "payguard-log-exit-")), "exit.mjs");
+    const log = new URL("../../dist/log.js", import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { createLogger } from "${log}";\nconst logger = createLogger("info");\nfor (let i = 0; i < 500; i++) logger.info({ i }, "line");\nprocess.exit(0);\n`,
+    );
+    const { code, stdout } = await runNode(script, []);
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { i: number }).i);
+    expect(lines).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
+});
