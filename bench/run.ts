@@ -251,6 +251,8 @@ async function main(): Promise<void> {
         [payguard, scenarios.get],
         [gateway, scenarios.post],
         [payguard, scenarios.fresh],
+        // the durable stores' new-key tail, paced only (bench/TAIL.md)
+        ...(engine === "paced" ? [[payguardSqlite, scenarios.fresh] as const, ...(payguardPostgres ? [[payguardPostgres, scenarios.fresh] as const] : [])] : []),
       ] as const)
         fixedCells.push({ engine, target, scenario, samples: [] });
   const { rate, rateConnections } = params;
