@@ -252,7 +252,9 @@ async function main(): Promise<void> {
         [gateway, scenarios.post],
         [payguard, scenarios.fresh],
         // the durable stores' new-key tail, paced only (bench/TAIL.md)
-        ...(engine === "paced" ? [[payguardSqlite, scenarios.fresh] as const, ...(payguardPostgres ? [[payguardPostgres, scenarios.fresh] as const] : [])] : []),
+        ...(engine === "paced"
+          ? [[payguardSqlite, scenarios.fresh] as const, ...(payguardPostgres ? [[payguardPostgres, scenarios.fresh] as const] : [])]
+          : []),
       ] as const)
         fixedCells.push({ engine, target, scenario, samples: [] });
   const { rate, rateConnections } = params;
