@@ -11,7 +11,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { load, type Scenario } from "./load.js";
-import { killAll, startGateway, startPayguard, tempDir } from "./targets.js";
+import { runBench, startGateway, startPayguard, tempDir } from "./targets.js";
 
 const { values } = parseArgs({
   options: {
@@ -100,12 +100,4 @@ async function main(): Promise<void> {
   await Promise.all([gateway.stop(), payguard.stop()]);
 }
 
-process.on("exit", killAll);
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

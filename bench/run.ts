@@ -30,6 +30,7 @@ import {
   peakRssMiB,
   resetPeakRss,
   rssMiB,
+  runBench,
   startFloor,
   startGateway,
   startNginx,
@@ -302,11 +303,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -10,7 +10,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
-import { tempDir } from "./targets.js";
+import { runBench, tempDir } from "./targets.js";
 
 const { values } = parseArgs({ options: { keys: { type: "string", default: "2000" } } });
 const KEYS = Number(values.keys);
@@ -73,10 +73,4 @@ async function main(): Promise<void> {
   await store.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

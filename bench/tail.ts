@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { paced, type Scenario } from "./load.js";
-import { dropPostgresSchema, killAll, type PayguardProc, type Proc, startGateway, startPayguard } from "./targets.js";
+import { dropPostgresSchema, type PayguardProc, type Proc, runBench, startGateway, startPayguard } from "./targets.js";
 
 const { values } = parseArgs({
   options: {
@@ -141,12 +141,4 @@ async function main(): Promise<void> {
   if (stores.includes("postgres")) dropPostgresSchema(postgresUrl, schema);
 }
 
-process.on("exit", killAll);
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    killAll();
-    process.exit(1);
-  },
-);
+runBench(main);

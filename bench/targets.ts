@@ -34,6 +34,19 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+/** Runs a bench script's main: exit 0 after it, or print the error, stop every child and exit 1. */
+export function runBench(main: () => Promise<void>): void {
+  process.on("exit", killAll);
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+      killAll();
+      process.exit(1);
+    },
+  );
+}
+
 /** A running child: its pid (also its process group id) and a way to stop it. */
 export interface Proc {
   name: string;

@@ -41,20 +41,8 @@ afterAll(async () => {
   await gw?.close();
 });
 
-/** payguard on `store` with `webhooks` as given (delivery fast enough to watch). */
-function fastConfig(store: string, webhooks: string): string {
-  return `
-server: { host: 127.0.0.1, port: 0 }
-admin: { host: 127.0.0.1, port: 0 }
-shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
-${store}
-gateways:
-  stripe: { url: "${gw.url}", upstream: { gateway: stripe } }
-${webhooks}
-`;
-}
-
-function payguardWith(store: string, extra = ""): Promise<Running> {
+/** payguard on `store`; `delivery`: a webhooks.delivery line (default: the defaults). */
+function payguardWith(store: string, extra = "", delivery = ""): Promise<Running> {
   return startInProcessYaml(`
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
@@ -67,6 +55,7 @@ webhooks:
   host: 127.0.0.1
   port: 0
   maxBodySize: 64kb
+  ${delivery}
   endpoints:
     - { gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }
     - { gateway: adyen, path: /webhooks/adyen, secret: "${ADYEN_KEY}", deliverTo: "http://127.0.0.1:9/adyen" }
@@ -230,8 +219,7 @@ describe("sealed events no configured key opens", () => {
   it("are dead-lettered, never delivered as ciphertext: with another key, and with none", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "payguard-inbox-rekeyed-")), "payguard.db");
     const sealedWith = (key: string) => `store: { type: sqlite, path: "${file}", encryption: { key: "${key}" } }`;
-    const endpoint = `{ gateway: stripe, path: /webhooks/stripe, secret: "${STRIPE_SECRET}", deliverTo: "http://127.0.0.1:9/stripe" }`;
-    const fast = `webhooks: { host: 127.0.0.1, port: 0, delivery: { poll: 50ms, timeout: 1s, lease: 2s }, endpoints: [ ${endpoint} ] }`;
+    const fast = "delivery: { poll: 50ms, timeout: 1s, lease: 2s }";
     const first = await payguardWith(sealedWith(randomBytes(32).toString("base64")));
     for (const id of ["evt_rekeyed_1", "evt_rekeyed_2"]) {
       const payload = stripeEvent(id);
@@ -239,7 +227,7 @@ describe("sealed events no configured key opens", () => {
     }
     await first.close();
 
-    const rekeyed = await startInProcessYaml(fastConfig(sealedWith(randomBytes(32).toString("base64")), fast));
+    const rekeyed = await payguardWith(sealedWith(randomBytes(32).toString("base64")), "", fast);
     const inbox = () => rekeyed.pg.deps.store.webhooks as NonNullable<typeof rekeyed.pg.deps.store.webhooks>;
     try {
       await until(async () => (await inbox().event("stripe", "evt_rekeyed_1"))?.state === "dead", "dead with another key", 5000);
@@ -248,7 +236,7 @@ describe("sealed events no configured key opens", () => {
       await rekeyed.close();
     }
 
-    const keyless = await startInProcessYaml(fastConfig(`store: { type: sqlite, path: "${file}" }`, fast));
+    const keyless = await payguardWith(`store: { type: sqlite, path: "${file}" }`, "", fast);
     const plain = () => keyless.pg.deps.store.webhooks as NonNullable<typeof keyless.pg.deps.store.webhooks>;
     try {
       expect(await plain().redeliver("stripe", "evt_rekeyed_2", Date.now())).toBe(true);

@@ -162,25 +162,26 @@ webhooks:
       }
     });
 
-    it("an event that comes while payguard still waits on the gateway settles the payment once it is flagged indeterminate, once", async () => {
-      const reference = `early-${randomUUID().slice(0, 8)}`;
+    /**
+     * An Adyen payment held at the gateway while its AUTHORISATION arrives (naming no payment
+     * yet: no ledger row before the attempt ends), then reset: flagged indeterminate. Its record.
+     */
+    async function earlyEventThenIndeterminate(reference: string, pspReference: string): Promise<string> {
       let release = () => {};
       adyenGw.script(steps.held(new Promise<void>((resolve) => (release = resolve)), { destroy: "now" }));
-      const paying = pay("adyen", randomUUID(), { reference, amount: { currency: "EUR", value: 700 }, merchantAccount: "M" });
+      const amount = { currency: "EUR", value: 700 };
+      const paying = pay("adyen", randomUUID(), { reference, amount, merchantAccount: "M" });
       await until(() => adyenGw.requests.some((r) => r.body.toString().includes(reference)), "the payment is at the gateway");
-      const item = {
-        pspReference: `PSP_EARLY_${type}`,
-        merchantAccountCode: "M",
-        merchantReference: reference,
-        amount: { currency: "EUR", value: 700 },
-        eventCode: "AUTHORISATION",
-        success: "true",
-      };
-      expect((await adyenEvent(item)).status).toBe(200); // names no payment yet: no ledger row before the attempt ends
+      const item = { pspReference, merchantAccountCode: "M", merchantReference: reference, amount, eventCode: "AUTHORISATION", success: "true" };
+      expect((await adyenEvent(item)).status).toBe(200);
       expect(await ledgerByLink(reference)).toBeUndefined();
       release();
       expect((await paying).status).toBe(502);
-      const record = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      return ((await ledgerByLink(reference)) as LedgerEntry).record;
+    }
+
+    it("an event that comes while payguard still waits on the gateway settles the payment once it is flagged indeterminate, once", async () => {
+      const record = await earlyEventThenIndeterminate(`early-${randomUUID().slice(0, 8)}`, `PSP_EARLY_${type}`);
       await until(async () => (await ledger(record)).length === 2, "the waiting event settled it", 5000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const rows = await ledger(record);
@@ -205,23 +206,7 @@ webhooks:
         };
         await inbox.accept(event, { outcome: "succeeded", links: [`never-${i}`], requestIds: [], replica: "r", matchUntil: now + 3_600_000 });
       }
-      const reference = `starved-${randomUUID().slice(0, 8)}`;
-      let release = () => {};
-      adyenGw.script(steps.held(new Promise<void>((resolve) => (release = resolve)), { destroy: "now" }));
-      const paying = pay("adyen", randomUUID(), { reference, amount: { currency: "EUR", value: 900 }, merchantAccount: "M" });
-      await until(() => adyenGw.requests.some((r) => r.body.toString().includes(reference)), "the payment is at the gateway");
-      const item = {
-        pspReference: `PSP_LAST_${type}`,
-        merchantAccountCode: "M",
-        merchantReference: reference,
-        amount: { currency: "EUR", value: 900 },
-        eventCode: "AUTHORISATION",
-        success: "true",
-      };
-      expect((await adyenEvent(item)).status).toBe(200);
-      release();
-      expect((await paying).status).toBe(502);
-      const record = ((await ledgerByLink(reference)) as LedgerEntry).record;
+      const record = await earlyEventThenIndeterminate(`starved-${randomUUID().slice(0, 8)}`, `PSP_LAST_${type}`);
       await until(async () => (await ledger(record)).length === 2, "the newest waiting event settled it", 5000);
     });
 
