@@ -153,7 +153,7 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
 async function buildDeps(config: Config, options: StartOptions): Promise<AppDeps> {
   const logger = options.logger ?? createLogger(config.log.level);
   const metrics = options.metrics ?? createMetrics();
-  const store: ReadyStore = options.store ?? (await createStore(config.store, { metrics, logger }));
+  const store: ReadyStore = options.store ?? (await createStore(config.store, { metrics, logger, settles: config.webhooks.endpoints.length > 0 }));
   metrics.observeStore(() => store.stats());
   metrics.observeBufferedBodies(bufferedBodyBytes);
   const settlements = new Settlements();

@@ -16,7 +16,8 @@ import { sealedStore } from "./sealing.js";
 import { createSharedStore, type ReadyStore } from "./shared/store.js";
 import { openSqliteStore } from "./sqlite/store.js";
 
-export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger }): Promise<ReadyStore> {
+/** `settles`: webhook endpoints are configured, so events settle the ledger (SQLite keeps the indexes they need). */
+export async function createStore(config: StoreConfig, deps: { metrics: Metrics; logger: Logger; settles?: boolean }): Promise<ReadyStore> {
   switch (config.type) {
     case "redis": {
       const { createRedisStore } = await import("./redis/store.js");
@@ -49,6 +50,7 @@ export async function createStore(config: StoreConfig, deps: { metrics: Metrics;
         path: config.path,
         synchronous: config.synchronous,
         ledgerRetentionMs: config.ledger.retention,
+        settles: deps.settles ?? false,
         onWritable: (writable, reason) => {
           if (writable) deps.logger.info("store: the SQLite file takes writes again; ready");
           else deps.logger.error({ reason }, "store: the SQLite file cannot take writes; not ready until a write commits");

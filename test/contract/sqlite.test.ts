@@ -72,6 +72,40 @@ describe("sqlite store specifics", () => {
     after.close();
   });
 
+  it("the settlement indexes exist only where webhook events settle: created over the rows there, used by the settling query, dropped when webhooks go", async () => {
+    const path = freshPath();
+    const indexes = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ledger_by_%' ORDER BY name").all() as { name: string }[]).map(
+          (r) => r.name,
+        );
+      } finally {
+        db.close();
+      }
+    };
+    const open = (settles: boolean) => openSqliteStore({ path, synchronous: "normal", ledgerRetentionMs: 86_400_000, settles });
+    await (await open(false)).close();
+    expect(indexes()).toEqual(["ledger_by_event", "ledger_by_record", "ledger_by_state", "ledger_by_time"]);
+    await (await open(true)).close();
+    expect(indexes()).toEqual(["ledger_by_event", "ledger_by_gateway_request", "ledger_by_link", "ledger_by_record", "ledger_by_state", "ledger_by_time"]);
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT record FROM ledger WHERE gateway = ? AND (link IN (SELECT value FROM json_each(?)) OR gateway_request_id IN (SELECT value FROM json_each(?)))`,
+        )
+        .all("adyen", "[]", "[]") as { detail: string }[];
+      const details = plan.map((p) => p.detail).join("; ");
+      expect(details).toContain("ledger_by_link");
+      expect(details).toContain("ledger_by_gateway_request");
+    } finally {
+      db.close();
+    }
+    await (await open(false)).close();
+    expect(indexes()).not.toContain("ledger_by_link");
+  });
+
   it("group commit: writes of one turn commit together, each resolves only once committed, a failing one rejects alone", async () => {
     const path = freshPath();
     const db = new Database(path);

@@ -14,11 +14,11 @@ import { openDatabase } from "./driver.js";
 import { reasonOf } from "./health.js";
 import { PROBE, prepare, type Synchronous } from "./schema.js";
 
-/** The open, migrated, writable database at `path`; `now` is written as the probe's time. */
-export function openWritable(path: string, synchronous: Synchronous, now: number): Database.Database {
+/** The open, migrated, writable database at `path` (`settles`: webhook events settle its ledger); `now` is written as the probe's time. */
+export function openWritable(path: string, synchronous: Synchronous, now: number, settles = false): Database.Database {
   const db = openFile(path);
   try {
-    prepare(db, synchronous);
+    prepare(db, synchronous, settles);
     db.prepare(PROBE).run(now);
     return db;
   } catch (err) {

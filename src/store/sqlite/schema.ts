@@ -115,7 +115,25 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE webhook_events ADD COLUMN match_until INTEGER;
    CREATE INDEX webhook_events_unmatched ON webhook_events (match_until) WHERE match_until IS NOT NULL;
    CREATE INDEX ledger_by_event ON ledger (event_id) WHERE event_id IS NOT NULL;`,
+  // 9: the indexes events settle payments by are kept only where events settle: two B-trees
+  //    fewer to write per payment elsewhere (bench/TAIL.md, "pages per new key"); see
+  //    settlementIndexes.
+  `DROP INDEX ledger_by_gateway_request;
+   DROP INDEX ledger_by_link;`,
 ];
+
+/**
+ * The ledger's indexes by link and by the gateway's request id, which webhook events settle
+ * payments by (inbox.ts): created when webhook endpoints are configured (once, over the rows
+ * already there), dropped when they are not, so a payment without them writes two B-trees
+ * fewer.
+ */
+export function settlementIndexes(db: Database, wanted: boolean): void {
+  if (wanted)
+    db.exec(`CREATE INDEX IF NOT EXISTS ledger_by_link ON ledger (link);
+      CREATE INDEX IF NOT EXISTS ledger_by_gateway_request ON ledger (gateway_request_id);`);
+  else db.exec("DROP INDEX IF EXISTS ledger_by_link; DROP INDEX IF EXISTS ledger_by_gateway_request;");
+}
 
 /** The write that proves the file takes writes; its one parameter is now, epoch ms. */
 export const PROBE = "INSERT INTO write_probe (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at";
@@ -123,7 +141,7 @@ export const PROBE = "INSERT INTO write_probe (id, written_at) VALUES (1, ?) ON 
 /** Journaling and the durability of a commit: `normal` survives a crash of payguard, `full` also a power cut. */
 export type Synchronous = "normal" | "full";
 
-export function prepare(db: Database, synchronous: Synchronous): void {
+export function prepare(db: Database, synchronous: Synchronous, settles = false): void {
   db.pragma("journal_mode = WAL");
   db.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
   // Another process holding the write lock (a second payguard on the same file): wait a bit.
@@ -131,6 +149,7 @@ export function prepare(db: Database, synchronous: Synchronous): void {
   // Checkpoints are the background thread's (background.ts), on a thread of their own.
   db.pragma("wal_autocheckpoint = 0");
   applyMigrations(db, MIGRATIONS);
+  settlementIndexes(db, settles);
 }
 
 /** Runs the migrations past the file's user_version, each in a transaction of its own with its version bump. */

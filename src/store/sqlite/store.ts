@@ -47,6 +47,8 @@ export interface SqliteStoreOptions {
   probeEveryMs?: number;
   /** told each time the store stops or starts taking writes, with SQLite's reason when it stops */
   onWritable?: (writable: boolean, reason?: string) => void;
+  /** webhook events settle the ledger (endpoints are configured): keep the indexes they need */
+  settles?: boolean;
 }
 
 /** The SQLite store, and whether it can take a claim now (for /readyz). */
@@ -99,7 +101,7 @@ class SqliteRecords {
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
-    this.db = openWritable(options.path, options.synchronous, this.now());
+    this.db = openWritable(options.path, options.synchronous, this.now(), options.settles);
     this.sql = statementsOf(this.db);
     this.health = new WriteHealth(options.onWritable);
     this.writes = new GroupCommit(this.db, (err) => this.health.refused(err));
