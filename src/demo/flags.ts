@@ -25,6 +25,8 @@ export const USAGE = `npm run demo -- [flags]    (or: node dist/demo/main.js [fl
 
 Runs the same payments against a simulated, misbehaving payment gateway twice — directly,
 then through payguard — and compares what the gateway charged with what the clients learned.
+Through payguard the gateway also posts each charge's webhook event (late, duplicated): the
+payments flagged indeterminate are settled by them.
 
   --payments N          payments per run (default 300)
   --concurrency N       concurrent clients (default 24)
