@@ -19,10 +19,10 @@ import {
   SETTLE_SET,
   settledRow,
   settlesJson,
-  settlesOf,
   settleValues,
   storedEventOf,
   type UnmatchedRow,
+  unmatchedOf,
 } from "../sql/webhook-events.js";
 import type { EventSettlement, InboundEvent, WebhookInbox } from "../types.js";
 
@@ -73,8 +73,7 @@ export function postgresInbox(query: Query, transaction: Transaction, schema: st
   };
   /** Inside a transaction: a settled-by-event row for each payment an unmatched event now names, once; how many. */
   async function matchOne(client: pg.PoolClient, row: UnmatchedRow, now: number): Promise<number> {
-    const event = { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) };
-    const settlement = settlesOf(row.settles);
+    const { event, settlement } = unmatchedOf(row);
     const { rows } = await client.query<NamedPayment>(sql.named, [event.gateway, settlement.links, settlement.requestIds]);
     let appended = 0;
     for (const payment of rows) {

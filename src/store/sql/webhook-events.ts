@@ -106,6 +106,11 @@ export interface UnmatchedRow {
   settles: string;
 }
 
+/** A waiting event as the ledger row it appends names it, and what it says. */
+export function unmatchedOf(row: UnmatchedRow): { event: Pick<InboundEvent, "gateway" | "eventId" | "receivedAt">; settlement: EventSettlement } {
+  return { event: { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) }, settlement: settlesOf(row.settles) };
+}
+
 /** Where a pass over `rows` (as many as its limit asked for, or fewer at the end) lets the next one go on. */
 export function nextCursor(rows: readonly UnmatchedRow[], limit: number): MatchCursor | undefined {
   const last = rows.at(-1);

@@ -18,10 +18,10 @@ import {
   SETTLE_SET,
   settledRow,
   settlesJson,
-  settlesOf,
   settleValues,
   storedEventOf,
   type UnmatchedRow,
+  unmatchedOf,
 } from "../sql/webhook-events.js";
 import type { DeliveryOutcome, EventQuery, EventRange, EventSettlement, InboundEvent, MatchCursor, StoredEvent, WebhookInbox } from "../types.js";
 import type { GroupCommit } from "./group-commit.js";
@@ -96,20 +96,24 @@ export class SqliteInbox implements WebhookInbox {
       this.sql.expired.run(now);
       let appended = 0;
       const rows = this.sql.late.all(now, ...after, limit);
-      for (const row of rows) {
-        const event = { gateway: row.gateway, eventId: row.event_id, receivedAt: Number(row.received_at) };
-        const settlement = settlesOf(row.settles);
-        const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
-        for (const payment of named) {
-          if (this.sql.applied.get(event.eventId, payment.record)) continue;
-          this.sql.log.run(...ledgerValues(settledRow(event, payment, settlement, now)));
-          appended++;
-        }
-        if (named.length > 0) this.sql.matched.run(event.gateway, event.eventId);
-      }
+      for (const row of rows) appended += this.matchOne(row, now);
       const next = nextCursor(rows, limit);
       return next ? { appended, next } : { appended };
     });
+  }
+
+  /** Inside matchLate's write: a settled-by-event row for each payment a waiting event now names, once; how many. */
+  private matchOne(row: UnmatchedRow, now: number): number {
+    const { event, settlement } = unmatchedOf(row);
+    const named = this.sql.named.all(event.gateway, JSON.stringify(settlement.links), JSON.stringify(settlement.requestIds));
+    let appended = 0;
+    for (const payment of named) {
+      if (this.sql.applied.get(event.eventId, payment.record)) continue;
+      this.sql.log.run(...ledgerValues(settledRow(event, payment, settlement, now)));
+      appended++;
+    }
+    if (named.length > 0) this.sql.matched.run(event.gateway, event.eventId);
+    return appended;
   }
 
   async event(gateway: string, eventId: string) {
