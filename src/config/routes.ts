@@ -11,6 +11,8 @@ import type { GatewayConfig, IdempotencyConfig, ResilienceConfig } from "./schem
 export interface RoutePolicy {
   /** Metrics/log label: the route's `name`, `route-<index>`, or `default`. */
   readonly name: string;
+  /** the route's path pattern (`/v1/charges/:id`); none for the default route */
+  readonly path?: string;
   readonly resilience: ResilienceConfig;
   readonly idempotency: IdempotencyConfig;
   /** whether a (normalised) path is in `idempotency.exempt`: never keyed */
@@ -41,6 +43,7 @@ export function compileRoutes(config: GatewayConfig, label = ""): RouteTable {
     const idempotency = mergeDefined(config.idempotency, route.idempotency);
     return {
       name: label + (route.name ?? `route-${index}`),
+      path: route.path,
       resilience: mergeDefined(config.resilience, route.resilience),
       idempotency,
       exempt: pathMatcher(idempotency.exempt),

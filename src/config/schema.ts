@@ -15,6 +15,7 @@ import { resilienceSection } from "./schema/resilience.js";
 import { routeSchema } from "./schema/routes.js";
 import { adminSection, interceptSection, logSection, reloadSection, serverSection, shutdownSection } from "./schema/service.js";
 import { storeSection } from "./schema/store.js";
+import { tracingSection } from "./schema/tracing.js";
 import { upstreamSection } from "./schema/upstream.js";
 import { webhooksSection } from "./schema/webhooks.js";
 
@@ -26,6 +27,7 @@ const sections = {
   shutdown: shutdownSection,
   reload: reloadSection,
   log: logSection,
+  tracing: tracingSection,
   resilience: resilienceSection("defaults"),
   idempotency: idempotencySection("defaults"),
   store: storeSection,
@@ -75,4 +77,5 @@ export type Config = GatewayConfig & { gateways: readonly GatewaySpec[] };
 export type ResilienceConfig = Config["resilience"];
 export type IdempotencyConfig = Config["idempotency"];
 export type StoreConfig = Config["store"];
+export type TracingConfig = Config["tracing"];
 export type StatusMatcher = z.output<typeof statusMatcher>;

@@ -57,6 +57,11 @@ export interface Metrics {
   readonly storeFallbacks: Counter;
   /** Journal entries written back to the shared store, by result. */
   readonly journalReplays: Counter<"result">;
+  /**
+   * Spans leaving payguard's span processor, by result: exported, dropped (the export queue
+   * was full: tracing.maxQueueSize), export_failed. Only with tracing on.
+   */
+  readonly traceSpans: Counter<"result">;
   /** Point the journal gauges (backlog, bytes, at its cap) at a journal. */
   observeJournal(journal: () => { entries: number; bytes: number; full: boolean }): void;
   /** Point the pending-settlements gauge (answers the store has not taken yet) at its count. */
@@ -96,6 +101,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "payguard_webhook_deliveries_total",
       help: "Webhook delivery attempts to the service, by gateway and result (delivered, retry, dead).",
       labelNames: ["gateway", "result"],
+      registers: [registry],
+    }),
+    traceSpans: new Counter({
+      name: "payguard_trace_spans_total",
+      help: "Spans leaving the span processor (tracing on), by result: exported, dropped (queue full), export_failed.",
+      labelNames: ["result"],
       registers: [registry],
     }),
     webhooksReceived: new Counter({

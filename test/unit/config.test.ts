@@ -33,6 +33,8 @@ describe("config defaults", () => {
       shutdown: { readinessDelay: 2000, drainTimeout: 30_000, settleTimeout: 30_000 },
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
+      // traces are off, and then not loaded
+      tracing: { enabled: false, maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelay: 1_000, exportTimeout: 10_000 },
       // interception is off until intercept.ca is set
       intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000, passThrough: [] },
       webhooks: {

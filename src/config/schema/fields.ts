@@ -70,3 +70,12 @@ export const fieldPointer = z.union([
 
 /** A path pattern in the routes' syntax: "/v1/oauth2/token", "/v1/charges/:id", "/v1/*". */
 export const pathPattern = z.string().startsWith("/", "must start with '/'");
+
+/** An absolute http(s) URL (a refine, not z.url(): the chart's JSON schema has no `uri` format). */
+export function isHttpUrl(value: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}

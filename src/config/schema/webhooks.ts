@@ -5,7 +5,7 @@
  * gateways and stores may have them is checked with the gateways (config/webhooks.ts).
  */
 import { z } from "zod";
-import { duration, int, port, size } from "./fields.js";
+import { duration, int, isHttpUrl, port, size } from "./fields.js";
 
 /** The signature schemes payguard verifies (src/webhooks/schemes/). */
 export const WEBHOOK_SCHEMES = ["stripe", "adyen", "checkout", "square", "paypal"] as const;
@@ -67,11 +67,3 @@ export const webhooksSection = z
     lateMatch: z.strictObject({ window: duration().default(3_600_000), every: duration({ min: 10 }).default(1000) }).prefault({}),
   })
   .prefault({});
-
-function isHttpUrl(value: string): boolean {
-  try {
-    return ["http:", "https:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}

@@ -1,0 +1,29 @@
+/**
+ * `tracing`: OpenTelemetry traces over OTLP/HTTP. Off by default, and then not loaded. A key
+ * left unset here falls to the OpenTelemetry environment variable that sets it
+ * (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER[_ARG]`):
+ * what is written in the file wins, as the OpenTelemetry SDKs let code configuration win.
+ */
+import { z } from "zod";
+import { duration, isHttpUrl } from "./fields.js";
+
+export const tracingSection = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** where spans are posted (OTLP/HTTP, JSON), e.g. http://otel-collector:4318/v1/traces; else the environment's, else http://localhost:4318/v1/traces */
+    endpoint: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
+    /** `service.name` of every span; else OTEL_SERVICE_NAME, else "payguard" */
+    serviceName: z.string().min(1).optional(),
+    /** the share of new traces sampled (0–1); a client's `traceparent` decides for its own trace. Else OTEL_TRACES_SAMPLER[_ARG], else 1 */
+    sampleRatio: z.number().min(0).max(1).optional(),
+    /** spans waiting for export; once full, new spans are dropped and counted (payguard_trace_spans_total{result="dropped"}) */
+    maxQueueSize: z.number().int().min(1).max(1_000_000).default(2048),
+    /** spans per export request */
+    maxExportBatchSize: z.number().int().min(1).default(512),
+    /** how long a span may wait for its batch */
+    scheduledDelay: duration({ min: 1 }).default(1_000),
+    /** one export request's limit */
+    exportTimeout: duration({ min: 1 }).default(10_000),
+  })
+  .refine((t) => t.maxExportBatchSize <= t.maxQueueSize, { message: "must not exceed maxQueueSize", path: ["maxExportBatchSize"] })
+  .prefault({});

@@ -1,0 +1,118 @@
+/**
+ * Tracing on: the OpenTelemetry SDK behind tracing/types.ts. Loaded by tracing/load.ts only
+ * when `tracing.enabled` is true. Contexts are passed explicitly (a span hands its context to
+ * its children): no global context manager, no async hooks on the hot path.
+ *
+ * - Parent-based sampling: a client's `traceparent` decides for its trace; a new trace is
+ *   sampled at `tracing.sampleRatio` (else OTEL_TRACES_SAMPLER[_ARG], else always).
+ * - Export: OTLP/HTTP through a BatchSpanProcessor with a bounded queue; the processor's own
+ *   self-observability counter feeds payguard_trace_spans_total (span-counter.ts).
+ */
+import {
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  SpanKind as OtelKind,
+  type Span as OtelSpan,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace";
+import { BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import type { TracingConfig } from "../config/schema.js";
+import type { Metrics } from "../metrics/registry.js";
+import { spanCounter } from "./span-counter.js";
+import type { Attributes, Span, SpanKind, Tracing } from "./types.js";
+
+const KINDS: Record<SpanKind, OtelKind> = { server: OtelKind.SERVER, client: OtelKind.CLIENT, internal: OtelKind.INTERNAL };
+
+export function createTracing(config: TracingConfig, metrics: Pick<Metrics, "traceSpans">): Tracing {
+  const exporter = new OTLPTraceExporter({
+    ...(config.endpoint === undefined ? {} : { url: config.endpoint }),
+    timeoutMillis: config.exportTimeout,
+  });
+  // sdk-trace's processor takes the self-observability meter; sdk-trace-base's provider reads
+  // OTEL_TRACES_SAMPLER[_ARG] where the file sets no ratio.
+  const processor = new BatchSpanProcessor({
+    exporter,
+    maxQueueSize: config.maxQueueSize,
+    maxExportBatchSize: config.maxExportBatchSize,
+    scheduledDelayMillis: config.scheduledDelay,
+    exportTimeoutMillis: config.exportTimeout,
+    selfObsMeterProvider: spanCounter(metrics.traceSpans),
+  });
+  const provider = new BasicTracerProvider({
+    resource: resourceOf(config),
+    spanProcessors: [processor],
+    ...samplerOf(config),
+  });
+  const tracer = provider.getTracer("payguard");
+  const propagator = new W3CTraceContextPropagator();
+
+  const start = (name: string, kind: SpanKind, parent: Context, attributes?: Attributes): Span => {
+    const span = tracer.startSpan(name, { kind: KINDS[kind], ...(attributes === undefined ? {} : { attributes: defined(attributes) }) }, parent);
+    return handle(span, trace.setSpan(parent, span));
+  };
+
+  const handle = (span: OtelSpan, context: Context): Span => ({
+    traceId: span.spanContext().traceId,
+    child: (name, kind, attributes) => start(name, kind, context, attributes),
+    set: (attributes) => void span.setAttributes(defined(attributes)),
+    rename: (name) => void span.updateName(name),
+    propagation() {
+      const carrier: Record<string, string> = {};
+      propagator.inject(context, carrier, defaultTextMapSetter);
+      return Object.entries(carrier).flat();
+    },
+    end(error) {
+      if (error !== undefined) {
+        span.setAttribute(ATTR_ERROR_TYPE, error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    },
+  });
+
+  return {
+    request(method, headers) {
+      const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+      return start(method, "server", parent);
+    },
+    root: (name, kind, attributes) => start(name, kind, ROOT_CONTEXT, attributes),
+    async shutdown(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([provider.shutdown().catch(() => {}), late]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** service.name: the file's, else OTEL_SERVICE_NAME's, else "payguard"; OTEL_RESOURCE_ATTRIBUTES add to it. */
+function resourceOf(config: TracingConfig) {
+  const fromEnv = detectResources({ detectors: [envDetector] });
+  const name = config.serviceName ?? (fromEnv.attributes[ATTR_SERVICE_NAME] as string | undefined) ?? "payguard";
+  return fromEnv.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: name }));
+}
+
+/** The file's ratio wins; without one, the SDK reads OTEL_TRACES_SAMPLER[_ARG] (default: parent-based, always on). */
+function samplerOf(config: TracingConfig) {
+  if (config.sampleRatio === undefined) return {};
+  return { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }) };
+}
+
+function defined(attributes: Attributes): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const name in attributes) {
+    const value = attributes[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
