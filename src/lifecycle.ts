@@ -10,10 +10,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config/schema.js";
 import type { AppDeps } from "./pipeline/context.js";
 
-export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "live" | "store" | "settlements"> {
+export interface Drainable extends Pick<AppDeps, "lifecycle" | "logger" | "live" | "store" | "settlements" | "tracing"> {
   proxyServer: Server;
   adminServer: Server;
 }
+
+/** How long shutdown waits for the last spans to be exported. */
+const TRACE_FLUSH_MS = 5_000;
 
 export async function drain(target: Drainable, shutdown: Config["shutdown"]): Promise<{ drained: boolean }> {
   const { lifecycle, logger, proxyServer, adminServer, live, store, settlements } = target;
@@ -46,6 +49,8 @@ export async function drain(target: Drainable, shutdown: Config["shutdown"]): Pr
   }
   await Promise.all(live.upstreams().map((upstream) => upstream.close()));
   await store.close();
+  // the spans of the last requests and settlements, exported within a bound
+  await target.tracing?.shutdown(TRACE_FLUSH_MS);
   adminServer.closeAllConnections();
   await new Promise<void>((resolve) => adminServer.close(() => resolve()));
   logger.info({ drained: !timedOut }, "shutdown: done");

@@ -25,6 +25,7 @@ import { createStore } from "./store/create.js";
 import type { ReadyStore } from "./store/shared/store.js";
 import type { WebhookInbox } from "./store/types.js";
 import type { Interception, Terminate } from "./tls/intercept.js";
+import { loadTracing } from "./tracing/load.js";
 import { Deliverer } from "./webhooks/deliver.js";
 import { LateMatcher } from "./webhooks/match.js";
 import { buildWebhookApp } from "./webhooks/receive.js";
@@ -74,6 +75,7 @@ const RESTART_ONLY: ReadonlyArray<(c: Config) => [string, unknown]> = [
   (c) => ["gateways.*.port", c.gateways.map((g) => [g.name, g.port])],
   (c) => ["intercept", c.intercept],
   (c) => ["webhooks", c.webhooks],
+  (c) => ["tracing", c.tracing],
 ];
 
 export function restartRequired(running: Config, next: Config): string[] {
@@ -166,6 +168,8 @@ async function buildDeps(config: Config, options: StartOptions): Promise<AppDeps
     store,
     settlements,
     replica: process.env.PAYGUARD_REPLICA || hostname(),
+    // off: undefined, and no OpenTelemetry module is loaded (tracing/load.ts)
+    tracing: await loadTracing(config.tracing, metrics),
   };
   metrics.configGeneration.set(1);
   return deps;
@@ -264,7 +268,7 @@ function inboxFor(config: Config, deps: AppDeps): WebhookInbox | undefined {
 
 function delivererFor(config: Config, deps: AppDeps): Deliverer | undefined {
   const inbox = inboxFor(config, deps);
-  return inbox && new Deliverer(config, { inbox, metrics: deps.metrics, logger: deps.logger, replica: deps.replica });
+  return inbox && new Deliverer(config, { inbox, metrics: deps.metrics, logger: deps.logger, replica: deps.replica, tracing: deps.tracing });
 }
 
 /** The webhook listener, when endpoints are configured. */

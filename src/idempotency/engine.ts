@@ -17,6 +17,7 @@ import {
   type LedgerEntry,
   type StoredResponse,
 } from "../store/types.js";
+import type { Span } from "../tracing/types.js";
 import type { Fields } from "./fields.js";
 import type { Settlement } from "./outcome.js";
 import type { Settlements } from "./settlements.js";
@@ -47,6 +48,8 @@ export interface KeyedRequest {
   requestId: string;
   /** the gateway sees the key (upstream key header, or the body field): its dedupe covers a re-send */
   gatewayDedupes: boolean;
+  /** tracing on: the request's span, parent of the store calls' and a wait's spans; `db` names the store */
+  trace?: { span: Span; db: string | undefined } | undefined;
 }
 
 export type Begin = { kind: "replay"; response: StoredResponse } | { kind: "proceed"; ticket: Ticket };
@@ -61,7 +64,10 @@ const CONFLICT_RETRY_AFTER = "1";
 export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin> {
   const { store } = deps;
   const { policy } = req;
-  const count = (result: string) => deps.metrics.idempotency.inc({ route: req.route, result });
+  const count = (result: string) => {
+    deps.metrics.idempotency.inc({ route: req.route, result });
+    req.trace?.span.set({ "payguard.idempotency": result });
+  };
   const deadline = Date.now() + policy.inFlight.maxWait;
   let waited = false;
 
@@ -70,8 +76,11 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     const kept = deps.settlements.pending(req.lookupKey);
     if (kept) return answerFrom(kept, req, count, waited);
     const token = randomUUID();
-    const claim = await timed(deps, "claim", () =>
-      store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl }),
+    const claim = await timed(
+      deps,
+      "claim",
+      () => store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl }),
+      req.trace,
     );
 
     if (claim.outcome === "claimed") {
@@ -90,7 +99,8 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     }
     waited = true;
     // Wake at the latest when the holder's lease runs out, to notice an owner that died.
-    await store.waitForChange(req.lookupKey, Math.min(remaining, Math.max(record.leaseUntil - Date.now(), 10)));
+    const wait = req.trace?.span.child("idempotency wait", "internal");
+    await store.waitForChange(req.lookupKey, Math.min(remaining, Math.max(record.leaseUntil - Date.now(), 10))).finally(() => wait?.end());
   }
 }
 
@@ -123,21 +133,25 @@ async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, prev
     if (previous.fingerprint === req.fingerprint) return { kind: "proceed", ticket: new Ticket(deps, req, token) };
     // Another payload under this key: refuse it, and free the key for the original request's
     // retry, which the gateway dedupes by the same upstream key.
-    await timed(deps, "release", () => deps.store.release(req.lookupKey, token));
+    await timed(deps, "release", () => deps.store.release(req.lookupKey, token), req.trace);
     count("mismatch");
     throw new ProxyError("idempotency_key_reused");
   }
   const now = Date.now();
   const reason = "owner lost mid-request";
   const entry = ledgerEntryOf(deps, req, "indeterminate", { reason }, previous.createdAt);
-  await timed(deps, "complete", () =>
-    deps.store.complete(
-      req.lookupKey,
-      token,
-      { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason },
-      req.policy.ttl,
-      entry,
-    ),
+  await timed(
+    deps,
+    "complete",
+    () =>
+      deps.store.complete(
+        req.lookupKey,
+        token,
+        { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason },
+        req.policy.ttl,
+        entry,
+      ),
+    req.trace,
   );
   deps.metrics.settlements.inc({ route: req.route, settlement: "indeterminate" });
   if (previous.fingerprint !== req.fingerprint) {
@@ -224,8 +238,9 @@ export class Ticket {
   private write(record: FinalRecord | undefined, entry: LedgerEntry | undefined): Promise<boolean> {
     const { store } = this.deps;
     const { lookupKey, policy } = this.req;
-    if (record) return timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl, entry));
-    return timed(this.deps, "release", () => store.release(lookupKey, this.token, entry));
+    const { trace } = this.req;
+    if (record) return timed(this.deps, "complete", () => store.complete(lookupKey, this.token, record, policy.ttl, entry), trace);
+    return timed(this.deps, "release", () => store.release(lookupKey, this.token, entry), trace);
   }
 
   private keep(record: FinalRecord, effective: EffectiveSettlement, err: unknown, entry: LedgerEntry | undefined): void {
@@ -308,14 +323,18 @@ function finalRecord(effective: "stored" | "indeterminate", fingerprint: string,
   return { state: "indeterminate", fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts };
 }
 
-async function timed<T>(deps: EngineDeps, op: string, fn: () => Promise<T>): Promise<T> {
+/** A store call, timed in payguard_store_operation_duration_seconds and (tracing on) as a span `store <op>`. */
+async function timed<T>(deps: EngineDeps, op: string, fn: () => Promise<T>, trace: KeyedRequest["trace"]): Promise<T> {
   const started = performance.now();
+  const span = trace?.span.child(`store ${op}`, "internal", { "db.system.name": trace.db, "payguard.store.op": op });
   try {
     const result = await fn();
     deps.metrics.storeOperationDuration.observe({ op, result: "ok" }, (performance.now() - started) / 1000);
+    span?.end();
     return result;
   } catch (err) {
     deps.metrics.storeOperationDuration.observe({ op, result: "error" }, (performance.now() - started) / 1000);
+    span?.end(isStoreError(err) ? err.code : "error");
     throw err;
   }
 }

@@ -15,11 +15,12 @@ import { type AnswerFacts, bufferBody, headerValue, keptAnswer } from "./answer.
 import type { BodyVars } from "./body.js";
 import type { AppDeps, Resend, StageContext } from "./context.js";
 import type { ForwardVars } from "./forward.js";
+import type { ObserveVars } from "./observe.js";
 import type { RequestIdVars } from "./request-id.js";
 import type { RouteVars } from "./route.js";
 
 /** What a completion reads of the request: its route, body, id and re-send. */
-type Vars = RouteVars & BodyVars & RequestIdVars & Pick<ForwardVars, "resend">;
+type Vars = RouteVars & BodyVars & RequestIdVars & ObserveVars & Pick<ForwardVars, "resend">;
 
 /** The keyed request whose attempts ended without an answer. */
 export interface Unanswered {
@@ -53,6 +54,8 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
       requestIdRule: c.get("gateway").config.upstream.requestId,
       ledgerFields: deps.store.outcomes ? policy.ledger.fields : undefined,
     };
+    // tracing on: a span under the request's (which may end first), parent of the re-sends
+    const span = c.get("span")?.child("background completion", "internal", { "payguard.route": c.get("route").name });
     const job = {
       ticket: ticket.handOff(),
       policy: policy.completion,
@@ -60,14 +63,18 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
       requestId: c.get("requestId"),
       record,
       ...ended,
-      round: (signal: AbortSignal) => resendRound(resend, signal, policy, facts),
+      round: (signal: AbortSignal) => resendRound((s) => resend(s, span), signal, policy, facts),
     };
     deps.logger.info({ reqId: job.requestId, route: job.route, record: job.record, reason: ended.reason }, "completion: started");
-    const work = complete({ metrics: deps.metrics, logger: deps.logger, closing: deps.settlements.closing }, job).finally(() => {
-      running--;
-      release();
-      unhold?.();
-    });
+    const done = complete({ metrics: deps.metrics, logger: deps.logger, closing: deps.settlements.closing }, job);
+    const work = done
+      .then((result) => span?.set({ "payguard.completion": result }))
+      .finally(() => {
+        span?.end();
+        running--;
+        release();
+        unhold?.();
+      });
     deps.settlements.track(work).catch((err: unknown) => deps.logger.error({ reqId: job.requestId, err: String(err) }, "completion failed"));
     return true;
   };
@@ -76,7 +83,7 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
 type AnswerPolicy = Pick<RouteVars["route"]["idempotency"], "replay" | "notProcessed" | "maxResponseSize" | "completion">;
 
 /** One re-send, and what its answer means: settle the key, or try again later. Throws when no answer came. */
-async function resendRound(resend: Resend, signal: AbortSignal, policy: AnswerPolicy, facts: AnswerFacts): Promise<Round> {
+async function resendRound(resend: (signal: AbortSignal) => ReturnType<Resend>, signal: AbortSignal, policy: AnswerPolicy, facts: AnswerFacts): Promise<Round> {
   const response = await resend(signal);
   const { status } = response;
   const settlement = settleResend(status, policy.replay, policy.notProcessed);

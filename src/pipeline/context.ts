@@ -12,6 +12,7 @@ import type { Settlements } from "../idempotency/settlements.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { ReadyStore } from "../store/shared/store.js";
+import type { Span, Tracing } from "../tracing/types.js";
 import type { UpstreamResponse } from "../upstream/client.js";
 
 /** Mutable process state: readiness for /readyz, draining while shutting down. */
@@ -31,10 +32,15 @@ export interface AppDeps {
   settlements: Settlements;
   /** this replica's name in the outcome ledger: PAYGUARD_REPLICA, else the host name */
   replica: string;
+  /** OpenTelemetry traces (tracing.enabled); undefined when off, and then nothing of it is loaded */
+  tracing?: Tracing | undefined;
 }
 
-/** Sends the request once more, as it was sent (same bytes, same upstream key): for a background completion. */
-export type Resend = (signal: AbortSignal) => Promise<UpstreamResponse>;
+/**
+ * Sends the request once more, as it was sent (same bytes, same upstream key): for a
+ * background completion, whose span is the attempt's parent.
+ */
+export type Resend = (signal: AbortSignal, parent: Span | undefined) => Promise<UpstreamResponse>;
 
 /** An answer to write: the gateway's (streamed, or buffered once stored) or a replay. */
 export interface Reply {

@@ -7,11 +7,12 @@ import type { BodyVars } from "./body.js";
 import type { StageEnv } from "./context.js";
 import type { ForwardVars, UpstreamKeyVars } from "./forward.js";
 import type { IdempotencyVars } from "./idempotency.js";
+import type { ObserveVars } from "./observe.js";
 import type { ProblemVars } from "./problem.js";
 import type { RequestIdVars } from "./request-id.js";
 import type { RespondVars } from "./respond.js";
 import type { RouteVars } from "./route.js";
 
-export type RequestVars = RequestIdVars & RouteVars & BodyVars & IdempotencyVars & UpstreamKeyVars & ForwardVars & RespondVars & ProblemVars;
+export type RequestVars = ObserveVars & RequestIdVars & RouteVars & BodyVars & IdempotencyVars & UpstreamKeyVars & ForwardVars & RespondVars & ProblemVars;
 
 export type ProxyEnv = StageEnv<RequestVars>;

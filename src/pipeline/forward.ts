@@ -8,8 +8,10 @@
 import { requestIdFromHeaders } from "../gateways/request-id.js";
 import { newTally } from "../resilience/policy.js";
 import { toClientHeaders, toUpstreamHeaders } from "../upstream/headers.js";
+import { sendTraced } from "../upstream/traced.js";
 import type { BodyVars } from "./body.js";
 import type { ReplyHandler, Resend } from "./context.js";
+import type { ObserveVars } from "./observe.js";
 import type { RequestIdVars } from "./request-id.js";
 import type { RouteVars } from "./route.js";
 
@@ -34,7 +36,7 @@ export interface UpstreamKeyVars {
   upstreamKey: { value: string; header?: string } | undefined;
 }
 
-type Vars = ForwardVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars;
+type Vars = ForwardVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars & ObserveVars;
 
 export function forward(): ReplyHandler<Vars> {
   return async function forward(c) {
@@ -44,6 +46,7 @@ export function forward(): ReplyHandler<Vars> {
     const body = c.get("body");
     const socket = incoming.socket as typeof incoming.socket & { encrypted?: boolean };
     const upstreamKey = c.get("upstreamKey");
+    const span = c.get("span");
     const headers = toUpstreamHeaders(incoming.rawHeaders, {
       upstreamHost: upstream.host,
       requestId: c.get("requestId"),
@@ -51,14 +54,21 @@ export function forward(): ReplyHandler<Vars> {
       proto: socket.encrypted ? "https" : "http",
       contentLength: body?.length,
       upstreamKey: upstreamKey?.header === undefined ? undefined : { header: upstreamKey.header, value: upstreamKey.value },
+      // traced: each attempt sends its own traceparent (upstream/traced.ts), not the client's
+      traced: span !== undefined,
     });
     const method = c.req.method;
     const path = incoming.url as string;
     const bodyTimeoutMs = route.resilience.timeout.attempt;
 
     const policies = resilience.forRoute(route);
-    const send = (signal: AbortSignal) => upstream.send({ method, path, headers, body, signal, bodyTimeoutMs });
-    c.set("resend", (signal) => policies.resend(send, signal));
+    let sent = 0;
+    // every send is one attempt: the request's, then a background completion's (its span the parent)
+    const send = (signal: AbortSignal, parent = span) => {
+      const request = { method, path, headers, body, signal, bodyTimeoutMs };
+      return parent ? sendTraced(upstream, request, parent, sent++) : upstream.send(request);
+    };
+    c.set("resend", (signal, parent) => policies.resend((s) => send(s, parent), signal));
     const tally = newTally();
     try {
       const response = await policies.execute({ method, keyed: upstreamKey !== undefined }, send, tally);

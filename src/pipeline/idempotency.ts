@@ -5,7 +5,7 @@
  * or, when no answer came, completed in the background (completion.ts). The engine (../idempotency/engine.ts) owns the record logic; this file owns HTTP.
  */
 import { Readable } from "node:stream";
-import type { IdempotencyConfig } from "../config/schema.js";
+import type { IdempotencyConfig, StoreConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { gatewayRequestId } from "../gateways/request-id.js";
 import { begin, type EngineDeps, type KeyedRequest, type Ticket } from "../idempotency/engine.js";
@@ -14,12 +14,14 @@ import { findKey, missingScope, scopedKey } from "../idempotency/key.js";
 import { linkOf } from "../idempotency/link.js";
 import { settleFailure, settleResponse } from "../idempotency/outcome.js";
 import type { StoredResponse } from "../store/types.js";
+import type { Span } from "../tracing/types.js";
 import { classifyUpstreamError } from "../upstream/classify.js";
 import { type Buffered, bufferBody, headerValue, keptAnswer } from "./answer.js";
 import type { BodyVars } from "./body.js";
 import { completions } from "./completion.js";
 import { type AppDeps, narrow, type Reply, type ReplyStage, type StageContext } from "./context.js";
 import type { ForwardVars, UpstreamKeyVars } from "./forward.js";
+import type { ObserveVars } from "./observe.js";
 import type { RequestIdVars } from "./request-id.js";
 import type { RouteVars } from "./route.js";
 
@@ -31,7 +33,7 @@ export interface IdempotencyVars {
   record: string | undefined;
 }
 
-type Vars = IdempotencyVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars & Pick<ForwardVars, "attempts" | "maybeSent" | "resend">;
+type Vars = IdempotencyVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars & ObserveVars & Pick<ForwardVars, "attempts" | "maybeSent" | "resend">;
 type Next = () => Promise<Reply>;
 
 export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStage<Vars> {
@@ -57,6 +59,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
       : undefined;
     const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined, link));
     if (started.kind === "replay") {
+      c.get("span")?.child("replay", "internal", { "http.response.status_code": started.response.status }).end();
       const requestIdRule = c.get("gateway").config.upstream.requestId;
       const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };
       return replayOf(started.response, echo, gatewayRequestId(requestIdRule, started.response.headers, started.response.body));
@@ -118,6 +121,7 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
     requestId: c.get("requestId"),
     lookupKey,
     gatewayDedupes,
+    trace: traceOf(c.get("span"), c.get("generation").config.store.type),
     fingerprint: await fingerprintOffLoop(
       { method, target: c.get("path") + c.get("query"), contentType: header("content-type"), body: c.get("body") },
       {
@@ -128,6 +132,12 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
       },
     ),
   };
+}
+
+/** The store calls' parent span and their `db.system.name` (none for the memory store). */
+function traceOf(span: Span | undefined, store: StoreConfig["type"]): KeyedRequest["trace"] {
+  if (!span) return undefined;
+  return { span, db: store === "postgres" ? "postgresql" : store === "memory" ? undefined : store };
 }
 
 /**

@@ -7,16 +7,23 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { type AccessWriter, accessWriter } from "../log-access.js";
 import { statusClass } from "../metrics/registry.js";
+import type { Span } from "../tracing/types.js";
 import type { AppDeps } from "./context.js";
 import type { ProxyEnv } from "./env.js";
 import { splitTarget } from "./target.js";
 
-export function observe(deps: Pick<AppDeps, "metrics" | "logger">): MiddlewareHandler<ProxyEnv> {
+/** Set here, first: the request's server span (tracing on), parent of every span the later stages start. */
+export interface ObserveVars {
+  span: Span | undefined;
+}
+
+export function observe(deps: Pick<AppDeps, "metrics" | "logger" | "tracing">): MiddlewareHandler<ProxyEnv> {
   // The access line is built below from named scalars only, so the scrub walk has nothing to
   // find in it; other log lines keep it.
   const access = { metrics: deps.metrics, line: accessWriter(deps.logger) };
   return async function observe(c, next) {
     const started = performance.now();
+    if (deps.tracing) c.set("span", deps.tracing.request(c.req.method, c.env.incoming.headers));
     await next();
     const outgoing = c.env.outgoing;
     if (outgoing.writableFinished || outgoing.destroyed) record(c, access, started);
@@ -37,6 +44,8 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics"> & { line: A
   const gatewayRequestId = written?.gatewayRequestId ?? c.get("gatewayRequestId");
   const outcome = problem?.code ?? (written?.broken ? "stream_broken" : "upstream");
   const klass = statusClass(status);
+  const span = c.get("span");
+  if (span) endServerSpan(c, span, { status, route, flag, outcome });
 
   deps.metrics.requests.inc({ route, method, status_class: klass, outcome });
   deps.metrics.requestDuration.observe({ route, method, status_class: klass }, durationMs / 1000);
@@ -57,5 +66,29 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics"> & { line: A
     record: recordId || undefined,
     // the gateway's own id for its answer (upstream.requestId), replays included
     gatewayRequestId: gatewayRequestId || undefined,
+    traceId: span?.traceId,
   });
+}
+
+/**
+ * The server span's attributes (stable HTTP semantic conventions, plus payguard's own) and
+ * its end. `url.path` carries no query string; `http.route` is the matched route's path.
+ */
+function endServerSpan(c: Context<ProxyEnv>, span: Span, at: { status: number; route: string; flag: string | undefined; outcome: string }): void {
+  const route = c.get("route");
+  const gateway = c.get("gateway");
+  const method = c.req.method;
+  if (route?.path) span.rename(`${method} ${route.path}`);
+  span.set({
+    "http.request.method": method,
+    "url.path": c.get("path") ?? splitTarget(c.env.incoming.url ?? "").path,
+    "url.scheme": (c.env.incoming.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
+    "http.route": route?.path,
+    "http.response.status_code": at.status,
+    "payguard.route": at.route,
+    "payguard.gateway": gateway?.name,
+    "payguard.outcome": at.outcome,
+    "payguard.flag": at.flag || undefined,
+  });
+  span.end(at.status >= 500 ? String(at.status) : undefined);
 }

@@ -32,6 +32,8 @@ export interface UpstreamResponse {
 export interface UpstreamClient {
   /** host[:port] for the Host header */
   readonly host: string;
+  /** scheme://host[:port] and the base path, without a trailing slash (a client span's `url.full`) */
+  readonly base: string;
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export function createUpstreamClient(upstream: Config["upstream"], intercepting 
 
   return {
     host: url.host,
+    base: url.origin + basePath,
     async send(request) {
       const response = await pool.request({
         method: request.method as never,

@@ -50,7 +50,12 @@ export interface ForwardContext {
   contentLength: number | undefined;
   /** the idempotency key for the gateway: replaces any client header of that name */
   upstreamKey?: { header: string; value: string } | undefined;
+  /** tracing is on: the client's traceparent / tracestate are replaced by each attempt's own */
+  traced?: boolean;
 }
+
+/** W3C trace context: replaced per attempt when payguard traces (otherwise forwarded untouched). */
+const TRACE_CONTEXT = new Set(["traceparent", "tracestate"]);
 
 /**
  * Request headers for the gateway, as a flat [name, value, …] list (order and duplicates
@@ -79,6 +84,7 @@ export function toUpstreamHeaders(rawHeaders: readonly string[], ctx: ForwardCon
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || dropped.has(lower) || lower === keyHeader || lower.startsWith(PAYGUARD_PREFIX)) continue;
+    if (ctx.traced && TRACE_CONTEXT.has(lower)) continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push("host", ctx.upstreamHost);

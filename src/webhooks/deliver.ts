@@ -16,6 +16,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
 import { SEALED_EVENT } from "../store/sealing-inbox.js";
 import type { DeliveryOutcome, StoredEvent, WebhookInbox } from "../store/types.js";
+import type { Span, Tracing } from "../tracing/types.js";
 import { SCHEMES } from "./schemes/index.js";
 
 export interface DelivererDeps {
@@ -25,6 +26,8 @@ export interface DelivererDeps {
   /** this replica's name: leases are taken in it */
   replica: string;
   now?: () => number;
+  /** tracing on: each POST to the service is a CLIENT span of a trace of its own */
+  tracing?: Tracing | undefined;
 }
 
 const SEALED_WITHOUT_KEY = "its body is sealed and no store.encryption key is configured to open it";
@@ -130,6 +133,7 @@ export class Deliverer {
     const scheme = SCHEMES[schemeOf(endpoint, this.config.gateways) ?? "stripe"];
     const signature = scheme.resign?.(event.body, endpoint, this.now());
     const headers: Record<string, string> = { ...event.headers, ...signature, [EVENT_ID_HEADER]: `${event.gateway}:${event.eventId}` };
+    const span = this.deliverySpan(endpoint, event, headers);
     try {
       const answer = await request(endpoint.deliverTo, {
         method: "POST",
@@ -141,10 +145,34 @@ export class Deliverer {
         signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeout)]),
       });
       await answer.body.dump();
-      return answer.statusCode >= 200 && answer.statusCode < 300 ? undefined : `the service answered ${answer.statusCode}`;
+      span?.set({ "http.response.status_code": answer.statusCode });
+      const delivered = answer.statusCode >= 200 && answer.statusCode < 300;
+      span?.end(delivered ? undefined : String(answer.statusCode));
+      return delivered ? undefined : `the service answered ${answer.statusCode}`;
     } catch (err) {
+      span?.end(err instanceof Error ? err.name : "error");
       return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     }
+  }
+
+  /**
+   * Tracing on: the attempt's CLIENT span, its traceparent added to `headers`. The event is
+   * named by its gateway and attempt number only (its id is the gateway's, in the log line).
+   */
+  private deliverySpan(endpoint: WebhookEndpoint, event: StoredEvent, headers: Record<string, string>): Span | undefined {
+    if (!this.deps.tracing) return undefined;
+    const target = new URL(endpoint.deliverTo);
+    const span = this.deps.tracing.root("webhook delivery", "client", {
+      "http.request.method": "POST",
+      "server.address": target.hostname,
+      "server.port": Number(target.port) || (target.protocol === "https:" ? 443 : 80),
+      "url.full": target.origin + target.pathname,
+      "payguard.webhook.gateway": event.gateway,
+      "payguard.webhook.attempt": event.attempts + 1,
+    });
+    const propagation = span.propagation();
+    for (let i = 0; i < propagation.length; i += 2) headers[propagation[i] as string] = propagation[i + 1] as string;
+    return span;
   }
 
   private outcomeOf(event: StoredEvent, failure: string | undefined): DeliveryOutcome {
