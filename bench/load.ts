@@ -8,6 +8,7 @@ import { Agent, request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
 import autocannon from "autocannon";
+import Stripe from "stripe";
 
 export interface Scenario {
   name: string;
@@ -19,6 +20,8 @@ export interface Scenario {
   key?: "fresh" | "fixed";
   /** "new": every request on a new connection (full TLS handshake, no session resumption), HTTPS targets only; unset: keep-alive */
   connection?: "new";
+  /** a Stripe webhook event with a new id each, signed with this secret by stripe-node's own helper (the body is made per request) */
+  stripeEvent?: { secret: string };
 }
 
 /**
@@ -75,6 +78,19 @@ class Latencies {
   }
 }
 
+const stripe = new Stripe("sk_test_bench");
+
+/** A new Stripe event per call, with its Stripe-Signature header (signed now). */
+function eventMaker(secret: string): () => { body: string; signature: string } {
+  const prefix = `evt_bench_${process.pid}_${++runs}`;
+  let n = 0;
+  return () => {
+    const id = `${prefix}_${++n}`;
+    const body = JSON.stringify({ id, object: "event", type: "payment_intent.succeeded", data: { object: { id: `pi_${id}` } } });
+    return { body, signature: stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
+  };
+}
+
 let runs = 0;
 function keyer(scenario: Scenario): () => string | undefined {
   const prefix = `bench-${process.pid}-${++runs}`;
@@ -100,6 +116,7 @@ export async function load(url: string, scenario: Scenario, options: LoadOptions
     return newConnections(url, scenario, options.tls, options.seconds, options.connections);
   }
   const nextKey = keyer(scenario);
+  const nextEvent = scenario.stripeEvent && eventMaker(scenario.stripeEvent.secret);
   const latencies = new Latencies();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -119,6 +136,10 @@ export async function load(url: string, scenario: Scenario, options: LoadOptions
         requests: [
           {
             setupRequest: (req) => {
+              if (nextEvent) {
+                const { body, signature } = nextEvent();
+                return { ...req, body, headers: { ...req.headers, "stripe-signature": signature } };
+              }
               const key = nextKey();
               return key ? { ...req, headers: { ...req.headers, "idempotency-key": key } } : req;
             },

@@ -8,7 +8,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type FeatureTime, featureTimes, parentsOf } from "./features.js";
 import { load, type Scenario } from "./load.js";
-import { startGateway, startPayguard, tempDir } from "./targets.js";
+import { startGateway, startPayguard, startSink, tempDir } from "./targets.js";
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }[];
@@ -97,10 +97,20 @@ function featureLines(features: FeatureTime[], busyMs: number): string[] {
   ];
 }
 
-export async function profile(options: { duration: number; connections: number; warmup: number; scenarios: Scenario[]; out: string }): Promise<void> {
+export async function profile(options: {
+  duration: number;
+  connections: number;
+  warmup: number;
+  scenarios: Scenario[];
+  out: string;
+  /** tracing on, 100 % sampled, exported to a sink in this process */
+  traced?: boolean;
+}): Promise<void> {
   const dir = tempDir("payguard-bench-prof-");
   const gateway = await startGateway();
-  const payguard = await startPayguard({ name: "payguard (--cpu-prof)", upstreamUrl: gateway.url, cpuProfDir: dir });
+  const sink = options.traced ? await startSink() : undefined;
+  const config = sink ? [`tracing: { enabled: true, endpoint: "${sink.url}/v1/traces", sampleRatio: 1 }`] : [];
+  const payguard = await startPayguard({ name: "payguard (--cpu-prof)", upstreamUrl: gateway.url, cpuProfDir: dir, config });
   console.log(`profiling payguard (pid ${payguard.pid}) into ${dir}`);
   for (const scenario of options.scenarios) {
     if (options.warmup > 0) await load(payguard.url, scenario, { seconds: options.warmup, connections: options.connections });
@@ -110,6 +120,7 @@ export async function profile(options: { duration: number; connections: number; 
   // Writing the profile happens at exit: give the drain and the write time.
   const code = await payguard.stop("SIGTERM", 30_000);
   await gateway.stop();
+  await sink?.close();
   if (code !== 0) throw new Error(`payguard exited with ${code} after SIGTERM: no profile written`);
   const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);

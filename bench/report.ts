@@ -125,6 +125,21 @@ function targets(input: ReportInput): Target[] {
     max(`added p99 over direct, new-key POST on SQLite at ${rate} (paced)`, added("paced", "p99", "payguard (SQLite)", "POST 1 KB, new key each"), 3, "ms"),
     max("write syscalls per new-key POST on SQLite (payguard)", of("payguard (SQLite)", "POST 1 KB, new key each", "writesPerRequest"), 8, ""),
     max("heap allocated per pass-through GET (payguard)", of("payguard", "GET pass-through", "heapKBPerRequest"), 30, "kB"),
+    // Tracing on, 100 % sampled, exported (OTLP/HTTP) to a sink: the same config as payguard otherwise.
+    max(
+      "tracing on (100 % sampled) / off, CPU per pass-through GET",
+      of("payguard (traced)", "GET pass-through", "cpuPer1k") / of("payguard", "GET pass-through", "cpuPer1k"),
+      1.15,
+      "×",
+      "GET: traced / untraced CPU per request",
+    ),
+    max(
+      "tracing on (100 % sampled) / off, CPU per new-key POST (memory store)",
+      of("payguard (traced)", "POST 1 KB, new key each", "cpuPer1k") / of("payguard", "POST 1 KB, new key each", "cpuPer1k"),
+      1.15,
+      "×",
+      "new-key POST: traced / untraced CPU per request",
+    ),
     // payguard on its default store: the memory store's process also holds every record of its
     // new-key cells in its heap, which says nothing about the proxy's own footprint.
     max(
@@ -266,6 +281,12 @@ function tables(input: ReportInput): string {
       .map(([name, mib]) => `${name} ${f(mib, 0)} MiB`)
       .join(", ")}.`,
     "",
+    "### Webhooks received",
+    "",
+    "Stripe events, each with a new id, signed by stripe-node's own helper, posted to the webhook listener: verified, stored (SQLite: a durable file; PostgreSQL: committed), acknowledged, then delivered to a sink. Measured as the other closed-loop rows; against the same store's new-key POST, each a payment written before its answer.",
+    "",
+    webhookTable(rows),
+    "",
     "### TLS termination",
     "",
     `Pass-through GETs over HTTPS (HTTP/1.1) as \`${input.tls.servername}\` (SNI and Host) to 127.0.0.1: nginx with \`listen … ssl\` and a certificate for that name, payguard's interception listener minting one from the CA it is given; both ECDSA P-256, signed by the same CA, served with the CA as chain; the client trusts only that CA. Negotiated: nginx ${input.tls.negotiated.nginx}, payguard ${input.tls.negotiated.payguard}. Both in front of the same plain-HTTP upstream as the rows without TLS, keep-alive to it; payguard (TLS) has the same settings as payguard, its upstream as gateway \`stripe\` (generic profile) for that name. "keep-alive": autocannon's ${params.connections} connections stay open for the whole run, so ${params.connections} handshakes a run and the figures are per request; "new connection each": every request on a new connection, a full handshake with no session resumption (node:https, \`Connection: close\`; the client's handshakes share the 2 cores, so req/s there is the client's as much as the target's — compare CPU per request).`,
@@ -279,6 +300,28 @@ function tables(input: ReportInput): string {
     floorTable(rows),
     "",
   ].join("\n");
+}
+
+function webhookTable(rows: Row[]): string {
+  const stores: [string, string][] = [
+    ["SQLite", "payguard (SQLite)"],
+    ["PostgreSQL", "payguard (PostgreSQL)"],
+  ];
+  return table(
+    ["store", "events/s", "p99 ms", "CPU s / 1k events", "events/s / new-key POST req/s (same store)", "CPU per event / per new-key POST"],
+    stores.map(([store, target]) => {
+      const hooks = find(rows, `payguard (${store}, webhooks)`, "webhook event (Stripe), new id each");
+      const post = find(rows, target, "POST 1 KB, new key each");
+      return [
+        store,
+        f(hooks?.rps ?? Number.NaN, 0),
+        f(hooks?.p99 ?? Number.NaN, 2),
+        f(hooks?.cpuPer1k ?? Number.NaN, 3),
+        f((hooks?.rps ?? Number.NaN) / (post?.rps ?? Number.NaN), 2),
+        f((hooks?.cpuPer1k ?? Number.NaN) / (post?.cpuPer1k ?? Number.NaN), 2),
+      ];
+    }),
+  );
 }
 
 function tlsTable(rows: Row[]): string {

@@ -11,6 +11,7 @@
  *   npm run bench -- --duration 5 --connections 32 --rounds 3 --warmup 1
  *   npm run bench -- --only tls       # the GET cells of nginx and payguard, plain and TLS; no fixed rate
  *   npm run bench -- --profile        # CPU profile of payguard instead: top functions by self time
+ *   npm run bench -- --profile --traced   # the same with tracing on (100 % sampled)
  */
 import { createConnection } from "node:net";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import { checkTls, load, median, paced, type Sample, type Scenario } from "./loa
 import { profile } from "./profile.js";
 import { type Row, report } from "./report.js";
 import {
+  BENCH_WEBHOOK_SECRET,
   benchTls,
   cpuSeconds,
   deleteRedisKeys,
@@ -35,6 +37,8 @@ import {
   startGateway,
   startNginx,
   startPayguard,
+  startSink,
+  startWebhookPayguard,
   tempDir,
   writeSyscalls,
 } from "./targets.js";
@@ -49,6 +53,7 @@ const { values } = parseArgs({
     "rate-duration": { type: "string", default: "10" },
     "rate-connections": { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
+    traced: { type: "boolean", default: false },
     only: { type: "string" },
     out: { type: "string", default: "bench/RESULTS.md" },
   },
@@ -82,6 +87,13 @@ const scenarios = {
   fresh: { name: "POST 1 KB, new key each", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fresh" },
   replay: { name: "POST 1 KB, replay (one key)", method: "POST", path: "/v1/charges", headers: json, body: body1k, key: "fixed" },
   getNewTls: { name: "GET pass-through, new TLS connection each", method: "GET", path: "/v1/balance?expand=available", connection: "new" },
+  webhook: {
+    name: "webhook event (Stripe), new id each",
+    method: "POST",
+    path: "/webhooks/stripe",
+    headers: { "content-type": "application/json" },
+    stripeEvent: { secret: BENCH_WEBHOOK_SECRET },
+  },
 } satisfies Record<string, Scenario>;
 
 /** The name the TLS cells' client asks for (SNI and Host), as stripe-node does. */
@@ -125,7 +137,7 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
 async function main(): Promise<void> {
   const started = performance.now();
   if (values.profile) {
-    await profile({ ...params, scenarios: [scenarios.get, scenarios.fresh], out: values.out });
+    await profile({ ...params, scenarios: [scenarios.get, scenarios.fresh], out: values.out, traced: values.traced });
     console.log(`\ntook ${((performance.now() - started) / 1000).toFixed(0)} s`);
     return;
   }
@@ -171,6 +183,28 @@ async function main(): Promise<void> {
   const payguardTlsProbe = probeFile("payguard-tls");
   const payguardTls = await startPayguard({ name: "payguard (TLS)", upstreamUrl: gateway.url, tls, heapProbe: payguardTlsProbe });
   probes.set(payguardTls, payguardTlsProbe);
+  // Tracing on, every trace sampled, exported to a sink in this process: against the plain row.
+  const sink = await startSink();
+  const payguardTraced = await startPayguard({
+    name: "payguard (traced)",
+    upstreamUrl: gateway.url,
+    config: [`tracing: { enabled: true, endpoint: "${sink.url}/v1/traces", sampleRatio: 1 }`],
+  });
+  // Webhook events received (verified, stored, acknowledged; then delivered to the sink), per store.
+  const webhooksSqlite = await startWebhookPayguard(
+    { name: "payguard (SQLite, webhooks)", upstreamUrl: gateway.url, store: "type: sqlite" },
+    `${sink.url}/events`,
+  );
+  const webhooksPostgres = payguardPostgres
+    ? await startWebhookPayguard(
+        {
+          name: "payguard (PostgreSQL, webhooks)",
+          upstreamUrl: gateway.url,
+          store: `type: postgres, url: "${postgresUrl}", postgres: { schema: ${postgresSchema}_hooks }, operationTimeout: 2s`,
+        },
+        `${sink.url}/events`,
+      )
+    : undefined;
   // Verified as an SDK verifies the gateway (the chain to the CA, the name); what each negotiated.
   const negotiated = {
     nginx: await checkTls(nginxTls.url, scenarios.get.path, tls.client),
@@ -200,6 +234,10 @@ async function main(): Promise<void> {
   cell(payguardSqlite, scenarios.fresh);
   if (payguardPostgres) cell(payguardPostgres, scenarios.fresh);
   if (payguardRedis) cell(payguardRedis, scenarios.fresh);
+  cell(payguardTraced, scenarios.get);
+  cell(payguardTraced, scenarios.fresh);
+  cell(webhooksSqlite, scenarios.webhook);
+  if (webhooksPostgres) cell(webhooksPostgres, scenarios.webhook);
   cell(nginxTls, scenarios.get);
   cell(payguardTls, scenarios.get);
   cell(nginxTls, scenarios.getNewTls);
@@ -285,9 +323,26 @@ async function main(): Promise<void> {
     },
   }));
 
-  await Promise.all([gateway, nginx, floor, payguard, payguardSqlite, payguardPostgres, payguardRedis, nginxTls, payguardTls].map((p) => p?.stop()));
+  await Promise.all(
+    [
+      gateway,
+      nginx,
+      floor,
+      payguard,
+      payguardSqlite,
+      payguardPostgres,
+      payguardRedis,
+      nginxTls,
+      payguardTls,
+      payguardTraced,
+      webhooksSqlite,
+      webhooksPostgres,
+    ].map((p) => p?.stop()),
+  );
+  await sink.close();
   if (payguardRedis) deleteRedisKeys(redisUrl, redisPrefix);
   if (payguardPostgres) dropPostgresSchema(postgresUrl, postgresSchema);
+  if (webhooksPostgres) dropPostgresSchema(postgresUrl, `${postgresSchema}_hooks`);
   await report({
     rows,
     fixed,

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -433,4 +434,38 @@ export function deleteRedisKeys(redisUrl: string, prefix: string): void {
   if (keys.status !== 0) return;
   const list = keys.stdout.split("\n").filter(Boolean);
   for (let i = 0; i < list.length; i += 1000) spawnSync("redis-cli", ["-u", redisUrl, "unlink", ...list.slice(i, i + 1000)], { stdio: "ignore" });
+}
+
+/**
+ * A sink in the bench process: answers 200 to anything after reading it. payguard exports
+ * its spans to it (the traced row) and delivers webhook events to it (the webhook rows), so
+ * neither waits on a real collector or service.
+ */
+export async function startSink(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    req.resume().on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The Stripe signing secret of the webhook rows' endpoint. */
+export const BENCH_WEBHOOK_SECRET = "whsec_bench_0123456789abcdef";
+
+/**
+ * A payguard whose webhook listener takes Stripe events on /webhooks/stripe and delivers them
+ * to `deliverTo`; the Proc's url is the webhook listener (the rows measure receiving).
+ */
+export async function startWebhookPayguard(options: Omit<PayguardOptions, "tls">, deliverTo: string): Promise<PayguardProc> {
+  const port = await freePort();
+  const webhooks = `webhooks: { host: 127.0.0.1, port: ${port}, endpoints: [ { gateway: default, scheme: stripe, path: /webhooks/stripe, secret: "${BENCH_WEBHOOK_SECRET}", deliverTo: "${deliverTo}" } ] }`;
+  const proc = await startPayguard({ ...options, config: [...(options.config ?? []), webhooks] });
+  return { ...proc, url: `http://127.0.0.1:${port}` };
 }
