@@ -11,11 +11,11 @@
 import {
   type Context,
   defaultTextMapGetter,
-  defaultTextMapSetter,
   SpanKind as OtelKind,
   type Span as OtelSpan,
   ROOT_CONTEXT,
   SpanStatusCode,
+  type TextMapSetter,
   trace,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -28,6 +28,9 @@ import type { TracingConfig } from "../config/schema.js";
 import type { Metrics } from "../metrics/registry.js";
 import { spanCounter } from "./span-counter.js";
 import type { Attributes, Span, SpanKind, Tracing } from "./types.js";
+
+/** Writes the propagator's headers straight into a flat [name, value, …] list. */
+const APPEND: TextMapSetter<string[]> = { set: (headers, name, value) => void headers.push(name, value) };
 
 const KINDS: Record<SpanKind, OtelKind> = { server: OtelKind.SERVER, client: OtelKind.CLIENT, internal: OtelKind.INTERNAL };
 
@@ -65,9 +68,9 @@ export function createTracing(config: TracingConfig, metrics: Pick<Metrics, "tra
     set: (attributes) => void span.setAttributes(defined(attributes)),
     rename: (name) => void span.updateName(name),
     propagation() {
-      const carrier: Record<string, string> = {};
-      propagator.inject(context, carrier, defaultTextMapSetter);
-      return Object.entries(carrier).flat();
+      const headers: string[] = [];
+      propagator.inject(context, headers, APPEND);
+      return headers;
     },
     end(error) {
       if (error !== undefined) {

@@ -34,6 +34,8 @@ export interface UpstreamClient {
   readonly host: string;
   /** scheme://host[:port] and the base path, without a trailing slash (a client span's `url.full`) */
   readonly base: string;
+  /** the upstream's host name (or address) and port, for a client span's `server.address` / `server.port` */
+  readonly server: { address: string; port: number };
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
@@ -75,6 +77,7 @@ export function createUpstreamClient(upstream: Config["upstream"], intercepting 
   return {
     host: url.host,
     base: url.origin + basePath,
+    server: { address: url.hostname, port },
     async send(request) {
       const response = await pool.request({
         method: request.method as never,

@@ -10,11 +10,10 @@ import { classifyUpstreamError } from "./classify.js";
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from "./client.js";
 
 export async function sendTraced(upstream: UpstreamClient, request: UpstreamRequest, parent: Span, resendCount: number): Promise<UpstreamResponse> {
-  const { hostname, port } = new URL(upstream.base);
   const span = parent.child(request.method, "client", {
     "http.request.method": request.method,
-    "server.address": hostname,
-    "server.port": Number(port) || (upstream.base.startsWith("https:") ? 443 : 80),
+    "server.address": upstream.server.address,
+    "server.port": upstream.server.port,
     // the path only: a query string may carry what no trace should hold
     "url.full": upstream.base + (request.path.split("?", 1)[0] ?? ""),
     "http.request.resend_count": resendCount > 0 ? resendCount : undefined,
