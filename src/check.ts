@@ -22,6 +22,7 @@ export function checkSummary(file: string, { config, profile, profiles, storeTyp
     `  store     ${describeStore(config.store)}`,
     ...(storeType === "url" ? [`            store.type ${config.store.type}: inferred from the scheme of store.url (the file names no type)`] : []),
     ...describeWebhooks(config),
+    `  tracing   ${describeTracing(config.tracing)}`,
   ];
   if (!named) lines.push(...describeGateway(config, profile, ""));
   else
@@ -31,6 +32,19 @@ export function checkSummary(file: string, { config, profile, profiles, storeTyp
       lines.push(...describeGateway(gateway.config, profiles[gateway.name] ?? profile, `${gateway.name}/`).map((l) => `  ${l}`));
     }
   return `${lines.join("\n")}\n`;
+}
+
+/** Traces: off, or where spans go and how many traces are sampled (the OTEL_* variables where the file sets nothing). */
+function describeTracing(tracing: Config["tracing"]): string {
+  if (!tracing.enabled) return "off (no OpenTelemetry SDK loaded)";
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return "off: OTEL_SDK_DISABLED=true (no OpenTelemetry SDK loaded)";
+  const endpoint =
+    tracing.endpoint === undefined ? "from OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else http://localhost:4318/v1/traces" : redactUrl(tracing.endpoint);
+  const sampling =
+    tracing.sampleRatio === undefined
+      ? "sampler from OTEL_TRACES_SAMPLER, else every trace"
+      : `new traces sampled at ${tracing.sampleRatio} (a client's traceparent decides for its own)`;
+  return `OTLP/HTTP → ${endpoint}; ${sampling}`;
 }
 
 /** The webhook listener and each endpoint (its secret never). */
@@ -134,7 +148,8 @@ function describeIdempotency(idem: RoutePolicy["idempotency"]): string {
   return `idempotency ${idem.mode} for ${idem.methods.join(",")} (${key}, ≤ ${idem.maxKeyLength} characters, ttl ${formatDuration(idem.ttl)}, in flight: ${idem.inFlight.strategy}, upstream key: ${upstream}${exempt})`;
 }
 
-/** A Redis or PostgreSQL URL without its password, for printing. */
+/** A Redis, PostgreSQL or collector URL without its password or query (which can carry an API key), for printing. */
 function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
+  const bare = url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
+  return bare.replace(/\?.+$/, "?***");
 }

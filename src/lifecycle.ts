@@ -47,10 +47,13 @@ export async function drain(target: Drainable, shutdown: Config["shutdown"]): Pr
       "shutdown: closing the store with keys not settled (their leases run out; a repeat is never sent twice)",
     );
   }
-  await Promise.all(live.upstreams().map((upstream) => upstream.close()));
-  await store.close();
-  // the spans of the last requests and settlements, exported within a bound
-  await target.tracing?.shutdown(TRACE_FLUSH_MS);
+  try {
+    await Promise.all(live.upstreams().map((upstream) => upstream.close()));
+    await store.close();
+  } finally {
+    // the spans of the last requests and settlements, exported within a bound, whatever the store did
+    await target.tracing?.shutdown(TRACE_FLUSH_MS);
+  }
   adminServer.closeAllConnections();
   await new Promise<void>((resolve) => adminServer.close(() => resolve()));
   logger.info({ drained: !timedOut }, "shutdown: done");

@@ -326,7 +326,8 @@ function finalRecord(effective: "stored" | "indeterminate", fingerprint: string,
 /** A store call, timed in payguard_store_operation_duration_seconds and (tracing on) as a span `store <op>`. */
 async function timed<T>(deps: EngineDeps, op: string, fn: () => Promise<T>, trace: KeyedRequest["trace"]): Promise<T> {
   const started = performance.now();
-  const span = trace?.span.child(`store ${op}`, "internal", { "db.system.name": trace.db, "payguard.store.op": op });
+  // a database call: a CLIENT span (semantic conventions), in-process SQLite included
+  const span = trace?.span.child(`store ${op}`, "client", { "db.system.name": trace.db, "payguard.store.op": op });
   try {
     const result = await fn();
     deps.metrics.storeOperationDuration.observe({ op, result: "ok" }, (performance.now() - started) / 1000);

@@ -67,14 +67,22 @@ export function completions(deps: EngineDeps & Pick<AppDeps, "live">): StartComp
     };
     deps.logger.info({ reqId: job.requestId, route: job.route, record: job.record, reason: ended.reason }, "completion: started");
     const done = complete({ metrics: deps.metrics, logger: deps.logger, closing: deps.settlements.closing }, job);
-    const work = done
-      .then((result) => span?.set({ "payguard.completion": result }))
-      .finally(() => {
-        span?.end();
-        running--;
-        release();
-        unhold?.();
-      });
+    // the span fails unless the gateway's answer settled the key (stored, or released as not processed)
+    const traced = done.then(
+      (result) => {
+        span?.set({ "payguard.completion": result });
+        span?.end(result === "completed" || result === "released" ? undefined : result);
+      },
+      (err: unknown) => {
+        span?.end("error");
+        throw err;
+      },
+    );
+    const work = traced.finally(() => {
+      running--;
+      release();
+      unhold?.();
+    });
     deps.settlements.track(work).catch((err: unknown) => deps.logger.error({ reqId: job.requestId, err: String(err) }, "completion failed"));
     return true;
   };

@@ -81,7 +81,7 @@ function endServerSpan(c: Context<ProxyEnv>, span: Span, at: { status: number; r
   if (route?.path) span.rename(`${method} ${route.path}`);
   span.set({
     "http.request.method": method,
-    "url.path": c.get("path") ?? splitTarget(c.env.incoming.url ?? "").path,
+    "url.path": c.get("path") ?? originPath(c.env.incoming.url),
     "url.scheme": (c.env.incoming.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
     "http.route": route?.path,
     "http.response.status_code": at.status,
@@ -90,5 +90,15 @@ function endServerSpan(c: Context<ProxyEnv>, span: Span, at: { status: number; r
     "payguard.outcome": at.outcome,
     "payguard.flag": at.flag || undefined,
   });
-  span.end(at.status >= 500 ? String(at.status) : undefined);
+  // a 5xx, or an answer that broke off mid-body, is a failed request
+  span.end(at.status >= 500 ? String(at.status) : at.outcome === "stream_broken" ? at.outcome : undefined);
+}
+
+/**
+ * The path of an origin-form target, for a request refused before routing; none for any other
+ * form (an absolute-form target can carry credentials: `http://user:pw@host/`).
+ */
+function originPath(target: string | undefined): string | undefined {
+  if (!target?.startsWith("/") || target.startsWith("//")) return undefined;
+  return splitTarget(target).path;
 }

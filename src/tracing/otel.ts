@@ -18,9 +18,9 @@ import {
   type TextMapSetter,
   trace,
 } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace";
 import { BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
@@ -35,18 +35,16 @@ const APPEND: TextMapSetter<string[]> = { set: (headers, name, value) => void he
 const KINDS: Record<SpanKind, OtelKind> = { server: OtelKind.SERVER, client: OtelKind.CLIENT, internal: OtelKind.INTERNAL };
 
 export function createTracing(config: TracingConfig, metrics: Pick<Metrics, "traceSpans">): Tracing {
+  // unset keys: the exporter reads OTEL_EXPORTER_OTLP_[TRACES_](ENDPOINT|TIMEOUT) itself
   const exporter = new OTLPTraceExporter({
     ...(config.endpoint === undefined ? {} : { url: config.endpoint }),
-    timeoutMillis: config.exportTimeout,
+    ...(config.exportTimeout === undefined ? {} : { timeoutMillis: config.exportTimeout }),
   });
   // sdk-trace's processor takes the self-observability meter; sdk-trace-base's provider reads
   // OTEL_TRACES_SAMPLER[_ARG] where the file sets no ratio.
   const processor = new BatchSpanProcessor({
     exporter,
-    maxQueueSize: config.maxQueueSize,
-    maxExportBatchSize: config.maxExportBatchSize,
-    scheduledDelayMillis: config.scheduledDelay,
-    exportTimeoutMillis: config.exportTimeout,
+    ...batchOf(config),
     selfObsMeterProvider: spanCounter(metrics.traceSpans),
   });
   const provider = new BasicTracerProvider({
@@ -98,11 +96,25 @@ export function createTracing(config: TracingConfig, metrics: Pick<Metrics, "tra
   };
 }
 
-/** service.name: the file's, else OTEL_SERVICE_NAME's, else "payguard"; OTEL_RESOURCE_ATTRIBUTES add to it. */
+/** The processor's settings: the file's, else OTEL_BSP_* (sdk-trace's processor reads no environment), else the SDK's defaults. */
+function batchOf(config: TracingConfig) {
+  const pick = (value: number | undefined, env: string, fallback: number) => value ?? getNumberFromEnv(env) ?? fallback;
+  return {
+    maxQueueSize: pick(config.maxQueueSize, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+    maxExportBatchSize: pick(config.maxExportBatchSize, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+    scheduledDelayMillis: pick(config.scheduledDelay, "OTEL_BSP_SCHEDULE_DELAY", 1_000),
+    exportTimeoutMillis: pick(config.exportTimeout, "OTEL_BSP_EXPORT_TIMEOUT", 10_000),
+  };
+}
+
+/** service.name: the file's, else OTEL_SERVICE_NAME's, else "payguard"; OTEL_RESOURCE_ATTRIBUTES and the SDK's own attributes add to it. */
 function resourceOf(config: TracingConfig) {
   const fromEnv = detectResources({ detectors: [envDetector] });
   const name = config.serviceName ?? (fromEnv.attributes[ATTR_SERVICE_NAME] as string | undefined) ?? "payguard";
-  return fromEnv.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: name }));
+  // the SDK's own (telemetry.sdk.*), then the environment's, then the name
+  return defaultResource()
+    .merge(fromEnv)
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: name }));
 }
 
 /** The file's ratio wins; without one, the SDK reads OTEL_TRACES_SAMPLER[_ARG] (default: parent-based, always on). */

@@ -5,7 +5,7 @@
  * every call site is one `?.` on an undefined span. otel.ts implements it when tracing is on.
  *
  * Attributes are named scalars written by payguard: never a header value, a body, a key or
- * card data (docs/observability.md, "Traces").
+ * card data (docs/operations.md, "Traces").
  */
 
 export type SpanKind = "server" | "client" | "internal";

@@ -3,7 +3,7 @@
  * `http.request.resend_count` from the second attempt on, and the attempt's own
  * `traceparent` / `tracestate` added to the headers, so the gateway's side of the trace
  * hangs under this attempt. The span ends with the answer's headers (the body streams on)
- * or with the failure's code.
+ * or with the failure's code; a 4xx or 5xx answer marks it failed.
  */
 import type { Span } from "../tracing/types.js";
 import { classifyUpstreamError } from "./classify.js";
@@ -21,7 +21,8 @@ export async function sendTraced(upstream: UpstreamClient, request: UpstreamRequ
   try {
     const response = await upstream.send({ ...request, headers: [...request.headers, ...span.propagation()] });
     span.set({ "http.response.status_code": response.status });
-    span.end(response.status >= 500 ? String(response.status) : undefined);
+    // a client span fails on any 4xx or 5xx (HTTP semantic conventions): a decline included
+    span.end(response.status >= 400 ? String(response.status) : undefined);
     return response;
   } catch (err) {
     span.end(classifyUpstreamError(err)?.code ?? (err instanceof Error ? err.name : "unknown"));

@@ -19,6 +19,18 @@ describe("payguard CLI", () => {
     expect(stdout).toContain("config config/payguard.yaml: ok");
     expect(stdout).toContain("→ https://api.stripe.com");
     expect(stdout).toContain("body 1MB");
+    expect(stdout).toContain("  tracing   off (no OpenTelemetry SDK loaded)\n");
+  });
+
+  it("check prints where traces go and how they are sampled, never the collector's credentials", async () => {
+    const endpoint = "https://tenant:otlp-password@collector:4318/v1/traces?api-key=otlp-key";
+    const on = writeTempConfig(`upstream: { url: "https://api.stripe.com" }\ntracing: { enabled: true, endpoint: "${endpoint}", sampleRatio: 0.25 }\n`);
+    const { code, stdout } = await runCli(["check", "--config", on]);
+    expect(code, stdout).toBe(0);
+    expect(stdout).toContain("  tracing   OTLP/HTTP → https://tenant:***@collector:4318/v1/traces?***; new traces sampled at 0.25");
+    expect(stdout).not.toMatch(/otlp-password|otlp-key/);
+    const disabled = await runCli(["check", "--config", on], { OTEL_SDK_DISABLED: "true" });
+    expect(disabled.stdout).toContain("  tracing   off: OTEL_SDK_DISABLED=true");
   });
 
   it("check prints the gateway profile in force and every default it set, for each host auto knows", async () => {

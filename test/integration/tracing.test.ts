@@ -18,7 +18,7 @@ import fc from "fast-check";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
-import { json, send } from "../support/http.js";
+import { json, rawExchange, send } from "../support/http.js";
 import { sample } from "../support/metrics.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.js";
 import { type Running, startInProcessYaml } from "../support/payguard.js";
@@ -162,11 +162,12 @@ describe("traces: one payment from the client to the gateway", () => {
     expect(server.resource["service.name"]).toBe("payguard");
 
     // Two CLIENT spans, one per attempt; each attempt's traceparent names its own span.
-    const attempts = childrenOf(server).filter((s) => s.kind === "client");
+    const attempts = childrenOf(server).filter((s) => s.kind === "client" && s.name === "POST");
     expect(attempts.map((s) => s.attributes["http.response.status_code"])).toEqual([503, 200]);
     expect(attempts[0]?.attributes["http.request.resend_count"]).toBeUndefined();
     expect(attempts[1]?.attributes["http.request.resend_count"]).toBe(1);
     expect(attempts[0]?.statusCode).toBe(2); // a 503 is an error on a client span
+    expect(attempts[0]?.attributes["error.type"]).toBe("503");
     for (const a of attempts)
       expect(a.attributes).toMatchObject({ "http.request.method": "POST", "server.address": "127.0.0.1", "url.full": `${gw.url}/v1/charges` });
     const sent = gw.requests.map((r) => parseTraceparent(r.headers.traceparent));
@@ -178,7 +179,7 @@ describe("traces: one payment from the client to the gateway", () => {
     // The store calls: the claim, then the answer stored, both on SQLite.
     const store = childrenOf(server).filter((s) => s.name.startsWith("store "));
     expect(store.map((s) => s.name)).toEqual(["store claim", "store complete"]);
-    for (const s of store) expect(s.attributes["db.system.name"]).toBe("sqlite");
+    for (const s of store) expect(s).toMatchObject({ kind: "client", attributes: { "db.system.name": "sqlite" } });
 
     // The replay: a SERVER span under the retry's span, with a replay span and no attempt.
     const replayed = one(
@@ -218,8 +219,12 @@ describe("traces: waits, completions and sampling", () => {
     await until(() => gw.requests.length === 1, "the first request reached the gateway");
     const waiterSpan = hex(16);
     const second = charge(pg, key, `00-${traceId}-${waiterSpan}-01`);
-    await until(async () => sample(await metricsText(pg), "payguard_store_entries") !== undefined, "metrics are up");
-    setTimeout(open, 100);
+    // the duplicate has made its claim (and found the first in flight): only then does the first answer
+    await until(
+      async () => sample(await metricsText(pg), "payguard_store_operation_duration_seconds_count", { op: "claim", result: "ok" }) === 2,
+      "the duplicate claimed",
+    );
+    open();
     expect((await Promise.all([first, second])).map((a) => a.status)).toEqual([200, 200]);
     await until(() => inTrace(traceId).filter((s) => s.kind === "server").length === 2, "both server spans are exported");
     const waiter = one(
@@ -228,7 +233,7 @@ describe("traces: waits, completions and sampling", () => {
     );
     expect(waiter.attributes["payguard.idempotency"]).toBe("waited");
     expect(childrenOf(waiter).map((s) => s.name)).toContain("idempotency wait");
-    expect(childrenOf(waiter).some((s) => s.kind === "client")).toBe(false);
+    expect(childrenOf(waiter).some((s) => s.name === "POST")).toBe(false); // no attempt of its own
   });
 
   it("a background completion is a span under the request's, its re-send a client span with resend_count", async () => {
@@ -251,7 +256,7 @@ describe("traces: waits, completions and sampling", () => {
     );
     expect(completion.attributes["payguard.completion"]).toBe("completed");
     const resend = one(
-      childrenOf(completion).filter((s) => s.kind === "client"),
+      childrenOf(completion).filter((s) => s.name === "POST"),
       "the re-send",
     );
     expect(resend.attributes).toMatchObject({ "http.request.resend_count": 1, "http.response.status_code": 200 });
@@ -313,6 +318,7 @@ describe("traces: never a secret", () => {
 
   it("no header value, body value, query value or idempotency key appears anywhere in what is exported (property)", async () => {
     const pg = await payguard();
+    const [spansBefore, rawBefore] = [otlp.spans.length, otlp.raw.length];
     const values: string[] = [];
     await fc.assert(
       fc.asyncProperty(
@@ -329,14 +335,26 @@ describe("traces: never a secret", () => {
           values.push(key);
           const answer = await send(pg.url, `/v1/charges?token=${queryValue}`, { method: "POST", headers, body: JSON.stringify({ amount: 100, ...body }) });
           expect(answer.status, answer.body.toString()).toBe(200);
+          // an absolute-form target with credentials, refused before routing: its span names no path
+          const [user, password] = rest.slice(-2) as [string, string];
+          values.push(user, password);
+          const absolute = await rawExchange(
+            pg.url,
+            `GET http://${user}:${password}@127.0.0.1/v1/balance HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+          );
+          expect(absolute).toMatch(/^HTTP\/1\.1 4\d\d/);
         },
       ),
       { numRuns: 25 },
     );
-    await until(() => otlp.spans.filter((s) => s.kind === "server").length >= 25, "the spans are exported");
-    const exported = otlp.raw.join("\n");
-    // the control: the export holds these requests' spans
-    expect(exported).toContain("/v1/charges");
+    // shutdown exports every span still queued
+    running.splice(running.indexOf(pg), 1);
+    await pg.close();
+    const mine = otlp.spans.slice(spansBefore).filter((s) => s.kind === "server");
+    // the control: the export holds every one of these requests' server spans (25 charges, 25 refused)
+    expect(mine.filter((s) => s.attributes["url.path"] === "/v1/charges")).toHaveLength(25);
+    expect(mine).toHaveLength(50);
+    const exported = otlp.raw.slice(rawBefore).join("\n");
     const found = values.filter((v) => exported.includes(v.replace(/^Bearer /, "")));
     expect(found).toEqual([]);
   });

@@ -34,7 +34,8 @@ describe("config defaults", () => {
       reload: { watch: true, debounce: 250 },
       log: { level: "info" },
       // traces are off, and then not loaded
-      tracing: { enabled: false, maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelay: 1_000, exportTimeout: 10_000 },
+      // (the export settings, unset, fall to OTEL_BSP_* and then the SDK's defaults)
+      tracing: { enabled: false },
       // interception is off until intercept.ca is set
       intercept: { host: "0.0.0.0", port: 443, validity: 86_400_000, passThrough: [] },
       webhooks: {
