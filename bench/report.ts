@@ -283,7 +283,7 @@ function tables(input: ReportInput): string {
     "",
     "### Webhooks received",
     "",
-    "Stripe events, each with a new id, signed by stripe-node's own helper, posted to the webhook listener: verified, stored (SQLite: a durable file; PostgreSQL: committed), acknowledged, then delivered to a sink. Measured as the other closed-loop rows; against the same store's new-key POST, each a payment written before its answer.",
+    "Stripe events, each with a new id, signed by stripe-node's own helper, posted to the webhook listener: verified, stored (SQLite: a durable file; PostgreSQL: committed), acknowledged, then delivered to a sink. Measured last, after the fixed-rate runs, as closed-loop rounds like the others; each round ends once every stored event is delivered, so the deliveries in the background load no other cell. Against the same store's new-key POST, each a payment written before its answer.",
     "",
     webhookTable(rows),
     "",
