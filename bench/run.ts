@@ -198,11 +198,15 @@ async function main(): Promise<void> {
   probes.set(payguardTls, payguardTlsProbe);
   // Tracing on, every trace sampled, exported to a sink in this process: against the plain row.
   const sink = await startSink();
+  // With the heap probe, as the plain row has it, so the two differ by tracing alone.
+  const tracedProbe = probeFile("payguard-traced");
   const payguardTraced = await startPayguard({
     name: "payguard (traced)",
     upstreamUrl: gateway.url,
     config: [`tracing: { enabled: true, endpoint: "${sink.url}/v1/traces", sampleRatio: 1 }`],
+    heapProbe: tracedProbe,
   });
+  probes.set(payguardTraced, tracedProbe);
   // Webhook events received (verified, stored, acknowledged; then delivered to the sink), per store.
   const webhooksSqlite = await startWebhookPayguard(
     { name: "payguard (SQLite, webhooks)", upstreamUrl: gateway.url, store: "type: sqlite" },
@@ -294,6 +298,9 @@ async function main(): Promise<void> {
           : []),
       ] as const)
         fixedCells.push({ engine, target, scenario, samples: [] });
+  // Targets with no fixed-rate cell stop first: an idle process that holds the records of its
+  // new-key cells collects its heap when the load stops, on the cores the paced runs need.
+  if (!only) await Promise.all([floor, payguardRedis, nginxTls, payguardTls, payguardTraced].map((p) => p?.stop()));
   const { rate, rateConnections } = params;
   const seconds = params.rateDuration / rounds;
   for (let round = 0; round < rounds; round++)
