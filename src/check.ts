@@ -8,6 +8,7 @@ import { compileRoutes, type RoutePolicy } from "./config/routes.js";
 import type { Config, GatewayConfig } from "./config/schema.js";
 import { formatDuration, formatSize } from "./config/units.js";
 import { schemeOf } from "./config/webhooks.js";
+import { sdkDisabled } from "./tracing/load.js";
 
 export function checkSummary(file: string, { config, profile, profiles, storeType }: LoadedConfig): string {
   const named = config.gateways[0]?.scoped === true;
@@ -37,7 +38,7 @@ export function checkSummary(file: string, { config, profile, profiles, storeTyp
 /** Traces: off, or where spans go and how many traces are sampled (the OTEL_* variables where the file sets nothing). */
 function describeTracing(tracing: Config["tracing"]): string {
   if (!tracing.enabled) return "off (no OpenTelemetry SDK loaded)";
-  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return "off: OTEL_SDK_DISABLED=true (no OpenTelemetry SDK loaded)";
+  if (sdkDisabled()) return "off: OTEL_SDK_DISABLED=true (no OpenTelemetry SDK loaded)";
   const endpoint =
     tracing.endpoint === undefined ? "from OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, else http://localhost:4318/v1/traces" : redactUrl(tracing.endpoint);
   const sampling =
