@@ -10,7 +10,7 @@ import { type FeatureTime, featureTimes, parentsOf } from "./features.js";
 import { load, type Scenario } from "./load.js";
 import { startGateway, startPayguard, startSink, tempDir } from "./targets.js";
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }[];
   startTime: number;
   endTime: number;
@@ -78,6 +78,17 @@ export function selfTimes(profile: CpuProfile, selfUs = sampledSelfUs(profile)):
     totalMs += us / 1000;
   }
   return { hot: [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs), totalMs };
+}
+
+/** Self µs per request by module (moduleOf; a native function with its JS caller's module), over `requests` requests. */
+export function moduleTimes(profile: CpuProfile, requests: number): Map<string, number> {
+  const perModule = new Map<string, number>();
+  for (const hot of selfTimes(profile).hot) {
+    const caller = hot.where.startsWith("←") ? moduleOf({ ...hot, where: hot.where.replace(/^← \S+ /, "") }) : undefined;
+    const key = caller ? `${hot.name} ← ${caller}` : moduleOf(hot) === "native" ? hot.name : moduleOf(hot);
+    perModule.set(key, (perModule.get(key) ?? 0) + (hot.selfMs * 1000) / requests);
+  }
+  return perModule;
 }
 
 /** The per-feature table: every feature at more than 3 % of busy CPU is marked. */
