@@ -120,6 +120,7 @@ export const PROBLEMS = {
   admin_invalid_request: { status: 400, title: "The admin request is invalid", retryable: false },
   record_not_found: { status: 404, title: "No idempotency record with this id", retryable: false },
   record_not_resolvable: { status: 409, title: "Only an indeterminate record can be resolved", retryable: false },
+  ledger_not_kept: { status: 501, title: "This store keeps no outcome ledger (store.type sqlite or postgres does)", retryable: false },
   webhook_in_flight: { status: 409, title: "The event is being delivered now; re-deliver it once the attempt has ended", retryable: true },
   // The webhook listener (what a gateway's notification gets; nothing is stored).
   webhook_endpoint_unknown: { status: 404, title: "No webhook endpoint at this path", retryable: false },

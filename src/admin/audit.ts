@@ -9,13 +9,14 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppDeps } from "../pipeline/context.js";
 
 /** "other": any call under /admin that is none of the API's actions (it is audited too). */
-export type AdminAction = "list" | "get" | "lookup" | "resolve" | "events" | "event" | "redeliver" | "redeliver-range" | "other";
+export type AdminAction = "list" | "get" | "lookup" | "resolve" | "outcomes" | "events" | "event" | "redeliver" | "redeliver-range" | "other";
 
 export interface AuditFields {
   action: AdminAction;
   record?: string;
-  /** resolve: the operator's reason */
+  /** resolve: the operator's reason, and who they said they are */
   reason?: string;
+  operator?: string;
   resolution?: "complete" | "release";
 }
 
@@ -29,6 +30,7 @@ const RESULTS: Record<number, string> = {
   403: "forbidden",
   404: "not_found",
   409: "conflict",
+  501: "not_supported",
   503: "unavailable",
 };
 
@@ -62,6 +64,7 @@ function actionOf(c: Context<AdminEnv>): AdminAction {
   const parts = c.req.path.split("/").filter(Boolean); // ["admin", "records", id?, "resolve"?]
   const method = c.req.method === "HEAD" ? "GET" : c.req.method;
   if (parts[0] === "admin" && parts[1] === "webhooks") return webhookAction(method, parts);
+  if (parts[0] === "admin" && parts[1] === "outcomes") return method === "GET" && parts.length === 2 ? "outcomes" : "other";
   if (parts[0] !== "admin" || parts[1] !== "records") return "other";
   if (method === "POST" && parts.length === 4 && parts[3] === "resolve") return "resolve";
   if (method !== "GET") return "other";

@@ -5,8 +5,8 @@
  *
  * `since` is an ISO 8601 time or epoch milliseconds; `state` one of completed, indeterminate,
  * released, completed-in-background, resolved-by-operator; `gateway` a configured gateway's
- * name (rows written before gateways had names carry none). 404 when the store keeps no ledger
- * (memory, redis). The same rows are plain SQL: docs/operations.md, "The outcome ledger".
+ * name (rows written before gateways had names carry none). 501 ledger_not_kept when the store
+ * keeps no ledger (memory, redis). The same rows are plain SQL: docs/operations.md, "The outcome ledger".
  */
 import { Hono } from "hono";
 import { ProxyError } from "../errors.js";
@@ -21,7 +21,7 @@ export function outcomeRoutes(deps: Pick<AppDeps, "store">): Hono<AdminEnv> {
   const outcomes = new Hono<AdminEnv>();
   outcomes.get("/", async (c) => {
     const read = deps.store.outcomes?.bind(deps.store);
-    if (!read) throw new ProxyError("record_not_found", "this store keeps no outcome ledger (store.type sqlite or postgres does)");
+    if (!read) throw new ProxyError("ledger_not_kept");
     const since = parseTime("since", c.req.query("since"));
     const state = c.req.query("state");
     if (state !== undefined && !STATES.includes(state as LedgerState))

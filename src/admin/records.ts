@@ -30,7 +30,7 @@ import {
 import { type AdminEnv, noteAudit } from "./audit.js";
 import { lookupId } from "./lookup.js";
 import { parseLimit, wantsBody } from "./params.js";
-import { parseResolution } from "./resolution.js";
+import { parseResolution, type Resolution } from "./resolution.js";
 import { recordView } from "./view.js";
 
 const STATES: readonly RecordState[] = ["in-flight", "completed", "indeterminate"];
@@ -102,12 +102,12 @@ function resolveBodyLimit(deps: RecordDeps): MiddlewareHandler<AdminEnv> {
 async function resolve(c: Context<AdminEnv>, deps: RecordDeps): Promise<Response> {
   const id = recordId(c);
   const resolution = parseResolution(await c.req.text(), deps.live.current.config.idempotency.maxResponseSize);
-  noteAudit(c, { reason: resolution.reason, resolution: resolution.action });
+  noteAudit(c, { reason: resolution.reason, operator: resolution.operator, resolution: resolution.action });
   const entry = await find(deps, id);
   const held = entry.record;
   if (held.state !== "indeterminate") throw new ProxyError("record_not_resolvable", `the record is ${held.state}`);
   const next = resolution.action === "complete" ? completedWith(held, resolution.response) : undefined;
-  const result = await deps.store.resolve(id, next, operatorEntry(deps, id, held.createdAt, next));
+  const result = await deps.store.resolve(id, next, operatorEntry(deps, id, held, resolution, next));
   if (result === "not_found") throw new ProxyError("record_not_found", "the record expired meanwhile");
   if (result === "not_indeterminate") throw new ProxyError("record_not_resolvable", "the record changed meanwhile");
   // A journaled record was resolved into the shared store (Redis or PostgreSQL): shown as
@@ -129,21 +129,37 @@ function completedWith(held: IndeterminateRecord, response: StoredResponse): Com
     completedAt: Date.now(),
     ...(held.attempts === undefined ? {} : { attempts: held.attempts }),
     response,
+    ...(held.about === undefined ? {} : { about: held.about }),
   };
 }
 
-/** The ledger's row for an operator's resolution (the store fills in the record's request). */
-function operatorEntry(deps: Pick<AppDeps, "store" | "replica">, id: string, createdAt: number, next: CompletedRecord | undefined): LedgerEntry | undefined {
+/**
+ * The ledger's row for an operator's resolution: the decision, why and who. The request is
+ * the record's own (RecordAbout); a record written before it was kept names none, and the
+ * store then takes it from the record's last ledger row.
+ */
+function operatorEntry(
+  deps: Pick<AppDeps, "store" | "replica">,
+  id: string,
+  held: IndeterminateRecord,
+  resolution: Resolution,
+  next: CompletedRecord | undefined,
+): LedgerEntry | undefined {
   if (!deps.store.outcomes) return undefined;
-  const status = next ? { status: next.response.status } : {};
+  const about = held.about;
+  const request = about
+    ? { gateway: about.gateway, route: about.route, method: about.method, path: about.path, key: about.key }
+    : { route: "", method: "", path: "" };
   return {
     record: id,
-    route: "",
-    method: "",
-    path: "",
+    ...request,
     state: "resolved-by-operator",
-    ...status,
-    startedAt: createdAt,
+    ...(next ? { status: next.response.status } : {}),
+    ...(about?.gatewayRequestId ? { gatewayRequestId: about.gatewayRequestId } : {}),
+    decision: resolution.action,
+    reason: resolution.reason,
+    operator: resolution.operator,
+    startedAt: held.createdAt,
     settledAt: Date.now(),
     replica: deps.replica,
   };

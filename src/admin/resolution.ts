@@ -1,8 +1,8 @@
 /**
  * The body of POST /admin/records/{id}/resolve, checked before anything is touched:
- * `{"action":"release","reason":"…"}` or
- * `{"action":"complete","reason":"…","response":{"status":201,"headers":{…},"body":"…"}}`
- * (`bodyBase64` for binary). The operator's response is what repeats of the payment will be
+ * `{"action":"release","reason":"…","operator":"…"}` or
+ * `{"action":"complete","reason":"…","operator":"…","response":{"status":201,"headers":{…},"body":"…"}}`
+ * (`bodyBase64` for binary). The reason and the operator go to the ledger row and the audit line. The operator's response is what repeats of the payment will be
  * replayed, so it must be writable as an HTTP answer: a final status, valid header names and
  * values, none of the headers a replay sets itself. Pure.
  */
@@ -46,14 +46,25 @@ const response = z
       else if (NOT_STORABLE.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: ["headers", name], message: "is set by each delivery, not stored" });
     }
   });
-const reason = z.string().trim().min(1, "must say why (it goes to the audit log)").max(500);
+/** A required text, with one message whether it is missing, not a string, or blank. */
+const said = (what: string, max: number) =>
+  z
+    .string({ error: `is required: ${what}` })
+    .trim()
+    .min(1, `is required: ${what}`)
+    .max(max, `must be at most ${max} characters`);
+const reason = said("say why (it goes to the ledger and the audit log)", 500);
+const operator = said("say who decides (a name or an e-mail address; it goes to the ledger and the audit log)", 200);
 
-const schema = z.discriminatedUnion("action", [
-  z.strictObject({ action: z.literal("release"), reason }),
-  z.strictObject({ action: z.literal("complete"), reason, response }),
-]);
+const schema = z.discriminatedUnion(
+  "action",
+  [z.strictObject({ action: z.literal("release"), reason, operator }), z.strictObject({ action: z.literal("complete"), reason, operator, response })],
+  { error: 'is required: "release" (the gateway did not take the payment) or "complete" (it did: give its response)' },
+);
 
-export type Resolution = { action: "release"; reason: string } | { action: "complete"; reason: string; response: StoredResponse };
+export type Resolution =
+  | { action: "release"; reason: string; operator: string }
+  | { action: "complete"; reason: string; operator: string; response: StoredResponse };
 
 /** The resolution in `text`, or 400 admin_invalid_request naming every problem. */
 export function parseResolution(text: string, maxBodyBytes: number): Resolution {
@@ -69,10 +80,11 @@ export function parseResolution(text: string, maxBodyBytes: number): Resolution 
   }
   const value = parsed.data;
   if (value.action === "release") return value;
+  const { reason, operator } = value;
   const { status, headers, body, bodyBase64 } = value.response;
   const bytes = bodyBase64 !== undefined ? Buffer.from(bodyBase64, "base64") : Buffer.from(body ?? "", "utf8");
   if (bytes.length > maxBodyBytes)
     throw new ProxyError("admin_invalid_request", `response.body is ${bytes.length} bytes, over idempotency.maxResponseSize (${maxBodyBytes})`);
   const lower = Object.fromEntries(Object.entries(headers).map(([name, v]) => [name.toLowerCase(), v]));
-  return { action: "complete", reason: value.reason, response: { status, headers: lower, body: bytes } };
+  return { action: "complete", reason, operator, response: { status, headers: lower, body: bytes } };
 }

@@ -4,7 +4,7 @@
  * caller asked for them and the config allows it (admin.api.revealBodies).
  */
 import { isUtf8 } from "node:buffer";
-import type { RecordEntry, StoredResponse } from "../store/types.js";
+import type { RecordAbout, RecordEntry, StoredResponse } from "../store/types.js";
 
 export interface RecordView {
   id: string;
@@ -27,6 +27,10 @@ export interface RecordView {
   attempts?: number;
   /** indeterminate: why the outcome is unknown */
   reason?: string;
+  /** what the request was: enough to ask the gateway (absent on records written before payguard kept it) */
+  request?: Omit<RecordAbout, "gatewayRequestId">;
+  /** final records: the gateway's own id for its answer, when it gave one */
+  gatewayRequestId?: string;
   source: RecordEntry["source"];
 }
 
@@ -35,6 +39,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function recordView(entry: RecordEntry, options: { reveal: boolean }): RecordView {
   const { key, record } = entry;
   const view: RecordView = { id: key, state: record.state, createdAt: iso(record.createdAt), fingerprint: record.fingerprint, source: entry.source };
+  if (record.about) {
+    const { gatewayRequestId, ...request } = record.about;
+    view.request = request;
+    if (gatewayRequestId !== undefined) view.gatewayRequestId = gatewayRequestId;
+  }
   if (record.state === "in-flight") {
     view.leaseUntil = iso(record.leaseUntil);
     view.expiresAt = iso(record.expiresAt);

@@ -15,6 +15,7 @@ import {
   type InFlightRecord,
   isStoreError,
   type LedgerEntry,
+  type RecordAbout,
   type StoredResponse,
 } from "../store/types.js";
 import type { Span } from "../tracing/types.js";
@@ -44,6 +45,8 @@ export interface KeyedRequest {
   policy: IdempotencyConfig;
   /** the scoped store key */
   lookupKey: string;
+  /** the client's key, as it sent it (kept on the record and the ledger row, never logged) */
+  key: string;
   fingerprint: string;
   requestId: string;
   /** the gateway sees the key (upstream key header, or the body field): its dedupe covers a re-send */
@@ -79,7 +82,7 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     const claim = await timed(
       deps,
       "claim",
-      () => store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl }),
+      () => store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl, about: aboutOf(req) }),
       req.trace,
     );
 
@@ -140,6 +143,7 @@ async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, prev
   const now = Date.now();
   const reason = "owner lost mid-request";
   const entry = ledgerEntryOf(deps, req, "indeterminate", { reason }, previous.createdAt);
+  const about = previous.about ?? aboutOf(req);
   await timed(
     deps,
     "complete",
@@ -147,7 +151,7 @@ async function takeOver(deps: EngineDeps, req: KeyedRequest, token: string, prev
       deps.store.complete(
         req.lookupKey,
         token,
-        { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason },
+        { state: "indeterminate", fingerprint: previous.fingerprint, createdAt: previous.createdAt, completedAt: now, reason, about },
         req.policy.ttl,
         entry,
       ),
@@ -217,7 +221,7 @@ export class Ticket {
    */
   async settle(settlement: Settlement, detail: SettleDetail): Promise<void> {
     const effective = effectiveSettlement(settlement, this.req.gatewayDedupes, detail.response !== undefined);
-    const record = effective === "released" ? undefined : finalRecord(effective, this.req.fingerprint, detail);
+    const record = effective === "released" ? undefined : finalRecord(effective, this.req, detail);
     const entry = ledgerEntryOf(this.deps, this.req, effective, detail, this.startedAt);
     let owned: boolean;
     try {
@@ -279,6 +283,7 @@ function ledgerEntryOf(deps: EngineDeps, req: KeyedRequest, effective: Effective
   const state = effective === "stored" ? (detail.background ? "completed-in-background" : "completed") : effective;
   return {
     record: req.lookupKey,
+    key: req.key,
     gateway: req.gateway,
     ...(req.link === undefined ? {} : { link: req.link }),
     route: req.route,
@@ -289,6 +294,7 @@ function ledgerEntryOf(deps: EngineDeps, req: KeyedRequest, effective: Effective
     ...(detail.attempts === undefined ? {} : { attempts: detail.attempts }),
     ...(detail.gatewayRequestId ? { gatewayRequestId: detail.gatewayRequestId } : {}),
     ...(detail.fields ? { fields: detail.fields } : {}),
+    ...(state === "indeterminate" && detail.reason !== undefined ? { reason: detail.reason } : {}),
     startedAt,
     settledAt: Date.now(),
     replica: deps.replica,
@@ -314,13 +320,24 @@ function effectiveSettlement(settlement: Settlement, gatewayDedupes: boolean, ha
   return "released";
 }
 
-/** The final record of a settlement; attempts are kept so an operator sees how often the gateway was tried. */
-function finalRecord(effective: "stored" | "indeterminate", fingerprint: string, detail: SettleDetail): FinalRecord {
+/**
+ * The final record of a settlement; attempts are kept so an operator sees how often the
+ * gateway was tried, and what the request was with the gateway's id for its answer.
+ */
+function finalRecord(effective: "stored" | "indeterminate", req: KeyedRequest, detail: SettleDetail): FinalRecord {
   const now = Date.now();
+  const { fingerprint } = req;
   const attempts = detail.attempts === undefined ? {} : { attempts: detail.attempts };
+  const about = aboutOf(req, detail.gatewayRequestId);
   if (effective === "stored" && detail.response)
-    return { state: "completed", fingerprint, createdAt: now, completedAt: now, ...attempts, response: detail.response };
-  return { state: "indeterminate", fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts };
+    return { state: "completed", fingerprint, createdAt: now, completedAt: now, ...attempts, response: detail.response, about };
+  return { state: "indeterminate", fingerprint, createdAt: now, completedAt: now, reason: detail.reason ?? "unknown", ...attempts, about };
+}
+
+/** What the request was, as its record keeps it. */
+function aboutOf(req: KeyedRequest, gatewayRequestId?: string): RecordAbout {
+  const { method, path, route, gateway, key } = req;
+  return { method, path, route, gateway, key, keyForwarded: req.gatewayDedupes, ...(gatewayRequestId ? { gatewayRequestId } : {}) };
 }
 
 /** A store call, timed in payguard_store_operation_duration_seconds and (tracing on) as a span `store <op>`. */

@@ -120,6 +120,7 @@ async function keyedRequest(c: StageContext<Vars>, key: string, gatewayDedupes: 
     policy,
     requestId: c.get("requestId"),
     lookupKey,
+    key,
     gatewayDedupes,
     trace: traceOf(c.get("span"), c.get("generation").config.store.type),
     fingerprint: await fingerprintOffLoop(

@@ -12,6 +12,28 @@ export interface StoredResponse {
   body: Buffer;
 }
 
+/**
+ * What a record's request was: enough for an operator to find the payment at the gateway
+ * (docs/operations.md, "Unknown outcomes"). Absent on records written before payguard kept it.
+ * The client's key is kept here and in the ledger, never in logs or traces: it names a
+ * payment and is not a credential, but whoever holds it and the payload gets the stored
+ * answer replayed, so it stays where the admin API's token and the database's access do.
+ */
+export interface RecordAbout {
+  method: string;
+  /** the normalised path, without the query */
+  path: string;
+  route: string;
+  /** gateways.<name>; "default" for the `upstream:` shorthand */
+  gateway: string;
+  /** the client's idempotency key, as it sent it */
+  key: string;
+  /** the gateway received the key too (an upstream key header, or the body field) */
+  keyForwarded: boolean;
+  /** final records: the gateway's own id for its answer (upstream.requestId), when it gave one */
+  gatewayRequestId?: string;
+}
+
 export interface InFlightRecord {
   state: "in-flight";
   /** the owner's secret token: only its holder may complete, renew or release */
@@ -25,6 +47,7 @@ export interface InFlightRecord {
    * leaseUntil, and each renewal moves it on as far as it moves the lease (see renewedLease).
    */
   expiresAt: number;
+  about?: RecordAbout;
 }
 
 export interface CompletedRecord {
@@ -35,6 +58,7 @@ export interface CompletedRecord {
   response: StoredResponse;
   /** upstream attempts the request took (absent in records written before it was recorded) */
   attempts?: number;
+  about?: RecordAbout;
 }
 
 /** The request was sent and its outcome is unknown: repeats must never reach the gateway. */
@@ -46,6 +70,7 @@ export interface IndeterminateRecord {
   reason: string;
   /** upstream attempts the request took, when known */
   attempts?: number;
+  about?: RecordAbout;
 }
 
 export type FinalRecord = CompletedRecord | IndeterminateRecord;
@@ -57,6 +82,8 @@ export interface ClaimRequest {
   leaseMs: number;
   /** how long the in-flight record is kept past its claim (at least leaseMs), each renewal adding what it adds to the lease */
   ttlMs: number;
+  /** what the request was, kept on the record for the admin API */
+  about?: RecordAbout;
 }
 
 /** The in-flight record a claim creates at `now`: it expires no sooner than its lease. */
@@ -68,6 +95,7 @@ export function inFlightRecord(request: ClaimRequest, now: number): InFlightReco
     createdAt: now,
     leaseUntil: now + request.leaseMs,
     expiresAt: now + Math.max(request.ttlMs, request.leaseMs),
+    ...(request.about === undefined ? {} : { about: request.about }),
   };
 }
 
@@ -177,6 +205,13 @@ export interface LedgerEntry {
   /** settled-by-event: the event, and the outcome it reported */
   eventId?: string;
   outcome?: EventOutcome;
+  /** the client's idempotency key (see RecordAbout); absent on rows written before it was kept */
+  key?: string;
+  /** indeterminate: why the outcome is unknown; resolved-by-operator: the operator's reason */
+  reason?: string;
+  /** resolved-by-operator: what the operator decided, and who */
+  decision?: "complete" | "release";
+  operator?: string;
 }
 
 /** A page of the ledger, newest last, from `since` on. */

@@ -60,6 +60,31 @@ export function describeLedgerContract(name: string, makeStore: () => Promise<Id
         expect(rows[2]).toMatchObject({ status: 503 });
       }));
 
+    it("keeps the client's key, why an outcome is unknown, and an operator's decision, reason and name", () =>
+      withStore(async (store) => {
+        const since = Date.now() - 1000;
+        const key = `k-${randomUUID()}`;
+        await store.claim(key, { token: key, fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+        const unknown = entry(key, "indeterminate", { key: "order-42", reason: "reset (UND_ERR_SOCKET)", gatewayRequestId: "req_7" });
+        expect(await store.complete(key, key, indeterminate, LONG, unknown)).toBe(true);
+        // An operator's row that names only the record takes the request from the record's last row.
+        const decided = { decision: "release" as const, reason: "INC-9: no charge at the gateway", operator: "ops@example.com" };
+        expect(await store.resolve(key, undefined, { ...entry(key, "resolved-by-operator", decided), route: "", method: "", path: "" })).toBe("resolved");
+
+        const rows = mine(await store.outcomes({ since, limit: 1000 }), [key]);
+        expect(rows[0]).toMatchObject({ state: "indeterminate", key: "order-42", reason: "reset (UND_ERR_SOCKET)" });
+        expect(rows[0]?.decision).toBeUndefined();
+        expect(rows[1]).toMatchObject({
+          state: "resolved-by-operator",
+          ...decided,
+          route: "charges",
+          method: "POST",
+          path: "/v1/charges",
+          key: "order-42",
+          gatewayRequestId: "req_7",
+        });
+      }));
+
     it("filters by state and time, and pages in id order with a cursor", () =>
       withStore(async (store) => {
         const since = Date.now() - 1000;

@@ -11,6 +11,7 @@ import {
   type IdempotencyStore,
   type IndeterminateRecord,
   isInvalidCursor,
+  type RecordAbout,
   type RecordEntry,
   type RecordState,
 } from "../../src/store/types.js";
@@ -116,6 +117,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ide
       const again = await store.claim(key, { token: "late", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
       expect(again.outcome).toBe("exists");
       expect(await store.complete(key, "owner", completed("fp", "other"), LONG)).toBe(false);
+    });
+
+    it("a record keeps what its request was (about) from its claim, through its completion and as indeterminate", async () => {
+      const about: RecordAbout = { method: "POST", path: "/v1/charges", route: "charges", gateway: "stripe", key: "order-42/ü", keyForwarded: true };
+      const other = `${key}-indeterminate`;
+      for (const k of [key, other]) await store.claim(k, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG, about });
+      const claimed = await store.claim(key, { token: "second", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      expect(claimed.outcome === "exists" && claimed.record.about).toEqual(about);
+      expect((await store.inspect(key))?.record.about).toEqual(about);
+
+      const done = { ...about, gatewayRequestId: "req_42" };
+      expect(await store.complete(key, "owner", { ...completed("fp"), about: done }, LONG)).toBe(true);
+      expect(await store.complete(other, "owner", { ...indeterminate("fp"), about: done }, LONG)).toBe(true);
+      for (const k of [key, other]) {
+        expect((await store.get(k))?.about).toEqual(done);
+        expect((await store.inspect(k))?.record.about).toEqual(done);
+      }
     });
 
     it("a binary body — every byte value, then gzip — and its Content-Encoding come back byte for byte", async () => {

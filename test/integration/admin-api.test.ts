@@ -36,7 +36,7 @@ function yaml(store: string, api: string): string {
   return `
 server: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0, api: ${api} }
-upstream: { url: "${gw.url}" }
+upstream: { url: "${gw.url}", requestId: { header: request-id } }
 shutdown: { readinessDelay: 0ms, drainTimeout: 5s }
 log: { level: info }
 resilience: { retry: { maxAttempts: 1 } }
@@ -239,6 +239,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     const resolved = await resolve(pg, id, {
       action: "complete",
       reason: "INC-42: charge ch_from_dashboard found in the gateway dashboard",
+      operator: "alice@example.com",
       response: { status: 201, headers: { "content-type": "application/json", location: "/v1/charges/ch_from_dashboard" }, body: JSON.stringify(answer) },
     });
     expect(resolved.status).toBe(200);
@@ -257,7 +258,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     const view = json(await admin(pg, `/admin/records/${id}`));
     expect(view).toMatchObject({ state: "completed", status: 201, bodyBytes: JSON.stringify(answer).length });
     expect(view.body).toBeUndefined();
-    expectProblem(await resolve(pg, id, { action: "release", reason: "oops" }), 409, "record_not_resolvable");
+    expectProblem(await resolve(pg, id, { action: "release", reason: "oops", operator: "ops@example.com" }), 409, "record_not_resolvable");
 
     const lines = await audits(pg);
     expect(lines.find((l) => l.action === "resolve" && l.status === 200)).toMatchObject({
@@ -265,6 +266,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
       result: "ok",
       resolution: "complete",
       reason: "INC-42: charge ch_from_dashboard found in the gateway dashboard",
+      operator: "alice@example.com",
       level: "info",
     });
     expect(lines.find((l) => l.action === "resolve" && l.status === 409)).toMatchObject({ result: "conflict", resolution: "release" });
@@ -273,11 +275,32 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     expect(await metric(pg, { action: "resolve", result: "conflict" })).toBe(1);
   });
 
+  it("a record is enough to act on: its request, the client's key and the gateway's id for its answer", async () => {
+    const pg = await payguard();
+    const { key, id } = await indeterminatePayment(pg);
+    const request = { method: "POST", path: "/v1/charges", route: "charges", gateway: "default", key, keyForwarded: false };
+    expect(json(await admin(pg, `/admin/records/${id}`))).toMatchObject({ state: "indeterminate", request });
+
+    const paid = `pay-${randomUUID()}`;
+    gw.script(steps.json(201, { id: "ch_act" }, { "request-id": "req_act_on" }));
+    expect((await pay(pg, paid)).status).toBe(201);
+    const lookup = `/admin/records?method=POST&path=/v1/charges&key=${paid}`;
+    const view = json(await admin(pg, lookup, { headers: { "payguard-scope-authorization": TENANT } }));
+    expect(view).toMatchObject({ state: "completed", request: { ...request, key: paid }, gatewayRequestId: "req_act_on" });
+
+    // The ledger: its rows where the store keeps one, else a problem that says so.
+    const outcomes = await admin(pg, `/admin/outcomes?since=${Date.now() - 60_000}`);
+    if (storeType === "sqlite") expect(outcomes.status).toBe(200);
+    else expectProblem(outcomes, 501, "ledger_not_kept");
+    const audited = (await audits(pg)).filter((l) => l.action === "outcomes");
+    expect(audited).toEqual([expect.objectContaining({ result: storeType === "sqlite" ? "ok" : "not_supported" })]);
+  });
+
   it("resolve release: the client's retry goes to the gateway afresh", async () => {
     const pg = await payguard();
     const { key, id } = await indeterminatePayment(pg);
     const before = gw.requests.length;
-    const released = await resolve(pg, id, { action: "release", reason: "INC-43: no charge in the gateway dashboard" });
+    const released = await resolve(pg, id, { action: "release", reason: "INC-43: no charge in the gateway dashboard", operator: "ops@example.com" });
     expect(released.status).toBe(200);
     expect(json(released)).toEqual({ id, resolution: "release", record: null });
     expectProblem(await admin(pg, `/admin/records/${id}`), 404, "record_not_found");
@@ -300,26 +323,33 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     expect(ok.status).toBe(201);
     const id = json(await admin(pg, `/admin/records?method=POST&path=/v1/charges&key=${key}`, { headers: { "payguard-scope-authorization": TENANT } }))
       .id as string;
-    const complete = { action: "complete", reason: "r", response: { status: 200, body: "{}" } };
+    const complete = { action: "complete", reason: "r", operator: "ops@example.com", response: { status: 200, body: "{}" } };
     expectProblem(await resolve(pg, id, complete), 409, "record_not_resolvable");
-    expectProblem(await resolve(pg, id, { action: "release", reason: "r" }), 409, "record_not_resolvable");
+    expectProblem(await resolve(pg, id, { action: "release", reason: "r", operator: "ops@example.com" }), 409, "record_not_resolvable");
     expect((await pay(pg, key)).headers["idempotent-replayed"]).toBe("true");
     expectProblem(await resolve(pg, "unknownRecordId", complete), 404, "record_not_found");
 
     const { id: open } = await indeterminatePayment(pg);
+    const who = { operator: "ops@example.com" };
     for (const bad of [
-      { action: "release" },
-      { action: "release", reason: "  " },
-      { action: "forget", reason: "r" },
-      { action: "complete", reason: "r" },
-      { action: "complete", reason: "r", response: { status: 100 } },
-      { action: "complete", reason: "r", response: { status: 200, body: "a", bodyBase64: "YQ==" } },
-      { action: "complete", reason: "r", response: { status: 200, headers: { "content-length": "5" } } },
-      { action: "complete", reason: "r", response: { status: 200, headers: { "x-a": "evil\r\nset-cookie: x" } } },
-      { action: "complete", reason: "r", response: { status: 200, bodyBase64: "not base64!" } },
+      { action: "release", ...who },
+      { action: "release", reason: "  ", ...who },
+      { action: "release", reason: "r" },
+      { action: "forget", reason: "r", ...who },
+      { action: "complete", reason: "r", ...who },
+      { action: "complete", reason: "r", ...who, response: { status: 100 } },
+      { action: "complete", reason: "r", ...who, response: { status: 200, body: "a", bodyBase64: "YQ==" } },
+      { action: "complete", reason: "r", ...who, response: { status: 200, headers: { "content-length": "5" } } },
+      { action: "complete", reason: "r", ...who, response: { status: 200, headers: { "x-a": "evil\r\nset-cookie: x" } } },
+      { action: "complete", reason: "r", ...who, response: { status: 200, bodyBase64: "not base64!" } },
     ]) {
       expectProblem(await resolve(pg, open, bad), 400, "admin_invalid_request");
     }
+    // Each says what is missing, in words an operator can act on.
+    const detail = async (body: object) => json(await resolve(pg, open, body)).detail;
+    expect(await detail({ action: "release", ...who })).toBe("reason: is required: say why (it goes to the ledger and the audit log)");
+    expect(await detail({ action: "release", reason: "r" })).toMatch(/^operator: is required: say who decides/);
+    expect(await detail({ reason: "r", ...who })).toMatch(/^action: is required: "release" .* or "complete"/);
     expectProblem(
       await admin(pg, `/admin/records/${open}/resolve`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" }),
       400,
@@ -327,7 +357,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     );
     // Still indeterminate after all that.
     expect(json(await admin(pg, `/admin/records/${open}`)).state).toBe("indeterminate");
-    expect(await metric(pg, { action: "resolve", result: "invalid" })).toBe(10);
+    expect(await metric(pg, { action: "resolve", result: "invalid" })).toBe(14);
     expect(await metric(pg, { action: "resolve", result: "not_found" })).toBe(1);
   });
 
@@ -338,6 +368,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])("admin records API
     await resolve(pg, id, {
       action: "complete",
       reason: "binary answer",
+      operator: "ops@example.com",
       response: { status: 200, headers: { "content-type": "application/octet-stream", "set-cookie": ["s=1"] }, bodyBase64: binary.toString("base64") },
     });
     const hidden = json(await admin(pg, `/admin/records/${id}`));

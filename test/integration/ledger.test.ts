@@ -107,7 +107,7 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
     const resolved = await send(pg.adminUrl, `/admin/records/${indeterminate?.record}/resolve`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ action: "complete", reason: "reconciled with the gateway", response: { status: 200, headers: {}, body: '{"id":"ch_found"}' } }),
+      body: JSON.stringify({ action: "complete", reason: "reconciled with the gateway", operator: "ops@example.com", response: { status: 200, headers: {}, body: '{"id":"ch_found"}' } }),
     });
     expect(resolved.status).toBe(200);
     expect((await list()).map((o) => [o.state, o.gateway])).toEqual([
@@ -138,6 +138,41 @@ describe("the ledger names the gateway", () => {
   };
 
   for (const [type, store] of Object.entries(stores)) {
+    it(`${type}: a record and its ledger rows are enough to act on: the request, the key, why unknown, and the operator's decision`, async () => {
+      const pg = await env.payguard(`${store()}\n${admin}\nidempotency: { upstreamKey: false }\nresilience: { retry: { maxAttempts: 1 } }`, {
+        url: env.gw.url,
+        gateway: "stripe",
+      });
+      const since = Date.now() - 1000;
+      env.gw.script({ destroy: "now" });
+      const key = `order-${randomUUID()}`;
+      await pay(pg.url, key);
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const rows = async () =>
+        (json(await send(pg.adminUrl, `/admin/outcomes?since=${since}`, { headers: auth })) as { outcomes: Record<string, unknown>[] }).outcomes;
+      const [unknown] = await rows();
+      const request = { gateway: "default", route: "default", method: "POST", path: "/v1/charges", key };
+      expect(unknown).toMatchObject({ state: "indeterminate", ...request, reason: expect.stringMatching(/\S/) });
+      const id = unknown?.record as string;
+      const view = json(await send(pg.adminUrl, `/admin/records/${id}`, { headers: auth }));
+      expect(view).toMatchObject({ state: "indeterminate", request: { ...request, keyForwarded: false }, reason: unknown?.reason });
+
+      const decision = { action: "release", reason: "INC-51: no charge in the gateway dashboard", operator: "alice@example.com" };
+      const released = await send(pg.adminUrl, `/admin/records/${id}/resolve`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(decision),
+      });
+      expect(released.status).toBe(200);
+      expect((await rows())[1]).toMatchObject({
+        state: "resolved-by-operator",
+        ...request,
+        decision: "release",
+        reason: decision.reason,
+        operator: decision.operator,
+      });
+    });
+
     it(`${type}: the same key sent to two gateways is two rows, each naming its gateway; ?gateway= reads one`, async () => {
       const other = await startFakeGateway();
       const pg = await startInProcessYaml(`

@@ -3,7 +3,7 @@
  * text is a row of the journal table and, behind a checksum, a line of the old journal file
  * (legacy.ts). Pure: no I/O.
  */
-import type { FinalRecord, LedgerEntry, StoredResponse } from "../types.js";
+import type { FinalRecord, LedgerEntry, RecordAbout, StoredResponse } from "../types.js";
 
 /** One journalled outcome: the record to store under `key`, kept for `ttlMs` from `writtenAt`. */
 export interface JournalEntry {
@@ -75,6 +75,8 @@ function toRecord(record: unknown): FinalRecord | undefined {
     createdAt: record.createdAt,
     completedAt: record.completedAt,
     ...(isNumber(record.attempts) ? { attempts: record.attempts } : {}),
+    // Optional too: entries written before records kept their request have none.
+    ...(isObject(record.about) && typeof record.about.key === "string" ? { about: record.about as unknown as RecordAbout } : {}),
   };
   if (record.state === "indeterminate" && typeof record.reason === "string") return { state: "indeterminate", ...base, reason: record.reason };
   const response = record.response;

@@ -83,6 +83,12 @@ const migrations = (schema: string): readonly string[] => [
   `ALTER TABLE ${schema}.webhook_events ADD COLUMN settles text, ADD COLUMN match_until bigint;
    CREATE INDEX webhook_events_unmatched ON ${schema}.webhook_events (match_until) WHERE match_until IS NOT NULL;
    CREATE INDEX ledger_by_event ON ${schema}.ledger (event_id) WHERE event_id IS NOT NULL;`,
+  // 8: enough to act on (docs/operations.md, "Unknown outcomes"): a record keeps what its request
+  //    was (RecordAbout, JSON); a ledger row the client's key, why an outcome is unknown, and an
+  //    operator's decision, reason and name.
+  `ALTER TABLE ${schema}.records ADD COLUMN about text;
+   ALTER TABLE ${schema}.ledger ADD COLUMN idempotency_key text, ADD COLUMN reason text,
+     ADD COLUMN decision text CHECK (decision IN ('complete', 'release')), ADD COLUMN operator text;`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

@@ -17,7 +17,7 @@ import type pg from "pg";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { resolveVerdict } from "../resolve-rule.js";
 import { LAST_REQUEST, type LastRequest, LEDGER_COLUMNS, LEDGER_PG_TYPES, type LedgerRow, ledgerEntryOf, ledgerValues, withRequestOf } from "../sql/ledger.js";
-import { finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
+import { aboutText, finalValues, RECORD_COLUMNS, type RecordRow, recordOf } from "../sql/rows.js";
 import type {
   ClaimRequest,
   ClaimResult,
@@ -181,8 +181,8 @@ type Completion = { key: string; token: string; record: FinalRecord; ttlMs: numb
  */
 function turnBatches({ query, sql }: Db) {
   const newKeys = new TurnBatch<{ key: string; request: ClaimRequest }, boolean>(async (items) => {
-    const rows = items.map(({ key, request: r }) => [key, r.token, r.fingerprint, r.leaseMs, r.ttlMs]);
-    const inserted = new Set((await query<{ token: string }>(sql.claimNew, columns(rows, 5))).rows.map((row) => row.token));
+    const rows = items.map(({ key, request: r }) => [key, r.token, r.fingerprint, r.leaseMs, r.ttlMs, aboutText(r.about)]);
+    const inserted = new Set((await query<{ token: string }>(sql.claimNew, columns(rows, 6))).rows.map((row) => row.token));
     return items.map(({ request }) => inserted.has(request.token));
   }, isValueError);
   const completions = new TurnBatch<Completion, boolean>(async (items) => {
@@ -207,6 +207,7 @@ function writes(db: Db, { newKeys, completions }: ReturnType<typeof turnBatches>
           request.fingerprint,
           request.leaseMs,
           request.ttlMs,
+          aboutText(request.about),
         ]);
         if (rows.length === 1) {
           const previous = rows[0]?.previous;
@@ -357,7 +358,7 @@ function settable(record: FinalRecord): unknown[] {
 }
 
 /** The types of SETTABLE's columns, in order. */
-const SETTABLE_TYPES = ["text", "text", "text", "bigint", "bigint", "bigint", "integer", "text", "integer", "text", "bytea"];
+const SETTABLE_TYPES = ["text", "text", "text", "bigint", "bigint", "bigint", "integer", "text", "integer", "text", "bytea", "text"];
 
 /**
  * Many completions in one statement: one row of arrays per item — key, owner token, SETTABLE's
@@ -392,20 +393,20 @@ function statements(schema: string, channel: string) {
   return {
     ping: "SELECT 1",
     get: `SELECT *, expires_at - ${NOW} AS ttl_left FROM ${t} WHERE key = $1 AND expires_at > ${NOW}`,
-    claimNew: `INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
-      SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + GREATEST(u.ttl, u.lease)
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(key, token, fingerprint, lease, ttl),
+    claimNew: `INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at, about)
+      SELECT u.key, 'in-flight', u.token, u.fingerprint, now.ms, now.ms + u.lease, now.ms + GREATEST(u.ttl, u.lease), u.about
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS u(key, token, fingerprint, lease, ttl, about),
         (SELECT ${NOW} AS ms) now
       ON CONFLICT (key) DO NOTHING
       RETURNING r.token`,
     // prev is read with the statement's snapshot (the version before this write); the claim's
     // atomicity is ON CONFLICT's: it locks the row and judges the WHERE on its latest version.
     claim: `WITH prev AS (SELECT * FROM ${t} WHERE key = $1), now AS (SELECT ${NOW} AS ms)
-      INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at)
-      SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + GREATEST($4::bigint, $5::bigint) FROM now
+      INSERT INTO ${t} AS r (key, state, token, fingerprint, created_at, lease_until, expires_at, about)
+      SELECT $1, 'in-flight', $2, $3, now.ms, now.ms + $4, now.ms + GREATEST($4::bigint, $5::bigint), $6::text FROM now
       ON CONFLICT (key) DO UPDATE SET state = 'in-flight', token = EXCLUDED.token, fingerprint = EXCLUDED.fingerprint,
         created_at = EXCLUDED.created_at, completed_at = NULL, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at,
-        attempts = NULL, reason = NULL, status = NULL, headers = NULL, body = NULL
+        attempts = NULL, reason = NULL, status = NULL, headers = NULL, body = NULL, about = EXCLUDED.about
       WHERE r.expires_at <= EXCLUDED.created_at OR (r.state = 'in-flight' AND r.lease_until <= EXCLUDED.created_at)
       RETURNING (SELECT CASE WHEN p.state = 'in-flight' AND p.expires_at > r.created_at
                              THEN jsonb_build_object('token', p.token, 'fingerprint', p.fingerprint, 'created_at', p.created_at,

@@ -5,11 +5,15 @@
 // Lua: the server's clock in ms, so leases do not depend on replica clocks.
 const NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-/** KEYS[1] record; ARGV token, fingerprint, leaseMs, ttlMs → {outcome, previous-or-current JSON}. The record lives at least its lease. */
+/**
+ * KEYS[1] record; ARGV token, fingerprint, leaseMs, ttlMs, about JSON ('' for none) →
+ * {outcome, previous-or-current JSON}. The record lives at least its lease.
+ */
 export const CLAIM = `${NOW}
 local ttl = math.max(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local record = { state = 'in-flight', token = ARGV[1], fingerprint = ARGV[2], createdAt = now,
   leaseUntil = now + tonumber(ARGV[3]), expiresAt = now + ttl }
+if ARGV[5] ~= '' then record.about = cjson.decode(ARGV[5]) end
 -- No keyv "expires": Redis' PX expires the key, and keyv would otherwise delete it by a replica's clock.
 local fresh = cjson.encode({ value = record })
 if redis.call('SET', KEYS[1], fresh, 'NX', 'PX', ttl) then return { 'claimed', '' } end

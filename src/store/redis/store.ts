@@ -84,7 +84,7 @@ interface Where {
 function writes({ connection, ops, channel }: Where): Pick<RemoteStore, "claim" | "complete" | "putFinal" | "renew" | "release"> {
   return {
     async claim(key, request: ClaimRequest): Promise<ClaimResult> {
-      const args = [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs)];
+      const args = [request.token, request.fingerprint, String(request.leaseMs), String(request.ttlMs), request.about ? JSON.stringify(request.about) : ""];
       const [outcome, text] = (await ops.run("claim", CLAIM, key, args)) as [string, string];
       if (outcome === "exists") return { outcome: "exists", record: parseEnvelope(text) };
       await ops.replicated("claim", key).catch(async (err) => {

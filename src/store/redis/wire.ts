@@ -3,7 +3,7 @@
  * base64. (Encryption at rest is the sealing decorator's: a sealed response is one more
  * response here.)
  */
-import type { FinalRecord, IdempotencyRecord, InFlightRecord, StoredResponse } from "../types.js";
+import type { FinalRecord, IdempotencyRecord, InFlightRecord, RecordAbout, StoredResponse } from "../types.js";
 
 /** What keyv stores: its envelope around our record. */
 export interface Envelope {
@@ -13,8 +13,8 @@ export interface Envelope {
 
 export type WireRecord =
   | InFlightRecord
-  | { state: "completed"; fingerprint: string; createdAt: number; completedAt: number; attempts?: number; response: WireResponse }
-  | { state: "indeterminate"; fingerprint: string; createdAt: number; completedAt: number; reason: string; attempts?: number };
+  | { state: "completed"; fingerprint: string; createdAt: number; completedAt: number; attempts?: number; response: WireResponse; about?: RecordAbout }
+  | { state: "indeterminate"; fingerprint: string; createdAt: number; completedAt: number; reason: string; attempts?: number; about?: RecordAbout };
 
 interface WireResponse {
   status: number;

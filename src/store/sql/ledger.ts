@@ -23,6 +23,10 @@ export const LEDGER_COLUMNS = [
   "link",
   "event_id",
   "outcome",
+  "idempotency_key",
+  "reason",
+  "decision",
+  "operator",
 ] as const;
 
 /** PostgreSQL's type of each of LEDGER_COLUMNS, in order. */
@@ -38,6 +42,10 @@ export const LEDGER_PG_TYPES = [
   "jsonb",
   "bigint",
   "bigint",
+  "text",
+  "text",
+  "text",
+  "text",
   "text",
   "text",
   "text",
@@ -63,6 +71,10 @@ export interface LedgerRow {
   link: string | null;
   event_id: string | null;
   outcome: string | null;
+  idempotency_key: string | null;
+  reason: string | null;
+  decision: string | null;
+  operator: string | null;
 }
 
 /** An entry's values in LEDGER_COLUMNS' order, every text storable (rows.ts, `storable`): a body field or request id is the gateway's. */
@@ -84,6 +96,10 @@ export function ledgerValues(entry: LedgerEntry): unknown[] {
     entry.link === undefined ? null : storable(entry.link),
     entry.eventId === undefined ? null : storable(entry.eventId),
     entry.outcome ?? null,
+    entry.key === undefined ? null : storable(entry.key),
+    entry.reason === undefined ? null : storable(entry.reason),
+    entry.decision ?? null,
+    entry.operator === undefined ? null : storable(entry.operator),
   ];
 }
 
@@ -93,14 +109,27 @@ function storableFields(fields: NonNullable<LedgerEntry["fields"]>): NonNullable
 
 /** The request an operator's entry is about (it names only the record): the record's last row's. */
 export const LAST_REQUEST = (ledger: string, param: string) =>
-  `SELECT gateway, route, method, path FROM ${ledger} WHERE record = ${param} ORDER BY id DESC LIMIT 1`;
+  `SELECT gateway, route, method, path, idempotency_key, link, gateway_request_id FROM ${ledger} WHERE record = ${param} ORDER BY id DESC LIMIT 1`;
 
 /** The columns LAST_REQUEST reads. */
-export type LastRequest = Pick<LedgerRow, "gateway" | "route" | "method" | "path">;
+export type LastRequest = Pick<LedgerRow, "gateway" | "route" | "method" | "path" | "idempotency_key" | "link" | "gateway_request_id">;
 
+/** An operator's entry names only the record (and what the record keeps): the rest is its last row's. */
 export function withRequestOf(entry: LedgerEntry, last: LastRequest | undefined): LedgerEntry {
   if (entry.route !== "" || !last) return entry;
-  return { ...entry, ...(last.gateway === null ? {} : { gateway: last.gateway }), route: last.route, method: last.method, path: last.path };
+  const kept = (value: string | null) => (value === null ? undefined : value);
+  return {
+    ...entry,
+    route: last.route,
+    method: last.method,
+    path: last.path,
+    ...defined({ gateway: kept(last.gateway), key: entry.key ?? kept(last.idempotency_key), link: kept(last.link) }),
+    ...defined({ gatewayRequestId: entry.gatewayRequestId ?? kept(last.gateway_request_id) }),
+  };
+}
+
+function defined<T extends Record<string, string | undefined>>(values: T): Partial<Record<keyof T, string>> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<Record<keyof T, string>>;
 }
 
 export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
@@ -123,5 +152,9 @@ export function ledgerEntryOf(row: LedgerRow): LedgerEntry & { id: number } {
     ...(row.link === null ? {} : { link: row.link }),
     ...(row.event_id === null ? {} : { eventId: row.event_id }),
     ...(row.outcome === null ? {} : { outcome: row.outcome as EventOutcome }),
+    ...(row.idempotency_key === null ? {} : { key: row.idempotency_key }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.decision === null ? {} : { decision: row.decision as NonNullable<LedgerEntry["decision"]> }),
+    ...(row.operator === null ? {} : { operator: row.operator }),
   };
 }

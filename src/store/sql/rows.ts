@@ -2,7 +2,7 @@
  * A record as a row of the `records` table, the same for SQLite and PostgreSQL: one column per
  * field, the response as status, headers (JSON text) and body bytes. Pure.
  */
-import type { FinalRecord, IdempotencyRecord, InFlightRecord } from "../types.js";
+import type { FinalRecord, IdempotencyRecord, InFlightRecord, RecordAbout } from "../types.js";
 
 /** What a driver hands back for a row (SQLite numbers, PostgreSQL int8 strings, Buffers). */
 export interface RecordRow {
@@ -19,6 +19,8 @@ export interface RecordRow {
   status: number | null;
   headers: string | null;
   body: Buffer | Uint8Array | null;
+  /** RecordAbout as JSON text; null on rows written before it was kept */
+  about: string | null;
 }
 
 /** The columns written for a record, in the order RECORD_COLUMNS names them. */
@@ -35,6 +37,7 @@ export type RecordValues = [
   status: number | null,
   headers: string | null,
   body: Buffer | null,
+  about: string | null,
 ];
 
 export const RECORD_COLUMNS = [
@@ -50,20 +53,68 @@ export const RECORD_COLUMNS = [
   "status",
   "headers",
   "body",
+  "about",
 ] as const;
 
 export function inFlightValues(record: InFlightRecord): RecordValues {
-  return ["in-flight", record.token, record.fingerprint, record.createdAt, null, record.leaseUntil, record.expiresAt, null, null, null, null, null];
+  return [
+    "in-flight",
+    record.token,
+    record.fingerprint,
+    record.createdAt,
+    null,
+    record.leaseUntil,
+    record.expiresAt,
+    null,
+    null,
+    null,
+    null,
+    null,
+    aboutText(record.about),
+  ];
 }
 
 export function finalValues(record: FinalRecord, expiresAt: number): RecordValues {
   const attempts = record.attempts ?? null;
   if (record.state === "indeterminate") {
     const reason = storable(record.reason);
-    return ["indeterminate", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, reason, null, null, null];
+    return [
+      "indeterminate",
+      null,
+      record.fingerprint,
+      record.createdAt,
+      record.completedAt,
+      null,
+      expiresAt,
+      attempts,
+      reason,
+      null,
+      null,
+      null,
+      aboutText(record.about),
+    ];
   }
   const { status, headers, body } = record.response;
-  return ["completed", null, record.fingerprint, record.createdAt, record.completedAt, null, expiresAt, attempts, null, status, JSON.stringify(headers), body];
+  return [
+    "completed",
+    null,
+    record.fingerprint,
+    record.createdAt,
+    record.completedAt,
+    null,
+    expiresAt,
+    attempts,
+    null,
+    status,
+    JSON.stringify(headers),
+    body,
+    aboutText(record.about),
+  ];
+}
+
+/** The request a record is about, as JSON text every database takes (the key and path are the client's). */
+export function aboutText(about: RecordAbout | undefined): string | null {
+  return about === undefined ? null : storable(JSON.stringify(about));
 }
 
 /** A UTF-16 surrogate without its other half: no character at all. */
@@ -80,7 +131,8 @@ export function storable(text: string): string {
 }
 
 export function recordOf(row: RecordRow): IdempotencyRecord {
-  const base = { fingerprint: row.fingerprint, createdAt: Number(row.created_at) };
+  const about = row.about === null || row.about === undefined ? {} : { about: JSON.parse(row.about) as RecordAbout };
+  const base = { fingerprint: row.fingerprint, createdAt: Number(row.created_at), ...about };
   const attempts = row.attempts === null ? {} : { attempts: Number(row.attempts) };
   if (row.state === "in-flight") {
     return { state: "in-flight", token: row.token ?? "", ...base, leaseUntil: Number(row.lease_until), expiresAt: Number(row.expires_at) };

@@ -120,6 +120,14 @@ const MIGRATIONS: readonly string[] = [
   //    settlementIndexes.
   `DROP INDEX ledger_by_gateway_request;
    DROP INDEX ledger_by_link;`,
+  // 10: enough to act on (docs/operations.md, "Unknown outcomes"): a record keeps what its request
+  //     was (RecordAbout, JSON); a ledger row the client's key, why an outcome is unknown, and an
+  //     operator's decision, reason and name.
+  `ALTER TABLE records ADD COLUMN about TEXT;
+   ALTER TABLE ledger ADD COLUMN idempotency_key TEXT;
+   ALTER TABLE ledger ADD COLUMN reason TEXT;
+   ALTER TABLE ledger ADD COLUMN decision TEXT CHECK (decision IN ('complete', 'release'));
+   ALTER TABLE ledger ADD COLUMN operator TEXT;`,
 ];
 
 /**
