@@ -15,7 +15,10 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export interface Metrics {
   readonly registry: Registry;
-  /** One per client request; `outcome` is `upstream` when the gateway answered, else the problem code. */
+  /**
+   * One per client request; `outcome` is `upstream` when the gateway answered, `replay` for a
+   * stored answer replayed to a repeated key, `stream_broken` when the answer broke off, else the problem code.
+   */
   readonly requests: Counter<"route" | "method" | "status_class" | "outcome">;
   readonly requestDuration: Histogram<"route" | "method" | "status_class">;
   /** One per upstream attempt; `outcome` is the status class or the failure kind. */
@@ -334,7 +337,7 @@ function requestMetrics(registry: Registry): Pick<Metrics, "requests" | "request
   return {
     requests: new Counter({
       name: "payguard_requests_total",
-      help: "Client requests handled, by route, method, status class and outcome.",
+      help: "Client requests handled, by route, method, status class and outcome (upstream: the gateway answered; replay: a stored answer replayed; stream_broken; else the problem code).",
       labelNames: ["route", "method", "status_class", "outcome"],
       registers: [registry],
     }),

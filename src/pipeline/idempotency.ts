@@ -27,10 +27,12 @@ import type { RouteVars } from "./route.js";
 
 export const REPLAYED_HEADER = "idempotent-replayed";
 
-/** Set here, for a keyed request, before it goes upstream (with forward.ts's upstreamKey). */
+/** Set here, for a keyed request, before it goes upstream (with forward.ts's upstreamKey) or is replayed. */
 export interface IdempotencyVars {
   /** the idempotency record id (scoped store key), for the access line and the admin API */
   record: string | undefined;
+  /** true when the answer is a stored one replayed for a repeated key (the gateway was not called): outcome `replay` */
+  replayed: boolean | undefined;
 }
 
 type Vars = IdempotencyVars & UpstreamKeyVars & RouteVars & BodyVars & RequestIdVars & ObserveVars & Pick<ForwardVars, "attempts" | "maybeSent" | "resend">;
@@ -59,6 +61,7 @@ export function idempotency(deps: EngineDeps & Pick<AppDeps, "live">): ReplyStag
       : undefined;
     const started = await begin(deps, await keyedRequest(c, key.value, upstreamKey !== undefined, link));
     if (started.kind === "replay") {
+      c.set("replayed", true);
       c.get("span")?.child("replay", "internal", { "http.response.status_code": started.response.status }).end();
       const requestIdRule = c.get("gateway").config.upstream.requestId;
       const echo = key.echo === undefined ? undefined : { header: policy.header, value: key.echo };

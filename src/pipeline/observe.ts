@@ -2,7 +2,7 @@
  * First stage: times the request and, once the response has really finished (streamed
  * bodies included), records the metrics and writes the one access-log line. The line holds
  * named fields only: never headers, bodies or the query string. Keyed requests add `record`,
- * the idempotency record's id (a hash) as the admin API knows it.
+ * the idempotency record's id (a hash) as the admin API knows it; a replay says so in `outcome`.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { type AccessWriter, accessWriter } from "../log-access.js";
@@ -42,7 +42,7 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics"> & { line: A
   const recordId = c.get("record");
   // the Reply's (a replay's, a stored answer's), else the gateway's answer that broke off
   const gatewayRequestId = written?.gatewayRequestId ?? c.get("gatewayRequestId");
-  const outcome = problem?.code ?? (written?.broken ? "stream_broken" : "upstream");
+  const outcome = outcomeLabel(c);
   const klass = statusClass(status);
   const span = c.get("span");
   if (span) endServerSpan(c, span, { status, route, flag, outcome });
@@ -68,6 +68,19 @@ function record(c: Context<ProxyEnv>, deps: Pick<AppDeps, "metrics"> & { line: A
     gatewayRequestId: gatewayRequestId || undefined,
     traceId: span?.traceId,
   });
+}
+
+/**
+ * Who made the answer: payguard's problem code (a refusal, or a failure it mapped), else
+ * `stream_broken` when the answer broke off, `replay` for a stored answer replayed to a
+ * repeated key (no gateway call, so neither gateway traffic nor an error), else `upstream`:
+ * the gateway's answer.
+ */
+function outcomeLabel(c: Context<ProxyEnv>): string {
+  const problem = c.get("problem");
+  if (problem) return problem.code;
+  if (c.get("written")?.broken) return "stream_broken";
+  return c.get("replayed") ? "replay" : "upstream";
 }
 
 /**

@@ -3,6 +3,7 @@
  * against the /metrics output of a real payguard after real traffic through a fake gateway.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROBLEMS } from "../../src/errors.js";
 import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gateway.js";
 import { send } from "../support/http.js";
 import { type Running, startInProcess } from "../support/payguard.js";
@@ -53,6 +54,20 @@ function missing(text: string, name: string): string | undefined {
   return new RegExp(`^${name}[{ ]`, "m").test(text) ? undefined : `${name}: no sample after traffic`;
 }
 
+/** `outcome` values of payguard_requests_total besides the problem codes (src/pipeline/observe.ts). */
+const OWN_OUTCOMES = ["upstream", "replay", "stream_broken"];
+
+/** The `outcome` label values an expression matches on (`=`, `!=`). */
+const outcomeValues = (exprs: string[]) => [...new Set(exprs.flatMap((e) => [...e.matchAll(/\boutcome!?="([^"]*)"/g)].map((m) => m[1] as string)))];
+
+/** The `outcome` values payguard_requests_total has samples for in the exposition `text`. */
+const exportedOutcomes = (text: string) => [...text.matchAll(/^payguard_requests_total\{[^}]*\boutcome="([^"]*)"/gm)].map((m) => m[1]);
+
+/** Each payguard_requests_total selector of a ratio's expression: replays left out of both sides. */
+function ratioSelectors(expr: string): string[] {
+  return [...expr.matchAll(/payguard_requests_total(\{[^}]*\})?/g)].map((m) => m[1] ?? "");
+}
+
 let gw: FakeGateway;
 let pg: Running;
 let metrics: string;
@@ -93,6 +108,17 @@ describe("dashboard (files/payguard-dashboard.json)", () => {
     expect(dashboard.panels.every((p) => p.targets.length > 0)).toBe(true);
   });
 
+  it("has a replay-rate panel: requests answered from the store, outcome replay", () => {
+    const replays = dashboard.panels.filter((p) => p.targets.some((t) => /payguard_requests_total\{[^}]*outcome="replay"/.test(t.expr)));
+    expect(replays.map((p) => p.title)).toEqual([expect.stringMatching(/^Replays/)]);
+  });
+
+  it("leaves replays out of both sides of the error ratio: they repeat an answer already counted", () => {
+    const ratios = dashboardExprs.filter((e) => /status_class="5xx"/.test(e) && e.includes("/"));
+    expect(ratios).not.toHaveLength(0);
+    for (const expr of ratios) for (const selector of ratioSelectors(expr)) expect(selector).toContain('outcome!="replay"');
+  });
+
   it("queries only metrics payguard exports", () => {
     const names = metricNames(dashboardExprs);
     expect(names.length).toBeGreaterThan(10);
@@ -119,10 +145,24 @@ describe("alert rules (files/payguard-alerts.yaml)", () => {
     }
   });
 
+  it("leave replays out of both sides of the 5xx ratio", () => {
+    const ratios = ruleExprs.filter((e) => /status_class="5xx"/.test(e) && e.includes("/"));
+    expect(ratios).not.toHaveLength(0);
+    for (const expr of ratios) for (const selector of ratioSelectors(expr)) expect(selector).toContain('outcome!="replay"');
+  });
+
   it("query only metrics payguard exports", () => {
     const names = metricNames(ruleExprs);
     expect(names.length).toBeGreaterThan(4);
     expect(names.map((n) => missing(metrics, n)).filter(Boolean)).toEqual([]);
+  });
+
+  it("dashboard and rules match only outcome values payguard gives; replay among those the traffic produced", () => {
+    const values = outcomeValues([...dashboardExprs, ...ruleExprs]);
+    expect(values).toContain("replay");
+    expect(values.filter((v) => !OWN_OUTCOMES.includes(v) && !(v in PROBLEMS))).toEqual([]);
+    // the traffic above replayed one payment: its outcome is a sample of its own
+    expect(exportedOutcomes(metrics)).toEqual(expect.arrayContaining(["upstream", "replay", "idempotency_key_missing"]));
   });
 
   it("the checker itself rejects names payguard does not export", () => {

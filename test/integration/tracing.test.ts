@@ -187,6 +187,7 @@ describe("traces: one payment from the client to the gateway", () => {
       "the replay's server span",
     );
     expect(replayed.attributes["payguard.idempotency"]).toBe("replayed");
+    expect(replayed.attributes["payguard.outcome"]).toBe("replay");
     expect(childrenOf(replayed).map((s) => s.name)).toEqual(["store claim", "replay"]);
 
     // The webhook delivery: a CLIENT span of its own trace, its traceparent sent to the service.
@@ -232,6 +233,7 @@ describe("traces: waits, completions and sampling", () => {
       "the waiter's server span",
     );
     expect(waiter.attributes["payguard.idempotency"]).toBe("waited");
+    expect(waiter.attributes["payguard.outcome"]).toBe("replay"); // answered from the store, not by the gateway
     expect(childrenOf(waiter).map((s) => s.name)).toContain("idempotency wait");
     expect(childrenOf(waiter).some((s) => s.name === "POST")).toBe(false); // no attempt of its own
   });
