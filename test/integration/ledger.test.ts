@@ -2,14 +2,13 @@
  * The outcome ledger through payguard: every settlement of a keyed request is a row — what
  * the gateway answered, its request id, the response fields the profile picks — readable
  * through the admin API and in plain SQL; never a request body, a secret or card data. The
- * SQL examples of docs/operations.md run here, on SQLite and on PostgreSQL.
+ * SQL examples of the docs run in doc-examples.test.ts, on SQLite and on PostgreSQL.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { startFakeGateway, steps } from "../support/fake-gateway.js";
 import { useGateway } from "../support/harness.js";
@@ -107,7 +106,12 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
     const resolved = await send(pg.adminUrl, `/admin/records/${indeterminate?.record}/resolve`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ action: "complete", reason: "reconciled with the gateway", operator: "ops@example.com", response: { status: 200, headers: {}, body: '{"id":"ch_found"}' } }),
+      body: JSON.stringify({
+        action: "complete",
+        reason: "reconciled with the gateway",
+        operator: "ops@example.com",
+        response: { status: 200, headers: {}, body: '{"id":"ch_found"}' },
+      }),
     });
     expect(resolved.status).toBe(200);
     expect((await list()).map((o) => [o.state, o.gateway])).toEqual([
@@ -210,52 +214,4 @@ gateways:
       }
     });
   }
-});
-
-/** The ```sql <dialect> blocks under "The outcome ledger" in docs/operations.md. */
-function documentedQueries(dialect: "sqlite" | "postgres"): string[] {
-  const doc = readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
-  const section = doc.slice(doc.indexOf("## The outcome ledger"));
-  return [...section.slice(0, section.indexOf("\n## ", 5)).matchAll(new RegExp(`\`\`\`sql ${dialect}\\n([\\s\\S]*?)\`\`\``, "g"))].map((m) => m[1] as string);
-}
-
-describe("the documented SQL examples", () => {
-  const schemas = useDroppedSchemas();
-
-  /** A ledger with a few rows, written by payguard itself. */
-  async function filled(store: string) {
-    const pg = await env.payguard(`${store}\nresilience: { retry: { maxAttempts: 1 } }`, { url: env.gw.url, gateway: "stripe" });
-    env.gw.setDefault(steps.json(200, { id: "ch_sql", object: "charge", amount: 1000, currency: "usd", status: "succeeded" }, { "request-id": "req_sql" }));
-    for (let i = 0; i < 3; i++) await pay(pg.url, randomUUID());
-    return pg;
-  }
-
-  it("run on SQLite", async () => {
-    const queries = documentedQueries("sqlite");
-    expect(queries.length).toBeGreaterThanOrEqual(3);
-    const { path, yaml } = sqliteStore();
-    await filled(yaml);
-    const db = new Database(path, { readonly: true });
-    for (const query of queries) expect(() => db.prepare(query).all(), query).not.toThrow();
-    expect(db.prepare(queries[0] as string).all().length).toBeGreaterThan(0);
-    db.close();
-  });
-
-  it("run on PostgreSQL", async () => {
-    const queries = documentedQueries("postgres");
-    expect(queries.length).toBeGreaterThanOrEqual(3);
-    const schema = `pgtest_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    schemas.push(schema);
-    const journal = mkdtempSync(join(tmpdir(), "payguard-journal-"));
-    await filled(`store: { type: postgres, url: "${SHARED_POSTGRES}", postgres: { schema: ${schema} }, journal: { dir: "${journal}" } }`);
-    const client = new pg.Client(SHARED_POSTGRES);
-    await client.connect();
-    try {
-      await client.query(`SET search_path TO ${schema}`);
-      for (const query of queries) await client.query(query.replaceAll("payguard.", `${schema}.`));
-      expect((await client.query((queries[0] as string).replaceAll("payguard.", `${schema}.`))).rows.length).toBeGreaterThan(0);
-    } finally {
-      await client.end();
-    }
-  });
 });
