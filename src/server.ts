@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { createAdaptorServer, getRequestListener } from "@hono/node-server";
 import { buildAdminApp } from "./admin.js";
 import { buildApp } from "./app.js";
+import { runningFields } from "./check/listening.js";
 import type { Config } from "./config/schema.js";
 import { type ProblemCode, ProxyError, problemResponse } from "./errors.js";
 import { buildGeneration, Live, sameJson } from "./generation.js";
@@ -124,7 +125,11 @@ export async function startPayguard(config: Config, options: StartOptions = {}):
   deliverer?.start();
   matcher?.start();
   const gateways = gatewayListeners.length > 0 ? { gateways: gatewayUrls } : {};
-  deps.logger.info({ url, adminUrl, ...webhookUrl, ...gateways, upstream: config.upstream.url, routes: config.routes.length }, "listening");
+  deps.logger.info(
+    { url, adminUrl, ...webhookUrl, ...gateways, upstream: config.upstream.url, routes: config.routes.length, ...runningFields(config) },
+    "listening",
+  );
+  if (!options.store) checkRedisDurability(config, deps);
 
   return {
     deps,
@@ -173,6 +178,19 @@ async function buildDeps(config: Config, options: StartOptions): Promise<AppDeps
   };
   metrics.configGeneration.set(1);
   return deps;
+}
+
+/**
+ * Redis keeps records across its own restart only with AOF: said at start when it does not
+ * (store/redis/durability.ts). Not awaited: asking never delays serving.
+ */
+function checkRedisDurability(config: Config, deps: AppDeps): void {
+  if (config.store.type !== "redis") return;
+  const { url, cluster, sentinel, operationTimeout } = config.store;
+  const topology = { url, clusterNodes: cluster.nodes, sentinel, operationTimeout };
+  void import("./store/redis/durability.js")
+    .then(({ reportAppendOnly }) => reportAppendOnly(topology, deps.logger))
+    .catch((err: unknown) => deps.logger.warn({ err: String(err) }, "store: redis appendonly could not be checked"));
 }
 
 /** Payguard.reload: `running` is the config payguard started with (what a restart would replace). */

@@ -31,10 +31,10 @@ export interface RedisConnection {
   close(): Promise<void>;
 }
 
-type AnyClient = RedisClientType | RedisClusterType;
+export type AnyClient = RedisClientType | RedisClusterType;
 
 /** How payguard reaches Redis; a Sentinel setting with no nodes counts as none. */
-type Kind = "single" | "cluster" | "sentinel";
+export type Kind = "single" | "cluster" | "sentinel";
 
 export function openRedis(options: RedisTopology, onError: (err: unknown) => void): RedisConnection {
   const { client, kind } = commandClient(options);
@@ -73,8 +73,8 @@ export function openRedis(options: RedisTopology, onError: (err: unknown) => voi
   };
 }
 
-/** The command client for the configured topology: Sentinel, else Cluster, else one node. */
-function commandClient(options: RedisTopology): { client: AnyClient; kind: Kind } {
+/** The command client for the configured topology: Sentinel, else Cluster, else one node (not connected yet). */
+export function commandClient(options: RedisTopology): { client: AnyClient; kind: Kind } {
   const socket = { connectTimeout: Math.max(options.operationTimeout, 1000), reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
   const sentinel = options.sentinel?.nodes.length ? options.sentinel : undefined;
   const cluster = !sentinel && (options.clusterNodes?.length ?? 0) > 0;
