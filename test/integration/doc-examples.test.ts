@@ -15,10 +15,13 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
+import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseResolution } from "../../src/admin/resolution.js";
@@ -28,6 +31,7 @@ import { type FakeGateway, startFakeGateway, steps } from "../support/fake-gatew
 import { send } from "../support/http.js";
 import { type Running, runCli, startInProcessYaml, writeTempConfig } from "../support/payguard.js";
 import { SHARED_POSTGRES, useDroppedSchemas } from "../support/postgres-server.js";
+import { until } from "../support/until.js";
 
 const TOKEN = "docs_admin_token_0123456789abcdef0123456789";
 const TENANT = "Bearer sk_live_docs";
@@ -53,6 +57,10 @@ function placeholders(adminUrl: string, recordId: string): [string, string][] {
     ["sk_live_…", "sk_live_docs"],
   ];
 }
+
+/** The Stripe event the webhooks doc names, as a dead letter would hold it. */
+const DEAD_EVENT = "evt_1QdocsDeadLetter";
+const WEBHOOK_SECRET = "whsec_docs_dead_letter_0123456789";
 
 /**
  * A shell block, as bash runs it, every curl failing on an HTTP error; one JSON answer per
@@ -203,6 +211,60 @@ describe("the docs' commands, run", () => {
       }
     });
   }
+
+  it("the webhook inbox's curl calls: a dead letter found, shown and delivered again once the service is fixed", async () => {
+    let fixed = false;
+    const delivered: string[] = [];
+    const service = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on("end", () => {
+        if (fixed) delivered.push(body);
+        res.writeHead(fixed ? 200 : 500).end();
+      });
+    });
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    const serviceUrl = `http://127.0.0.1:${(service.address() as AddressInfo).port}/stripe/webhook`;
+    const running = await startInProcessYaml(
+      `${payguardYaml(sqlite().yaml)}
+gateways: { stripe: { url: "${gw.url}", upstream: { gateway: stripe } } }
+webhooks:
+  host: 127.0.0.1
+  port: 0
+  delivery: { maxAge: 1s, backoff: { initial: 50ms, max: 100ms }, poll: 50ms }
+  endpoints: [ { gateway: stripe, path: /webhooks/stripe, secret: "${WEBHOOK_SECRET}", deliverTo: "${serviceUrl}" } ]
+`.replace(/^upstream: .*$/m, ""),
+    );
+    try {
+      const payload = JSON.stringify({ id: DEAD_EVENT, object: "event", type: "charge.succeeded", data: { object: { id: "ch_docs" } } });
+      const signature = new Stripe("sk_test_docs").webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
+      const posted = await send(running.pg.webhookUrl as string, "/webhooks/stripe", {
+        method: "POST",
+        headers: { "content-type": "application/json", "stripe-signature": signature },
+        body: payload,
+      });
+      expect(posted.status).toBe(200);
+      const stateOf = async () =>
+        (await send(running.adminUrl, `/admin/webhooks/stripe/${DEAD_EVENT}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.toString();
+      await until(async () => (await stateOf()).includes('"state":"dead"'), "the event dead-lettered", 10_000);
+
+      fixed = true;
+      const [block] = under("Operating the inbox", "sh");
+      expect(block, "the inbox section's shell block").toBeDefined();
+      const [list, shown, again, range] = (await runShell(block as DocBlock, placeholders(running.adminUrl, ""))) as Record<string, unknown>[];
+      expect((list?.events as { eventId: string }[] | undefined)?.map((e) => e.eventId)).toContain(DEAD_EVENT);
+      expect(shown).toMatchObject({ eventId: DEAD_EVENT, state: "dead" });
+      expect(again).toMatchObject({ eventId: DEAD_EVENT, state: "pending" });
+      expect(range).toEqual({ redelivered: expect.any(Number), more: false });
+      await until(() => delivered.length > 0, "the service got the event", 10_000);
+      expect(JSON.parse(delivered[0] as string).id).toBe(DEAD_EVENT);
+    } finally {
+      await running.close();
+      await new Promise((resolve) => service.close(resolve));
+    }
+  });
 
   it("every metric name the docs mention is one payguard serves", async () => {
     const running = await startInProcessYaml(payguardYaml("store: { type: memory }"));
