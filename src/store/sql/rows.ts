@@ -56,60 +56,48 @@ export const RECORD_COLUMNS = [
   "about",
 ] as const;
 
-export function inFlightValues(record: InFlightRecord): RecordValues {
+/** The columns a record sets besides its state, fingerprint, creation and request (null when absent). */
+interface Columns {
+  token?: string | undefined;
+  completedAt?: number | undefined;
+  leaseUntil?: number | undefined;
+  expiresAt: number;
+  attempts?: number | undefined;
+  reason?: string | undefined;
+  status?: number | undefined;
+  headers?: string | undefined;
+  body?: Buffer | undefined;
+}
+
+function valuesOf(record: IdempotencyRecord, c: Columns): RecordValues {
+  const or = <T>(value: T | undefined) => value ?? null;
+  const { fingerprint, createdAt } = record;
   return [
-    "in-flight",
-    record.token,
-    record.fingerprint,
-    record.createdAt,
-    null,
-    record.leaseUntil,
-    record.expiresAt,
-    null,
-    null,
-    null,
-    null,
-    null,
+    record.state,
+    or(c.token),
+    fingerprint,
+    createdAt,
+    or(c.completedAt),
+    or(c.leaseUntil),
+    c.expiresAt,
+    or(c.attempts),
+    or(c.reason),
+    or(c.status),
+    or(c.headers),
+    or(c.body),
     aboutText(record.about),
   ];
 }
 
+export function inFlightValues(record: InFlightRecord): RecordValues {
+  return valuesOf(record, { token: record.token, leaseUntil: record.leaseUntil, expiresAt: record.expiresAt });
+}
+
 export function finalValues(record: FinalRecord, expiresAt: number): RecordValues {
-  const attempts = record.attempts ?? null;
-  if (record.state === "indeterminate") {
-    const reason = storable(record.reason);
-    return [
-      "indeterminate",
-      null,
-      record.fingerprint,
-      record.createdAt,
-      record.completedAt,
-      null,
-      expiresAt,
-      attempts,
-      reason,
-      null,
-      null,
-      null,
-      aboutText(record.about),
-    ];
-  }
+  const settled = { completedAt: record.completedAt, expiresAt, attempts: record.attempts };
+  if (record.state === "indeterminate") return valuesOf(record, { ...settled, reason: storable(record.reason) });
   const { status, headers, body } = record.response;
-  return [
-    "completed",
-    null,
-    record.fingerprint,
-    record.createdAt,
-    record.completedAt,
-    null,
-    expiresAt,
-    attempts,
-    null,
-    status,
-    JSON.stringify(headers),
-    body,
-    aboutText(record.about),
-  ];
+  return valuesOf(record, { ...settled, status, headers: JSON.stringify(headers), body });
 }
 
 /** The request a record is about, as JSON text every database takes (the key and path are the client's). */
