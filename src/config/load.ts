@@ -4,9 +4,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
-import type { z } from "zod";
 import { brandGuard } from "../brand.js";
 import { profiledView } from "./gateways.js";
+import { type Env, interpolate } from "./interpolate.js";
+import { formatIssues } from "./issues.js";
 import { loopProblems } from "./loops.js";
 import { applyProfile, type ProfileResolution } from "./profile.js";
 import { type Config, configSchema, fileSchema, type GatewayConfig, type GatewaySpec } from "./schema.js";
@@ -27,7 +28,8 @@ export class ConfigError extends Error {
 
 export const isConfigError = brandGuard<ConfigError>("isConfigError");
 
-export type Env = Record<string, string | undefined>;
+export { formatPath } from "./issues.js";
+export type { Env };
 
 /** A validated config, the gateway profile whose defaults it took, and how its store type was chosen. */
 export interface LoadedConfig {
@@ -77,10 +79,11 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
   }
   if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(source, ["(root): must be a mapping of sections"]);
 
-  const problems: string[] = [];
-  const interpolated = interpolate(raw, env, [], problems, new Set()) as Record<string, unknown>;
+  const { value, problems, explained } = interpolate(raw, env);
+  const interpolated = value as Record<string, unknown>;
   const profiles: LoadedConfig["profiles"] = {};
-  const specs = "gateways" in interpolated ? namedGateways(interpolated, problems, profiles) : [oneGateway(interpolated, problems, profiles)];
+  const found: Found = { problems, explained, profiles };
+  const specs = "gateways" in interpolated ? namedGateways(interpolated, found) : [oneGateway(interpolated, found)];
   if (problems.length === 0) problems.push(...loopProblems(specs, (g) => (g.scoped ? `gateways.${g.name}.url` : "upstream.url")));
   if (problems.length === 0) problems.push(...webhookProblems(specs));
   if (problems.length > 0 || specs.length === 0) throw new ConfigError(source, problems);
@@ -90,12 +93,19 @@ export function loadConfigText(text: string, env: Env = process.env, source = "<
   return { config: { ...first.config, gateways: specs }, profile: profiles[first.name] as LoadedConfig["profile"], profiles, storeType };
 }
 
+/** What validation collects: every problem, the paths interpolation already explained, each gateway's profile. */
+interface Found {
+  problems: string[];
+  explained: PropertyKey[][];
+  profiles: LoadedConfig["profiles"];
+}
+
 /** The one-gateway shorthand: the file is the gateway's whole config ("default", keys unscoped). */
-function oneGateway(file: Record<string, unknown>, problems: string[], profiles: LoadedConfig["profiles"]): GatewaySpec {
+function oneGateway(file: Record<string, unknown>, { problems, explained, profiles }: Found): GatewaySpec {
   const { raw: withDefaults, ...profile } = applyProfile(file);
   profiles.default = profile;
   const result = configSchema.safeParse(withDefaults, { reportInput: true });
-  if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue));
+  if (!result.success) problems.push(...formatIssues(result.error.issues, explained));
   const config = result.data as GatewayConfig;
   return { name: "default", port: undefined, hosts: result.success ? [new URL(config.upstream.url).hostname] : [], scoped: false, config };
 }
@@ -104,10 +114,10 @@ function oneGateway(file: Record<string, unknown>, problems: string[], profiles:
  * `gateways`: the file is checked as written first (every key at its own path); then each
  * gateway merged over the top level, as a whole config, its problems named by the gateway.
  */
-function namedGateways(file: Record<string, unknown>, problems: string[], profiles: LoadedConfig["profiles"]): GatewaySpec[] {
+function namedGateways(file: Record<string, unknown>, { problems, explained, profiles }: Found): GatewaySpec[] {
   const written = fileSchema.safeParse(file, { reportInput: true });
   if (!written.success) {
-    problems.push(...written.error.issues.flatMap(formatIssue));
+    problems.push(...formatIssues(written.error.issues, explained));
     return [];
   }
   const specs: GatewaySpec[] = [];
@@ -115,7 +125,7 @@ function namedGateways(file: Record<string, unknown>, problems: string[], profil
     const { raw: view, ...profile } = profiledView(file, entry);
     profiles[name] = profile;
     const result = configSchema.safeParse(view, { reportInput: true });
-    if (!result.success) problems.push(...result.error.issues.flatMap(formatIssue).map((p) => `gateways.${name} (merged over the top level) → ${p}`));
+    if (!result.success) problems.push(...formatIssues(result.error.issues).map((p) => `gateways.${name} (merged over the top level) → ${p}`));
     else {
       const { port, hosts } = written.data.gateways?.[name] ?? {};
       specs.push({ name, port, hosts: hosts ?? [new URL(result.data.upstream.url).hostname], scoped: true, config: result.data });
@@ -152,67 +162,4 @@ function portProblems(specs: readonly GatewaySpec[], file: { server: { port: num
     taken.set(port, `gateways.${name}.port`);
   }
   return problems;
-}
-
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-/**
- * Replaces `${VAR}` and `${VAR:-default}` in string values (never in keys). A YAML alias
- * inside its own anchor (`a: &x { b: *x }`) makes a cycle: reported, not followed forever.
- */
-function interpolate(value: unknown, env: Env, path: PropertyKey[], problems: string[], ancestors: Set<object>): unknown {
-  if (typeof value === "string") {
-    return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== "") return found;
-      if (fallback !== undefined) return fallback;
-      problems.push(`${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a default)`);
-      return "";
-    });
-  }
-  if (value === null || typeof value !== "object") return value;
-  if (ancestors.has(value)) {
-    problems.push(`${formatPath(path)}: refers to itself (a YAML alias inside its own anchor)`);
-    return undefined;
-  }
-  ancestors.add(value);
-  try {
-    if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems, ancestors));
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems, ancestors)]));
-  } finally {
-    ancestors.delete(value);
-  }
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return "(root)";
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === "number") return `${acc}[${part}]`;
-    // A key that is not a plain name ("", "a b", "x: y") is quoted, so the path stays readable.
-    if (!/^[A-Za-z0-9_$-]+$/.test(String(part))) return `${acc}[${JSON.stringify(String(part))}]`;
-    return acc === "" ? String(part) : `${acc}.${String(part)}`;
-  }, "");
-}
-
-/** One zod issue → "path: message" lines, worded for operators rather than programmers. */
-function formatIssue(issue: z.core.$ZodIssue): string[] {
-  const at = formatPath(issue.path);
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
-    case "too_big":
-      return [`${at}: must be ≤ ${String(issue.maximum)}${issue.origin === "array" ? " items" : ""}`];
-    case "too_small":
-      return [`${at}: must be ≥ ${String(issue.minimum)}${issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""}`];
-    case "invalid_type":
-      return [issue.input === undefined ? `${at}: is required` : `${at}: must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}`];
-    case "invalid_value":
-      return [`${at}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`];
-    case "invalid_union": {
-      // Our unions are string|number for durations/sizes: the wrong-type message says it all.
-      return [`${at}: must be a string or a number`];
-    }
-    default:
-      return [`${at}: ${issue.message}`];
-  }
 }

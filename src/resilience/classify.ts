@@ -45,7 +45,7 @@ export function decideRetry(outcome: AttemptOutcome, facts: RetryFacts, retry: R
   // either way — for an error: a success is never re-sent, whatever its headers say.
   const hint = outcome.kind === "response" && outcome.status >= 400 ? gatewayHint(outcome.headers, retry.hints) : undefined;
   if (hint === "false") return { retry: false, suppressed: "gateway_hint", reason };
-  const listed = reason !== undefined && retry.on.some((c) => String(c) === reason);
+  const listed = retry.on.some((condition) => meets(outcome, condition));
   if (!listed && hint !== "true") return { retry: false };
   const why = reason ?? "gateway_hint";
 
@@ -73,6 +73,15 @@ export function verdictOn(outcome: AttemptOutcome, facts: RetryFacts, attemptsMa
   const decision = decideRetry(outcome, facts, retry);
   if (decision.retry && attemptsMade >= retry.maxAttempts) return { retry: false, suppressed: "exhausted", reason: decision.reason };
   return decision;
+}
+
+/**
+ * Whether an outcome is a condition of `retry.on`: its status (503), its status's class ("5xx"),
+ * or its failure kind ("reset").
+ */
+export function meets(outcome: AttemptOutcome, condition: ResilienceConfig["retry"]["on"][number]): boolean {
+  if (outcome.kind === "response" && condition === "5xx") return outcome.status >= 500 && outcome.status <= 599;
+  return String(condition) === conditionOf(outcome);
 }
 
 /** "503", "connect-error", "attempt-timeout", "reset", or undefined for anything else. */

@@ -92,7 +92,12 @@ describe("admin records API on PostgreSQL: a journaled record", () => {
     await until(async () => (await db.query(`SELECT lease_until < ${NOW} AS dead FROM ${records}`)).rows[0]?.dead === true, "the owner's lease has run out");
     const resolved = await admin(proxy, `/admin/records/${id}/resolve`, {
       method: "POST",
-      body: { action: "complete", reason: "INC-7: ch_journaled in the dashboard", operator: "ops@example.com", response: { status: 201, body: '{"id":"ch_journaled"}' } },
+      body: {
+        action: "complete",
+        reason: "INC-7: ch_journaled in the dashboard",
+        operator: "ops@example.com",
+        response: { status: 201, body: '{"id":"ch_journaled"}' },
+      },
     });
     expect(resolved.status, resolved.body.toString()).toBe(200);
     expect(json(resolved)).toMatchObject({ id, resolution: "complete", record: { id, state: "completed", status: 201, source: "postgres" } });

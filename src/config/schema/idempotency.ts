@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { parsePointer } from "../../idempotency/pointer.js";
 import { isSensitiveName } from "../../sensitive.js";
-import { duration, fieldPointer, headerName, httpMethod, int, jsonPointer, pathPattern, size, statusMatcher } from "./fields.js";
+import { duration, fieldPointer, flag, headerName, httpMethod, int, jsonPointer, pathPattern, size, statusMatcher } from "./fields.js";
 import { type Mode, opt, section } from "./overridable.js";
 
 /**
@@ -10,7 +10,7 @@ import { type Mode, opt, section } from "./overridable.js";
  * member named like a secret or a card field (the ledger must hold neither).
  */
 const ledgerField = z
-  .string()
+  .string({ error: 'must be a JSON pointer to a member, such as "/id"' })
   .regex(/^(\/([^~/]|~[01])*)+$/, 'must be a JSON pointer to a member, such as "/id"')
   .refine((pointer) => !parsePointer(pointer).some(isSensitiveName), { message: "names a secret or card field: the ledger never keeps those" });
 
@@ -29,7 +29,7 @@ export function idempotencySection<M extends Mode>(mode: M) {
     lease: opt(mode, duration({ min: 100 }), 10_000),
     scope: opt(mode, z.array(headerName), ["authorization"]),
     /** a keyed request must carry every scope header (400 idempotency_scope_missing), never pooled as "absent" */
-    requireScope: opt(mode, z.boolean(), false),
+    requireScope: opt(mode, flag, false),
     fingerprint: section(mode, {
       body: opt(mode, z.enum(["canonical-json", "bytes"]), "canonical-json"),
       /**
@@ -65,7 +65,11 @@ export function idempotencySection<M extends Mode>(mode: M) {
      * payguard sets on every attempt; "body" (the key is the body field, forwarded byte for
      * byte); or false (the gateway has no idempotency: a POST is never re-sent)
      */
-    upstreamKey: opt(mode, z.union([z.literal(false), z.literal("body"), z.strictObject({ header: headerName })]), { header: "idempotency-key" }),
+    upstreamKey: opt(
+      mode,
+      z.union([z.literal(false), z.literal("body"), z.strictObject({ header: headerName }, { error: "must be a mapping { header: <header name> }" })]),
+      { header: "idempotency-key" },
+    ),
   });
 }
 

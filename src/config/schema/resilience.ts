@@ -1,17 +1,15 @@
 /** The resilience section: timeouts, retries and their budget, the bulkhead, the breaker. */
 import { z } from "zod";
-import { duration, headerName, int } from "./fields.js";
+import { duration, flag, headerName, int, statusCode } from "./fields.js";
 import { type Mode, opt, section } from "./overridable.js";
 
-/** What a retry may be triggered by: failure kinds, or a gateway status. */
-const retryCondition = z.union([
-  z.enum(["connect-error", "attempt-timeout", "reset"]),
-  z.number().int().min(400).max(599),
-  z
-    .string()
-    .regex(/^[45]\d\d$/, 'must be "connect-error", "attempt-timeout", "reset" or a 4xx/5xx status')
-    .transform(Number),
-]);
+/**
+ * What a retry may be triggered by: a failure kind, every 5xx status ("5xx", the class as
+ * `idempotency.replay` names it), or one gateway status. No other class: a 4xx is the
+ * gateway's answer about the request, retried only one by one (429, 409).
+ */
+const RETRY_FAILURES = ["connect-error", "attempt-timeout", "reset"] as const;
+const retryCondition = z.union([z.enum([...RETRY_FAILURES, "5xx"]), statusCode(400, 599)]);
 
 export function resilienceSection<M extends Mode>(mode: M) {
   return section(mode, {
@@ -54,7 +52,7 @@ function retrySection<M extends Mode>(mode: M) {
      */
     hints: opt(mode, z.array(headerName), []),
     retryAfter: section(mode, {
-      honor: opt(mode, z.boolean(), true),
+      honor: opt(mode, flag, true),
       max: opt(mode, duration(), 10_000),
     }),
     budget: section(mode, {

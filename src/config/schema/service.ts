@@ -1,6 +1,6 @@
 /** The service shell's sections: where payguard listens (server, admin), how it stops, reloads and logs. */
 import { z } from "zod";
-import { duration, port } from "./fields.js";
+import { duration, flag, port } from "./fields.js";
 
 export const serverSection = z.strictObject({ host: z.string().min(1).default("0.0.0.0"), port: port.default(8080) }).prefault({});
 
@@ -11,11 +11,11 @@ export const adminSection = z
     /** /admin/records: look into and resolve idempotency records (off by default) */
     api: z
       .strictObject({
-        enabled: z.boolean().default(false),
+        enabled: flag.default(false),
         /** the bearer token operators send; required (≥ 32 characters) when enabled */
         token: z.string().default(""),
         /** whether `?include=body` may return stored response bodies */
-        revealBodies: z.boolean().default(false),
+        revealBodies: flag.default(false),
       })
       .refine((api) => !api.enabled || api.token.length >= 32, { message: "must be at least 32 characters when admin.api is enabled", path: ["token"] })
       .prefault({}),
@@ -38,7 +38,7 @@ export const shutdownSection = z
 export const reloadSection = z
   .strictObject({
     /** reload when the config file changes (a ConfigMap update swaps a symlink: handled) */
-    watch: z.boolean().default(true),
+    watch: flag.default(true),
     /** wait this long after a change for the writer to finish */
     debounce: duration().default(250),
   })

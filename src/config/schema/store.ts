@@ -4,7 +4,7 @@ import { parseKeys } from "../../store/crypto.js";
 import { mergeDefined } from "../merge.js";
 import { resolveStoreType, STORE_TYPES, storeKeyProblems } from "../store-keys.js";
 import { asWritten } from "./as-written.js";
-import { duration, int, size } from "./fields.js";
+import { duration, flag, int, size } from "./fields.js";
 
 const redisUrl = z.string().regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL");
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// URL");
@@ -61,7 +61,7 @@ const postgresFields = z
 const journalFields = z
   .strictObject({
     dir: z.string().min(1).default("/var/lib/payguard/journal"),
-    fsync: z.boolean().default(true),
+    fsync: flag.default(true),
     /** answers waiting for write-back, at the most: at the cap new keys are refused (503 store_full) */
     maxEntries: int({ min: 1, max: 10_000_000 }).default(10_000),
     /** their bytes (held in memory as well as on disk), at the most */
@@ -94,7 +94,7 @@ const storeFields = z.strictObject({
   operationTimeout: duration({ min: 1 }).default(250),
   onUnavailable: z.enum(["reject", "local"]).default("reject"),
   /** /readyz is 503 while the store cannot be reached */
-  readiness: z.boolean().default(true),
+  readiness: flag.default(true),
   /** the outcome ledger (sqlite, postgres): one row per settlement, kept this long (not the records' TTL) */
   ledger: z.strictObject({ retention: duration({ min: 60_000 }).default(400 * 86_400_000) }).prefault({}),
   journal: journalFields,

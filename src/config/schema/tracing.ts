@@ -6,11 +6,11 @@
  * what is written in the file wins, as the OpenTelemetry SDKs let code configuration win.
  */
 import { z } from "zod";
-import { duration, isHttpUrl } from "./fields.js";
+import { duration, flag, isHttpUrl } from "./fields.js";
 
 export const tracingSection = z
   .strictObject({
-    enabled: z.boolean().default(false),
+    enabled: flag.default(false),
     /** where spans are posted (OTLP/HTTP, JSON), e.g. http://otel-collector:4318/v1/traces; else the environment's, else http://localhost:4318/v1/traces */
     endpoint: z.string().refine(isHttpUrl, "must be an absolute http(s) URL").optional(),
     /** `service.name` of every span; else OTEL_SERVICE_NAME, else "payguard" */
