@@ -163,6 +163,25 @@ describe("completion of unknown outcomes", () => {
     expect(json(late)).toMatchObject({ id: "ch_1", status: "succeeded" });
   });
 
+  it("a reset after the request was sent: the client is told 502 upstream_reset with outcome unknown, and the completion stores the charge", async () => {
+    const { gw, pg } = await setUp(QUICK_COMPLETION, ", breaker: { threshold: 1000 }");
+    gw.script({ destroy: "now" }, { destroy: "now" });
+    gw.setDefault({ status: 200, body: { id: "ch_after_reset" } });
+    const key = randomUUID();
+
+    const first = await pay(pg.url, key);
+    expect(first.status).toBe(502);
+    expect(json(first)).toMatchObject({ code: "upstream_reset", outcome: "unknown" });
+    await until(
+      async () => sample(await metrics(pg), "payguard_completions_total", { route: "default", result: "completed" }) === 1,
+      "the completion stores the charge",
+    );
+    const repeat = await pay(pg.url, key);
+    expect(repeat.status).toBe(200);
+    expect(repeat.headers["idempotent-replayed"]).toBe("true");
+    expect(JSON.parse(repeat.body.toString())).toEqual({ id: "ch_after_reset" });
+  });
+
   it("without an upstream key nothing is ever re-sent: the outcome stays indeterminate", async () => {
     const { gw, pg } = await setUp(`idempotency: { upstreamKey: false, completion: { ${QUICK} } }`);
     gw.setDefault({ delayMs: 1500, status: 200, body: { id: "ch_once" } });

@@ -14,7 +14,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -189,6 +189,7 @@ describe("the docs' commands, run", () => {
         const operatorRow = (outcomes?.outcomes as Record<string, unknown>[] | undefined)?.findLast((o) => o.record === id);
         expect(operatorRow).toMatchObject({ state: "resolved-by-operator", decision: "release", operator: expect.any(String) });
         expectDocumentedShapes(shown, operatorRow);
+        expect(documentedSources(), "the sources operations.md lists").toContain(shown?.source);
 
         // Released, then unknown again on the client's retry: the runbook's query lists it.
         expect(await unknownOutcome(running)).toBe(id);
@@ -281,6 +282,13 @@ webhooks:
     }
   });
 });
+
+/** The values of a record's `source` that operations.md lists ("`source` is where the record lives: …"). */
+function documentedSources(): string[] {
+  const text = readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
+  const sentence = /`source` is where the\s+record lives: ([^(]*)/.exec(text)?.[1] ?? "";
+  return [...sentence.matchAll(/`([a-z]+)`/g)].map((m) => m[1] as string);
+}
 
 /** The record and outcome JSON the admin API section shows have the real answers' members, no more, no fewer. */
 function expectDocumentedShapes(record: unknown, outcome: unknown): void {
