@@ -43,7 +43,9 @@ payments flagged indeterminate are settled by them.
   --help                this text
 
 Rates are fractions of the requests that reach the gateway (0.05 = 5 %); their sum must be ≤ 1.
-Exit status: 0 when payguard charged no payment twice, 1 when it did, 2 on a usage error.`;
+Exit status: 0 when the demo's claims hold; 1 when payguard let a payment be charged twice, a
+client was told of a charge the gateway never made, an event reached the service twice, or a
+charged flagged payment was not settled by its event; 2 on a usage error.`;
 
 export class UsageError extends Error {
   readonly isUsageError = true;
