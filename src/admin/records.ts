@@ -16,6 +16,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ProxyError } from "../errors.js";
+import { type Fields, pickFields } from "../idempotency/fields.js";
 import type { AppDeps } from "../pipeline/context.js";
 import {
   type CompletedRecord,
@@ -23,6 +24,7 @@ import {
   isInvalidCursor,
   type LedgerEntry,
   type ListPage,
+  type RecordAbout,
   type RecordEntry,
   type RecordState,
   type StoredResponse,
@@ -139,7 +141,7 @@ function completedWith(held: IndeterminateRecord, response: StoredResponse): Com
  * store then takes it from the record's last ledger row.
  */
 function operatorEntry(
-  deps: Pick<AppDeps, "store" | "replica">,
+  deps: RecordDeps,
   id: string,
   held: IndeterminateRecord,
   resolution: Resolution,
@@ -156,6 +158,7 @@ function operatorEntry(
     state: "resolved-by-operator",
     ...(next ? { status: next.response.status } : {}),
     ...(about?.gatewayRequestId ? { gatewayRequestId: about.gatewayRequestId } : {}),
+    ...operatorFields(deps, about, next),
     decision: resolution.action,
     reason: resolution.reason,
     operator: resolution.operator,
@@ -163,6 +166,20 @@ function operatorEntry(
     settledAt: Date.now(),
     replica: deps.replica,
   };
+}
+
+/**
+ * The fields the route's ledger keeps (idempotency.ledger.fields), picked from the operator's
+ * answer as from a gateway's: the gateway's real answer, so the row joins the gateway's records
+ * by charge id as the others do. The route is the one the request matches in the running config.
+ */
+function operatorFields(deps: RecordDeps, about: RecordAbout | undefined, next: CompletedRecord | undefined): { fields?: Fields } {
+  if (!about || !next) return {};
+  const gateway = deps.live.current.gateways.find((g) => g.name === about.gateway);
+  const pointers = gateway?.routes.match(about.method, about.path).idempotency.ledger.fields ?? [];
+  const type = next.response.headers["content-type"];
+  const fields = pickFields(next.response.body, Array.isArray(type) ? type[0] : type, pointers);
+  return fields ? { fields } : {};
 }
 
 function recordId(c: Context<AdminEnv>): string {

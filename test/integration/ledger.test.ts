@@ -110,7 +110,7 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
         action: "complete",
         reason: "reconciled with the gateway",
         operator: "ops@example.com",
-        response: { status: 200, headers: {}, body: '{"id":"ch_found"}' },
+        response: { status: 200, headers: { "content-type": "application/json" }, body: '{"id":"ch_found"}' },
       }),
     });
     expect(resolved.status).toBe(200);
@@ -118,6 +118,8 @@ describe("the outcome ledger (sqlite, stripe profile)", () => {
       ["indeterminate", "default"],
       ["resolved-by-operator", "default"],
     ]);
+    // The operator's answer is the gateway's: its fields are picked as a gateway answer's are.
+    expect((await list())[1]).toMatchObject({ status: 200, fields: { "/id": "ch_found" } });
   });
 
   it("refuses a field pointer through a secret or card field, at its path", async () => {
