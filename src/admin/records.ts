@@ -175,7 +175,7 @@ function operatorEntry(
  */
 function operatorFields(deps: RecordDeps, about: RecordAbout | undefined, next: CompletedRecord | undefined): { fields?: Fields } {
   if (!about || !next) return {};
-  const gateway = deps.live.current.gateways.find((g) => g.name === about.gateway);
+  const gateway = deps.live.current.gateway(about.gateway);
   const pointers = gateway?.routes.match(about.method, about.path).idempotency.ledger.fields ?? [];
   const type = next.response.headers["content-type"];
   const fields = pickFields(next.response.body, Array.isArray(type) ? type[0] : type, pointers);

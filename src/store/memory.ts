@@ -194,13 +194,16 @@ function tooLarge(record: FinalRecord): FinalRecord {
     createdAt: record.createdAt,
     completedAt: record.completedAt,
     reason: "response too large for store.maxSize",
+    ...(record.attempts === undefined ? {} : { attempts: record.attempts }),
+    ...(record.about === undefined ? {} : { about: record.about }),
   };
 }
 
 /** Approximate bytes a record holds: body, headers and a fixed overhead. */
 function sizeOf(record: FinalRecord): number {
-  if (record.state !== "completed") return 256;
-  let size = 256 + record.response.body.length;
+  const about = record.about ? record.about.key.length + record.about.path.length : 0;
+  if (record.state !== "completed") return 256 + about;
+  let size = 256 + about + record.response.body.length;
   for (const [name, value] of Object.entries(record.response.headers)) {
     size += name.length + (Array.isArray(value) ? value.reduce((n, v) => n + v.length, 0) : value.length);
   }

@@ -125,6 +125,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ide
       for (const k of [key, other]) await store.claim(k, { token: "owner", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG, about });
       const claimed = await store.claim(key, { token: "second", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
       expect(claimed.outcome === "exists" && claimed.record.about).toEqual(about);
+      // A taker of an expired lease sees the previous request too.
+      const lapsed = `${key}-lapsed`;
+      await store.claim(lapsed, { token: "dead", fingerprint: "fp", leaseMs: 50, ttlMs: LONG, about });
+      await sleep(120);
+      const taken = await store.claim(lapsed, { token: "taker", fingerprint: "fp", leaseMs: LONG, ttlMs: LONG });
+      expect(taken.outcome === "taken-over" && taken.previous.about).toEqual(about);
       expect((await store.inspect(key))?.record.about).toEqual(about);
 
       const done = { ...about, gatewayRequestId: "req_42" };

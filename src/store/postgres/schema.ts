@@ -86,9 +86,10 @@ const migrations = (schema: string): readonly string[] => [
   // 8: enough to act on (docs/operations.md, "Unknown outcomes"): a record keeps what its request
   //    was (RecordAbout, JSON); a ledger row the client's key, why an outcome is unknown, and an
   //    operator's decision, reason and name.
+  //    Nullable columns without a default or a CHECK: metadata only, no scan of a large ledger
+  //    under its lock (the admin API validates `decision`).
   `ALTER TABLE ${schema}.records ADD COLUMN about text;
-   ALTER TABLE ${schema}.ledger ADD COLUMN idempotency_key text, ADD COLUMN reason text,
-     ADD COLUMN decision text CHECK (decision IN ('complete', 'release')), ADD COLUMN operator text;`,
+   ALTER TABLE ${schema}.ledger ADD COLUMN idempotency_key text, ADD COLUMN reason text, ADD COLUMN decision text, ADD COLUMN operator text;`,
 ];
 
 export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {

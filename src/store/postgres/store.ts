@@ -26,6 +26,7 @@ import type {
   IdempotencyRecord,
   InFlightRecord,
   LedgerEntry,
+  RecordAbout,
   RecordEntry,
   RemoteStore,
   ResolveResult,
@@ -298,6 +299,7 @@ interface InFlightRecordJson {
   created_at: number | string;
   lease_until: number | string;
   expires_at: number | string;
+  about: string | null;
 }
 
 function previousOf(json: InFlightRecordJson): InFlightRecord {
@@ -308,6 +310,7 @@ function previousOf(json: InFlightRecordJson): InFlightRecord {
     createdAt: Number(json.created_at),
     leaseUntil: Number(json.lease_until),
     expiresAt: Number(json.expires_at),
+    ...(json.about ? { about: JSON.parse(json.about) as RecordAbout } : {}),
   };
 }
 
@@ -410,7 +413,7 @@ function statements(schema: string, channel: string) {
       WHERE r.expires_at <= EXCLUDED.created_at OR (r.state = 'in-flight' AND r.lease_until <= EXCLUDED.created_at)
       RETURNING (SELECT CASE WHEN p.state = 'in-flight' AND p.expires_at > r.created_at
                              THEN jsonb_build_object('token', p.token, 'fingerprint', p.fingerprint, 'created_at', p.created_at,
-                                                     'lease_until', p.lease_until, 'expires_at', p.expires_at) END
+                                                     'lease_until', p.lease_until, 'expires_at', p.expires_at, 'about', p.about) END
                  FROM prev p) AS previous`,
     completeMany: completeMany(t, ledger, casts, channel),
     // The expiry moves on as far as the lease does, never short of it (types.ts, renewedLease).

@@ -114,17 +114,23 @@ export const LAST_REQUEST = (ledger: string, param: string) =>
 /** The columns LAST_REQUEST reads. */
 export type LastRequest = Pick<LedgerRow, "gateway" | "route" | "method" | "path" | "idempotency_key" | "link" | "gateway_request_id">;
 
-/** An operator's entry names only the record (and what the record keeps): the rest is its last row's. */
+/**
+ * An operator's entry names what the record keeps (all of its request, or, for a record written
+ * before records kept it, nothing: route ""); what it lacks is the record's last row's.
+ */
 export function withRequestOf(entry: LedgerEntry, last: LastRequest | undefined): LedgerEntry {
-  if (entry.route !== "" || !last) return entry;
+  if (!last) return entry;
   const kept = (value: string | null) => (value === null ? undefined : value);
+  const request = entry.route === "" ? { route: last.route, method: last.method, path: last.path } : {};
   return {
     ...entry,
-    route: last.route,
-    method: last.method,
-    path: last.path,
-    ...defined({ gateway: kept(last.gateway), key: entry.key ?? kept(last.idempotency_key), link: kept(last.link) }),
-    ...defined({ gatewayRequestId: entry.gatewayRequestId ?? kept(last.gateway_request_id) }),
+    ...request,
+    ...defined({
+      gateway: entry.gateway ?? kept(last.gateway),
+      key: entry.key ?? kept(last.idempotency_key),
+      link: entry.link ?? kept(last.link),
+      gatewayRequestId: entry.gatewayRequestId ?? kept(last.gateway_request_id),
+    }),
   };
 }
 

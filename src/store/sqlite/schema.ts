@@ -122,11 +122,12 @@ const MIGRATIONS: readonly string[] = [
    DROP INDEX ledger_by_link;`,
   // 10: enough to act on (docs/operations.md, "Unknown outcomes"): a record keeps what its request
   //     was (RecordAbout, JSON); a ledger row the client's key, why an outcome is unknown, and an
-  //     operator's decision, reason and name.
+  //     operator's decision, reason and name. No CHECK: SQLite would test it against every
+  //     row of a large ledger at open (the admin API validates `decision`).
   `ALTER TABLE records ADD COLUMN about TEXT;
    ALTER TABLE ledger ADD COLUMN idempotency_key TEXT;
    ALTER TABLE ledger ADD COLUMN reason TEXT;
-   ALTER TABLE ledger ADD COLUMN decision TEXT CHECK (decision IN ('complete', 'release'));
+   ALTER TABLE ledger ADD COLUMN decision TEXT;
    ALTER TABLE ledger ADD COLUMN operator TEXT;`,
 ];
 
@@ -160,11 +161,16 @@ export function prepare(db: Database, synchronous: Synchronous, settles = false)
   settlementIndexes(db, settles);
 }
 
-/** Runs the migrations past the file's user_version, each in a transaction of its own with its version bump. */
+/**
+ * Runs the migrations past the file's user_version, each in a transaction of its own with its
+ * version bump. The version is read again inside the write lock: a second process opening the
+ * same file at once skips what the first has applied meanwhile.
+ */
 export function applyMigrations(db: Database, migrations: readonly string[]): void {
-  const applied = db.pragma("user_version", { simple: true }) as number;
-  for (let version = applied; version < migrations.length; version++) {
+  const applied = () => db.pragma("user_version", { simple: true }) as number;
+  for (let version = applied(); version < migrations.length; version++) {
     db.transaction(() => {
+      if (applied() > version) return;
       db.exec(migrations[version] as string);
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
