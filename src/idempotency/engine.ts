@@ -72,6 +72,7 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     req.trace?.span.set({ "payguard.idempotency": result });
   };
   const deadline = Date.now() + policy.inFlight.maxWait;
+  const about = aboutOf(req);
   let waited = false;
 
   for (;;) {
@@ -82,7 +83,7 @@ export async function begin(deps: EngineDeps, req: KeyedRequest): Promise<Begin>
     const claim = await timed(
       deps,
       "claim",
-      () => store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl, about: aboutOf(req) }),
+      () => store.claim(req.lookupKey, { token, fingerprint: req.fingerprint, leaseMs: policy.lease, ttlMs: policy.ttl, about }),
       req.trace,
     );
 
